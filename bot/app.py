@@ -1,0 +1,141 @@
+"""The aiohttp app factory: one `setup_*` per concern, every resource opened and closed in `cleanup_ctx`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot import metrics
+from bot.config import Config
+from bot.resources import Resources, open_resources
+from store.clock import Clock
+from store.db import database
+from store.heartbeat import last_heartbeat
+from store.schema import check_current
+
+log = logging.getLogger("wxshop.app")
+
+CONFIG = web.AppKey("config", Config)
+CLOCK = web.AppKey("clock", object)
+RESOURCES = web.AppKey("resources", Resources)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+
+T = TypeVar("T")
+
+
+def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[metrics_middleware])
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    setup_executor(app)
+    setup_resources(app)
+    setup_health(app)
+    setup_metrics(app)
+    return app
+
+
+async def run_blocking(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run synchronous domain code (peewee, WeRoBot handlers) on the bounded pool, off the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(app[EXECUTOR], partial(fn, *args, **kwargs))
+
+
+def setup_executor(app: web.Application) -> None:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = ThreadPoolExecutor(app[CONFIG].server.handler_threads, thread_name_prefix="wxshop")
+        app[EXECUTOR] = pool
+        yield
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    app.cleanup_ctx.append(ctx)
+
+
+def setup_resources(app: web.Application) -> None:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        resources = await run_blocking(app, open_resources, app[CONFIG], app[CLOCK])
+        try:
+            await run_blocking(app, check_current)
+        except BaseException:
+            await resources.aclose()
+            raise
+        app[RESOURCES] = resources
+        yield
+        await resources.aclose()
+
+    app.cleanup_ctx.append(ctx)
+
+
+def setup_health(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+
+
+def setup_metrics(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics_view)
+
+
+def _check_database() -> dict[str, Any]:
+    database.execute_sql("SELECT 1")
+    beat = last_heartbeat()
+    return {"worker_heartbeat": beat.isoformat() if beat else None}
+
+
+async def _probe(what: Awaitable[T], timeout: float = 2.0) -> tuple[bool, T | str]:
+    try:
+        return True, await asyncio.wait_for(what, timeout)
+    except Exception as exc:  # any failure of a dependency means "down", reported, never raised
+        return False, f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database and Redis answer, 503 naming the one that does not."""
+    app = request.app
+    resources = app[RESOURCES]
+    db_ok, db_info = await _probe(run_blocking(app, _check_database))
+    redis_ok, redis_info = await _probe(resources.aredis.ping())
+    body: dict[str, Any] = {
+        "status": "ok" if db_ok and redis_ok else "down",
+        "database": "ok" if db_ok else db_info,
+        "redis": "ok" if redis_ok else redis_info,
+    }
+    if db_ok and isinstance(db_info, dict):
+        body.update(db_info)
+    return web.json_response(body, status=200 if db_ok and redis_ok else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    resources = request.app[RESOURCES]
+    ok, depth = await _probe(resources.aredis.zcard("arq:queue"), timeout=0.5)
+    if ok:
+        metrics.QUEUE_DEPTH.set(depth)  # type: ignore[arg-type]
+    body, content_type = metrics.render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    started = time.perf_counter()
+    route = metrics.route_name(request)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        metrics.ERRORS.labels("http", "unhandled").inc()
+        log.exception("unhandled error", extra={"path": request.path})
+        raise
+    finally:
+        metrics.REQUESTS.labels(route, request.method, str(status)).inc()
+        metrics.LATENCY.labels(route).observe(time.perf_counter() - started)

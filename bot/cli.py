@@ -1,0 +1,142 @@
+"""`wxshop` command line. Every command takes --config; every failure is one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+import peewee
+import redis
+
+from bot.config import Config, ConfigError, load
+from bot.logs import setup_logging
+from store.schema import SchemaOutOfDate
+
+log = logging.getLogger("wxshop.cli")
+
+
+def _common(parser: argparse.ArgumentParser, top: bool) -> None:
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--config", metavar="PATH", default=default, help="config file (default ./config.toml)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text" if top else argparse.SUPPRESS)
+    parser.add_argument("--log-level", default="INFO" if top else argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wxshop", description="A conversational shop for a WeChat service account.")
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help: str, run: Callable[[argparse.Namespace, Config], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _common(p, top=False)
+        p.set_defaults(run=run)
+        return p
+
+    serve = command("serve", "run the HTTP server (callback, pay notify, admin, /healthz, /metrics)", _serve)
+    serve.add_argument("--workers", type=int, metavar="N", help="processes sharing the port (default [server] workers)")
+    serve.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+
+    worker = command("worker", "run the job worker (queued jobs and the cron table)", _worker)
+    worker.add_argument("--burst", action="store_true", help="run the jobs that are due, then exit")
+
+    command("demo", "run the demo shop on embedded defaults", _demo)
+
+    db = command("db", "database schema", _db_help)
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = db_sub.add_parser("upgrade", help="bring the schema up to date (safe to run again)")
+    _common(up, top=False)
+    up.set_defaults(run=_db_upgrade)
+    st = db_sub.add_parser("status", help="show the schema version")
+    _common(st, top=False)
+    st.set_defaults(run=_db_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_format, args.log_level.upper())
+    try:
+        config = load(args.config)
+        return args.run(args, config)
+    except (ConfigError, SchemaOutOfDate) as exc:
+        print(f"wxshop: {exc}", file=sys.stderr)
+        return 2
+    except peewee.OperationalError as exc:
+        print(f"wxshop: database unavailable: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    except redis.ConnectionError as exc:
+        print(f"wxshop: redis unavailable: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _tail(args: argparse.Namespace) -> list[str]:
+    """The global options, for re-invoking ourselves in child processes."""
+    tail = ["--log-format", args.log_format, "--log-level", args.log_level]
+    if args.config:
+        tail += ["--config", args.config]
+    return tail
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    from bot.serve import run_one, serve
+
+    if args.child:
+        run_one(config, reuse_port=True)
+        return 0
+    return serve(config, args.workers, _tail(args))
+
+
+def _worker(args: argparse.Namespace, config: Config) -> int:
+    from bot.worker import run_worker
+
+    return run_worker(config, burst=args.burst)
+
+
+def _demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.serve import serve
+
+    _migrate(config)
+    print(f"wxshop demo: http://{config.server.host}:{config.server.port}/healthz", flush=True)
+    return serve(config, 1, _tail(args))
+
+
+def _db_help(args: argparse.Namespace, config: Config) -> int:  # pragma: no cover - argparse requires ACTION
+    return 2
+
+
+def _migrate(config: Config) -> list[str]:
+    from store.db import close_database, open_database
+    from store.schema import upgrade
+
+    open_database(config.database.url, config.var_dir)
+    try:
+        return [f"{s.version}: {s.description}" for s in upgrade()]
+    finally:
+        close_database()
+
+
+def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    applied = _migrate(config)
+    for line in applied:
+        print(f"applied {line}")
+    print("schema up to date" if applied else "schema already up to date")
+    return 0
+
+
+def _db_status(args: argparse.Namespace, config: Config) -> int:
+    from store.db import close_database, open_database
+    from store.schema import LATEST, current_version
+
+    open_database(config.database.url, config.var_dir)
+    try:
+        version = current_version()
+    finally:
+        close_database()
+    print(f"schema version {version} (code needs {LATEST})")
+    return 0 if version == LATEST else 1

@@ -1,0 +1,42 @@
+"""Prometheus metrics. With several `serve` processes the parent sets PROMETHEUS_MULTIPROC_DIR and every
+process writes its samples there, so one scrape of any process sees the whole server."""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("wxshop_http_requests_total", "HTTP requests answered", ["route", "method", "status"])
+LATENCY = Histogram(
+    "wxshop_http_request_seconds",
+    "Time to answer an HTTP request",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 4.5, 10),
+)
+ERRORS = Counter("wxshop_errors_total", "Errors caught at an edge, by where and kind", ["where", "kind"])
+REJECTED = Counter("wxshop_rejected_total", "Inbound requests refused, by reason", ["reason"])
+QUEUE_DEPTH = Gauge("wxshop_job_queue_depth", "Jobs waiting in the queue", multiprocess_mode="max")
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def route_name(request: web.Request) -> str:
+    """The route's pattern, not the raw path, so metrics have bounded label sets."""
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"

@@ -1,0 +1,63 @@
+"""What a process holds open: the database, the Redis clients (sync for the domain threads, asyncio for the
+loop), the embedded Redis handle when no URL is configured, and the clock. Opened once, closed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import peewee
+import redis
+import redis.asyncio as aioredis
+
+from bot.config import Config
+from bot.embedded_redis import EmbeddedRedis
+from store.clock import Clock, SystemClock
+from store.db import close_database, open_database
+
+
+@dataclass
+class Resources:
+    config: Config
+    db: peewee.Database
+    redis_url: str
+    redis: redis.Redis
+    aredis: aioredis.Redis
+    clock: Clock
+    embedded: EmbeddedRedis | None = field(default=None, repr=False)
+
+    def key(self, *parts: str) -> str:
+        """A Redis key in this deployment's namespace."""
+        return self.config.redis.prefix + ":".join(parts)
+
+    async def aclose(self) -> None:
+        await self.aredis.aclose()
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        self.redis.close()
+        close_database()
+        if self.embedded is not None:
+            self.embedded.release()
+
+
+def redis_url(config: Config) -> tuple[str, EmbeddedRedis | None]:
+    """The configured Redis URL, or the shared embedded server's (started on first use)."""
+    if config.redis.url:
+        return config.redis.url, None
+    embedded = EmbeddedRedis(config.var_dir)
+    return embedded.acquire(), embedded
+
+
+def open_resources(config: Config, clock: Clock | None = None) -> Resources:
+    db = open_database(config.database.url, config.var_dir)
+    url, embedded = redis_url(config)
+    options = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 30}
+    return Resources(
+        config=config,
+        db=db,
+        redis_url=url,
+        redis=redis.Redis.from_url(url, **options),
+        aredis=aioredis.Redis.from_url(url, **options),
+        clock=clock or SystemClock(),
+        embedded=embedded,
+    )

@@ -1,0 +1,79 @@
+"""`wxshop worker`: the arq worker assembled with our resources, job functions and cron table."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Any
+
+from arq import Worker
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from bot.config import Config
+from bot.resources import Resources, open_resources
+from scheduler.cron import cron_table
+from scheduler.jobs import FUNCTIONS, JobDeps
+from store.clock import Clock
+from store.schema import check_current
+
+log = logging.getLogger("wxshop.worker")
+
+
+def queue_name(config: Config) -> str:
+    return f"{config.redis.prefix}queue"
+
+
+def build_worker(config: Config, resources: Resources, burst: bool = False, **overrides: Any) -> Worker:
+    deps = JobDeps(clock=resources.clock, worker_name=f"{socket.gethostname()}:{os.getpid()}")
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["deps"] = deps
+
+    options: dict[str, Any] = {
+        "functions": FUNCTIONS,
+        "cron_jobs": cron_table(),
+        "redis_settings": RedisSettings.from_dsn(resources.redis_url),
+        "queue_name": queue_name(config),
+        "on_startup": on_startup,
+        "burst": burst,
+        "handle_signals": not burst,
+        "max_jobs": 20,
+        "job_timeout": 300,
+        "keep_result": 3600,
+        "poll_delay": 0.25,
+    }
+    options.update(overrides)
+    return Worker(**options)
+
+
+def run_worker(config: Config, burst: bool = False, clock: Clock | None = None) -> int:
+    resources = open_resources(config, clock)
+    try:
+        check_current()
+        worker = build_worker(config, resources, burst=burst)
+        log.info("worker started", extra={"queue": queue_name(config), "burst": burst})
+        worker.run()
+    finally:
+        resources.close_sync()
+    return 0
+
+
+async def job_pool(config: Config, url: str) -> ArqRedis:
+    """A client for enqueueing jobs on this deployment's queue."""
+    return await create_pool(RedisSettings.from_dsn(url), default_queue_name=queue_name(config))
+
+
+def enqueue(config: Config, url: str, function: str, *args: Any, **kwargs: Any) -> str | None:
+    """Enqueue from synchronous code (the CLI); returns the job id, or None when that id already exists."""
+
+    async def go() -> str | None:
+        pool = await job_pool(config, url)
+        try:
+            job = await pool.enqueue_job(function, *args, **kwargs)
+            return job.job_id if job else None
+        finally:
+            await pool.aclose()
+
+    return asyncio.run(go())

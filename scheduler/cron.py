@@ -1,0 +1,14 @@
+"""The cron table as data: which job runs when. arq gives each run a unique id, so any number of workers
+share the table and every run happens once."""
+
+from __future__ import annotations
+
+from arq.cron import CronJob, cron
+
+from scheduler.jobs import beat
+
+
+def cron_table() -> list[CronJob]:
+    return [
+        cron(beat, name="heartbeat", second=0, unique=True, run_at_startup=False, keep_result=60),
+    ]

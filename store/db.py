@@ -1,0 +1,66 @@
+"""The database handle: one `DatabaseProxy` that every model binds to, initialised once at start-up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.db_url import connect
+
+from store.clock import SHANGHAI
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -32000,
+}
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+def open_database(url: str, var_dir: Path) -> peewee.Database:
+    """Bind the proxy to PostgreSQL or SQLite (`var/wxshop.db` when `url` is empty) and return the database."""
+    if not url:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{(var_dir / 'wxshop.db').resolve()}"
+    scheme = urlparse(url).scheme
+    if scheme.startswith("sqlite"):
+        db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
+    else:
+        db = connect(url, autorollback=True)
+    database.initialize(db)
+    return db
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+def close_database() -> None:
+    if database.obj is not None and not database.is_closed():
+        database.close()
+
+
+class ShanghaiDateTimeField(peewee.DateTimeField):
+    """Stores Asia/Shanghai wall time (China has no DST) and hands back aware datetimes on both backends."""
+
+    def db_value(self, value):  # type: ignore[override]
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(SHANGHAI).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):  # type: ignore[override]
+        value = super().python_value(value)
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
+        return value

@@ -1,0 +1,94 @@
+"""Schema versions: an ordered list of idempotent steps, applied by `wxshop db upgrade`, checked at start-up.
+
+Each step only creates what is missing (tables with `safe=True`, columns through `add_column_if_missing`), so a
+fresh database built from today's models and an old one upgraded step by step end in the same shape, and running
+the upgrade twice, or from two processes at once, is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import peewee
+from playhouse.migrate import SchemaMigrator, migrate
+
+from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
+from store.followers import Follower
+from store.heartbeat import Heartbeat
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    description = peewee.CharField(max_length=200)
+    applied_at = ShanghaiDateTimeField(null=True)
+
+
+class SchemaOutOfDate(Exception):
+    """The database is behind the code; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    description: str
+    apply: Callable[[], None]
+
+
+def _create(*models: type[BaseModel]) -> Callable[[], None]:
+    def run() -> None:
+        database.create_tables(models, safe=True)
+
+    return run
+
+
+def add_column_if_missing(model: type[BaseModel], name: str) -> None:
+    """Add `model.name` to its table when an older database lacks it."""
+    table = model._meta.table_name
+    existing = {c.name for c in database.get_columns(table)}
+    field = model._meta.fields[name]
+    if field.column_name not in existing:
+        migrate(SchemaMigrator.from_database(database.obj).add_column(table, field.column_name, field))
+
+
+STEPS: list[Step] = [
+    Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
+]
+
+LATEST = STEPS[-1].version
+
+
+def current_version() -> int:
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    return SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+def upgrade(now: datetime | None = None) -> list[Step]:
+    """Apply every missing step in order, each in its own transaction; return the steps applied."""
+    database.create_tables([SchemaVersion], safe=True)
+    applied: list[Step] = []
+    for step in STEPS:
+        with database.atomic("IMMEDIATE") if is_sqlite() else database.atomic():
+            if not is_sqlite():
+                database.execute_sql("SELECT pg_advisory_xact_lock(7242001)")
+            if SchemaVersion.get_or_none(SchemaVersion.version == step.version):
+                continue
+            step.apply()
+            SchemaVersion.create(version=step.version, description=step.description, applied_at=now)
+            applied.append(step)
+    return applied
+
+
+def check_current() -> None:
+    """Refuse to run on a database the code does not match, saying exactly what to do."""
+    version = current_version()
+    if version < LATEST:
+        raise SchemaOutOfDate(
+            f"database schema is at version {version}, this code needs {LATEST}: run `wxshop db upgrade`"
+        )
+    if version > LATEST:
+        raise SchemaOutOfDate(
+            f"database schema is at version {version}, newer than this code ({LATEST}): upgrade wxshop"
+        )

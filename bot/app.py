@@ -18,7 +18,7 @@ from bot.resources import Resources, open_resources
 from store.clock import Clock
 from store.db import database
 from store.heartbeat import last_heartbeat
-from store.schema import check_current
+from store.schema import prepare
 
 log = logging.getLogger("wxshop.app")
 
@@ -61,7 +61,7 @@ def setup_resources(app: web.Application) -> None:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         resources = await run_blocking(app, open_resources, app[CONFIG], app[CLOCK])
         try:
-            await run_blocking(app, check_current)
+            await run_blocking(app, prepare, resources.clock.now())
         except BaseException:
             await resources.aclose()
             raise
@@ -111,7 +111,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics_view(request: web.Request) -> web.Response:
     resources = request.app[RESOURCES]
-    ok, depth = await _probe(resources.aredis.zcard("arq:queue"), timeout=0.5)
+    ok, depth = await _probe(resources.aredis.zcard(resources.queue_name), timeout=0.5)
     if ok:
         metrics.QUEUE_DEPTH.set(depth)  # type: ignore[arg-type]
     body, content_type = metrics.render()

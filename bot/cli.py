@@ -111,12 +111,13 @@ def _db_help(args: argparse.Namespace, config: Config) -> int:  # pragma: no cov
 
 
 def _migrate(config: Config) -> list[str]:
+    from store.clock import SystemClock
     from store.db import close_database, open_database
     from store.schema import upgrade
 
     open_database(config.database.url, config.var_dir)
     try:
-        return [f"{s.version}: {s.description}" for s in upgrade()]
+        return [f"{s.version}: {s.description}" for s in upgrade(SystemClock().now())]
     finally:
         close_database()
 

@@ -205,6 +205,9 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
 def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
     sections = {f.name for f in dataclasses.fields(Config)}
     for name, value in env.items():
+        if name == f"{ENV_PREFIX}VAR_DIR":
+            raw["var_dir"] = value
+            continue
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
@@ -240,7 +243,7 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
         elif name == "var_dir":
             values["var_dir"] = Path(str(raw["var_dir"]))
         else:
-            values[name] = _section(name, fld.type, raw[name])
+            values[name] = _section(name, raw[name])
     config = Config(**values)
     var_dir = config.var_dir if config.var_dir.is_absolute() else base / config.var_dir
     return dataclasses.replace(config, var_dir=var_dir)
@@ -252,7 +255,7 @@ def _menu(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(value.get("button", []))
 
 
-def _section(name: str, type_name: Any, table: Any) -> Any:
+def _section(name: str, table: Any) -> Any:
     cls = _SECTIONS[name]
     if not isinstance(table, dict):
         raise ConfigError(f"config: [{name}] must be a table")

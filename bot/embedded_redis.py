@@ -96,13 +96,17 @@ class EmbeddedRedis:
     def _spawn_keeper(self) -> None:
         log = open(self.dir / "keeper.log", "ab")  # noqa: SIM115 - handed to the child
         with log:
-            subprocess.Popen(
+            # The keeper daemonises (forks and its parent exits at once), so it is never our child:
+            # no zombie when it ends before us, no orphaned Popen.
+            subprocess.run(
                 [sys.executable, "-m", "bot.embedded_redis", str(self.dir), str(self.sock)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
                 close_fds=True,
+                check=True,
+                timeout=START_TIMEOUT_S,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -183,4 +187,6 @@ def keep(redis_dir: Path, sock: Path) -> None:
 
 
 if __name__ == "__main__":
+    if os.fork() > 0:
+        os._exit(0)
     keep(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -29,6 +29,11 @@ class Resources:
         """A Redis key in this deployment's namespace."""
         return self.config.redis.prefix + ":".join(parts)
 
+    @property
+    def queue_name(self) -> str:
+        """The job queue of this deployment (arq's queue name), inside the key namespace."""
+        return self.key("queue")
+
     async def aclose(self) -> None:
         await self.aredis.aclose()
         self.close_sync()

@@ -16,13 +16,9 @@ from bot.resources import Resources, open_resources
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS, JobDeps
 from store.clock import Clock
-from store.schema import check_current
+from store.schema import prepare
 
 log = logging.getLogger("wxshop.worker")
-
-
-def queue_name(config: Config) -> str:
-    return f"{config.redis.prefix}queue"
 
 
 def build_worker(config: Config, resources: Resources, burst: bool = False, **overrides: Any) -> Worker:
@@ -35,7 +31,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         "functions": FUNCTIONS,
         "cron_jobs": cron_table(),
         "redis_settings": RedisSettings.from_dsn(resources.redis_url),
-        "queue_name": queue_name(config),
+        "queue_name": resources.queue_name,
         "on_startup": on_startup,
         "burst": burst,
         "handle_signals": not burst,
@@ -51,25 +47,25 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
 def run_worker(config: Config, burst: bool = False, clock: Clock | None = None) -> int:
     resources = open_resources(config, clock)
     try:
-        check_current()
+        prepare()
         worker = build_worker(config, resources, burst=burst)
-        log.info("worker started", extra={"queue": queue_name(config), "burst": burst})
+        log.info("worker started", extra={"queue": resources.queue_name, "burst": burst})
         worker.run()
     finally:
         resources.close_sync()
     return 0
 
 
-async def job_pool(config: Config, url: str) -> ArqRedis:
+async def job_pool(resources: Resources) -> ArqRedis:
     """A client for enqueueing jobs on this deployment's queue."""
-    return await create_pool(RedisSettings.from_dsn(url), default_queue_name=queue_name(config))
+    return await create_pool(RedisSettings.from_dsn(resources.redis_url), default_queue_name=resources.queue_name)
 
 
-def enqueue(config: Config, url: str, function: str, *args: Any, **kwargs: Any) -> str | None:
+def enqueue(resources: Resources, function: str, *args: Any, **kwargs: Any) -> str | None:
     """Enqueue from synchronous code (the CLI); returns the job id, or None when that id already exists."""
 
     async def go() -> str | None:
-        pool = await job_pool(config, url)
+        pool = await job_pool(resources)
         try:
             job = await pool.enqueue_job(function, *args, **kwargs)
             return job.job_id if job else None

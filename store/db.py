@@ -37,7 +37,7 @@ def open_database(url: str, var_dir: Path) -> peewee.Database:
     if scheme.startswith("sqlite"):
         db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
     else:
-        db = connect(url, autorollback=True)
+        db = connect(url)
     database.initialize(db)
     return db
 

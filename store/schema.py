@@ -81,6 +81,13 @@ def upgrade(now: datetime | None = None) -> list[Step]:
     return applied
 
 
+def prepare(now: datetime | None = None) -> None:
+    """At start-up: create the schema in an empty database (nothing to lose), else insist it is current."""
+    if not database.get_tables():
+        upgrade(now)
+    check_current()
+
+
 def check_current() -> None:
     """Refuse to run on a database the code does not match, saying exactly what to do."""
     version = current_version()

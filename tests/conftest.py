@@ -1,0 +1,85 @@
+"""Shared fixtures: every test gets its own database (a SQLite file, or a PostgreSQL schema) and its own Redis
+namespace (a key prefix on the embedded server, or on the server named by WXSHOP_TEST_REDIS_URL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from bot.config import Config, load
+from bot.embedded_redis import EmbeddedRedis
+from store.db import close_database, open_database
+from store.schema import upgrade
+from tests.support import config_env
+
+TEST_DATABASE_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("WXSHOP_TEST_REDIS_URL", "")
+
+
+@pytest.fixture(scope="session")
+def redis_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Redis every test shares (namespaced by prefix): the configured server, else one embedded server."""
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
+    embedded = EmbeddedRedis(tmp_path_factory.mktemp("redis-var"))
+    yield embedded.acquire()
+    embedded.release()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A clean database for one test: a fresh SQLite file, or a fresh schema in the test PostgreSQL."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    _pg(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in TEST_DATABASE_URL else "?"
+    yield f"{TEST_DATABASE_URL}{separator}options=-c%20search_path%3D{schema}"
+    _pg(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _pg(sql: str) -> None:
+    dsn = TEST_DATABASE_URL.replace("postgresql+pool://", "postgresql://").replace("postgres+pool://", "postgres://")
+    conn = psycopg2.connect(dsn)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str, redis_base_url: str, redis_prefix: str) -> dict[str, str]:
+    """WXSHOP_* variables that point a process (ours or a child) at this test's database and Redis."""
+    return config_env(tmp_path / "var", database_url, redis_base_url, redis_prefix)
+
+
+@pytest.fixture
+def config(tmp_path: Path, env: dict[str, str]) -> Config:
+    path = tmp_path / "config.toml"
+    if not path.exists():
+        path.write_text("# test config: everything comes from the environment\n", encoding="utf-8")
+    return load(path, env=env)
+
+
+@pytest.fixture
+def migrated(config: Config) -> Iterator[Config]:
+    """The test's database at the latest schema, bound to the proxy for direct store calls."""
+    open_database(config.database.url, config.var_dir)
+    upgrade()
+    close_database()
+    yield config
+    close_database()

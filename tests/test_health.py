@@ -1,0 +1,87 @@
+"""/healthz tells the truth about the database and Redis; /metrics counts what the server did."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot.app import create_app
+from bot.config import Config, RedisConfig
+from bot.embedded_redis import redis_server_binary
+from tests.support import free_port, wait_until
+
+
+class RedisProcess:
+    """A real redis-server on a loopback port that a test can stop and start again on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir"]
+        self.proc = subprocess.Popen([*args, str(self.workdir)], stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        wait_until(lambda: _pings(client), 10, "redis-server to start")
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_healthz_turns_503_without_redis_and_back(aiohttp_client, migrated: Config, own_redis) -> None:
+    config = dataclasses.replace(migrated, redis=RedisConfig(url=own_redis.url, prefix=migrated.redis.prefix))
+    client = await aiohttp_client(create_app(config))
+
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert (await response.json())["redis"] == "ok"
+
+    own_redis.stop()
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 503
+    assert body["status"] == "down" and body["database"] == "ok" and "Error" in body["redis"]
+
+    own_redis.start()
+    response = await client.get("/healthz")
+    assert response.status == 200, await response.text()
+
+
+async def test_metrics_count_requests(aiohttp_client, migrated: Config) -> None:
+    client = await aiohttp_client(create_app(migrated))
+    for _ in range(3):
+        assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/nope")).status == 404
+    text = await (await client.get("/metrics")).text()
+    assert 'wxshop_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert 'status="404"' in text
+    assert "wxshop_http_request_seconds_bucket" in text
+    assert "wxshop_job_queue_depth" in text

@@ -1,0 +1,69 @@
+"""The job worker: a deferred job runs exactly once however many workers compete for it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from bot.config import Config
+from bot.resources import open_resources
+from bot.worker import enqueue
+from store.heartbeat import Heartbeat
+from tests.support import ROOT, child_env
+
+pytestmark = pytest.mark.slow
+
+
+def burst_workers(env: dict[str, str], count: int) -> list[subprocess.CompletedProcess[str]]:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker", "--burst"],
+            env=child_env(env),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=60)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, ""))
+    return results
+
+
+def test_deferred_job_runs_once_across_two_workers(migrated: Config, env: dict[str, str]) -> None:
+    resources = open_resources(migrated)
+    try:
+        due = resources.clock.now() - timedelta(seconds=1)
+        first = enqueue(resources, "beat", "test", _job_id="beat-once", _defer_until=due)
+        again = enqueue(resources, "beat", "test", _job_id="beat-once", _defer_until=due)
+        assert first == "beat-once"
+        assert again is None, "the queue refuses a second job with the same id"
+
+        results = burst_workers(env, 2)
+        for result in results:
+            assert result.returncode == 0, result.stdout
+
+        rows = list(Heartbeat.select().where(Heartbeat.job_id == "beat-once"))
+        assert len(rows) == 1
+        assert rows[0].source.startswith("test@")
+    finally:
+        resources.close_sync()
+
+
+def test_worker_runs_several_jobs_and_each_once(migrated: Config, env: dict[str, str]) -> None:
+    resources = open_resources(migrated)
+    try:
+        for i in range(12):
+            assert enqueue(resources, "beat", "bulk", _job_id=f"bulk-{i}") == f"bulk-{i}"
+        results = burst_workers(env, 2)
+        assert all(r.returncode == 0 for r in results), [r.stdout for r in results]
+        ids = [row.job_id for row in Heartbeat.select().where(Heartbeat.source.startswith("bulk@"))]
+        assert sorted(ids) == sorted(f"bulk-{i}" for i in range(12))
+    finally:
+        resources.close_sync()

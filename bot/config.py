@@ -231,7 +231,7 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
         if name not in known:
             raise ConfigError(f"config: [{name}]: unknown section (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
-    for name, fld in known.items():
+    for name, _fld in known.items():
         if name not in raw:
             continue
         if name == "menu":

@@ -34,10 +34,7 @@ def open_database(url: str, var_dir: Path) -> peewee.Database:
         var_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(var_dir / 'wxshop.db').resolve()}"
     scheme = urlparse(url).scheme
-    if scheme.startswith("sqlite"):
-        db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
-    else:
-        db = connect(url)
+    db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10) if scheme.startswith("sqlite") else connect(url)
     database.initialize(db)
     return db
 

@@ -7,25 +7,21 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from bot import metrics
 from bot.config import Config
-from bot.resources import Resources, open_resources
+from bot.gateway import setup_gateway
+from bot.resources import open_resources
+from bot.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, run_blocking
 from store.clock import Clock
 from store.db import database
 from store.heartbeat import last_heartbeat
 from store.schema import prepare
 
 log = logging.getLogger("wxshop.app")
-
-CONFIG = web.AppKey("config", Config)
-CLOCK = web.AppKey("clock", object)
-RESOURCES = web.AppKey("resources", Resources)
-EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 
 T = TypeVar("T")
 
@@ -38,13 +34,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_resources(app)
     setup_health(app)
     setup_metrics(app)
+    setup_gateway(app)
     return app
-
-
-async def run_blocking(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run synchronous domain code (peewee, WeRoBot handlers) on the bounded pool, off the event loop."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(app[EXECUTOR], partial(fn, *args, **kwargs))
 
 
 def setup_executor(app: web.Application) -> None:

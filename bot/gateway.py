@@ -1,0 +1,208 @@
+"""The callback endpoint `GET/POST {server.wechat_path}`: a thin aiohttp adapter over the inbound core.
+
+Order of work for a POST: size limit → `signature` → parse (and decrypt, checking `msg_signature` and AppId) →
+dedup claim in Redis → handler on the thread pool, raced against `[server] reply_deadline_ms` → reply (encrypted
+with the key the request came in under). A reply not ready by the deadline is answered with an empty body at
+once and delivered later through the customer-service API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from werobot.messages.messages import WeChatMessage
+from werobot.replies import ArticlesReply, TextReply
+from werobot.robot import BaseRoBot
+from werobot.utils import check_signature as werobot_check_signature
+
+from bot import metrics
+from bot.dedup import DONE, LATE, ReplyCache
+from bot.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, strip_control, to_message
+from bot.runtime import CONFIG, RESOURCES, run_blocking
+from bot.wechat import WeChatGateway
+from bot.wxcrypto import CryptoRejected, InboundCrypto
+from handlers import register_all
+from handlers.context import HandlerContext
+from store.wechat_errors import WeChatError
+
+log = logging.getLogger("wxshop.gateway")
+
+INBOUND = web.AppKey("inbound", Inbound)
+CRYPTO = web.AppKey("crypto", InboundCrypto)
+REPLIES = web.AppKey("replies", ReplyCache)
+WECHAT = web.AppKey("wechat", WeChatGateway)
+LATE_TASKS = web.AppKey("late_tasks", set)
+
+
+def setup_gateway(app: web.Application) -> None:
+    """Register the callback route; the robot, crypto, reply cache and outbound client open with the app."""
+    config = app[CONFIG]
+    app.router.add_get(config.server.wechat_path, handshake)
+    app.router.add_post(config.server.wechat_path, receive)
+    app.cleanup_ctx.append(_gateway_ctx)
+
+
+async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    resources = app[RESOURCES]
+    wechat = WeChatGateway(config, resources.redis)
+    robot = BaseRoBot(token=config.wechat.token, SESSION_STORAGE=False, app_id=config.wechat.app_id)
+    register_all(
+        robot,
+        HandlerContext(
+            clock=resources.clock,
+            redis=resources.redis,
+            key=resources.key,
+            outbound=wechat,
+            shop_name=config.shop.name,
+            public_url=config.server.public_url,
+        ),
+    )
+    app[WECHAT] = wechat
+    app[INBOUND] = Inbound(robot)
+    app[CRYPTO] = InboundCrypto(
+        config.wechat.token,
+        config.wechat.app_id,
+        [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
+    )
+    app[REPLIES] = ReplyCache(resources.aredis, config.redis.prefix)
+    app[LATE_TASKS] = set()
+    yield
+    if app[LATE_TASKS]:
+        await asyncio.wait(app[LATE_TASKS], timeout=config.server.shutdown_timeout_s)
+    wechat.close()
+
+
+def _reject(status: int, reason: str, request: web.Request, detail: str = "") -> web.Response:
+    metrics.REJECTED.labels(reason).inc()
+    log.warning("rejected callback", extra={"reason": reason, "detail": detail[:200], "peer": request.remote})
+    return web.Response(status=status, text=reason)
+
+
+def _signed(request: web.Request) -> bool:
+    q = request.query
+    signature, timestamp, nonce = q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+    if not (signature and timestamp and nonce):
+        return False
+    return werobot_check_signature(request.app[CONFIG].wechat.token, timestamp, nonce, signature)
+
+
+async def handshake(request: web.Request) -> web.Response:
+    """WeChat's URL verification: echo `echostr` when the signature is ours."""
+    if not _signed(request):
+        return _reject(403, "bad signature", request)
+    return web.Response(text=request.query.get("echostr", ""), content_type="text/plain")
+
+
+async def receive(request: web.Request) -> web.Response:
+    started = time.monotonic()
+    app = request.app
+    config = app[CONFIG]
+    if request.content_length is not None and request.content_length > config.server.max_body_bytes:
+        return _reject(413, "body too large", request)
+    if not _signed(request):
+        return _reject(403, "bad signature", request)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _reject(413, "body too large", request)
+    try:
+        message, key_index = _open(app, request, body)
+    except CryptoRejected as exc:
+        return _reject(403, "bad encryption", request, str(exc))
+    except BadMessage as exc:
+        return _reject(400, "bad message", request, str(exc))
+
+    deadline = started + config.server.reply_deadline_ms / 1000
+    xml = await _reply(app, message, deadline)
+    if xml and key_index is not None:
+        q = request.query
+        xml = app[CRYPTO].encrypt(xml, key_index, q.get("timestamp", str(int(time.time()))), q.get("nonce", ""))
+    return web.Response(text=xml, content_type="application/xml" if xml else "text/plain")
+
+
+def _open(app: web.Application, request: web.Request, body: bytes) -> tuple[WeChatMessage, int | None]:
+    """Parse the body; in compatible and safe modes, decrypt `<Encrypt>` and use only what it contains."""
+    fields = parse_xml(body)
+    q = request.query
+    if q.get("encrypt_type", "raw") != "aes":
+        return to_message(fields, body.decode()), None
+    crypto = app[CRYPTO]
+    encrypted = fields.get("Encrypt")
+    if not crypto.enabled or not isinstance(encrypted, str):
+        raise BadMessage("encrypted request but no EncodingAESKey configured, or no <Encrypt>")
+    plain, key_index = crypto.decrypt(q.get("timestamp", ""), q.get("nonce", ""), q.get("msg_signature", ""), encrypted)
+    return to_message(parse_xml(plain), plain.decode()), key_index
+
+
+async def _reply(app: web.Application, message: WeChatMessage, deadline: float) -> str:
+    """The plaintext reply for this attempt, or "" (deadline passed, or nothing to say)."""
+    replies = app[REPLIES]
+    key = dedup_key(message)
+    try:
+        seen = await replies.claim(key)
+    except Exception as exc:  # Redis down: answering beats dropping; a retry could double-process
+        metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+        log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
+        seen = None
+        replies = None
+    if seen is not None:
+        metrics.REJECTED.labels("duplicate").inc()
+        if seen.state == DONE:
+            return seen.xml
+        if seen.state == LATE:
+            return ""
+        waited = await app[REPLIES].wait(key, deadline)
+        return waited.xml if waited.state == DONE else ""
+
+    task = asyncio.ensure_future(run_blocking(app, app[INBOUND].answer, message))
+    try:
+        outcome = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        metrics.ERRORS.labels("deadline", message.type).inc()
+        log.warning("reply missed the deadline, will follow as a customer-service message", extra={"message_key": key})
+        if replies is not None:
+            await _quietly(replies.gone_late(key))
+        _deliver_later(app, message, task)
+        return ""
+    if replies is not None:
+        await _quietly(replies.answered(key, outcome.xml))
+    return outcome.xml
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await awaitable
+    except Exception as exc:
+        metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+
+
+def _deliver_later(app: web.Application, message: WeChatMessage, task: asyncio.Future[Outcome]) -> None:
+    async def deliver() -> None:
+        try:
+            outcome = await task
+            await run_blocking(app, send_as_customer_service, app[WECHAT], message.source, outcome)
+        except WeChatError as exc:
+            metrics.ERRORS.labels("late_reply", str(exc.errcode)).inc()
+            log.warning("late reply not delivered", extra={"openid": message.source, "error": str(exc)})
+        except Exception:
+            metrics.ERRORS.labels("late_reply", "unhandled").inc()
+            log.exception("late reply failed", extra={"openid": message.source})
+
+    late = asyncio.ensure_future(deliver())
+    app[LATE_TASKS].add(late)
+    late.add_done_callback(app[LATE_TASKS].discard)
+
+
+def send_as_customer_service(wechat: WeChatGateway, openid: str, outcome: Outcome) -> None:
+    """Turn a passive reply into the customer-service message that carries it after the deadline."""
+    reply = outcome.reply
+    if isinstance(reply, TextReply) and outcome.xml:
+        wechat.send_text(openid, strip_control(reply.content))
+    elif isinstance(reply, ArticlesReply) and reply._articles:
+        first = reply._articles[0]
+        wechat.send_article(openid, first.title, first.description, first.url, first.img)

@@ -1,0 +1,54 @@
+"""What every handler receives: the message and one `HandlerContext`, the same typed signature for all.
+
+Handlers cannot import `bot`; what they need from the outside world is declared here as small Protocols and
+handed in by `bot` when it assembles the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis
+from werobot.messages.messages import WeChatMessage
+from werobot.replies import WeChatReply
+
+from store.clock import Clock
+
+ReplyLike = WeChatReply | str | list | None
+
+
+class Outbound(Protocol):
+    """The slice of the WeChat gateway handlers may call (blocking; they already run in a worker thread)."""
+
+    def send_text(self, openid: str, content: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    clock: Clock
+    redis: redis.Redis
+    key: Callable[..., str]
+    outbound: Outbound
+    shop_name: str
+    public_url: str
+
+
+Handler = Callable[[WeChatMessage, HandlerContext], ReplyLike]
+
+
+def bind(handler: Handler, ctx: HandlerContext) -> Callable[[WeChatMessage], ReplyLike]:
+    """Give WeRoBot a one-argument callable, so it never inspects our signature or passes a session."""
+
+    def call(message: WeChatMessage) -> ReplyLike:
+        return handler(message, ctx)
+
+    call.__name__ = getattr(handler, "__name__", "handler")
+    call.__qualname__ = call.__name__
+    return call
+
+
+def message_field(message: WeChatMessage, name: str, default: Any = None) -> Any:
+    """A raw XML field WeRoBot does not map to an attribute (e.g. MediaId on images)."""
+    return message.__dict__.get(name, default)

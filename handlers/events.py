@@ -1,0 +1,42 @@
+"""Events that need no conversation: LOCATION reports, template-send results, and events WeRoBot does not know
+(view_miniprogram, kf_* sessions, MASSSENDJOBFINISH…), which must never crash or produce an error reply."""
+
+from __future__ import annotations
+
+import logging
+
+from werobot.messages.events import WeChatEvent
+from werobot.robot import BaseRoBot
+
+from handlers.context import HandlerContext, ReplyLike, bind, message_field
+
+log = logging.getLogger("wxshop.handlers.events")
+
+
+def on_location_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+    """The follower's position is personal data we have no use for yet: not stored, not answered."""
+    return None
+
+
+def on_template_finish(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+    log.info(
+        "template delivery result",
+        extra={"msgid": message_field(message, "MsgID"), "status": message_field(message, "Status")},
+    )
+    return None
+
+
+def on_unknown_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+    log.info("unhandled event", extra={"event": message.type, "openid": message.source})
+    return None
+
+
+def on_unknown_message(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+    return "暂不支持这种消息，请输入文字，例如“逛商城”。"
+
+
+def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
+    robot.add_handler(bind(on_location_event, ctx), type="location_event")
+    robot.add_handler(bind(on_template_finish, ctx), type="templatesendjobfinish_event")
+    robot.add_handler(bind(on_unknown_event, ctx), type="unknown_event")
+    robot.add_handler(bind(on_unknown_message, ctx), type="unknown")

@@ -1,0 +1,34 @@
+"""Follow, unfollow and QR scans: the start (and end) of a relationship with the shop."""
+
+from __future__ import annotations
+
+from werobot.messages.events import ScanEvent, SubscribeEvent, UnSubscribeEvent
+from werobot.robot import BaseRoBot
+
+from handlers.context import HandlerContext, ReplyLike, bind
+from store.followers import record_follow, record_unfollow
+
+
+def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
+    key = message.key or ""
+    scene = key[len("qrscene_") :] if key.startswith("qrscene_") else None
+    _, first_time = record_follow(message.source, ctx.clock.now(), scene or None)
+    greeting = "欢迎关注" if first_time else "欢迎回来"
+    return f"{greeting}{ctx.shop_name}！回复“逛商城”看看商品，点击菜单查看订单和会员权益。"
+
+
+def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
+    record_follow(message.source, ctx.clock.now(), message.key or None)
+    return f"欢迎回到{ctx.shop_name}！"
+
+
+def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> ReplyLike:
+    record_unfollow(message.source, ctx.clock.now())
+    ctx.redis.delete(*(ctx.key(kind, message.source) for kind in ("dialog", "default-reply")))
+    return None
+
+
+def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
+    robot.add_handler(bind(on_subscribe, ctx), type="subscribe_event")
+    robot.add_handler(bind(on_scan, ctx), type="scan_event")
+    robot.add_handler(bind(on_unsubscribe, ctx), type="unsubscribe_event")

@@ -1,0 +1,27 @@
+"""Non-text messages: images, voice, video, locations and links. Acknowledged politely; later issues use images
+in after-sales tickets."""
+
+from __future__ import annotations
+
+from werobot.messages.messages import WeChatMessage
+from werobot.robot import BaseRoBot
+
+from handlers.context import HandlerContext, ReplyLike, bind
+
+_ACK = {
+    "image": "收到您的图片啦。如需售后，请回复“售后”。",
+    "voice": "暂时听不懂语音哦，请输入文字，例如“逛商城”。",
+    "video": "收到您的视频啦。如需售后，请回复“售后”。",
+    "shortvideo": "收到您的视频啦。如需售后，请回复“售后”。",
+    "location": "收到您的位置。回复“逛商城”看看附近热卖的商品。",
+    "link": "收到您分享的链接，客服会尽快查看。",
+}
+
+
+def on_media(message: WeChatMessage, ctx: HandlerContext) -> ReplyLike:
+    return _ACK.get(message.type, "收到啦。")
+
+
+def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
+    for kind in _ACK:
+        robot.add_handler(bind(on_media, ctx), type=kind)

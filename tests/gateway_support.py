@@ -1,0 +1,66 @@
+"""Running the real app on a loopback port with a follower simulator in front of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.app import create_app
+from bot.config import Config
+from bot.sandbox.follower import Account, FollowerSimulator, Mode
+from store.clock import ManualClock
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+OLD_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+
+
+def with_mode(config: Config, mode: Mode, **server: object) -> Config:
+    wechat = dataclasses.replace(config.wechat, encoding_aes_key="" if mode == "plain" else AES_KEY)
+    return dataclasses.replace(config, wechat=wechat, server=dataclasses.replace(config.server, **server))
+
+
+def account_for(config: Config, mode: Mode, key: str | None = None) -> Account:
+    return Account(
+        token=config.wechat.token,
+        app_id=config.wechat.app_id,
+        original_id=config.wechat.original_id,
+        encoding_aes_key=key if key is not None else config.wechat.encoding_aes_key,
+        mode=mode,
+    )
+
+
+@dataclass
+class Running:
+    app: web.Application
+    server: TestServer
+    session: aiohttp.ClientSession
+    clock: ManualClock
+    config: Config
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url(self.config.server.wechat_path))
+
+    def follower(self, mode: Mode = "plain", key: str | None = None, **options: object) -> FollowerSimulator:
+        return FollowerSimulator(
+            self.url, account_for(self.config, mode, key), self.session, self.clock, **options  # type: ignore[arg-type]
+        )
+
+
+@asynccontextmanager
+async def running(config: Config, clock: ManualClock | None = None) -> AsyncIterator[Running]:
+    clock = clock or ManualClock()
+    app = create_app(config, clock=clock)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Running(app, server, session, clock, config)
+    finally:
+        await server.close()

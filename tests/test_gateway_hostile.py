@@ -7,10 +7,12 @@ import io
 import pytest
 
 from bot.config import Config
-from bot.sandbox.follower import render_xml, sign
+from bot.sandbox.follower import sign
 from tests.gateway_support import running
 
-HEADER = "<ToUserName><![CDATA[gh]]></ToUserName><FromUserName><![CDATA[o_bad]]></FromUserName><CreateTime>1</CreateTime>"
+HEADER = (
+    "<ToUserName><![CDATA[gh]]></ToUserName><FromUserName><![CDATA[o_bad]]></FromUserName><CreateTime>1</CreateTime>"
+)
 
 HOSTILE = {
     "malformed": b"<xml><ToUserName>gh</ToUserName><oops></xml>",

@@ -440,6 +440,18 @@ async def test_injected_systemerror_and_http_errors(server: TestServer, wxpay: W
     assert (await asyncio.to_thread(wxpay.order.query, out_trade_no="WX20261124000001"))["trade_state"] == "NOTPAY"
 
 
+async def test_a_failing_on_paid_does_not_lose_the_notice(server: TestServer, wxpay: WeChatPay,
+                                                           emulator: PayEmulator, clock: ManualClock) -> None:
+    def broken(openid: str, at: datetime) -> None:
+        raise RuntimeError("world is down")
+
+    emulator.on_paid = broken
+    created = await create(wxpay, **order_args(clock, "http://127.0.0.1:9/n"))
+    with pytest.raises(RuntimeError):
+        emulator.pay(created["prepay_id"])
+    assert emulator.notice_for("WX20261124000001").next_due == clock.now()
+
+
 def test_configuration_is_checked() -> None:
     with pytest.raises(ValueError, match="32 characters"):
         PayEmulator(appid=APPID, mch_id=MCH_ID, api_key="short")

@@ -6,6 +6,12 @@ Point `WeChatPay.API_BASE_URL` at the app built by `create_pay_app`. It serves `
 order paid at `clock.now()`, calls `on_paid(openid, at)` (the 48 h customer-service window opens), and queues
 the signed payment notice to the order's `notify_url`, retried per `notify_schedule` until the merchant
 answers `return_code=SUCCESS`. Choices where WeChat's behaviour is unconfirmed are listed in `create_pay_app`.
+
+Wiring: `PayEmulator(appid=…, mch_id=…, api_key=…, clock=clock,
+on_paid=lambda openid, at: world.record_interaction(openid, "payment", at))`, served by `create_pay_app`
+(or `setup_pay` on an existing app). Tests drive notices with `deliver_due`, `deliver_next`,
+`deliver_duplicates`, `notice_xml(order, **forged)` + `send_raw`; the demo sets `auto_deliver=True`
+(and may pass `courier.compress(DEFAULT_NOTIFY_SCHEDULE, factor)`).
 """
 
 from __future__ import annotations
@@ -83,9 +89,9 @@ class PayEmulator:
         order = self.ledger.pay(prepay_id, now, openid)
         order.is_subscribe = is_subscribe
         order.bank_type = bank_type
-        if self.on_paid is not None:
-            self.on_paid(order.openid, now)
         self.notices.enqueue(order.out_trade_no, order.notify_url, self.notice_xml(order).encode(), "text/xml")
+        if self.on_paid is not None:  # after queueing: the payment happened whatever the callback does
+            self.on_paid(order.openid, now)
         return order
 
     def jsapi_sign(self, params: dict[str, str]) -> str:

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("demo", "run the demo shop on embedded defaults", _demo)
 
+    wechat = command("wechat", "talk to the WeChat API with the configured credentials", _db_help)
+    wechat_sub = wechat.add_subparsers(dest="wechat_command", metavar="ACTION", required=True)
+    token = wechat_sub.add_parser("token", help="get the shared access token (fetching one if none is cached)")
+    _common(token, top=False)
+    token.set_defaults(run=_wechat_token)
+
     db = command("db", "database schema", _db_help)
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = db_sub.add_parser("upgrade", help="bring the schema up to date (safe to run again)")
@@ -108,6 +114,28 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
 
 def _db_help(args: argparse.Namespace, config: Config) -> int:  # pragma: no cover - argparse requires ACTION
     return 2
+
+
+def _wechat_token(args: argparse.Namespace, config: Config) -> int:
+    from bot.resources import redis_url
+    from bot.wechat import WeChatGateway
+    from store.wechat_errors import WeChatError
+
+    url, embedded = redis_url(config)
+    client = redis.Redis.from_url(url)
+    gateway = WeChatGateway(config, client)
+    try:
+        token = gateway.access_token()
+    except WeChatError as exc:
+        print(f"wxshop: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        gateway.close()
+        client.close()
+        if embedded is not None:
+            embedded.release()
+    print(f"access token ok: {token[:6]}…{token[-4:]} ({len(token)} chars)")
+    return 0
 
 
 def _migrate(config: Config) -> list[str]:

@@ -20,7 +20,7 @@ from werobot.robot import BaseRoBot
 from werobot.utils import check_signature as werobot_check_signature
 
 from bot import metrics
-from bot.dedup import DONE, LATE, ReplyCache
+from bot.dedup import DONE, LATE, ReplyCache, Seen
 from bot.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, strip_control, to_message
 from bot.runtime import CONFIG, RESOURCES, run_blocking
 from bot.wechat import WeChatGateway
@@ -69,7 +69,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
         config.wechat.app_id,
         [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
     )
-    app[REPLIES] = ReplyCache(resources.aredis, config.redis.prefix)
+    app[REPLIES] = ReplyCache(resources.redis, resources.aredis, config.redis.prefix)
     app[LATE_TASKS] = set()
     yield
     if app[LATE_TASKS]:
@@ -141,51 +141,62 @@ def _open(app: web.Application, request: web.Request, body: bytes) -> tuple[WeCh
 
 async def _reply(app: web.Application, message: WeChatMessage, deadline: float) -> str:
     """The plaintext reply for this attempt, or "" (deadline passed, or nothing to say)."""
-    replies = app[REPLIES]
     key = dedup_key(message)
+    task = asyncio.ensure_future(run_blocking(app, _handle_once, app[REPLIES], app[INBOUND], message, key))
     try:
-        seen = await replies.claim(key)
-    except Exception as exc:  # Redis down: answering beats dropping; a retry could double-process
+        result = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        return await _missed_deadline(app, message, key, task)
+    if isinstance(result, Outcome):
+        return result.xml
+    metrics.REJECTED.labels("duplicate").inc()
+    if result.state == DONE:
+        return result.xml
+    if result.state == LATE:
+        return ""
+    waited = await app[REPLIES].wait(key, deadline)
+    return waited.xml if waited.state == DONE else ""
+
+
+def _handle_once(replies: ReplyCache, inbound: Inbound, message: WeChatMessage, key: str) -> Outcome | Seen:
+    """On the handler thread: claim the message, answer it, store the answer. A retry gets what was claimed."""
+    try:
+        seen = replies.claim(key)
+    except Exception as exc:  # Redis down: answering beats dropping, though a retry could double-process
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
         log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
-        seen = None
-        replies = None
+        return inbound.answer(message)
     if seen is not None:
-        metrics.REJECTED.labels("duplicate").inc()
-        if seen.state == DONE:
-            return seen.xml
-        if seen.state == LATE:
-            return ""
-        waited = await app[REPLIES].wait(key, deadline)
-        return waited.xml if waited.state == DONE else ""
-
-    task = asyncio.ensure_future(run_blocking(app, app[INBOUND].answer, message))
+        return seen
+    outcome = inbound.answer(message)
     try:
-        outcome = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - time.monotonic()))
-    except TimeoutError:
-        metrics.ERRORS.labels("deadline", message.type).inc()
-        log.warning("reply missed the deadline, will follow as a customer-service message", extra={"message_key": key})
-        if replies is not None:
-            await _quietly(replies.gone_late(key))
-        _deliver_later(app, message, task)
-        return ""
-    if replies is not None:
-        await _quietly(replies.answered(key, outcome.xml))
-    return outcome.xml
-
-
-async def _quietly(awaitable) -> None:
-    try:
-        await awaitable
+        replies.answered(key, outcome.xml)
     except Exception as exc:
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+    return outcome
 
 
-def _deliver_later(app: web.Application, message: WeChatMessage, task: asyncio.Future[Outcome]) -> None:
+async def _missed_deadline(app: web.Application, message: WeChatMessage, key: str, task: asyncio.Future) -> str:
+    """Answer empty now; the reply follows as a customer-service message (unless it landed just in time)."""
+    metrics.ERRORS.labels("deadline", message.type).inc()
+    try:
+        landed = await app[REPLIES].gone_late(key)
+    except Exception as exc:
+        metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+        landed = None
+    if landed is not None and landed.state == DONE:
+        return landed.xml
+    log.warning("reply missed the deadline, will follow as a customer-service message", extra={"message_key": key})
+    _deliver_later(app, message, task)
+    return ""
+
+
+def _deliver_later(app: web.Application, message: WeChatMessage, task: asyncio.Future) -> None:
     async def deliver() -> None:
         try:
             outcome = await task
-            await run_blocking(app, send_as_customer_service, app[WECHAT], message.source, outcome)
+            if isinstance(outcome, Outcome):
+                await run_blocking(app, send_as_customer_service, app[WECHAT], message.source, outcome)
         except WeChatError as exc:
             metrics.ERRORS.labels("late_reply", str(exc.errcode)).inc()
             log.warning("late reply not delivered", extra={"openid": message.source, "error": str(exc)})

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import peewee
 
-from store.db import BaseModel, ShanghaiDateTimeField
+from store.db import BaseModel, ShanghaiDateTimeField, write_transaction
 
 
 class Follower(BaseModel):
@@ -34,20 +34,27 @@ def get_or_create_follower(openid: str, now: datetime) -> Follower:
 
 def record_follow(openid: str, now: datetime, scene: str | None = None) -> tuple[Follower, bool]:
     """Mark `openid` as following; returns (follower, first_time). The first scene that brought them is kept."""
-    follower = get_or_create_follower(openid, now)
-    first_time = follower.first_followed_at is None
-    (
-        Follower.update(
-            subscribed=True,
-            followed_at=now,
-            unfollowed_at=None,
-            first_followed_at=peewee.fn.COALESCE(Follower.first_followed_at, now),
-            source_scene=peewee.fn.COALESCE(Follower.source_scene, scene),
-        )
-        .where(Follower.id == follower.id)
-        .execute()
-    )
-    return Follower.get_by_id(follower.id), first_time
+    try:
+        return _record_follow(openid, now, scene)
+    except peewee.IntegrityError:  # a concurrent first contact created the row: now it is an update
+        return _record_follow(openid, now, scene)
+
+
+def _record_follow(openid: str, now: datetime, scene: str | None) -> tuple[Follower, bool]:
+    with write_transaction():
+        follower = Follower.get_or_none(Follower.openid == openid)
+        if follower is None:
+            follower = Follower.create(
+                openid=openid, subscribed=True, first_followed_at=now, followed_at=now, source_scene=scene,
+                created_at=now,
+            )  # fmt: skip
+            return follower, True
+        first_time = follower.first_followed_at is None
+        follower.subscribed, follower.followed_at, follower.unfollowed_at = True, now, None
+        follower.first_followed_at = follower.first_followed_at or now
+        follower.source_scene = follower.source_scene or scene
+        follower.save()
+        return follower, first_time
 
 
 def record_unfollow(openid: str, now: datetime) -> None:

@@ -1,0 +1,197 @@
+"""Inbound benchmark: `wxshop serve` against a bare WeRoBot echo bot, driven by the same signed messages from a
+separate process, in the same run, so only the ratios are compared across machines (DESIGN.md §7).
+
+Mixes: `keyword` (a plain text message answered from the text handler), `event_db` (first follows of distinct
+followers: a database write per message; stands in for the mid-flow dialog step until the dialog engine lands),
+`aes` (the keyword mix in safe mode, both servers encrypting). Plus `overload`: the keyword mix at 10× the
+reference concurrency against our server, whose slowest answer must stay under the 5-second deadline.
+
+Run: `python -m benchmarks.inbound [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+
+from benchmarks.loadgen import LoadResult, run_load
+from bot.sandbox.follower import render_xml, sign
+
+TOKEN = "benchtoken"
+APP_ID = "wxbench000000001"
+ORIGINAL_ID = "gh_bench"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+PATH = "/wechat"
+REFERENCE_CONCURRENCY = 16
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def our_server(var_dir: Path, aes: bool) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WXSHOP_")}
+    env.update(
+        WXSHOP_VAR_DIR=str(var_dir),
+        WXSHOP_SERVER__PORT=str(port),
+        WXSHOP_WECHAT__TOKEN=TOKEN,
+        WXSHOP_WECHAT__APP_ID=APP_ID,
+        WXSHOP_WECHAT__ORIGINAL_ID=ORIGINAL_ID,
+        WXSHOP_WECHAT__ENCODING_AES_KEY=AES_KEY if aes else "",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--log-level", "WARNING", "serve"], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@contextmanager
+def echo_server(aes: bool) -> Iterator[str]:
+    port = free_port()
+    args = ["--port", str(port), "--token", TOKEN, "--app-id", APP_ID, "--path", PATH]
+    if aes:
+        args += ["--aes-key", AES_KEY]
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.echo_bot", *args], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}{PATH}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def request_lines(count: int, fields: Callable[[int], dict], aes: bool) -> Iterator[str]:
+    """`path<TAB>body` lines, each a distinct message signed (and encrypted) as WeChat would send it."""
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID) if aes else None
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
+    base = {"signature": sign(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    for i in range(count):
+        message = {"ToUserName": ORIGINAL_ID, "CreateTime": int(timestamp), **fields(i)}
+        xml = render_xml(message)
+        query = dict(base, openid=message["FromUserName"])
+        if crypto is not None:
+            encrypted = xmltodict.parse(crypto.encrypt_message(xml, nonce, timestamp))["xml"]
+            query.update(encrypt_type="aes", msg_signature=encrypted["MsgSignature"])
+            xml = render_xml({"ToUserName": ORIGINAL_ID, "Encrypt": encrypted["Encrypt"]})
+        yield f"{PATH}?{urlencode(query)}\t{xml}"
+
+
+def keyword(i: int) -> dict:
+    return {"FromUserName": f"o_bench_{i % 500}", "MsgType": "text", "Content": "你好", "MsgId": 10**12 + i}
+
+
+def first_follow(i: int) -> dict:
+    return {"FromUserName": f"o_new_{i}", "MsgType": "event", "Event": "subscribe", "EventKey": ""}
+
+
+def write_requests(folder: Path, name: str, count: int, fields: Callable[[int], dict], aes: bool) -> Path:
+    path = folder / f"{name}.txt"
+    path.write_text("\n".join(request_lines(count, fields, aes)) + "\n")
+    return path
+
+
+def check_answer(base_url: str, requests_file: Path, must_contain: str) -> None:
+    """One request first: the benchmark measures real answers, not fast errors."""
+    path, body = requests_file.read_text().splitlines()[-1].split("\t", 1)
+    request = urllib.request.Request(base_url + path, data=body.encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        text = response.read().decode()
+    if response.status != 200 or must_contain not in text:
+        raise RuntimeError(f"unexpected answer from {base_url}: {response.status} {text[:200]!r}")
+
+
+def row(name: str, server: str, conc: int, r: LoadResult) -> str:
+    figures = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>9.1f} {r.errors:>7}"
+    return f"{name:<10} {server:<6} {conc:>5} {figures}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    args = parser.parse_args()
+    seconds = 1 if args.quick else 5
+    count = 3000 if args.quick else 120000
+    figures: dict[str, float] = {}
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, {platform.system()}"
+    )
+    print(
+        f"{'mix':<10} {'server':<6} {'conc':>5} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for aes in (False, True):
+            mixes = (
+                [("aes", keyword, "Encrypt")]
+                if aes
+                else [("keyword", keyword, "[text]"), ("event_db", first_follow, "")]
+            )
+            files = {name: write_requests(folder, name, count, fields, aes) for name, fields, _ in mixes}
+            results: dict[tuple[str, str], LoadResult] = {}
+            with echo_server(aes) as echo:
+                for name, _, _ in mixes:
+                    results[name, "echo"] = run_load(echo, files[name], REFERENCE_CONCURRENCY, seconds)
+                    print(row(name, "echo", REFERENCE_CONCURRENCY, results[name, "echo"]), flush=True)
+            with our_server(folder / f"var-{aes}", aes) as ours:
+                for name, _, expect in mixes:
+                    if expect:
+                        check_answer(ours, files[name], expect)
+                    results[name, "wxshop"] = run_load(ours, files[name], REFERENCE_CONCURRENCY, seconds)
+                    print(row(name, "wxshop", REFERENCE_CONCURRENCY, results[name, "wxshop"]), flush=True)
+                if not aes:
+                    over = write_requests(folder, "overload", count, lambda i: keyword(i + 5 * count), False)
+                    result = run_load(ours, over, REFERENCE_CONCURRENCY * 10, seconds, timeout_s=10)
+                    print(row("overload", "wxshop", REFERENCE_CONCURRENCY * 10, result), flush=True)
+                    figures["inbound_overload_max_ms"] = result.max_ms
+                    figures["inbound_overload_errors"] = result.errors
+            for name, _, _ in mixes:
+                ours_r, echo_r = results[name, "wxshop"], results[name, "echo"]
+                figures[f"inbound_{name}_msgs_per_s"] = ours_r.rps
+                figures[f"inbound_{name}_echo_msgs_per_s"] = echo_r.rps
+                figures[f"inbound_{name}_ratio"] = ours_r.rps / echo_r.rps if echo_r.rps else 0.0
+                figures[f"inbound_{name}_p99_ms"] = ours_r.p99_ms
+                figures[f"inbound_{name}_errors"] = ours_r.errors
+    print(f"load generator: {results[mixes[0][0], 'echo'].tool}")
+    for name, value in figures.items():
+        print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -105,11 +105,12 @@ def _worker(args: argparse.Namespace, config: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.serve import serve
+    import asyncio
+
+    from bot.demo import run_demo
 
     _migrate(config)
-    print(f"wxshop demo: http://{config.server.host}:{config.server.port}/healthz", flush=True)
-    return serve(config, 1, _tail(args))
+    return asyncio.run(run_demo(config, _tail(args)))
 
 
 def _db_help(args: argparse.Namespace, config: Config) -> int:  # pragma: no cover - argparse requires ACTION

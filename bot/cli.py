@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import peewee
 import redis
 
+from bot import cli_catalog
 from bot.config import Config, ConfigError, load
 from bot.logs import setup_logging
 from store.schema import SchemaOutOfDate
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     st = db_sub.add_parser("status", help="show the schema version")
     _common(st, top=False)
     st.set_defaults(run=_db_status)
+
+    cli_catalog.register(sub, _common)
     return parser
 
 

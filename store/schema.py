@@ -14,9 +14,11 @@ from datetime import datetime
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
+from store.catalog import Category, Product, Sku
 from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
 from store.followers import Follower
 from store.heartbeat import Heartbeat
+from store.inventory import StockAlert
 
 
 class SchemaVersion(BaseModel):
@@ -54,6 +56,7 @@ def add_column_if_missing(model: type[BaseModel], name: str) -> None:
 
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
+    Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
 ]
 
 LATEST = STEPS[-1].version

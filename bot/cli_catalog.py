@@ -1,0 +1,157 @@
+"""`wxshop catalog import FILE | export [FILE|-] | search TEXT`: the catalog CSV of DESIGN §4 and a search probe."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.config import Config
+
+MAX_SHOWN_ERRORS = 50
+PROGRESS_FROM_ROWS = 5000
+
+
+def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
+    """Add the `catalog` command and its actions to the top-level subparsers."""
+    catalog = sub.add_parser("catalog", help="import, export and search the catalog", description="the catalog")
+    common(catalog, False)
+    actions = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+
+    def action(name: str, help: str, run: Callable[[argparse.Namespace, Config], int]) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help, description=help)
+        common(p, False)
+        p.set_defaults(run=run)
+        return p
+
+    imp = action("import", "upsert SKUs from a catalog CSV (validated whole first; nothing written on error)", _import)
+    imp.add_argument("file", type=Path, metavar="FILE")
+    exp = action("export", "write the catalog as CSV (the import format)", _export)
+    exp.add_argument("file", nargs="?", default="-", metavar="FILE", help="output file, or - for stdout (default)")
+    search = action("search", "search the catalog as a follower would and print the top results", _search)
+    search.add_argument("text", metavar="TEXT")
+    search.add_argument("--limit", type=int, default=10, metavar="N")
+
+
+def _open(config: Config) -> None:
+    from store.clock import SystemClock
+    from store.db import open_database
+    from store.schema import prepare
+
+    open_database(config.database.url, config.var_dir)
+    prepare(SystemClock().now())
+
+
+class _ProgressBar:
+    """A bar on stderr, redrawn in place on a terminal and printed every 10 % otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < PROGRESS_FROM_ROWS:
+            return
+        width = 30
+        filled = width * done // total
+        line = f"importing [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if self.tty:
+            print(f"\r{line}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+        elif done * 10 // total > self.last_decile:
+            self.last_decile = done * 10 // total
+            print(line, file=sys.stderr, flush=True)
+
+
+def _import(args: argparse.Namespace, config: Config) -> int:
+    from store.catalog_csv import CatalogFileError
+    from store.catalog_import import import_file
+    from store.db import close_database
+
+    path: Path = args.file
+    if not path.is_file():
+        print(f"wxshop: cannot read {path}: no such file", file=sys.stderr)
+        return 1
+    _open(config)
+    try:
+        report = import_file(path, _ProgressBar())
+    except CatalogFileError as exc:
+        for error in exc.errors[:MAX_SHOWN_ERRORS]:
+            print(f"{path}: {error}", file=sys.stderr)
+        shown = f" (first {MAX_SHOWN_ERRORS} shown)" if len(exc.errors) > MAX_SHOWN_ERRORS else ""
+        print(f"wxshop: {len(exc.errors)} error(s) in {path}{shown}; nothing was imported", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"wxshop: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        close_database()
+    print(report.summary())
+    return 0
+
+
+def _export(args: argparse.Namespace, config: Config) -> int:
+    from store.catalog_csv import write_catalog
+    from store.db import close_database
+
+    _open(config)
+    try:
+        if args.file == "-":
+            write_catalog(sys.stdout)
+            return 0
+        try:
+            with open(args.file, "w", encoding="utf-8", newline="") as out:
+                count = write_catalog(out)
+        except OSError as exc:
+            print(f"wxshop: cannot write {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    finally:
+        close_database()
+    print(f"exported {count} SKU rows to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen // 100}.{fen % 100:02d}"
+
+
+def _search(args: argparse.Namespace, config: Config) -> int:
+    from store.catalog import Product, Sku
+    from store.db import close_database
+    from store.search import SearchIndex
+
+    _open(config)
+    try:
+        result = SearchIndex.build().search(args.text, limit=max(args.limit, 1))
+        codes = dict(Sku.select(Sku.id, Sku.code).where(Sku.id.in_([h.sku_id for h in result.hits])).tuples())
+        spus = dict(
+            Product.select(Product.id, Product.code).where(Product.id.in_([h.product_id for h in result.hits])).tuples()
+        )
+    finally:
+        close_database()
+    price = result.price
+    header = f"词: {' '.join(result.terms) or '-'}"
+    if price.active:
+        bounds = [
+            f"≥ {_yuan(price.min_fen)}" if price.min_fen is not None else "",
+            f"≤ {_yuan(price.max_fen)}" if price.max_fen is not None else "",
+            "便宜优先" if price.cheap else "",
+        ]
+        header += f" · 价格 {' '.join(b for b in bounds if b)}"
+    if result.unmatched:
+        header += f" · 未识别: {' '.join(result.unmatched)}"
+    print(header)
+    for n, hit in enumerate(result.hits, 1):
+        stock = "" if hit.in_stock else " 已售罄"
+        print(
+            f"{n:>2}. {hit.title}  {_yuan(hit.price_fen)}  {hit.spec or '-'}  [{spus[hit.product_id]} / "
+            f"{codes[hit.sku_id]}]  score {hit.score:.2f}{stock}"
+        )
+    if result.hits:
+        print(f"共 {result.total} 件商品")
+    else:
+        print(
+            "没找到相关商品"
+            + (f"，试试这些分类: {'、'.join(s.path for s in result.suggestions)}" if result.suggestions else "")
+        )
+    return 0

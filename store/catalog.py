@@ -1,0 +1,242 @@
+"""The catalog: three-level categories, products (SPU) and their SKUs, and the read helpers the chat flows browse with.
+
+Money is integer fen and commission is integer basis points (0.05 → 500), so nothing here ever holds a float.
+Stock changes go through `store.inventory` (conditional updates); this module only reads it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import peewee
+
+from store.db import BaseModel
+
+MAX_LEVELS = 3
+SPEC_SEPARATOR = ";"
+TAG_SEPARATOR = "|"
+
+
+class Category(BaseModel):
+    """Industry (level 1) → series (2) → spec level (3); `path` such as `服饰/女装/连衣裙` is the natural key."""
+
+    name = peewee.CharField(max_length=64)
+    parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    level = peewee.SmallIntegerField(constraints=[peewee.Check("level BETWEEN 1 AND 3")])
+    path = peewee.CharField(max_length=255, unique=True)
+
+    def is_within(self, other: Category) -> bool:
+        return self.path == other.path or self.path.startswith(other.path + "/")
+
+
+class Product(BaseModel):
+    """An SPU: what a product card shows. Its category may be any level."""
+
+    code = peewee.CharField(max_length=64, unique=True)
+    title = peewee.CharField(max_length=255)
+    category = peewee.ForeignKeyField(Category, backref="products", on_delete="RESTRICT")
+    description = peewee.TextField(default="")
+    image = peewee.CharField(max_length=500, default="")
+    tags = peewee.CharField(max_length=500, default="")  # joined by TAG_SEPARATOR
+    on_sale = peewee.BooleanField(default=True)
+
+    @property
+    def tag_list(self) -> list[str]:
+        return split_tags(self.tags)
+
+
+class Sku(BaseModel):
+    """One buyable variant. `spec` is normalised (`颜色:红色;尺码:M`); `attributes` parses it back."""
+
+    code = peewee.CharField(max_length=64, unique=True)
+    product = peewee.ForeignKeyField(Product, backref="skus", on_delete="CASCADE")
+    spec = peewee.CharField(max_length=255, default="")
+    price_fen = peewee.BigIntegerField(constraints=[peewee.Check("price_fen >= 0")])
+    stock = peewee.IntegerField(default=0, constraints=[peewee.Check("stock >= 0")])
+    stock_alert = peewee.IntegerField(default=0, constraints=[peewee.Check("stock_alert >= 0")])
+    # True while stock is above the threshold; cleared by the decrement that crosses it (see store.inventory).
+    stock_alert_armed = peewee.BooleanField(default=True)
+    commission_bp = peewee.IntegerField(default=0, constraints=[peewee.Check("commission_bp BETWEEN 0 AND 10000")])
+    virtual = peewee.BooleanField(default=False)
+    image = peewee.CharField(max_length=500, default="")
+    on_sale = peewee.BooleanField(default=True)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return parse_spec(self.spec)
+
+
+class SpecError(ValueError):
+    """A spec string that is not `key:value;key:value` with unique, non-empty keys and values."""
+
+
+def parse_spec(text: str) -> dict[str, str]:
+    """`颜色:红色;尺码:M` → {"颜色": "红色", "尺码": "M"}; full-width `：；` are accepted, order is kept."""
+    text = text.replace("：", ":").replace("；", ";").strip()
+    if not text:
+        return {}
+    attributes: dict[str, str] = {}
+    for part in text.split(SPEC_SEPARATOR):
+        if not part.strip():
+            raise SpecError("empty attribute (stray ';')")
+        key, colon, value = part.partition(":")
+        key, value = key.strip(), value.strip()
+        if not colon or not key or not value or ":" in value:
+            raise SpecError(f"{part.strip()!r} is not key:value")
+        if key in attributes:
+            raise SpecError(f"attribute {key!r} given twice")
+        attributes[key] = value
+    return attributes
+
+
+def format_spec(attributes: dict[str, str]) -> str:
+    return SPEC_SEPARATOR.join(f"{k}:{v}" for k, v in attributes.items())
+
+
+def split_tags(text: str) -> list[str]:
+    """Tags are `|`-separated in storage; the CSV also accepts `,` `，` `、` `;`."""
+    return [t.strip() for t in re.split(r"[|,，、;；]", text) if t.strip()]
+
+
+def split_path(path: str) -> list[str]:
+    return [p.strip() for p in path.split("/")]
+
+
+# ---- browsing -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a product list; `number` starts at 1."""
+
+    items: list[Product]
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.number * self.per_page < self.total
+
+
+@dataclass(frozen=True)
+class ProductView:
+    product: Product
+    skus: list[Sku]
+
+    @property
+    def price_range(self) -> tuple[int, int] | None:
+        prices = [s.price_fen for s in self.skus if s.on_sale]
+        return (min(prices), max(prices)) if prices else None
+
+    @property
+    def sold_out(self) -> bool:
+        return all(s.stock == 0 for s in self.skus if s.on_sale)
+
+
+def top_categories() -> list[Category]:
+    return list(Category.select().where(Category.level == 1).order_by(Category.id))
+
+
+def child_categories(category: Category | int) -> list[Category]:
+    return list(Category.select().where(Category.parent == category).order_by(Category.id))
+
+
+def category_by_path(path: str) -> Category | None:
+    return Category.get_or_none(Category.path == "/".join(split_path(path)))
+
+
+def _in_subtree(category: Category) -> peewee.Expression:
+    return (Category.path == category.path) | Category.path.startswith(category.path + "/")
+
+
+def products_in_category(category: Category, page: int = 1, per_page: int = 8, on_sale_only: bool = True) -> Page:
+    """Products anywhere under `category`, in a stable order (id) so "下一页" never repeats or skips."""
+    query = Product.select(Product).join(Category).where(_in_subtree(category))
+    if on_sale_only:
+        query = query.where(Product.on_sale == True)  # noqa: E712 - peewee expression
+    total = query.count()
+    items = list(query.order_by(Product.id).paginate(max(page, 1), per_page))
+    return Page(items=items, number=max(page, 1), per_page=per_page, total=total)
+
+
+def product_with_skus(product: Product | int | str, on_sale_only: bool = True) -> ProductView | None:
+    """A product by id or code, with its SKUs in catalog order."""
+    if isinstance(product, Product):
+        row: Product | None = product
+    elif isinstance(product, int):
+        row = Product.get_or_none(Product.id == product)
+    else:
+        row = Product.get_or_none(Product.code == product)
+    if row is None:
+        return None
+    skus = Sku.select().where(Sku.product == row.id)
+    if on_sale_only:
+        skus = skus.where(Sku.on_sale == True)  # noqa: E712
+    return ProductView(product=row, skus=list(skus.order_by(Sku.id)))
+
+
+def price_range(product: Product | int) -> tuple[int, int] | None:
+    """(lowest, highest) price in fen over the product's on-sale SKUs, or None when none is on sale."""
+    low, high = (
+        Sku.select(peewee.fn.MIN(Sku.price_fen), peewee.fn.MAX(Sku.price_fen))
+        .where(Sku.product == product, Sku.on_sale == True)  # noqa: E712
+        .tuples()
+        .get()
+    )
+    return None if low is None else (int(low), int(high))
+
+
+# ---- choosing a SKU from loose text ("红色 M") ----------------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _whole(value: str) -> re.Pattern[str]:
+    """`value` not glued to other Latin letters or digits: "l" is not found in "xxl", "m" is in "红色m"."""
+    before = r"(?<![a-z0-9])" if value[:1].isascii() and value[:1].isalnum() else ""
+    after = r"(?![a-z0-9])" if value[-1:].isascii() and value[-1:].isalnum() else ""
+    return re.compile(before + re.escape(value) + after)
+
+
+def match_skus(product: Product | int, text: str) -> list[Sku]:
+    """SKUs of `product` consistent with the spec values mentioned in `text` ("红色 M", "红色m", "红 M码").
+
+    Whole values are found first, longest first, never inside a longer Latin word ("XXL" is not "L"); words left
+    over then match a value they are part of ("红" → "红色") when that is unambiguous within an attribute.
+    Only on-sale SKUs are considered.
+    """
+    skus = list(Sku.select().where(Sku.product == product, Sku.on_sale == True).order_by(Sku.id))  # noqa: E712
+    parsed = [(s, {k: _fold(v) for k, v in s.attributes.items()}) for s in skus]
+    values_by_key: dict[str, set[str]] = {}
+    for _, attrs in parsed:
+        for k, v in attrs.items():
+            values_by_key.setdefault(k, set()).add(v)
+    rest = _fold(text)
+    wanted: dict[str, set[str]] = {}
+    for value, key in sorted(((v, k) for k, vs in values_by_key.items() for v in vs), key=lambda p: -len(p[0])):
+        pattern = _whole(value)
+        if value and pattern.search(rest):
+            wanted.setdefault(key, set()).add(value)
+            rest = pattern.sub(" ", rest)
+    for word in re.split(r"[\s,，、/;；:+]+", rest):
+        word = word.removesuffix("码") if len(word) > 1 and word.endswith("码") else word
+        if not word:
+            continue
+        for key, values in values_by_key.items():
+            partial = {v for v in values if word in v}
+            if len(partial) == 1 and key not in wanted:
+                wanted[key] = partial
+    if not wanted:
+        return []
+    return [s for s, attrs in parsed if all(attrs.get(k) in vs for k, vs in wanted.items())]
+
+
+def find_sku_by_spec(product: Product | int, text: str) -> Sku | None:
+    """The one SKU that `text` picks out, or None when it names none or several (the flow then asks again)."""
+    matches = match_skus(product, text)
+    return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,166 @@
+"""Building a `SearchIndex` from catalog rows: user dictionary, per-product field-weighted terms, BM25F impacts.
+
+Kept apart from the query code because it runs rarely (start-up, after an import) and holds the bulk of the
+indexing decisions; see `store.search` for how the numbers it computes are used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from store.catalog import parse_spec, split_tags
+from store.search_text import SEGMENTER, canonical, document_terms, normalise
+
+if TYPE_CHECKING:
+    from store.search import CategoryRow, ProductRow, SearchIndex, SkuRow
+
+# Field weights (BM25F): a word in the title counts most, then tags and the leaf category, then spec values.
+WEIGHTS: Mapping[str, float] = MappingProxyType({"title": 3.0, "tag": 2.0, "leaf": 2.0, "parent": 1.0, "spec": 1.5})
+K1 = 1.2  # term-frequency saturation
+B = 0.4  # length normalisation: gentle, titles are short and similar in length
+
+_TITLE_CHUNK = re.compile(r"[\s/|,，、()（）【】\[\]+·]+")
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,4}")
+
+
+def _terms_of_phrase(text: str) -> set[str]:
+    """A name, tag or spec value as a whole term plus its finer words."""
+    whole = canonical(normalise(text).replace(" ", ""))
+    return {whole, *document_terms(text)} if whole else set(document_terms(text))
+
+
+def _dictionary_words(categories: list[CategoryRow], products: list[ProductRow], spec_values: set[str]) -> set[str]:
+    """Words jieba should keep whole: category names, tags, spec values, and title words shared by products
+    (brands, product types) — a chunk of 2–4 Chinese characters between spaces in at least two titles."""
+    words = {normalise(name) for _, _, name, _ in categories}
+    words.update(normalise(v) for v in spec_values)
+    chunks: Counter[str] = Counter()
+    for _, title, _, tags in products:
+        words.update(normalise(t) for t in split_tags(tags))
+        chunks.update({c for c in _TITLE_CHUNK.split(normalise(title)) if _CJK_WORD.fullmatch(c)})
+    words.update(c for c, n in chunks.items() if n >= 2)
+    return {w for w in words if not w.isascii() and " " not in w}
+
+
+def build_index(
+    cls: type[SearchIndex], categories: list[CategoryRow], products: list[ProductRow], skus: list[SkuRow]
+) -> SearchIndex:
+    spec_values: dict[str, list[str]] = {}
+    for _, _, spec, _, _ in skus:
+        if spec not in spec_values:
+            spec_values[spec] = list(parse_spec(spec).values())
+    SEGMENTER.add_words(_dictionary_words(categories, products, {v for vs in spec_values.values() for v in vs}))
+
+    by_id = {c[0]: c for c in categories}
+    category_terms = {c[0]: _terms_of_phrase(c[2]) for c in categories}
+    value_terms: dict[str, set[str]] = {}
+    spec_terms: dict[str, frozenset[str]] = {}
+    for spec, values in spec_values.items():
+        terms: set[str] = set()
+        for value in values:
+            if value not in value_terms:
+                value_terms[value] = _terms_of_phrase(value)
+            terms |= value_terms[value]
+        spec_terms[spec] = frozenset(terms)
+
+    skus_of: dict[int, list[SkuRow]] = {}
+    for row in skus:
+        skus_of.setdefault(row[1], []).append(row)
+
+    product_ids: list[int] = []
+    titles: list[str] = []
+    product_skus: list[tuple[int, ...]] = []
+    tfs: list[dict[str, float]] = []
+    lengths: list[int] = []
+    sku_ids: list[int] = []
+    sku_product: list[int] = []
+    sku_specs: list[str] = []
+    sku_prices: list[int] = []
+    sku_in_stock: list[bool] = []
+    sku_term_sets: list[frozenset[str]] = []
+    spec_only: list[set[str]] = []
+    df: Counter[str] = Counter()
+
+    for product_id, title, category_id, tags in sorted(products):
+        rows = skus_of.get(product_id)
+        if not rows:
+            continue
+        pos = len(product_ids)
+        tf: dict[str, float] = {}
+        title_terms = document_terms(title)
+        for term in title_terms:
+            tf[term] = tf.get(term, 0.0) + WEIGHTS["title"]
+        tag_count = 0
+        for tag in split_tags(tags):
+            for term in _terms_of_phrase(tag):
+                tf[term] = tf.get(term, 0.0) + WEIGHTS["tag"]
+                tag_count += 1
+        node, weight = by_id.get(category_id), WEIGHTS["leaf"]
+        while node is not None:
+            for term in category_terms[node[0]]:
+                tf[term] = tf.get(term, 0.0) + weight
+            node, weight = by_id.get(node[1]) if node[1] is not None else None, WEIGHTS["parent"]
+        text_terms = set(tf)
+        positions = []
+        spec_union: set[str] = set()
+        for sku_id, _, spec, price, stock in rows:
+            positions.append(len(sku_ids))
+            sku_ids.append(sku_id)
+            sku_product.append(pos)
+            sku_specs.append(spec)
+            sku_prices.append(price)
+            sku_in_stock.append(stock > 0)
+            sku_term_sets.append(spec_terms[spec])
+            spec_union |= spec_terms[spec]
+        for term in spec_union:
+            tf[term] = tf.get(term, 0.0) + WEIGHTS["spec"]
+        product_ids.append(product_id)
+        titles.append(title)
+        product_skus.append(tuple(positions))
+        tfs.append(tf)
+        lengths.append(len(title_terms) + tag_count)
+        spec_only.append(spec_union - text_terms)
+        df.update(tf.keys())
+
+    count = len(product_ids)
+    average = (sum(lengths) / count) if count else 1.0
+    idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in df.items()}
+    postings: dict[str, dict[int, float]] = {t: {} for t in df}
+    shared: dict[float, float] = {}  # one float object per distinct (rounded) impact: most repeat
+    for pos, (tf, length) in enumerate(zip(tfs, lengths, strict=True)):
+        norm = K1 * (1 - B + B * length / average) if average else K1
+        only_in_specs = spec_only[pos]
+        for term, weight in tf.items():
+            impact = round(idf[term] * weight * (K1 + 1) / (weight + norm), 4)
+            if term in only_in_specs:
+                impact = -impact
+            postings[term][pos] = shared.setdefault(impact, impact)
+
+    names = {c[0]: canonical(normalise(c[2]).replace(" ", "")) for c in categories}
+    by_char: dict[str, set[str]] = {}
+    for name in names.values():
+        if name in postings:
+            for char in set(name):
+                by_char.setdefault(char, set()).add(name)
+    order = sorted(range(len(sku_prices)), key=lambda s: (sku_prices[s], s))
+    return cls(
+        postings=MappingProxyType(postings),
+        product_ids=tuple(product_ids),
+        product_titles=tuple(titles),
+        product_skus=tuple(product_skus),
+        sku_ids=tuple(sku_ids),
+        sku_product=tuple(sku_product),
+        sku_specs=tuple(sku_specs),
+        sku_prices=tuple(sku_prices),
+        sku_in_stock=tuple(sku_in_stock),
+        sku_terms=tuple(sku_term_sets),
+        prices_sorted=tuple(sku_prices[s] for s in order),
+        prices_sku=tuple(order),
+        categories=tuple((c[0], c[3], names[c[0]], c[3].count("/") + 1) for c in sorted(categories)),
+        category_words=MappingProxyType({k: frozenset(v) for k, v in by_char.items()}),
+    )

@@ -13,6 +13,8 @@ from aiohttp import web
 
 from bot import metrics
 from bot.config import Config
+from bot.admin import setup_admin
+from bot.conversation import setup_conversation
 from bot.gateway import setup_gateway
 from bot.resources import open_resources
 from bot.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, run_blocking
@@ -34,7 +36,9 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_resources(app)
     setup_health(app)
     setup_metrics(app)
+    setup_conversation(app)
     setup_gateway(app)
+    setup_admin(app)
     return app
 
 

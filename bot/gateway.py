@@ -20,6 +20,7 @@ from werobot.robot import BaseRoBot
 from werobot.utils import check_signature as werobot_check_signature
 
 from bot import metrics
+from bot.conversation import ENGINE
 from bot.dedup import DONE, LATE, ReplyCache, Seen
 from bot.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, strip_control, to_message
 from bot.runtime import CONFIG, RESOURCES, run_blocking
@@ -58,6 +59,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
             redis=resources.redis,
             key=resources.key,
             outbound=wechat,
+            engine=app[ENGINE],
             shop_name=config.shop.name,
             public_url=config.server.public_url,
         ),
@@ -118,11 +120,16 @@ async def receive(request: web.Request) -> web.Response:
         return _reject(400, "bad message", request, str(exc))
 
     deadline = started + config.server.reply_deadline_ms / 1000
-    xml = await _reply(app, message, deadline)
+    xml, followups = await _reply(app, message, deadline)
     if xml and key_index is not None:
         q = request.query
         xml = app[CRYPTO].encrypt(xml, key_index, q.get("timestamp", str(int(time.time()))), q.get("nonce", ""))
-    return web.Response(text=xml, content_type="application/xml" if xml else "text/plain")
+    response = web.Response(text=xml, content_type="application/xml" if xml else "text/plain")
+    if followups:  # after the passive reply is on the wire, so the follower reads them in order
+        await response.prepare(request)
+        await response.write_eof()
+        _send_later(app, message.source, followups)
+    return response
 
 
 def _open(app: web.Application, request: web.Request, body: bytes) -> tuple[WeChatMessage, int | None]:
@@ -139,23 +146,24 @@ def _open(app: web.Application, request: web.Request, body: bytes) -> tuple[WeCh
     return to_message(parse_xml(plain), plain.decode()), key_index
 
 
-async def _reply(app: web.Application, message: WeChatMessage, deadline: float) -> str:
-    """The plaintext reply for this attempt, or "" (deadline passed, or nothing to say)."""
+async def _reply(app: web.Application, message: WeChatMessage, deadline: float) -> tuple[str, tuple]:
+    """The plaintext reply for this attempt ("" when the deadline passed or there is nothing to say), and the
+    follow-ups only the first attempt sends."""
     key = dedup_key(message)
     task = asyncio.ensure_future(run_blocking(app, _handle_once, app[REPLIES], app[INBOUND], message, key))
     try:
         result = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - time.monotonic()))
     except TimeoutError:
-        return await _missed_deadline(app, message, key, task)
+        return await _missed_deadline(app, message, key, task), ()
     if isinstance(result, Outcome):
-        return result.xml
+        return result.xml, result.followups
     metrics.REJECTED.labels("duplicate").inc()
     if result.state == DONE:
-        return result.xml
+        return result.xml, ()
     if result.state == LATE:
-        return ""
+        return "", ()
     waited = await app[REPLIES].wait(key, deadline)
-    return waited.xml if waited.state == DONE else ""
+    return (waited.xml if waited.state == DONE else ""), ()
 
 
 def _handle_once(replies: ReplyCache, inbound: Inbound, message: WeChatMessage, key: str) -> Outcome | Seen:
@@ -210,10 +218,37 @@ def _deliver_later(app: web.Application, message: WeChatMessage, task: asyncio.F
 
 
 def send_as_customer_service(wechat: WeChatGateway, openid: str, outcome: Outcome) -> None:
-    """Turn a passive reply into the customer-service message that carries it after the deadline."""
+    """Turn a passive reply (and its follow-ups) into the customer-service messages that carry it late."""
     reply = outcome.reply
     if isinstance(reply, TextReply) and outcome.xml:
         wechat.send_text(openid, strip_control(reply.content))
     elif isinstance(reply, ArticlesReply) and reply._articles:
         first = reply._articles[0]
         wechat.send_article(openid, first.title, first.description, first.url, first.img)
+    for payload in outcome.followups:
+        send_payload(wechat, openid, payload)
+
+
+def send_payload(wechat: WeChatGateway, openid: str, payload: dict) -> None:
+    """A follow-up payload (`{"type": "text", "content": …}` or a news article) as a customer-service message."""
+    if payload.get("type") == "news":
+        wechat.send_article(
+            openid, payload["title"], payload.get("description", ""), payload["url"], payload.get("image", "")
+        )
+    elif payload.get("content"):
+        wechat.send_text(openid, strip_control(payload["content"]))
+
+
+def _send_later(app: web.Application, openid: str, followups: tuple) -> None:
+    async def send() -> None:
+        for payload in followups:
+            try:
+                await run_blocking(app, send_payload, app[WECHAT], openid, payload)
+            except WeChatError as exc:
+                metrics.ERRORS.labels("followup", str(exc.errcode)).inc()
+                log.warning("follow-up not delivered", extra={"openid": openid, "error": str(exc)})
+                return
+
+    task = asyncio.ensure_future(send())
+    app[LATE_TASKS].add(task)
+    task.add_done_callback(app[LATE_TASKS].discard)

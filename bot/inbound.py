@@ -11,15 +11,23 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import xmltodict
 from werobot.messages.events import UnknownEvent
 from werobot.messages.messages import UnknownMessage, WeChatMessage
 from werobot.parser import process_message
-from werobot.replies import ArticlesReply, TextReply, WeChatReply, process_function_reply
+from werobot.replies import (
+    ArticlesReply,
+    TextReply,
+    TransferCustomerServiceReply,
+    WeChatReply,
+    process_function_reply,
+)
 from werobot.robot import BaseRoBot
 
 from bot import metrics
+from dialogs.replies import Answer
 
 log = logging.getLogger("wxshop.inbound")
 
@@ -78,10 +86,12 @@ def dedup_key(message: WeChatMessage) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What to answer: the rendered plaintext XML ("" = nothing) and the reply object for late delivery."""
+    """What to answer: the rendered plaintext XML ("" = nothing), the reply object (for late delivery) and the
+    follow-ups to send as customer-service messages once the answer is out."""
 
     xml: str
     reply: WeChatReply | None
+    followups: tuple[dict[str, Any], ...] = ()
 
 
 class Inbound:
@@ -98,10 +108,13 @@ class Inbound:
 
     def answer(self, message: WeChatMessage) -> Outcome:
         """Run the first handler that replies; never raises."""
-        reply = None
+        reply, followups = None, ()
         for handler, _ in self.handlers_for(message):
             try:
                 result = handler(message)
+                if isinstance(result, Answer):  # the engine decided, silence included: no other handler runs
+                    reply, followups = self._from_answer(result, message), result.followups
+                    break
                 if result:
                     reply = process_function_reply(result, message=message)
                     break
@@ -114,8 +127,13 @@ class Inbound:
                 reply = TextReply(message=message, content=SORRY) if self.is_user_message(message) else None
                 break
         if reply is None:
-            return Outcome("", None)
-        return Outcome(self.render(reply, message), reply)
+            return Outcome("", None, followups)
+        return Outcome(self.render(reply, message), reply, followups)
+
+    def _from_answer(self, answer: Answer, message: WeChatMessage) -> WeChatReply | None:
+        if answer.transfer and self.is_user_message(message):
+            return TransferCustomerServiceReply(message=message)
+        return process_function_reply(answer.reply, message=message) if answer.reply else None
 
     @staticmethod
     def is_user_message(message: WeChatMessage) -> bool:

@@ -12,11 +12,11 @@ from typing import Any, Protocol
 
 import redis
 from werobot.messages.messages import WeChatMessage
-from werobot.replies import WeChatReply
 
+from dialogs.engine import Engine
 from store.clock import Clock
 
-ReplyLike = WeChatReply | str | list | None
+ReplyLike = Any  # WeChatReply | str | list of articles | dialogs.replies.Answer | None
 
 
 class Outbound(Protocol):
@@ -31,6 +31,7 @@ class HandlerContext:
     redis: redis.Redis
     key: Callable[..., str]
     outbound: Outbound
+    engine: Engine
     shop_name: str
     public_url: str
 

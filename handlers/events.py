@@ -27,6 +27,9 @@ def on_template_finish(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
 
 
 def on_unknown_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+    if message.type == "kf_close_session_event":  # the agent ended the session: the bot speaks again
+        ctx.engine.end_human(message.source)
+        return None
     log.info("unhandled event", extra={"event": message.type, "openid": message.source})
     return None
 

@@ -13,8 +13,7 @@ def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
     key = message.key or ""
     scene = key[len("qrscene_") :] if key.startswith("qrscene_") else None
     _, first_time = record_follow(message.source, ctx.clock.now(), scene or None)
-    greeting = "欢迎关注" if first_time else "欢迎回来"
-    return f"{greeting}{ctx.shop_name}！回复“逛商城”看看商品，点击菜单查看订单和会员权益。"
+    return ctx.engine.on_follow(message.source, first_time)
 
 
 def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
@@ -24,7 +23,7 @@ def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
 
 def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> ReplyLike:
     record_unfollow(message.source, ctx.clock.now())
-    ctx.redis.delete(*(ctx.key(kind, message.source) for kind in ("dialog", "default-reply")))
+    ctx.engine.on_unfollow(message.source)
     return None
 
 

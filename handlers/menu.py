@@ -1,4 +1,5 @@
-"""Custom-menu events: CLICK keys route to intents, VIEW opens a page (nothing to say), scancode returns a code."""
+"""Custom-menu events: CLICK keys route to the engine's intents, VIEW opens a page (nothing to say), scancode
+returns what was scanned."""
 
 from __future__ import annotations
 
@@ -7,19 +8,9 @@ from werobot.robot import BaseRoBot
 
 from handlers.context import HandlerContext, ReplyLike, bind, message_field
 
-_CLICK_PROMPTS = {
-    "BROWSE": "欢迎逛商城！回复商品名称搜索，例如“连衣裙”。",
-    "MY_ORDERS": "回复“我的订单”查看最近的订单。",
-    "TRACKING": "回复“查快递”查看最新物流。",
-    "MY_COUPONS": "回复“我的优惠券”查看可用优惠券。",
-    "MEMBER": "回复“我是什么会员”查看会员等级与权益。",
-    "AFTER_SALES": "回复“退货”或“退款”申请售后。",
-    "HUMAN": "回复“人工”联系客服。",
-}
-
 
 def on_click(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
-    return _CLICK_PROMPTS.get(message.key or "", "这个菜单暂时没有内容。")
+    return ctx.engine.on_menu(message.source, message.key or "")
 
 
 def on_view(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:

@@ -1,4 +1,4 @@
-"""Text messages: what followers type. The dialog engine answers them (until it lands, a helpful prompt)."""
+"""Text messages: what followers type, answered by the dialog engine."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from handlers.context import HandlerContext, ReplyLike, bind
 
 
 def on_text(message: TextMessage, ctx: HandlerContext) -> ReplyLike:
-    text = (message.content or "").strip()
-    if not text:
-        return "请输入文字，例如“逛商城”或“我的订单”。"
-    return f"欢迎来到{ctx.shop_name}！回复“逛商城”看看商品，或点击下方菜单。"
+    return ctx.engine.on_text(message.source, message.content or "")
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:

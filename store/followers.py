@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import peewee
 
@@ -16,6 +16,8 @@ class Follower(BaseModel):
     followed_at = ShanghaiDateTimeField(null=True)
     unfollowed_at = ShanghaiDateTimeField(null=True)
     source_scene = peewee.CharField(max_length=64, null=True)
+    birthday = peewee.CharField(max_length=5, null=True)  # "MM-DD"
+    birthday_set_at = ShanghaiDateTimeField(null=True)
     created_at = ShanghaiDateTimeField()
 
 
@@ -60,4 +62,27 @@ def _record_follow(openid: str, now: datetime, scene: str | None) -> tuple[Follo
 def record_unfollow(openid: str, now: datetime) -> None:
     """WeChat's rule: on unsubscribe, delete the follower's personal data. The row stays as a pseudonymous key
     (orders the merchant must keep refer to it); everything that describes the person is cleared."""
-    Follower.update(subscribed=False, unfollowed_at=now, followed_at=None).where(Follower.openid == openid).execute()
+    Follower.update(
+        subscribed=False, unfollowed_at=now, followed_at=None, birthday=None, birthday_set_at=None
+    ).where(Follower.openid == openid).execute()
+
+
+BIRTHDAY_CHANGE_DAYS = 365
+
+
+def set_birthday(openid: str, month: int, day: int, now: datetime) -> tuple[bool, str]:
+    """Store the birthday; it can change at most once a year (so the yearly gift cannot be farmed).
+    Returns (saved, what to tell the follower)."""
+    value = f"{month:02d}-{day:02d}"
+    with write_transaction():
+        follower = Follower.get_or_none(Follower.openid == openid)
+        if follower is None:
+            follower = Follower.create(openid=openid, created_at=now)
+        if follower.birthday == value:
+            return True, f"您的生日已经是{month}月{day}日啦。"
+        if follower.birthday and follower.birthday_set_at:
+            next_change = follower.birthday_set_at + timedelta(days=BIRTHDAY_CHANGE_DAYS)
+            if now < next_change:
+                return False, f"生日一年只能修改一次，{next_change:%Y年%-m月%-d日}后可以再改。"
+        Follower.update(birthday=value, birthday_set_at=now).where(Follower.id == follower.id).execute()
+    return True, f"已把您的生日设为{month}月{day}日，生日当天会收到我们的生日礼～"

@@ -19,6 +19,7 @@ from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
 from store.followers import Follower
 from store.heartbeat import Heartbeat
 from store.inventory import StockAlert
+from store.keywords import KeywordRule, RulesVersion, StandingReply
 
 
 class SchemaVersion(BaseModel):
@@ -54,9 +55,16 @@ def add_column_if_missing(model: type[BaseModel], name: str) -> None:
         migrate(SchemaMigrator.from_database(database.obj).add_column(table, field.column_name, field))
 
 
+def _keywords_and_birthdays() -> None:
+    database.create_tables([KeywordRule, StandingReply, RulesVersion], safe=True)
+    add_column_if_missing(Follower, "birthday")
+    add_column_if_missing(Follower, "birthday_set_at")
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
+    Step(3, "keyword rules, standing replies and follower birthdays", _keywords_and_birthdays),
 ]
 
 LATEST = STEPS[-1].version

@@ -1,0 +1,157 @@
+"""`wxshop keywords import FILE | list | test TEXT` and `wxshop menu push`: operator replies and the custom menu."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.config import Config
+
+Common = Callable[[argparse.ArgumentParser, bool], None]
+
+
+def register(sub: argparse._SubParsersAction, common: Common) -> None:
+    keywords = sub.add_parser("keywords", help="operator keyword replies", description="operator keyword replies")
+    common(keywords, False)
+    actions = keywords.add_subparsers(dest="keywords_command", metavar="ACTION", required=True)
+
+    def action(name: str, help: str, run: Callable[[argparse.Namespace, Config], int]) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help, description=help)
+        common(p, False)
+        p.set_defaults(run=run)
+        return p
+
+    imp = action("import", "validate a rules file (TOML) whole, then upsert its rules by name", _import)
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("--replace", action="store_true", help="also delete rules the file does not name")
+    action("list", "list the rules, best-ranked first", _list)
+    test = action("test", "show which rule answers TEXT, the reply, and rules that shadow each other", _test)
+    test.add_argument("text", metavar="TEXT")
+
+    menu = sub.add_parser("menu", help="the custom menu", description="the custom menu")
+    common(menu, False)
+    menu_actions = menu.add_subparsers(dest="menu_command", metavar="ACTION", required=True)
+    push = menu_actions.add_parser("push", help="validate [[menu.button]] against WeChat's limits and publish it")
+    common(push, False)
+    push.set_defaults(run=_menu_push)
+
+
+def _open(config: Config) -> None:
+    from store.clock import SystemClock
+    from store.db import open_database
+    from store.schema import prepare
+
+    open_database(config.database.url, config.var_dir)
+    prepare(SystemClock().now())
+
+
+def _import(args: argparse.Namespace, config: Config) -> int:
+    import redis
+
+    from bot.resources import redis_url
+    from dialogs.rules_cache import announce
+    from dialogs.rules_file import RulesInvalid, parse_toml
+    from store.clock import SystemClock
+    from store.keywords import current_version, save_rules
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"wxshop: {args.file}: cannot read: {exc}", file=sys.stderr)
+        return 2
+    try:
+        document = parse_toml(text)
+    except RulesInvalid as exc:
+        for line in exc.errors[:50]:
+            print(f"{args.file}: {line}", file=sys.stderr)
+        print(f"wxshop: {len(exc.errors)} problem(s); nothing was imported", file=sys.stderr)
+        return 2
+    _open(config)
+    created, updated, deleted = save_rules(
+        document.rules, document.standing, SystemClock().now(), replace=args.replace
+    )
+    url, embedded = redis_url(config)
+    client = redis.Redis.from_url(url)
+    try:
+        announce(client, config.redis.prefix, current_version())
+    finally:
+        client.close()
+        if embedded is not None:
+            embedded.release()
+    print(f"imported {len(document.rules)} rule(s): {created} new, {updated} updated, {deleted} deleted")
+    return 0
+
+
+def _list(args: argparse.Namespace, config: Config) -> int:
+    from store.keywords import load_rule_set
+
+    _open(config)
+    rules = sorted(load_rule_set().rules, key=lambda r: (-r.priority, r.id))
+    for rule in rules:
+        state = "on " if rule.enabled else "off"
+        window = ""
+        if rule.starts or rule.ends:
+            window = f" [{rule.starts:%Y-%m-%d %H:%M} → {rule.ends:%Y-%m-%d %H:%M}]" if rule.starts and rule.ends else (
+                f" [from {rule.starts:%Y-%m-%d %H:%M}]" if rule.starts else f" [until {rule.ends:%Y-%m-%d %H:%M}]"
+            )
+        keywords = "、".join(rule.keywords)
+        print(f"{state} {rule.priority:>5}  {rule.match:<8} {rule.name}: {keywords}{window}")
+    print(f"{len(rules)} rule(s)")
+    return 0
+
+
+def _test(args: argparse.Namespace, config: Config) -> int:
+    from dialogs.rules_cache import compile_rules
+    from store.clock import SystemClock
+    from store.keywords import load_rule_set
+
+    _open(config)
+    now = SystemClock().now()
+    compiled = compile_rules(load_rule_set())
+    hit = compiled.match(args.text, now)
+    if hit is None:
+        print("no rule answers; the dialog engine's built-in intents and fallbacks would")
+    else:
+        match, record = hit
+        print(f"rule: {record.name} ({match.mode} on {match.keyword!r}, priority {record.priority})")
+        for reply in record.replies:
+            print(f"reply ({record.reply_mode}): {json.dumps(reply, ensure_ascii=False)}")
+    conflicts = compiled.matcher.conflicts(now)
+    for conflict in conflicts:
+        print(f"conflict: {conflict}")
+    return 0
+
+
+def _menu_push(args: argparse.Namespace, config: Config) -> int:
+    import redis
+
+    from bot.menu import MenuInvalid, build_menu
+    from bot.resources import redis_url
+    from bot.wechat import WeChatGateway
+    from store.wechat_errors import WeChatError
+
+    try:
+        menu = build_menu(config.menu)
+    except MenuInvalid as exc:
+        for line in exc.errors:
+            print(f"config: [[menu.button]] {line}", file=sys.stderr)
+        print("wxshop: the menu breaks WeChat's limits; nothing was pushed", file=sys.stderr)
+        return 2
+    url, embedded = redis_url(config)
+    client = redis.Redis.from_url(url)
+    gateway = WeChatGateway(config, client)
+    try:
+        gateway.create_menu(menu)
+    except WeChatError as exc:
+        print(f"wxshop: WeChat refused the menu: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        gateway.close()
+        client.close()
+        if embedded is not None:
+            embedded.release()
+    print(f"menu pushed: {len(menu['button'])} button(s)")
+    return 0

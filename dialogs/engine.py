@@ -1,0 +1,223 @@
+"""The dialog engine: decides what to say to each text, menu tap and follow.
+
+Order of consideration for a text (DESIGN §1, issue 5):
+  human agent holds the conversation → silence;
+  global intents (取消, 返回, 帮助, 人工) → always, even mid-flow (帮助 answers and the flow resumes);
+  the active flow's current state;
+  operator keyword rules → mid-flow, answered and the flow re-prompts where it was;
+  built-in intents (我的订单, 快递…) → start a flow or answer;
+  clarify once → the default reply (at most once per interval) → offer a human.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from dialogs.flows import END, Flow, Step, Turn
+from dialogs.intents import GLOBAL, MENU_KEYS, Intent, IntentDetector
+from dialogs.normalize import normalize
+from dialogs.replies import Answer, ReplyRenderer, followup_of
+from dialogs.rules_cache import RulesCache
+from dialogs.state import DialogState, DialogStore, Snapshot
+from store.clock import Clock
+
+HUMAN_SESSION = timedelta(minutes=30)
+HELP = (
+    "我可以帮您：\n"
+    "· 逛商城：回复“逛商城”或商品名，如“连衣裙”\n"
+    "· 查订单：回复“我的订单”\n"
+    "· 查物流：回复“查快递”\n"
+    "· 售后：回复“退货”或“退款”\n"
+    "· 会员：回复“我是什么会员”“我的积分”“我的优惠券”\n"
+    "· 设置生日：回复“设置生日”\n"
+    "· 人工客服：回复“人工”"
+)
+CLARIFY = "没太明白您的意思～您可以说“逛商城”“我的订单”“查快递”“退货”，或回复“帮助”看看我能做什么。"
+DEFAULT_REPLY = "抱歉，我还在学习中。回复“帮助”看看我能做什么。"
+OFFER_HUMAN = "需要人工客服帮忙吗？回复“人工”即可转接。"
+
+IntentAnswer = Callable[[Turn, Intent], Any]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    default_reply_interval_s: int = 3600
+    shop_name: str = "小店"
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        store: DialogStore,
+        rules: RulesCache,
+        renderer: ReplyRenderer,
+        flows: Mapping[str, Flow],
+        answers: Mapping[str, IntentAnswer],
+        settings: EngineSettings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.rules = rules
+        self.renderer = renderer
+        self.flows = dict(flows)
+        self.answers = dict(answers)
+        self.settings = settings
+        self.rng = rng or random.Random()
+        self.intents = IntentDetector()
+
+    # -- entry points ---------------------------------------------------------------------------------------
+    def on_text(self, openid: str, text: str) -> Answer:
+        now = self.clock.now()
+        snap = self.store.load(openid, now)
+        if snap.human_until:
+            self.store.hand_to_human(openid, now + HUMAN_SESSION, now)
+            return Answer()  # the agent has the conversation: the bot stays silent
+        turn = Turn(openid, text, normalize(text), now)
+        dialog, notice = snap.dialog, ""
+        if snap.expired_flow in self.flows:
+            notice = f"刚才的“{self.flows[snap.expired_flow].title}”已超时结束。"
+        answer, dialog = self._decide(turn, dialog, snap)
+        self.store.save(openid, dialog, now)
+        return _prefixed(notice, answer)
+
+    def on_menu(self, openid: str, key: str) -> Answer:
+        """A CLICK menu key routes to the same intents as words do."""
+        intent = MENU_KEYS.get(key)
+        if intent is None:
+            return Answer("这个菜单暂时没有内容，回复“帮助”看看我能做什么。")
+        if intent == "human":  # a menu tap is an event: WeChat only transfers in reply to a message
+            return Answer("请直接发送您的问题并回复“人工”，客服会尽快接入。")
+        now = self.clock.now()
+        snap = self.store.load(openid, now)
+        turn = Turn(openid, "", "", now)
+        answer, dialog = self._intent(turn, Intent(intent), replace(snap.dialog))
+        self.store.save(openid, dialog, now)
+        return answer
+
+    def on_follow(self, openid: str, first_time: bool) -> Answer:
+        standing = self.rules.current.standing.get("follow")
+        if standing:
+            return self.renderer.answer(standing, "all", self.rng)
+        greeting = "欢迎关注" if first_time else "欢迎回来"
+        return Answer(f"{greeting}{self.settings.shop_name}！回复“逛商城”看看商品，点击菜单查看订单和会员权益。")
+
+    def on_unfollow(self, openid: str) -> None:
+        self.store.forget(openid)
+
+    def end_human(self, openid: str) -> None:
+        self.store.end_human(openid)
+
+    # -- the ladder -----------------------------------------------------------------------------------------
+    def _decide(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
+        intent = self.intents.detect(turn.text, turn.norm, turn.now)
+        if intent is not None and intent.name in GLOBAL:
+            return self._global(turn, intent, dialog)
+        flow = self.flows.get(dialog.flow) if dialog.active else None
+        if flow is not None:
+            turn.slots = dict(dialog.slots)
+            step = flow.states[dialog.state](turn)
+            if step.understood:
+                return self._advance(flow, step, turn, dialog)
+        rule = self.rules.current.match(turn.text, turn.now)
+        if rule is not None:
+            _, record = rule
+            answer = self.renderer.answer(record.replies, record.reply_mode, self.rng)
+            return (self._resume(answer, flow, dialog) if flow else answer), replace(dialog, misses=0)
+        if intent is not None:
+            if flow is not None and intent.name not in self.flows:
+                answer, _ = self._intent(turn, intent, DialogState())
+                return self._resume(answer, flow, dialog), dialog
+            return self._intent(turn, intent, DialogState())
+        if flow is not None:
+            return self._retry(flow, dialog)
+        return self._fallback(turn, dialog, snap)
+
+    def _global(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
+        flow = self.flows.get(dialog.flow) if dialog.active else None
+        if intent.name == "human":
+            self.store.hand_to_human(turn.openid, turn.now + HUMAN_SESSION, turn.now)
+            return Answer(transfer=True), DialogState()
+        if intent.name == "cancel":
+            if flow is None:
+                return Answer("好的。有需要随时叫我～"), DialogState()
+            return Answer(f"已取消“{flow.title}”。"), DialogState()
+        if intent.name == "back" and flow is not None:
+            history = list(dialog.slots.get("_history", []))
+            if not history:
+                return Answer(f"已经是第一步了。{flow.prompt(dialog.state, dialog.slots)}"), dialog
+            state = history.pop()
+            slots = dict(dialog.slots, _history=history)
+            return Answer(flow.prompt(state, slots)), replace(dialog, state=state, slots=slots, retries=0)
+        if intent.name == "back":
+            return Answer("没有可以返回的步骤。回复“帮助”看看我能做什么。"), dialog
+        return self._resume(Answer(HELP), flow, dialog), replace(dialog, misses=0)
+
+    def _intent(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
+        if intent.name in GLOBAL:
+            return self._global(turn, intent, dialog)
+        flow = self.flows.get(intent.name)
+        if flow is not None:
+            turn.slots = {}
+            step = flow.entry(turn)
+            return self._advance(flow, step, turn, DialogState(flow=flow.name))
+        if intent.name == "greet":
+            greeting = f"您好，欢迎来到{self.settings.shop_name}！回复“逛商城”看看商品，或回复“帮助”看看我能做什么。"
+            return Answer(greeting), replace(dialog, misses=0)
+        answer_for = self.answers.get(intent.name)
+        reply = answer_for(turn, intent) if answer_for else HELP
+        return (reply if isinstance(reply, Answer) else Answer(reply)), replace(dialog, misses=0)
+
+    def _advance(self, flow: Flow, step: Step, turn: Turn, dialog: DialogState) -> tuple[Answer, DialogState]:
+        if step.next == END:
+            return Answer(step.reply), DialogState()
+        slots = dict(turn.slots)
+        if dialog.state and step.next != dialog.state:
+            slots["_history"] = [*slots.get("_history", []), dialog.state]
+        return Answer(step.reply), DialogState(flow=flow.name, state=step.next or "", slots=slots)
+
+    def _retry(self, flow: Flow, dialog: DialogState) -> tuple[Answer, DialogState]:
+        retries = dialog.retries + 1
+        if retries >= flow.max_retries:
+            return Answer(f"多次没能听懂，已退出“{flow.title}”。回复“帮助”看看我能做什么。"), DialogState()
+        prompt = flow.prompt(dialog.state, dialog.slots)
+        return Answer(f"抱歉，没听懂。{prompt}"), replace(dialog, retries=retries)
+
+    def _resume(self, answer: Answer, flow: Flow | None, dialog: DialogState) -> Answer:
+        """Answer an interruption, then ask the flow's current question again."""
+        if flow is None:
+            return answer
+        prompt = f"继续“{flow.title}”：{flow.prompt(dialog.state, dialog.slots)}"
+        if isinstance(answer.reply, str) and not answer.followups:
+            return Answer(f"{answer.reply}\n\n{prompt}")
+        return replace(answer, followups=(*answer.followups, {"type": "text", "content": prompt}))
+
+    def _fallback(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
+        """Clarify once, then the default reply (at most once per interval), then offer a human."""
+        if dialog.misses == 0:
+            return Answer(CLARIFY), replace(dialog, misses=1)
+        interval = self.settings.default_reply_interval_s
+        if turn.now.timestamp() - snap.last_default_reply >= interval:
+            self.store.mark_default_reply(turn.openid, turn.now, interval)
+            standing = self.rules.current.standing.get("default")
+            answer = self.renderer.answer(standing, "all", self.rng) if standing else Answer(DEFAULT_REPLY)
+            return answer, replace(dialog, misses=dialog.misses + 1)
+        return Answer(OFFER_HUMAN), replace(dialog, misses=dialog.misses + 1)
+
+
+def _prefixed(notice: str, answer: Answer) -> Answer:
+    if not notice:
+        return answer
+    if isinstance(answer.reply, str):
+        return replace(answer, reply=f"{notice}\n{answer.reply}")
+    if answer.reply is None and not answer.transfer:
+        return replace(answer, reply=notice)
+    first = followup_of(answer.reply)
+    followups = (first, *answer.followups) if first else answer.followups
+    return Answer(notice, followups, answer.transfer)

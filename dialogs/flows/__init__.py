@@ -1,0 +1,53 @@
+"""Flows: conversations with states, each a table of state → handler (PTB ConversationHandler's shape).
+
+A handler gets the `Turn` and returns a `Step`: what to say and the next state (`END` to finish), or
+`Step.not_understood()` so the engine can try its fallback ladder and re-prompt with `Flow.prompt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+END = "END"
+
+
+@dataclass
+class Turn:
+    openid: str
+    text: str
+    norm: str
+    now: datetime
+    slots: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    reply: Any = None
+    next: str | None = None
+
+    @classmethod
+    def not_understood(cls) -> Step:
+        return cls(None, None)
+
+    @property
+    def understood(self) -> bool:
+        return self.next is not None
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A named conversation: `entry` starts it, `states` continue it, `prompt` re-asks the current question."""
+
+    name: str
+    title: str  # how the bot names it to the follower ("设置生日")
+    entry: Callable[[Turn], Step]
+    states: Mapping[str, Callable[[Turn], Step]]
+    prompts: Mapping[str, Callable[[dict[str, Any]], str]]
+    max_retries: int = 3
+
+    def prompt(self, state: str, slots: dict[str, Any]) -> str:
+        ask = self.prompts.get(state)
+        return ask(slots) if ask else ""

@@ -1,0 +1,80 @@
+"""Built-in intents: what a follower means when no operator rule answers ("我的订单", "快递到哪了", "看看连衣裙").
+
+Detection runs on normalised text through the same matcher as operator rules (exact and contains tables, one
+automaton pass), plus one anchored regex that pulls the search words out of "看看…/有…吗/找…".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from dialogs.matcher import Matcher, Rule
+
+GLOBAL = frozenset({"cancel", "back", "help", "human"})
+"""Checked before the active flow: they must work whatever the follower is in the middle of."""
+
+# (intent, mode, priority, keywords). Normalised forms: no spaces or punctuation, lower case.
+_TABLE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
+    ("cancel", "exact", 100, ("取消", "退出", "算了", "不要了", "结束", "不买了", "cancel", "quit")),
+    ("back", "exact", 100, ("返回", "上一步", "后退", "back")),
+    ("help", "exact", 100, ("帮助", "help", "菜单", "功能", "你能做什么", "怎么用")),
+    ("human", "contains", 90, ("转人工", "人工客服", "人工", "真人", "找客服", "联系客服")),
+    ("human", "exact", 90, ("客服",)),
+    ("greet", "exact", 40, ("你好", "您好", "hi", "hello", "在吗", "在不在", "哈喽", "嗨", "有人吗", "在么")),
+    ("browse", "exact", 50, ("逛商城", "逛逛", "看看", "商城", "首页", "逛一逛", "随便看看", "全部商品", "商品")),
+    ("orders", "contains", 60, ("我的订单", "查订单", "订单详情", "订单状态", "我买的")),
+    ("orders", "exact", 60, ("订单",)),
+    ("tracking", "contains", 65, ("快递", "物流", "到哪了", "发货了吗", "什么时候发货", "什么时候到", "查件")),
+    ("after_sales", "contains", 70, ("退货", "退款", "换货", "售后", "退换", "质量问题", "投诉")),
+    ("member", "contains", 55, ("什么会员", "会员等级", "会员中心", "我的等级", "会员权益", "vip")),
+    ("member", "exact", 55, ("会员",)),
+    ("points", "contains", 56, ("我的积分", "积分")),
+    ("coupons", "contains", 57, ("优惠券", "我的券", "领券", "红包")),
+    ("birthday", "contains", 58, ("设置生日", "我的生日", "生日是", "改生日", "修改生日")),
+)
+
+MENU_KEYS = {
+    "BROWSE": "browse",
+    "MY_ORDERS": "orders",
+    "TRACKING": "tracking",
+    "MY_COUPONS": "coupons",
+    "MEMBER": "member",
+    "POINTS": "points",
+    "AFTER_SALES": "after_sales",
+    "HUMAN": "human",
+    "BIRTHDAY": "birthday",
+    "HELP": "help",
+}
+
+_SEARCH = re.compile(
+    r"^(?:我想|想|我要|要)?(?:看看|看下|看一下|看|找找|找一下|找|搜一下|搜索|搜|买|有没有|有)"
+    r"(?P<query>.{1,30}?)(?:吗|么|嘛|呢|没有)?$"
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    argument: str = ""  # the search words for "search"
+
+
+class IntentDetector:
+    def __init__(self) -> None:
+        rules = [
+            Rule(id=i, name=intent, keywords=words, match=mode, priority=priority)  # type: ignore[arg-type]
+            for i, (intent, mode, priority, words) in enumerate(_TABLE, start=1)
+        ]
+        self._matcher = Matcher.build(rules)
+
+    def detect(self, text: str, norm: str, now: datetime) -> Intent | None:
+        if not norm:
+            return Intent("help")
+        hit = self._matcher.match(text, now)
+        if hit is not None:
+            return Intent(hit.rule.name)
+        found = _SEARCH.match(norm)
+        if found and found["query"] not in ("什么", "啥", "东西"):
+            return Intent("search", found["query"])
+        return None

@@ -1,0 +1,102 @@
+"""Per-follower conversation state in Redis: a small typed, versioned record, read in one round trip.
+
+Expiry is judged by the injected clock (`expires_at` inside the record), so tests move time instead of
+sleeping; the Redis TTL is only garbage collection and is set well past the business expiry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+
+VERSION = 1
+GC_MARGIN_S = 3600
+
+
+@dataclass
+class DialogState:
+    """Where a follower is: the active flow and state (empty when none), its slots, and consecutive misses."""
+
+    flow: str = ""
+    state: str = ""
+    slots: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0
+    misses: int = 0
+    expires_at: float = 0.0
+    v: int = VERSION
+
+    @property
+    def active(self) -> bool:
+        return bool(self.flow)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the engine needs about one follower, fetched together."""
+
+    dialog: DialogState
+    expired_flow: str  # the flow that timed out since the last message ("" when none)
+    human_until: float  # epoch seconds while a human agent has the conversation, else 0
+    last_default_reply: float  # epoch seconds of the last default reply, else 0
+
+
+class DialogStore:
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    def _keys(self, openid: str) -> list[str]:
+        return [f"{self.prefix}dialog:{openid}", f"{self.prefix}human:{openid}", f"{self.prefix}default-reply:{openid}"]
+
+    def load(self, openid: str, now: datetime) -> Snapshot:
+        raw_dialog, raw_human, raw_default = self.client.mget(self._keys(openid))
+        dialog, expired = DialogState(), ""
+        if raw_dialog:
+            loaded = _decode(raw_dialog)
+            if loaded is not None and loaded.expires_at > now.timestamp():
+                dialog = loaded
+            elif loaded is not None and loaded.active:
+                expired = loaded.flow
+        human = float(raw_human or 0)
+        return Snapshot(dialog, expired, human if human > now.timestamp() else 0.0, float(raw_default or 0))
+
+    def save(self, openid: str, dialog: DialogState, now: datetime) -> None:
+        if not dialog.active and not dialog.misses:
+            self.client.delete(self._keys(openid)[0])
+            return
+        dialog.expires_at = now.timestamp() + self.ttl_s
+        payload = json.dumps(asdict(dialog), ensure_ascii=False, separators=(",", ":"))
+        self.client.set(self._keys(openid)[0], payload, ex=self.ttl_s + GC_MARGIN_S)
+
+    def hand_to_human(self, openid: str, until: datetime, now: datetime) -> None:
+        ttl = int(until.timestamp() - now.timestamp()) + GC_MARGIN_S
+        self.client.set(self._keys(openid)[1], until.timestamp(), ex=ttl)
+
+    def end_human(self, openid: str) -> None:
+        self.client.delete(self._keys(openid)[1])
+
+    def mark_default_reply(self, openid: str, now: datetime, interval_s: int) -> None:
+        self.client.set(self._keys(openid)[2], now.timestamp(), ex=interval_s + GC_MARGIN_S)
+
+    def forget(self, openid: str) -> None:
+        """Unsubscribe: the follower's conversation is personal data."""
+        self.client.delete(*self._keys(openid))
+
+
+def _decode(raw: bytes) -> DialogState | None:
+    """A record from an older (or newer) version is dropped, never half-read."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("v") != VERSION:
+        return None
+    try:
+        return DialogState(**data)
+    except TypeError:
+        return None

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot import metrics
-from bot.config import Config
 from bot.admin import setup_admin
+from bot.config import Config
 from bot.conversation import setup_conversation
 from bot.gateway import setup_gateway
 from bot.resources import open_resources

@@ -16,6 +16,7 @@ from bot.admin import setup_admin
 from bot.config import Config
 from bot.conversation import setup_conversation
 from bot.gateway import setup_gateway
+from bot.product_pages import setup_product_pages
 from bot.resources import open_resources
 from bot.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, run_blocking
 from store.clock import Clock
@@ -39,6 +40,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_conversation(app)
     setup_gateway(app)
     setup_admin(app)
+    setup_product_pages(app)
     return app
 
 

@@ -86,6 +86,10 @@ def _import(args: argparse.Namespace, config: Config) -> int:
         return 1
     finally:
         close_database()
+    from bot.conversation import catalog_channel
+    from bot.resources import publish
+
+    publish(config, catalog_channel(config.redis.prefix), "import")
     print(report.summary())
     return 0
 

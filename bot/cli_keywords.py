@@ -49,10 +49,8 @@ def _open(config: Config) -> None:
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
-    import redis
-
-    from bot.resources import redis_url
-    from dialogs.rules_cache import announce
+    from bot.resources import publish
+    from dialogs.rules_cache import channel
     from dialogs.rules_file import RulesInvalid, parse_toml
     from store.clock import SystemClock
     from store.keywords import current_version, save_rules
@@ -73,14 +71,7 @@ def _import(args: argparse.Namespace, config: Config) -> int:
     created, updated, deleted = save_rules(
         document.rules, document.standing, SystemClock().now(), replace=args.replace
     )
-    url, embedded = redis_url(config)
-    client = redis.Redis.from_url(url)
-    try:
-        announce(client, config.redis.prefix, current_version())
-    finally:
-        client.close()
-        if embedded is not None:
-            embedded.release()
+    publish(config, channel(config.redis.prefix), str(current_version()))
     print(f"imported {len(document.rules)} rule(s): {created} new, {updated} updated, {deleted} deleted")
     return 0
 

@@ -18,34 +18,58 @@ from bot.resources import Resources
 from bot.runtime import CONFIG, RESOURCES, run_blocking
 from dialogs.answers import PLACEHOLDERS
 from dialogs.engine import Engine, EngineSettings
-from dialogs.flows import birthday
+from dialogs.flows import birthday, browse
 from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
 from dialogs.state import DialogStore
+from store import funnel
 from store.followers import set_birthday
+from store.search import SearchService
 
 log = logging.getLogger("wxshop.conversation")
 
+
+def catalog_channel(prefix: str) -> str:
+    return f"{prefix}catalog:changed"
+
 ENGINE = web.AppKey("engine", Engine)
 RULES = web.AppKey("rules", RulesCache)
+SEARCH = web.AppKey("search", SearchService)
 VERSION_CHECK_S = 5.0
 
 
-def build_engine(config: Config, resources: Resources, rules: RulesCache) -> Engine:
+def build_engine(config: Config, resources: Resources, rules: RulesCache, search: SearchService) -> Engine:
     clock = resources.clock
+    renderer = ReplyRenderer(config.server.public_url)
+
+    def names_products(text: str) -> bool:
+        """Every word of the text found in the catalog: treat a bare "红色连衣裙" as a search."""
+        result = search.search(text, 1, 0)
+        return bool(result.hits) and bool(result.terms) and not result.unmatched
+
     flows = {
         "birthday": birthday.build(lambda openid, month, day: set_birthday(openid, month, day, clock.now())[1]),
+        "browse": browse.build(
+            browse.BrowseDeps(
+                renderer=renderer,
+                search=lambda text, limit, offset: search.search(text, limit, offset),
+                record_exposure=lambda openid, product_id: funnel.record(
+                    funnel.EXPOSURE, product_id, clock.now(), openid
+                ),
+            )
+        ),
     }
     return Engine(
         clock=clock,
         store=DialogStore(resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60),
         rules=rules,
-        renderer=ReplyRenderer(config.server.public_url),
+        renderer=renderer,
         flows=flows,
         answers=PLACEHOLDERS,
         settings=EngineSettings(
             default_reply_interval_s=config.shop.default_reply_interval_minutes * 60, shop_name=config.shop.name
         ),
+        names_products=names_products,
     )
 
 
@@ -57,27 +81,36 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     config, resources = app[CONFIG], app[RESOURCES]
     rules = RulesCache()
     await run_blocking(app, rules.refresh)
-    app[RULES] = rules
-    app[ENGINE] = build_engine(config, resources, rules)
-    watcher = asyncio.create_task(_watch(app, rules))
+    search = SearchService()
+    app[RULES], app[SEARCH] = rules, search
+    app[ENGINE] = build_engine(config, resources, rules, search)
+    # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
+    # search waits for it only if it comes before the build is done.
+    building = asyncio.ensure_future(run_blocking(app, search.rebuild))
+    watcher = asyncio.create_task(_watch(app, rules, search))
     yield
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
+    with contextlib.suppress(Exception):
+        await building
 
 
-async def _watch(app: web.Application, rules: RulesCache) -> None:
-    """Reload on announcements; check the version every few seconds in case one was missed."""
+async def _watch(app: web.Application, rules: RulesCache, search: SearchService) -> None:
+    """Reload rules on announcements (and check their version every few seconds in case one was missed);
+    rebuild the search index when the catalog changes."""
     resources = app[RESOURCES]
+    prefix = app[CONFIG].redis.prefix
     while True:
         try:
             async with resources.aredis.pubsub() as pubsub:
-                await pubsub.subscribe(channel(app[CONFIG].redis.prefix))
+                await pubsub.subscribe(channel(prefix), catalog_channel(prefix))
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=VERSION_CHECK_S)
+                    if message is not None and message.get("channel") == catalog_channel(prefix).encode():
+                        await run_blocking(app, search.rebuild)
+                        continue
                     await run_blocking(app, rules.refresh)
-                    if message is not None:
-                        log.debug("rules change announced", extra={"version": message.get("data")})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis or the database away for a moment: keep serving the rules we have

@@ -66,3 +66,15 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
         clock=clock or SystemClock(),
         embedded=embedded,
     )
+
+
+def publish(config: Config, channel: str, message: str) -> None:
+    """Announce a change to every running process (from a short-lived command such as an import)."""
+    url, embedded = redis_url(config)
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        client.publish(channel, message)
+    finally:
+        client.close()
+        if embedded is not None:
+            embedded.release()

@@ -1,19 +1,11 @@
-"""Answers for built-in intents that have no flow yet. Later issues replace each with its flow (browse and search,
-orders, tracking, after-sales, member centre, coupons, points); the routing to them is already in place."""
+"""Answers for built-in intents that have no flow yet. Later issues replace each with its flow (orders, tracking,
+after-sales, member centre, coupons, points); the routing to them is already in place."""
 
 from __future__ import annotations
 
 from dialogs.flows import Turn
 from dialogs.intents import Intent
 from dialogs.replies import ReplyLike
-
-
-def browse(turn: Turn, intent: Intent) -> ReplyLike:
-    return "欢迎逛商城！直接回复想买的东西，例如“连衣裙”“200以内的耳机”，我来帮您找。"
-
-
-def search(turn: Turn, intent: Intent) -> ReplyLike:
-    return f"正在为您找“{intent.argument}”。商品搜索即将上线，先回复“逛商城”看看吧～"
 
 
 def orders(turn: Turn, intent: Intent) -> ReplyLike:
@@ -41,8 +33,6 @@ def coupons(turn: Turn, intent: Intent) -> ReplyLike:
 
 
 PLACEHOLDERS = {
-    "browse": browse,
-    "search": search,
     "orders": orders,
     "tracking": tracking,
     "after_sales": after_sales,

@@ -61,6 +61,7 @@ class Engine:
         answers: Mapping[str, IntentAnswer],
         settings: EngineSettings,
         rng: random.Random | None = None,
+        names_products: Callable[[str], bool] | None = None,
     ) -> None:
         self.clock = clock
         self.store = store
@@ -70,6 +71,7 @@ class Engine:
         self.answers = dict(answers)
         self.settings = settings
         self.rng = rng or random.Random()
+        self.names_products = names_products  # "连衣裙" or "200以内的耳机" with no intent words is a search
         self.intents = IntentDetector()
 
     # -- entry points ---------------------------------------------------------------------------------------
@@ -131,12 +133,14 @@ class Engine:
             answer = self.renderer.answer(record.replies, record.reply_mode, self.rng)
             return (self._resume(answer, flow, dialog) if flow else answer), replace(dialog, misses=0)
         if intent is not None:
-            if flow is not None and intent.name not in self.flows:
+            if flow is not None and intent.name not in self.flows and intent.name != "search":
                 answer, _ = self._intent(turn, intent, DialogState())
                 return self._resume(answer, flow, dialog), dialog
             return self._intent(turn, intent, DialogState())
         if flow is not None:
             return self._retry(flow, dialog)
+        if self.names_products is not None and self.names_products(turn.text):
+            return self._intent(turn, Intent("search", turn.text), DialogState())
         return self._fallback(turn, dialog, snap)
 
     def _global(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
@@ -162,9 +166,9 @@ class Engine:
     def _intent(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
         if intent.name in GLOBAL:
             return self._global(turn, intent, dialog)
-        flow = self.flows.get(intent.name)
+        flow = self.flows.get("browse" if intent.name == "search" else intent.name)
         if flow is not None:
-            turn.slots = {}
+            turn.slots = {"_query": intent.argument} if intent.name == "search" else {}
             step = flow.entry(turn)
             return self._advance(flow, step, turn, DialogState(flow=flow.name))
         if intent.name == "greet":
@@ -175,12 +179,13 @@ class Engine:
         return (reply if isinstance(reply, Answer) else Answer(reply)), replace(dialog, misses=0)
 
     def _advance(self, flow: Flow, step: Step, turn: Turn, dialog: DialogState) -> tuple[Answer, DialogState]:
+        answer = step.reply if isinstance(step.reply, Answer) else Answer(step.reply)
         if step.next == END:
-            return Answer(step.reply), DialogState()
+            return answer, DialogState()
         slots = dict(turn.slots)
         if dialog.state and step.next != dialog.state:
             slots["_history"] = [*slots.get("_history", []), dialog.state]
-        return Answer(step.reply), DialogState(flow=flow.name, state=step.next or "", slots=slots)
+        return answer, DialogState(flow=flow.name, state=step.next or "", slots=slots)
 
     def _retry(self, flow: Flow, dialog: DialogState) -> tuple[Answer, DialogState]:
         retries = dialog.retries + 1

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
 
 from dialogs.matcher import Match, Matcher, Rule
@@ -23,11 +22,6 @@ log = logging.getLogger("wxshop.rules")
 
 def channel(prefix: str) -> str:
     return f"{prefix}keywords:changed"
-
-
-def announce(client: redis.Redis, prefix: str, version: int) -> None:
-    """Tell every serve process to reload (call after the change has committed)."""
-    client.publish(channel(prefix), str(version))
 
 
 async def announce_async(client: aioredis.Redis, prefix: str, version: int) -> None:

@@ -17,6 +17,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 from store.catalog import Category, Product, Sku
 from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
 from store.followers import Follower
+from store.funnel import FunnelEvent
 from store.heartbeat import Heartbeat
 from store.inventory import StockAlert
 from store.keywords import KeywordRule, RulesVersion, StandingReply
@@ -65,6 +66,7 @@ STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
     Step(3, "keyword rules, standing replies and follower birthdays", _keywords_and_birthdays),
+    Step(4, "funnel events", _create(FunnelEvent)),
 ]
 
 LATEST = STEPS[-1].version

@@ -1,0 +1,191 @@
+"""逛商城 and search: categories (three levels) → a numbered product list (下一页) → a product card → SKU choice.
+
+Lists are numbered text (WeChat allows one news article per reply to a message); the product card is that one
+article, and the SKU question follows it as a customer-service message. Search results enter the same list
+state, so "回复数字查看" works the same after "看看连衣裙" as after tapping 逛商城.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dialogs.flows import END, Flow, Step, Turn
+from dialogs.replies import Answer, ReplyRenderer, yuan
+from store.catalog import (
+    Category,
+    Product,
+    child_categories,
+    find_sku_by_spec,
+    match_skus,
+    price_range,
+    product_with_skus,
+    products_in_category,
+    top_categories,
+)
+from store.search import SearchResult
+
+PICK_CATEGORY = "PICK_CATEGORY"
+LIST = "LIST"
+PICK_SKU = "PICK_SKU"
+PER_PAGE = 8
+NEXT = {"下一页", "下页", "更多", "还有吗", "继续", "next"}
+PREVIOUS = {"上一页", "上页", "prev"}
+_NUMBER = re.compile(r"^(?:第)?(\d{1,2})(?:个|件|号)?$")
+
+
+@dataclass(frozen=True)
+class BrowseDeps:
+    renderer: ReplyRenderer
+    search: Callable[[str, int, int], SearchResult] | None  # (text, limit, offset); None until the index is ready
+    record_exposure: Callable[[str, int], None]  # (openid, product id) when a card is shown
+    on_sku_chosen: Callable[[Turn, int], Any] | None = None  # hands over to checkout when it exists
+
+
+def build(deps: BrowseDeps) -> Flow:
+    def entry(turn: Turn) -> Step:
+        query = turn.slots.pop("_query", "")
+        if query:
+            return _search(turn, query, 1)
+        return _categories(turn, None)
+
+    def pick_category(turn: Turn) -> Step:
+        options: list[int] = turn.slots.get("options", [])
+        chosen = _choice(turn.norm, options, lambda cid: Category.get_by_id(cid).name)
+        if chosen is None:
+            return Step.not_understood()
+        category = Category.get_by_id(chosen)
+        if child_categories(category):
+            return _categories(turn, category)
+        turn.slots.update(category=category.id, page=1, query="")
+        return _list(turn)
+
+    def list_products(turn: Turn) -> Step:
+        if turn.norm in NEXT or turn.norm in PREVIOUS:
+            page = turn.slots.get("page", 1) + (1 if turn.norm in NEXT else -1)
+            if page < 1:
+                return Step(f"已经是第一页了。{_list_prompt()}", LIST)
+            turn.slots["page"] = page
+            return _search(turn, turn.slots["query"], page) if turn.slots.get("query") else _list(turn)
+        options: list[int] = turn.slots.get("options", [])
+        chosen = _choice(turn.norm, options, lambda pid: Product.get_by_id(pid).title)
+        if chosen is None:
+            return Step.not_understood()
+        return _card(turn, chosen)
+
+    def pick_sku(turn: Turn) -> Step:
+        product_id = turn.slots["product"]
+        sku = find_sku_by_spec(product_id, turn.text)
+        if sku is None:
+            candidates = match_skus(product_id, turn.text)
+            if len(candidates) > 1:
+                listed = "、".join(s.spec.replace(";", " ").replace(":", "") for s in candidates[:6])
+                return Step(f"有几个规格符合：{listed}。请说得更具体一些，例如“红色 M”。", PICK_SKU)
+            return Step.not_understood()
+        if sku.stock <= 0:
+            return Step(f"{_spec_text(sku.spec)} 已售罄，换个规格吧～", PICK_SKU)
+        if deps.on_sku_chosen is not None:
+            return deps.on_sku_chosen(turn, sku.id)
+        logistics = "（虚拟商品，无需物流）" if sku.virtual else ""
+        return Step(f"已选：{_spec_text(sku.spec)}，¥{yuan(sku.price_fen)}，库存{sku.stock}件{logistics}。", END)
+
+    def _categories(turn: Turn, parent: Category | None) -> Step:
+        children = top_categories() if parent is None else child_categories(parent)
+        if not children:
+            return Step("商城还在上新中，稍后再来看看吧～", END)
+        turn.slots.update(options=[c.id for c in children])
+        title = "请选择分类" if parent is None else f"{parent.name}下有"
+        lines = "\n".join(f"{i}. {c.name}" for i, c in enumerate(children, start=1))
+        return Step(f"{title}：\n{lines}\n回复数字或分类名选择。", PICK_CATEGORY)
+
+    def _list(turn: Turn) -> Step:
+        category = Category.get_by_id(turn.slots["category"])
+        page = products_in_category(category, page=turn.slots.get("page", 1), per_page=PER_PAGE)
+        if not page.items:
+            return Step(f"“{category.name}”暂时没有在售商品。回复“逛商城”看看别的分类。", END)
+        turn.slots["options"] = [p.id for p in page.items]
+        lines = [f"{i}. {p.title} {_price(p)}" for i, p in enumerate(page.items, start=1)]
+        more = "，“下一页”看更多" if page.has_next else ""
+        header = f"{category.path}（第{page.number}页，共{page.total}件）"
+        return Step(f"{header}\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
+
+    def _search(turn: Turn, query: str, page: int) -> Step:
+        if deps.search is None:
+            return Step("商品目录加载中，请稍后再试～", END)
+        result = deps.search(query, PER_PAGE, (page - 1) * PER_PAGE)
+        if not result.hits:
+            if page > 1:
+                return Step("没有更多了。回复数字查看商品。", LIST)
+            suggestions = "、".join(s.path for s in result.suggestions[:4])
+            hint = f"看看这些分类：{suggestions}。" if suggestions else ""
+            return Step(f"没找到“{query}”相关的商品。{hint}回复“逛商城”浏览全部分类。", END)
+        turn.slots.update(query=query, page=page, options=[h.product_id for h in result.hits])
+        lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.in_stock else "（已售罄）")
+                 for i, h in enumerate(result.hits, start=1)]  # fmt: skip
+        more = "，“下一页”看更多" if result.total > page * PER_PAGE else ""
+        return Step(f"为您找到“{query}”相关商品：\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
+
+    def _card(turn: Turn, product_id: int) -> Step:
+        view = product_with_skus(product_id)
+        if view is None:
+            return Step("这件商品已下架。回复数字看看其他商品。", LIST)
+        deps.record_exposure(turn.openid, product_id)
+        card = deps.renderer.product_card(view.product.code)
+        options = []
+        for sku in view.skus:
+            state = "已售罄" if sku.stock <= 0 else f"库存{sku.stock}"
+            virtual = "，无需物流" if sku.virtual else ""
+            options.append(f"· {_spec_text(sku.spec) or '默认'} ¥{yuan(sku.price_fen)}（{state}{virtual}）")
+        turn.slots["product"] = product_id
+        if view.sold_out:
+            question = "这件商品已售罄，回复数字看看其他商品。"
+            return Step(Answer(card, ({"type": "text", "content": question},)), LIST)
+        question = "可选规格：\n" + "\n".join(options) + "\n回复规格选择，例如“" + _example(view) + "”。"
+        return Step(Answer(card, ({"type": "text", "content": question},)), PICK_SKU)
+
+    return Flow(
+        name="browse",
+        title="逛商城",
+        entry=entry,
+        states={PICK_CATEGORY: pick_category, LIST: list_products, PICK_SKU: pick_sku},
+        prompts={
+            PICK_CATEGORY: lambda slots: "回复数字或分类名选择分类。",
+            LIST: lambda slots: _list_prompt(),
+            PICK_SKU: lambda slots: "回复规格选择，例如“红色 M”。",
+        },
+    )
+
+
+def _choice(norm: str, options: list[int], name_of: Callable[[int], str]) -> int | None:
+    """A number from the list ("2", "第2个") or a name that picks exactly one option."""
+    found = _NUMBER.match(norm)
+    if found:
+        index = int(found[1]) - 1
+        return options[index] if 0 <= index < len(options) else None
+    if not norm:
+        return None
+    named = [option for option in options if norm in name_of(option).lower()]
+    return named[0] if len(named) == 1 else None
+
+
+def _price(product: Product) -> str:
+    prices = price_range(product)
+    if prices is None:
+        return "（暂无在售规格）"
+    return f"¥{yuan(prices[0])}" if prices[0] == prices[1] else f"¥{yuan(prices[0])}起"
+
+
+def _spec_text(spec: str) -> str:
+    """`颜色:红色;尺码:M` → `红色 M`."""
+    return " ".join(part.split(":", 1)[-1] for part in spec.split(";") if part)
+
+
+def _example(view: Any) -> str:
+    in_stock = [s for s in view.skus if s.stock > 0]
+    return _spec_text((in_stock or view.skus)[0].spec) or "默认"
+
+
+def _list_prompt() -> str:
+    return "回复数字查看商品，或“下一页”看更多。"

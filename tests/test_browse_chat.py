@@ -1,0 +1,133 @@
+"""Browsing and searching in chat over HTTP, against the imported test catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.config import Config
+from bot.gateway import LATE_TASKS
+from bot.sandbox import World
+from bot.sandbox.mp_api import create_mp_app
+from store.catalog_import import import_file
+from store.clock import ManualClock
+from store.db import close_database, open_database
+from store.funnel import FunnelEvent
+from tests.gateway_support import running
+
+CATALOG = Path(__file__).parent / "data" / "catalog.csv"
+
+
+@pytest.fixture
+def shop_config(migrated: Config) -> Config:
+    open_database(migrated.database.url, migrated.var_dir)
+    import_file(CATALOG)
+    close_database()
+    return migrated
+
+
+async def test_browse_categories_to_a_sku(shop_config: Config) -> None:
+    clock = ManualClock()
+    world = World(shop_config.wechat.app_id, shop_config.wechat.app_secret, clock)
+    mp = TestServer(create_mp_app(world), host="127.0.0.1")
+    await mp.start_server()
+    config = dataclasses.replace(
+        shop_config, wechat=dataclasses.replace(shop_config.wechat, api_base_url=str(mp.make_url("")).rstrip("/"))
+    )
+    try:
+        async with running(config, clock) as shop:
+            world.follow("o_b")
+            follower = shop.follower(world=world)
+            top = await follower.click("o_b", "BROWSE")
+            assert "请选择分类" in top.shown and "1. 服饰" in top.shown
+            clothes = await follower.send_text("o_b", "1")
+            assert "服饰下有" in clothes.shown and "女装" in clothes.shown
+            women = await follower.send_text("o_b", "女装")
+            assert "连衣裙" in women.shown
+            dresses = await follower.send_text("o_b", "连衣裙")
+            assert "服饰/女装/连衣裙（第1页" in dresses.shown and "1. 法式碎花雪纺连衣裙" in dresses.shown
+            card = await follower.send_text("o_b", "1")
+            assert card.reply["MsgType"] == "news"
+            item = card.reply["Articles"]["item"]
+            assert item["Title"].startswith("法式碎花雪纺连衣裙") and "¥159" in item["Description"]
+            assert item["Url"].endswith("/p/P001")
+            await asyncio.gather(*shop.app[LATE_TASKS])
+            question = world.delivered("o_b")[-1].payload["text"]["content"]
+            assert "可选规格" in question and "红色 M ¥159（库存42）" in question
+            chosen = await follower.send_text("o_b", "红色 M")
+            assert chosen.shown == "已选：红色 M，¥159，库存42件。"
+
+            open_database(shop_config.database.url, shop_config.var_dir)
+            assert FunnelEvent.select().where(FunnelEvent.kind == "exposure").count() == 1
+    finally:
+        await mp.close()
+
+
+async def test_product_list_pages_and_numbers(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        first = await follower.send_text("o_p", "看看女装")
+        assert "“下一页”看更多" in first.shown and first.shown.count("\n") == 9, first.shown
+        second = await follower.send_text("o_p", "下一页")
+        assert "1. " in second.shown and "“下一页”" not in second.shown
+        assert set(first.shown.splitlines()[1:-1]).isdisjoint(second.shown.splitlines()[1:-1])
+        assert "抱歉，没听懂" in (await follower.send_text("o_p", "99")).shown, "out of range: re-prompt"
+        back = await follower.send_text("o_p", "上一页")
+        assert back.shown == first.shown
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("看看连衣裙", "连衣裙"),
+        ("有没有蓝牙耳机", "耳机"),
+        ("200以内的红色连衣裙", "连衣裙"),
+        ("口红", "口红"),
+        ("找四件套", "四件套"),
+    ],
+)
+async def test_search_in_chat(shop_config: Config, text: str, expected: str) -> None:
+    async with running(shop_config) as shop:
+        found = await shop.follower().send_text("o_s", text)
+        assert "相关商品" in found.shown and "1. " in found.shown, found.shown
+        first_line = found.shown.splitlines()[1]
+        assert expected in first_line, found.shown
+
+
+async def test_search_price_filter_and_selection(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        found = await follower.send_text("o_f", "200以内的红色连衣裙")
+        prices = [int(line.split("¥")[1].split("（")[0].split(".")[0]) for line in found.shown.splitlines()[1:-1]]
+        assert prices and all(price <= 200 for price in prices)
+        card = await follower.send_text("o_f", "1")
+        assert card.reply["MsgType"] == "news"
+
+
+async def test_nothing_found_suggests_categories(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        missing = await shop.follower().send_text("o_n", "看看潜水艇")
+        assert "没找到“潜水艇”" in missing.shown and "逛商城" in missing.shown
+
+
+async def test_sold_out_sku_is_refused(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_x", "看看波点复古连衣裙")
+        await follower.send_text("o_x", "1")
+        sold_out = await follower.send_text("o_x", "红色 M")
+        assert "已售罄" in sold_out.shown
+
+
+async def test_product_page(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        page = await shop.session.get(shop.server.make_url("/p/P001"))
+        html = await page.text()
+        assert page.status == 200 and "法式碎花雪纺连衣裙" in html and "¥159" in html
+        assert (await shop.session.get(shop.server.make_url("/p/NOPE"))).status == 404
+        open_database(shop_config.database.url, shop_config.var_dir)
+        assert FunnelEvent.select().where(FunnelEvent.kind == "click").count() == 1

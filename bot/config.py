@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from store.pricing import parse_stacking
+
 ENV_PREFIX = "WXSHOP_"
 DEFAULT_PATH = Path("config.toml")
 
@@ -65,6 +67,18 @@ def _token(v: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9]{3,32}", v) is not None
 
 
+def _stacking(v: tuple[str, ...]) -> bool:
+    try:
+        parse_stacking(v)
+    except ValueError:
+        return False
+    return True
+
+
+def _optional_url(v: str) -> bool:
+    return v == "" or _http_url(v)
+
+
 def _path(v: str) -> bool:
     return v.startswith("/") and " " not in v
 
@@ -93,6 +107,8 @@ class WechatConfig:
     )
     original_id: str = "gh_wxshopdemo00"
     api_base_url: str = field(default="http://127.0.0.1:8081", metadata=_check(_http_url, "an http(s) URL"))
+    # Web OAuth's authorize page; empty = open.weixin.qq.com for the real API, else api_base_url (the sandbox).
+    oauth_base_url: str = field(default="", metadata=_check(_optional_url, "an http(s) URL, or empty"))
     timeout_s: float = field(default=5.0, metadata=_check(_positive, "a positive number"))
 
 
@@ -151,6 +167,10 @@ class ShopConfig:
     )
     points_per_yuan: int = field(default=100, metadata=_check(_positive, "a positive integer"))
     points_max_share: float = field(default=0.5, metadata=_check(_fraction, "0..1"))
+    points_earn_per_yuan: int = field(default=1, metadata=_check(_non_negative, ">= 0"))
+    stacking: tuple[str, ...] = field(
+        default=("满减+折扣",), metadata=_check(_stacking, "pairs such as 满减+折扣 of 满减, 折扣, 立减")
+    )
     points_valid_days: int = field(default=365, metadata=_check(lambda v: 365 <= v <= 730, "365..730"))
     birthday_sweep_at: str = field(
         default="09:00", metadata=_check(lambda v: re.fullmatch(r"\d\d:\d\d", v) is not None, "HH:MM")

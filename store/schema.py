@@ -14,13 +14,18 @@ from datetime import datetime
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
+from store.addresses import Address
 from store.catalog import Category, Product, Sku
+from store.coupons import Coupon, CouponTemplate
 from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
 from store.followers import Follower
 from store.funnel import FunnelEvent
 from store.heartbeat import Heartbeat
 from store.inventory import StockAlert
 from store.keywords import KeywordRule, RulesVersion, StandingReply
+from store.members import Member, MemberEvent, PointsEntry, SpendEntry
+from store.orders import Order, OrderLine
+from store.payments import Payment, Refund
 
 
 class SchemaVersion(BaseModel):
@@ -67,6 +72,14 @@ STEPS: list[Step] = [
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
     Step(3, "keyword rules, standing replies and follower birthdays", _keywords_and_birthdays),
     Step(4, "funnel events", _create(FunnelEvent)),
+    Step(
+        5,
+        "orders, payments, refunds, addresses, coupons and members",
+        _create(
+            Order, OrderLine, Payment, Refund, Address, CouponTemplate, Coupon, Member, SpendEntry, PointsEntry,
+            MemberEvent,
+        ),
+    ),
 ]
 
 LATEST = STEPS[-1].version

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from store.outbox_templates import TemplateConfigError, parse_templates
 from store.pricing import parse_stacking
 
 ENV_PREFIX = "WXSHOP_"
@@ -178,6 +179,10 @@ class ShopConfig:
     template_daily_quota: int = field(default=100000, metadata=_check(_positive, "a positive integer"))
     cs_quota_after_message: int = field(default=5, metadata=_check(_non_negative, ">= 0"))
     cs_quota_after_click: int = field(default=3, metadata=_check(_non_negative, ">= 0"))
+    template_quota_share_service: float = field(default=0.95, metadata=_check(_fraction, "0..1"))
+    template_quota_share_member_care: float = field(default=0.9, metadata=_check(_fraction, "0..1"))
+    outbox_rate_per_second: int = field(default=3000, metadata=_check(_positive, "a positive integer"))
+    outbox_concurrency: int = field(default=200, metadata=_check(lambda v: 1 <= v <= 2000, "1..2000"))
 
 
 @dataclass(frozen=True)
@@ -259,6 +264,10 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
         elif name == "templates":
             if not isinstance(raw["templates"], dict):
                 raise ConfigError("config: [templates] must be a table")
+            try:
+                parse_templates(raw["templates"])
+            except TemplateConfigError as exc:
+                raise ConfigError(f"config: {exc}") from None
             values["templates"] = raw["templates"]
         elif name == "var_dir":
             values["var_dir"] = Path(str(raw["var_dir"]))

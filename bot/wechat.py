@@ -145,6 +145,10 @@ class WeChatGateway:
     def access_token(self) -> str:
         return self.client.access_token
 
+    def replace_token(self, stale: str) -> str:
+        """`stale` was refused: the shared token after one single-flight refresh (the outbox's async sends)."""
+        return self.client.tokens.replace(stale)
+
     def send_text(self, openid: str, content: str) -> None:
         self.client.message.send_text(openid, content)
 

@@ -9,6 +9,7 @@ from werobot.messages.events import WeChatEvent
 from werobot.robot import BaseRoBot
 
 from handlers.context import HandlerContext, ReplyLike, bind, message_field
+from store.outbox import record_template_result
 
 log = logging.getLogger("wxshop.handlers.events")
 
@@ -19,10 +20,10 @@ def on_location_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
 
 
 def on_template_finish(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
-    log.info(
-        "template delivery result",
-        extra={"msgid": message_field(message, "MsgID"), "status": message_field(message, "Status")},
-    )
+    msgid, status = message_field(message, "MsgID"), message_field(message, "Status")
+    log.info("template delivery result", extra={"msgid": msgid, "status": status})
+    if str(msgid or "").isdigit():  # the outbox notice sent as this msgid becomes delivered or failed
+        record_template_result(int(msgid), str(status or ""), ctx.clock.now())
     return None
 
 

@@ -25,6 +25,7 @@ from store.inventory import StockAlert
 from store.keywords import KeywordRule, RulesVersion, StandingReply
 from store.members import Member, MemberEvent, PointsEntry, SpendEntry
 from store.orders import Order, OrderLine
+from store.outbox import Notice, TemplateReceipt
 from store.payments import Payment, Refund
 
 
@@ -80,6 +81,7 @@ STEPS: list[Step] = [
             MemberEvent,
         ),
     ),
+    Step(6, "outbox: notices and early template receipts", _create(Notice, TemplateReceipt)),
 ]
 
 LATEST = STEPS[-1].version

@@ -1,0 +1,369 @@
+"""The outbox dispatcher: claims due notices in batches and sends them concurrently over aiohttp.
+
+One dispatcher runs in each `wxshop worker` process as a long-running task with a few lanes; each lane loops
+claim → choose channels → reserve quota and rate → write ahead → send → record. Several workers (any hosts)
+share the work through the database: a claim is a conditional update under row locks, so a notice belongs to
+one batch at a time, and a batch whose worker died (no heartbeat) or overran its lease is taken over. The daily
+template quota and the send rate live in Redis and are shared by all of them (scheduler/outbox_limits.py).
+
+Nothing goes out twice: template sends carry `client_msg_id` = outbox id (a resend is answered 45065); a
+customer-service send that was under way when its worker died is marked in doubt instead of being repeated.
+Failures mean what WeChat says (scheduler/outbox_plan.py); transient ones come back with exponential backoff on
+the business clock and a bounded number of attempts, and a lane whose batch mostly failed pauses, so an outage
+never turns into a retry storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from scheduler.outbox_limits import Liveness, RateLimiter, TemplateQuota
+from scheduler.outbox_plan import Drop, choose_channel, classify, reclaim_verdict, retry_at, template_fallback
+from scheduler.outbox_ports import NoticeSender, TemplateSent
+from store.clock import Clock
+from store.outbox import (
+    CUSTOM,
+    TEMPLATE,
+    Claimed,
+    Outcomes,
+    claim_due,
+    mark_started,
+    record_outcomes,
+    sending_owners,
+    template_attempts_since,
+)
+from store.outbox_kinds import KINDS, NoticeKind, next_shanghai_midnight, shanghai_day_start
+from store.outbox_templates import TemplateSpec
+from store.template_lint import TemplateLintError, lint_template_data
+from store.wechat_errors import WeChatError
+from store.windows import AsyncCsWindows
+
+log = logging.getLogger("wxshop.outbox")
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    batch_size: int = 250
+    lanes: int = 4
+    concurrency: int = 200
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 5
+    retry_base: timedelta = timedelta(seconds=30)
+    retry_cap: timedelta = timedelta(hours=1)
+    dedup_window: timedelta = timedelta(minutes=9)  # WeChat remembers a client_msg_id for about 10 minutes
+    idle_poll_s: float = 0.5
+    owner_scan_s: float = 2.0
+    beat_s: float = 1.0
+    pause_s: float = 2.0
+
+
+@dataclass
+class DispatchStats:
+    batches: int = 0
+    claimed: int = 0
+    sent_custom: int = 0
+    sent_template: int = 0
+    duplicates: int = 0
+    fallbacks: int = 0
+    dropped: int = 0
+    failed: int = 0
+    retried: int = 0
+    deferred: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class _Template:
+    notice: Claimed
+    kind: NoticeKind
+    spec: TemplateSpec
+    data: dict[str, dict[str, str]]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        sender: NoticeSender,
+        windows: AsyncCsWindows,
+        quota: TemplateQuota,
+        rate: RateLimiter,
+        liveness: Liveness,
+        templates: Mapping[str, TemplateSpec],
+        clock: Clock,
+        name: str,
+        settings: OutboxSettings | None = None,
+    ) -> None:
+        self.sender = sender
+        self.windows = windows
+        self.quota = quota
+        self.rate = rate
+        self.liveness = liveness
+        self.templates = dict(templates)
+        self.clock = clock
+        self.settings = settings or OutboxSettings()
+        self.id = f"{name}:{uuid.uuid4().hex[:8]}"
+        self.stats = DispatchStats()
+        self._seq = itertools.count(1)
+        self._sends = asyncio.Semaphore(self.settings.concurrency)
+        self._dead: list[str] = []
+        self._dead_checked = float("-inf")
+
+    # -- running ---------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; a lane finishes the batch it holds before it returns."""
+        await self.liveness.beat(self.id)
+        beat = asyncio.create_task(self._beat(stop))
+        try:
+            await asyncio.gather(*(self._lane(stop) for _ in range(self.settings.lanes)))
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+            await self.liveness.stop(self.id)
+
+    async def drain(self) -> DispatchStats:
+        """Process batches until nothing is due (tests, benchmarks, `--burst`)."""
+        await self.liveness.beat(self.id)
+        self._dead_checked = float("-inf")
+        while await self.process_once():
+            await self.liveness.beat(self.id)
+        return self.stats
+
+    async def _lane(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            before = self.stats.retried
+            try:
+                claimed = await self.process_once()
+            except Exception:
+                log.exception("outbox batch failed", extra={"dispatcher": self.id})
+                await _wait(stop, self.settings.pause_s)
+                continue
+            if claimed == 0:
+                await _wait(stop, self.settings.idle_poll_s)
+            elif (self.stats.retried - before) * 2 > claimed:
+                log.warning("outbox: most sends failed transiently, pausing", extra={"dispatcher": self.id})
+                await _wait(stop, self.settings.pause_s)
+
+    async def _beat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.liveness.beat(self.id)
+            except Exception:
+                log.exception("outbox heartbeat failed")
+            await _wait(stop, self.settings.beat_s)
+
+    # -- one batch -------------------------------------------------------------------------------------------
+
+    async def process_once(self) -> int:
+        """Claim one batch, send it, record it; returns how many notices it claimed."""
+        now = self.clock.now()
+        await self._refresh_dead()
+        token = f"{self.id}/{next(self._seq)}"
+        size, lease = self.settings.batch_size, self.settings.lease
+        claimed = await asyncio.to_thread(claim_due, now, size, token, lease, self._dead)
+        if not claimed:
+            return 0
+        outcomes = Outcomes()
+        await self._dispatch(claimed, token, now, outcomes)
+        await asyncio.to_thread(record_outcomes, token, outcomes, self.clock.now())
+        self.stats.batches += 1
+        self.stats.claimed += len(claimed)
+        self.stats.sent_custom += len(outcomes.sent_custom)
+        self.stats.sent_template += len(outcomes.sent_template)
+        self.stats.dropped += len(outcomes.dropped)
+        self.stats.failed += len(outcomes.failed)
+        self.stats.retried += len(outcomes.retry)
+        self.stats.deferred += len(outcomes.deferred)
+        for reasons in (outcomes.dropped, outcomes.failed):
+            self.stats.reasons.update(r.split(":", 1)[0] for r in reasons.values())
+        return len(claimed)
+
+    async def _refresh_dead(self) -> None:
+        if time.monotonic() - self._dead_checked < self.settings.owner_scan_s:
+            return
+        self._dead_checked = time.monotonic()
+        tokens = await asyncio.to_thread(sending_owners)
+        owners = sorted({t.rsplit("/", 1)[0] for t in tokens} - {self.id})
+        dead = set(await self.liveness.dead(owners))
+        self._dead = [t for t in tokens if t.rsplit("/", 1)[0] in dead]
+
+    async def _dispatch(self, claimed: list[Claimed], token: str, now: datetime, out: Outcomes) -> None:
+        fresh: list[tuple[Claimed, NoticeKind]] = []
+        resend: list[_Template] = []
+        for notice in claimed:
+            kind = KINDS.get(notice.kind)
+            if kind is None:
+                out.failed[notice.id] = f"unknown_kind: {notice.kind}"
+                continue
+            again = reclaim_verdict(notice, now, self.settings.dedup_window)
+            if isinstance(again, Drop):
+                out.failed[notice.id] = again.reason
+            elif again == "resend":
+                if (item := self._template(notice, kind, out)) is not None:
+                    resend.append(item)
+            else:
+                fresh.append((notice, kind))
+
+        customs: list[tuple[Claimed, NoticeKind]] = []
+        wanted: list[_Template] = []
+        verdicts = await self.windows.reserve_many([n.openid for n, _ in fresh], now)
+        for (notice, kind), verdict in zip(fresh, verdicts, strict=True):
+            choice = choose_channel(kind, verdict, self.templates)
+            if isinstance(choice, Drop):
+                out.dropped[notice.id] = choice.reason
+            elif choice == CUSTOM:
+                customs.append((notice, kind))
+            elif (item := self._template(notice, kind, out)) is not None:
+                wanted.append(item)
+        templates = resend + await self._reserve_quota(wanted, now, out)
+
+        await self.rate.acquire(len(customs) + len(templates))
+        started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in templates]}
+        await asyncio.to_thread(mark_started, token, started, now)
+        custom_results, template_results = await asyncio.gather(
+            asyncio.gather(*(self._send_custom(n, k) for n, k in customs)),
+            asyncio.gather(*(self._send_template(t) for t in templates)),
+        )
+        fallback = await self._custom_outcomes(customs, custom_results, now, out)
+        await self._template_outcomes(templates, template_results, now, out)
+        if fallback:
+            await self._fall_back(fallback, token, out)
+
+    def _template(self, notice: Claimed, kind: NoticeKind, out: Outcomes) -> _Template | None:
+        """The template payload, linted once more before it is sent (config may have changed since enqueue)."""
+        spec = self.templates.get(kind.name)
+        if spec is None:
+            out.failed[notice.id] = f"no_template: [templates.{kind.name}] is no longer configured"
+            return None
+        try:
+            data = spec.data(notice.values)
+            lint_template_data(data)
+        except (KeyError, TemplateLintError) as exc:
+            out.dropped[notice.id] = f"template_lint: {exc}"[:255]
+            return None
+        return _Template(notice, kind, spec, data)
+
+    async def _reserve_quota(self, items: list[_Template], now: datetime, out: Outcomes) -> list[_Template]:
+        """Grant what the day's quota allows, highest priority first; the rest waits for tomorrow."""
+        if not items:
+            return []
+        wants = Counter(t.notice.priority for t in items)
+        day_start = shanghai_day_start(now)
+        granted = await self.quota.reserve(wants, now, lambda: template_attempts_since(day_start))
+        tomorrow = next_shanghai_midnight(now)
+        kept: list[_Template] = []
+        for item in items:
+            left = 0 if granted is None else granted.get(item.notice.priority, 0)
+            if left > 0:
+                granted[item.notice.priority] = left - 1  # type: ignore[index]
+                kept.append(item)
+            else:
+                why = "closed for today after 45009" if granted is None else "today's share for this priority is spent"
+                out.deferred[item.notice.id] = (tomorrow, f"quota: {why}")
+        return kept
+
+    async def _fall_back(self, items: list[tuple[Claimed, NoticeKind]], token: str, out: Outcomes) -> None:
+        """Customer-service sends WeChat refused (45015/45047) go again as template messages."""
+        now = self.clock.now()
+        wanted = [t for n, k in items if (t := self._template(n, k, out)) is not None]
+        templates = await self._reserve_quota(wanted, now, out)
+        if not templates:
+            return
+        await self.rate.acquire(len(templates))
+        await asyncio.to_thread(mark_started, token, {TEMPLATE: [t.notice.id for t in templates]}, now)
+        results = await asyncio.gather(*(self._send_template(t) for t in templates))
+        self.stats.fallbacks += len(templates)
+        await self._template_outcomes(templates, list(results), now, out)
+
+    # -- sending and reading the answers -----------------------------------------------------------------------
+
+    async def _send_custom(self, notice: Claimed, kind: NoticeKind) -> WeChatError | Exception | None:
+        async with self._sends:
+            try:
+                await self.sender.send_text(notice.openid, kind.render_text(notice.values))
+            except Exception as exc:
+                return exc
+        return None
+
+    async def _send_template(self, item: _Template) -> TemplateSent | Exception:
+        notice = item.notice
+        async with self._sends:
+            try:
+                return await self.sender.send_template(
+                    notice.openid, item.spec.template_id, item.data, item.spec.url, notice.client_msg_id
+                )
+            except Exception as exc:
+                return exc
+
+    async def _custom_outcomes(
+        self, customs: list[tuple[Claimed, NoticeKind]], results: list, now: datetime, out: Outcomes
+    ) -> list[tuple[Claimed, NoticeKind]]:
+        fallback: list[tuple[Claimed, NoticeKind]] = []
+        refused: list[str] = []
+        for (notice, kind), result in zip(customs, results, strict=True):
+            if result is None:
+                out.sent_custom.append(notice.id)
+                continue
+            verdict, reason = self._verdict(result)
+            if verdict == "fallback":
+                refused.append(notice.openid)
+                allowed = template_fallback(kind, self.templates, result)
+                if allowed is True:
+                    fallback.append((notice, kind))
+                else:
+                    out.dropped[notice.id] = allowed.reason  # type: ignore[union-attr]
+            elif verdict == "drop":
+                out.dropped[notice.id] = reason
+            elif verdict in ("retry", "close_day"):
+                self._retry(notice, reason, now, out)
+            else:
+                out.failed[notice.id] = reason
+        await self.windows.spend(refused)
+        return fallback
+
+    async def _template_outcomes(self, items: list[_Template], results: list, now: datetime, out: Outcomes) -> None:
+        for item, result in zip(items, results, strict=True):
+            notice = item.notice
+            if isinstance(result, TemplateSent):
+                out.sent_template[notice.id] = result.msgid
+                self.stats.duplicates += result.duplicate
+                continue
+            verdict, reason = self._verdict(result)
+            if verdict == "drop":
+                out.dropped[notice.id] = reason
+            elif verdict == "close_day":
+                await self.quota.close_day(now)
+                out.deferred[notice.id] = (next_shanghai_midnight(now), reason)
+            elif verdict == "retry":
+                self._retry(notice, reason, now, out)
+            else:
+                out.failed[notice.id] = reason
+
+    def _verdict(self, error: Exception) -> tuple[str, str]:
+        if isinstance(error, WeChatError):
+            return classify(error)
+        log.error("outbox send raised %r", error, exc_info=error)
+        return "retry", f"retry: unexpected {type(error).__name__}: {error}"[:200]
+
+    def _retry(self, notice: Claimed, reason: str, now: datetime, out: Outcomes) -> None:
+        attempts = notice.attempts + 1
+        if attempts >= self.settings.max_attempts:
+            out.failed[notice.id] = f"gave_up: after {attempts} attempts, {reason}"[:255]
+        else:
+            out.retry[notice.id] = (retry_at(now, attempts, self.settings.retry_base, self.settings.retry_cap), reason)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep unless stopped first (polling intervals and pauses, wall time)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

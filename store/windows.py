@@ -1,0 +1,171 @@
+"""Customer-service windows per follower (WECHAT.md §2.2), kept in Redis on the business clock.
+
+What the follower did opens a window: a message → `cs_quota_after_message` (default 5) messages for 48 h; a menu
+click, follow or QR scan → `cs_quota_after_click` (default 3) for 1 minute (one shared bucket); a payment →
+unlimited for 48 h. A newer interaction of a bucket opens a fresh window there (the count resets); a late report
+of an older one changes nothing. A send takes one message from the open window that grants it, preferring
+payment, then message, then click (the order that wastes the fewest scarce messages).
+
+Recording is one Redis script call (on the inbound hot path); windows may expire or be lost with Redis — then
+the outbox falls back to template messages, never to a send WeChat would refuse. Keys expire 48 h after the
+last interaction (wall time; the verdicts themselves use the business timestamps stored in them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import redis
+import redis.asyncio as aioredis
+
+InteractionKind = Literal["message", "click", "subscribe", "scan", "payment"]
+WindowVerdict = Literal["payment", "message", "click", "used_up", "closed"]
+GRANTED: frozenset[str] = frozenset({"payment", "message", "click"})
+
+_BUCKET: dict[str, str] = {"message": "m", "click": "c", "subscribe": "c", "scan": "c", "payment": "p"}
+WINDOW_LONG = timedelta(hours=48)
+WINDOW_SHORT = timedelta(minutes=1)
+KEY_TTL_MS = int((WINDOW_LONG + timedelta(hours=1)).total_seconds() * 1000)
+
+_RECORD = """
+local b = ARGV[1]
+local current = tonumber(redis.call('HGET', KEYS[1], b))
+if current and current > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], b, ARGV[2], b .. 'u', 0)
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
+# ARGV: now_ms, long_ms, short_ms, quota_after_message, quota_after_click, take (1 = consume one message)
+_RESERVE = """
+local now, long, short = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local take = ARGV[6] == '1'
+local h = redis.call('HMGET', KEYS[1], 'p', 'm', 'mu', 'c', 'cu')
+local p, m, mu, c, cu = tonumber(h[1]), tonumber(h[2]), tonumber(h[3]) or 0, tonumber(h[4]), tonumber(h[5]) or 0
+if p and p <= now and now < p + long then return 'payment' end
+local open = false
+if m and m <= now and now < m + long then
+  open = true
+  if mu < tonumber(ARGV[4]) then
+    if take then redis.call('HINCRBY', KEYS[1], 'mu', 1) end
+    return 'message'
+  end
+end
+if c and c <= now and now < c + short then
+  open = true
+  if cu < tonumber(ARGV[5]) then
+    if take then redis.call('HINCRBY', KEYS[1], 'cu', 1) end
+    return 'click'
+  end
+end
+if open then return 'used_up' end
+return 'closed'
+"""
+
+# The follower's windows are used up (45047) or gone (45015): remember it until a new interaction.
+_SPEND = """
+redis.call('HSET', KEYS[1], 'mu', 1000000, 'cu', 1000000)
+redis.call('HDEL', KEYS[1], 'p')
+return 1
+"""
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class WindowQuotas:
+    after_message: int = 5
+    after_click: int = 3
+
+
+def window_key(key: Callable[..., str], openid: str) -> str:
+    return key("cswin", openid)
+
+
+def record_interaction(
+    client: redis.Redis, key: Callable[..., str], openid: str, kind: InteractionKind, now: datetime
+) -> None:
+    """Note that the follower did something that opens a customer-service window. `key` is the deployment's
+    Redis key function (`Resources.key`, `HandlerContext.key`). Record `click` only for menu buttons that grant
+    it (click, scancode_push, scancode_waitmsg)."""
+    CsWindows(client, key).record_interaction(openid, kind, now)
+
+
+class CsWindows:
+    """Windows through a synchronous client: recording (inbound handlers, payments) and inspection."""
+
+    def __init__(self, client: redis.Redis, key: Callable[..., str], quotas: WindowQuotas | None = None) -> None:
+        self.client = client
+        self.key = key
+        self.quotas = quotas or WindowQuotas()
+        self._record = client.register_script(_RECORD)
+        self._reserve = client.register_script(_RESERVE)
+        self._spend = client.register_script(_SPEND)
+
+    def record_interaction(self, openid: str, kind: InteractionKind, now: datetime) -> None:
+        bucket = _BUCKET.get(kind)
+        if bucket is None:
+            raise ValueError(f"unknown interaction kind {kind!r} (known: {', '.join(_BUCKET)})")
+        self._record(keys=[window_key(self.key, openid)], args=[bucket, _ms(now), KEY_TTL_MS])
+
+    def verdict(self, openid: str, now: datetime) -> WindowVerdict:
+        """Whether a customer-service message could go now, without taking one."""
+        return self._call(openid, now, take=False)
+
+    def consume(self, openid: str, now: datetime) -> WindowVerdict:
+        """Take one message for a customer-service send made outside the outbox (late replies, follow-ups)."""
+        return self._call(openid, now, take=True)
+
+    def spend(self, openid: str) -> None:
+        """WeChat refused a customer-service send (45015/45047): no more until the follower's next interaction."""
+        self._spend(keys=[window_key(self.key, openid)])
+
+    def _call(self, openid: str, now: datetime, take: bool) -> WindowVerdict:
+        result = self._reserve(keys=[window_key(self.key, openid)], args=_reserve_args(now, self.quotas, take))
+        return result.decode() if isinstance(result, bytes) else result  # type: ignore[return-value]
+
+
+class AsyncCsWindows:
+    """Windows through an asyncio client: the dispatcher reserves a batch in one round trip."""
+
+    def __init__(self, client: aioredis.Redis, key: Callable[..., str], quotas: WindowQuotas) -> None:
+        self.client = client
+        self.key = key
+        self.quotas = quotas
+        self._reserve = client.register_script(_RESERVE)
+        self._spend = client.register_script(_SPEND)
+
+    async def reserve_many(self, openids: Sequence[str], now: datetime) -> list[WindowVerdict]:
+        """Take one message for each openid where a window allows it (one pipelined round trip)."""
+        if not openids:
+            return []
+        args = _reserve_args(now, self.quotas, take=True)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for openid in openids:
+                await self._reserve(keys=[window_key(self.key, openid)], args=args, client=pipe)
+            results = await pipe.execute()
+        return [r.decode() if isinstance(r, bytes) else r for r in results]
+
+    async def spend(self, openids: Sequence[str]) -> None:
+        if not openids:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for openid in openids:
+                await self._spend(keys=[window_key(self.key, openid)], client=pipe)
+            await pipe.execute()
+
+
+def _reserve_args(now: datetime, quotas: WindowQuotas, take: bool) -> list[int | str]:
+    return [
+        _ms(now),
+        int(WINDOW_LONG.total_seconds() * 1000),
+        int(WINDOW_SHORT.total_seconds() * 1000),
+        quotas.after_message,
+        quotas.after_click,
+        "1" if take else "0",
+    ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from aiohttp import web
 
@@ -17,13 +18,15 @@ from bot.config import Config
 from bot.resources import Resources
 from bot.runtime import CONFIG, RESOURCES, run_blocking
 from dialogs.answers import PLACEHOLDERS
+from dialogs.cart import CartStore
 from dialogs.engine import Engine, EngineSettings
-from dialogs.flows import birthday, browse
+from dialogs.flows import birthday, browse, checkout
 from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
 from dialogs.state import DialogStore
 from store import funnel
 from store.followers import set_birthday
+from store.orders import ShopRules
 from store.search import SearchService
 
 log = logging.getLogger("wxshop.conversation")
@@ -38,7 +41,15 @@ SEARCH = web.AppKey("search", SearchService)
 VERSION_CHECK_S = 5.0
 
 
-def build_engine(config: Config, resources: Resources, rules: RulesCache, search: SearchService) -> Engine:
+def build_engine(
+    config: Config,
+    resources: Resources,
+    rules: RulesCache,
+    search: SearchService,
+    after_order: Callable[[str, datetime], None] | None = None,
+) -> Engine:
+    """`after_order(order_no, expires_at)` schedules the unpaid-order timeout job; without it the worker's
+    minute sweep still cancels unpaid orders on time."""
     clock = resources.clock
     renderer = ReplyRenderer(config.server.public_url)
 
@@ -56,6 +67,16 @@ def build_engine(config: Config, resources: Resources, rules: RulesCache, search
                 record_exposure=lambda openid, product_id: funnel.record(
                     funnel.EXPOSURE, product_id, clock.now(), openid
                 ),
+                on_sku_chosen=checkout.ask_quantity,
+            )
+        ),
+        "cart": checkout.build(
+            checkout.CheckoutDeps(
+                carts=CartStore(resources.redis, config.redis.prefix),
+                rules=ShopRules.from_settings(config.shop),
+                public_url=config.server.public_url,
+                now=clock.now,
+                after_order=after_order or (lambda order_no, expires_at: None),
             )
         ),
     }

@@ -183,6 +183,8 @@ class Engine:
         if step.next == END:
             return answer, DialogState()
         slots = dict(turn.slots)
+        if step.flow and step.flow != flow.name:  # a hand-over starts the other flow's history afresh
+            return answer, DialogState(flow=step.flow, state=step.next or "", slots={"_from": flow.name, **slots})
         if dialog.state and step.next != dialog.state:
             slots["_history"] = [*slots.get("_history", []), dialog.state]
         return answer, DialogState(flow=flow.name, state=step.next or "", slots=slots)

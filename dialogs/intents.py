@@ -32,6 +32,8 @@ _TABLE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("member", "exact", 55, ("会员",)),
     ("points", "contains", 56, ("我的积分", "积分")),
     ("coupons", "contains", 57, ("优惠券", "我的券", "领券", "红包")),
+    ("cart", "contains", 59, ("购物车", "去结算", "我要结算")),
+    ("cart", "exact", 59, ("结算", "买单", "下单")),
     ("birthday", "contains", 58, ("设置生日", "我的生日", "生日是", "改生日", "修改生日")),
 )
 
@@ -45,6 +47,7 @@ MENU_KEYS = {
     "AFTER_SALES": "after_sales",
     "HUMAN": "human",
     "BIRTHDAY": "birthday",
+    "CART": "cart",
     "HELP": "help",
 }
 

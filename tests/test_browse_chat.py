@@ -59,7 +59,7 @@ async def test_browse_categories_to_a_sku(shop_config: Config) -> None:
             question = world.delivered("o_b")[-1].payload["text"]["content"]
             assert "可选规格" in question and "红色 M ¥159（库存42）" in question
             chosen = await follower.send_text("o_b", "红色 M")
-            assert chosen.shown == "已选：红色 M，¥159，库存42件。"
+            assert chosen.shown == "已选：红色 M，¥159，库存42件。请回复购买数量。"
 
             open_database(shop_config.database.url, shop_config.var_dir)
             assert FunnelEvent.select().where(FunnelEvent.kind == "exposure").count() == 1

@@ -27,6 +27,7 @@ class Turn:
 class Step:
     reply: Any = None
     next: str | None = None
+    flow: str | None = None  # hand over to another flow's state (browse → checkout)
 
     @classmethod
     def not_understood(cls) -> Step:

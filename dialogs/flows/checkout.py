@@ -1,0 +1,270 @@
+"""结算: quantity → cart (购物车, 删掉第2个, 继续逛) → address (remembered; skipped for virtual goods) → coupon →
+a confirmation showing every line and adjustment → "确认" creates the order and replies with the pay link.
+
+The cart lives in Redis (`dialogs.cart`) so it survives the conversation; the order, stock reservation and
+pricing are the store's (`store.orders`): this module only asks and explains.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from dialogs.cart import MAX_QUANTITY, CartStore
+from dialogs.flows import END, Flow, Step, Turn
+from dialogs.replies import Answer, yuan
+from store.addresses import InvalidAddress, as_input, last_address, validate_address
+from store.catalog import Sku
+from store.coupons import available_coupons
+from store.orders import CartLine, CheckoutError, OutOfStock, PriceChanged, ShopRules, create_order, pay_link, quote
+
+QUANTITY, CART, ADDRESS_CONFIRM, ADDRESS, COUPON, CONFIRM = (
+    "QUANTITY", "CART", "ADDRESS_CONFIRM", "ADDRESS", "COUPON", "CONFIRM",
+)  # fmt: skip
+YES = {"是", "是的", "对", "好", "好的", "确认", "确定", "可以", "嗯", "ok", "yes", "y", "寄这里", "就这个"}
+NONE = {"不用", "不使用", "不用了", "不要", "跳过", "没有", "无"}
+CHECKOUT = {"结算", "去结算", "下单", "买单", "确认下单", "提交订单"}
+MORE = {"继续逛", "继续购物", "再看看", "逛逛"}
+_QTY = re.compile(r"^(?:买|要|来)?(\d{1,3})(?:件|个|份|套|只|盒|瓶|双|台)?$")
+_CN_QTY = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_REMOVE = re.compile(r"^(?:删掉|删除|去掉|不要|移除)第?(\d{1,2})(?:个|件|项)?$")
+_PHONE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
+_REGION = re.compile(r"^(.{2,}?(?:省|自治区|特别行政区|市))?(.{2,}?(?:市|州|盟|地区))?(.{1,}?(?:区|县|市|旗))")
+
+
+@dataclass(frozen=True)
+class CheckoutDeps:
+    carts: CartStore
+    rules: ShopRules
+    public_url: str
+    now: Callable[[], datetime]
+    after_order: Callable[[str, datetime], None]  # (order_no, expires_at): schedule the unpaid timeout
+
+
+def parse_quantity(norm: str) -> int | None:
+    found = _QTY.match(norm)
+    if found:
+        value = int(found[1])
+    elif norm[:1] in _CN_QTY and len(norm) <= 2:
+        value = _CN_QTY[norm[:1]]
+    else:
+        return None
+    return value if 1 <= value <= MAX_QUANTITY else None
+
+
+def parse_address(text: str):  # -> AddressInput
+    """"张三 13800000000 广东省深圳市南山区科技园1号" (any order of name and phone; commas or spaces)."""
+    cleaned = re.sub(r"[，,;；\n]+", " ", text).strip()
+    phone_match = _PHONE.search(cleaned.replace(" ", ""))
+    if phone_match is None:
+        raise InvalidAddress({"phone": "没找到手机号，请写上11位手机号"})
+    phone = phone_match.group(0)
+    without = cleaned.replace(phone, " ")
+    parts = without.split()
+    name = parts[0] if parts else ""
+    rest = "".join(parts[1:])
+    if len(name) > 8 and not rest:  # no space between name and address: the name is the first 2-4 characters
+        name, rest = name[:3], name[3:]
+    region_match = _REGION.match(rest)
+    region = "".join(g for g in region_match.groups() if g) if region_match else ""
+    detail = rest[len(region) :] if region_match else rest
+    return validate_address(name, phone, region, detail)
+
+
+def build(deps: CheckoutDeps) -> Flow:
+    def entry(turn: Turn) -> Step:
+        lines = deps.carts.lines(turn.openid)
+        if not lines:
+            return Step("购物车是空的。回复“逛商城”挑选商品吧～", END)
+        return Step(_cart_text(lines), CART)
+
+    def quantity(turn: Turn) -> Step:
+        count = parse_quantity(turn.norm)
+        if count is None:
+            return Step.not_understood()
+        sku = Sku.get_or_none(Sku.id == turn.slots["sku"])
+        if sku is None or not sku.on_sale:
+            return Step("这个规格已下架，回复“逛商城”看看别的吧。", END)
+        if sku.stock < count:
+            return Step(f"库存只剩{sku.stock}件，请少买一些：回复数量。", QUANTITY)
+        lines = deps.carts.add(turn.openid, sku.id, count)
+        return Step("已加入购物车。\n" + _cart_text(lines), CART)
+
+    def cart(turn: Turn) -> Step:
+        lines = deps.carts.lines(turn.openid)
+        removed = _REMOVE.match(turn.norm)
+        if removed:
+            index = int(removed[1]) - 1
+            if not 0 <= index < len(lines):
+                return Step(f"购物车里没有第{index + 1}件。\n{_cart_text(lines)}", CART)
+            del lines[index]
+            deps.carts.save(turn.openid, lines)
+            if not lines:
+                return Step("已删除，购物车空了。回复“逛商城”继续挑选。", END)
+            return Step("已删除。\n" + _cart_text(lines), CART)
+        if turn.norm in {"清空", "清空购物车"}:
+            deps.carts.clear(turn.openid)
+            return Step("购物车已清空。", END)
+        if turn.norm in MORE:
+            return Step("好的，购物车给您留着。回复“逛商城”或商品名继续挑选，回复“购物车”回来结算。", END)
+        if turn.norm in CHECKOUT or turn.norm in YES:
+            return _to_address(turn, lines)
+        return Step.not_understood()
+
+    def address_confirm(turn: Turn) -> Step:
+        if turn.norm in YES:
+            saved = last_address(turn.openid)
+            if saved is None:
+                return Step(_ask_address(), ADDRESS)
+            turn.slots["address"] = as_input(saved).__dict__
+            return _to_coupon(turn)
+        if turn.norm in {"否", "不是", "换一个", "新地址", "不"}:
+            return Step(_ask_address(), ADDRESS)
+        return address(turn)
+
+    def address(turn: Turn) -> Step:
+        try:
+            parsed = parse_address(turn.text)
+        except InvalidAddress as exc:
+            problems = "；".join(exc.problems.values())
+            return Step(f"地址不完整：{problems}。\n{_ask_address()}", ADDRESS)
+        turn.slots["address"] = parsed.__dict__
+        return _to_coupon(turn)
+
+    def coupon(turn: Turn) -> Step:
+        options: list[str] = turn.slots.get("coupon_options", [])
+        if turn.norm in NONE:
+            turn.slots["coupons"] = []
+            return _confirm(turn)
+        found = re.match(r"^(\d{1,2})$", turn.norm)
+        if not found or not 1 <= int(found[1]) <= len(options):
+            return Step.not_understood()
+        turn.slots["coupons"] = [options[int(found[1]) - 1]]
+        return _confirm(turn)
+
+    def confirm(turn: Turn) -> Step:
+        if turn.norm not in YES and turn.norm not in CHECKOUT:
+            return Step.not_understood()
+        lines = deps.carts.lines(turn.openid)
+        address_fields = turn.slots.get("address")
+        now = deps.now()
+        try:
+            order = create_order(
+                turn.openid,
+                [CartLine(sku, qty) for sku, qty in lines],
+                validate_address(**address_fields) if address_fields else None,
+                turn.slots.get("coupons", []),
+                0,
+                now,
+                rules=deps.rules,
+                expected_payable_fen=turn.slots.get("payable"),
+            )
+        except PriceChanged:
+            return _confirm(turn, prefix="价格有变动，请重新确认：\n")
+        except OutOfStock as exc:
+            return Step(f"{exc}\n{_cart_text(lines)}", CART)
+        except CheckoutError as exc:
+            return Step(f"{exc}\n回复“购物车”重新结算。", END)
+        deps.carts.clear(turn.openid)
+        deps.after_order(order.order_no, order.expires_at)
+        minutes = int(deps.rules.unpaid_timeout.total_seconds() // 60)
+        card = [(
+            f"订单待支付 ¥{yuan(order.payable_fen)}",
+            f"订单号 {order.order_no}\n请在{minutes}分钟内完成支付，超时自动取消。",
+            "",
+            pay_link(deps.public_url, order.order_no),
+        )]  # fmt: skip
+        return Step(Answer(card), END)
+
+    def _to_address(turn: Turn, lines: list[tuple[int, int]]) -> Step:
+        result = quote(turn.openid, [CartLine(s, q) for s, q in lines], [], 0, deps.now(), rules=deps.rules)
+        if not result.needs_address:
+            turn.slots["address"] = None
+            return _to_coupon(turn)
+        saved = last_address(turn.openid)
+        if saved is not None:
+            line = f"{saved.name} {saved.phone[:3]}****{saved.phone[-4:]} {saved.region}{saved.detail}"
+            return Step(f"寄到上次的地址吗？\n{line}\n回复“是”，或直接发送新地址。", ADDRESS_CONFIRM)
+        return Step(_ask_address(), ADDRESS)
+
+    def _to_coupon(turn: Turn) -> Step:
+        coupons = available_coupons(turn.openid, deps.now())
+        if not coupons:
+            turn.slots["coupons"] = []
+            return _confirm(turn)
+        turn.slots["coupon_options"] = [c.code for c in coupons[:5]]
+        listed = "\n".join(
+            f"{i}. {c.template.describe()}（{c.expires_at:%m月%d日}到期）" for i, c in enumerate(coupons[:5], start=1)
+        )
+        return Step(f"您有可用优惠券：\n{listed}\n回复数字使用，或回复“不用”。", COUPON)
+
+    def _confirm(turn: Turn, prefix: str = "") -> Step:
+        lines = deps.carts.lines(turn.openid)
+        result = quote(
+            turn.openid, [CartLine(s, q) for s, q in lines], turn.slots.get("coupons", []), 0, deps.now(),
+            rules=deps.rules,
+        )  # fmt: skip
+        turn.slots["payable"] = result.priced.payable_fen
+        items = [f"· {p.line.title} ×{p.line.quantity} ¥{yuan(p.subtotal_fen)}" for p in result.priced.lines]
+        address = turn.slots.get("address")
+        ship = "虚拟商品，无需收货地址"
+        if address:
+            ship = f"收货：{address['name']} {address['region']}{address['detail']}"
+        text = "\n".join([*items, *result.priced.explanation(), ship, "回复“确认”下单，或“取消”。"])
+        return Step(prefix + text, CONFIRM)
+
+    return Flow(
+        name="cart",
+        title="结算",
+        entry=entry,
+        states={
+            QUANTITY: quantity,
+            CART: cart,
+            ADDRESS_CONFIRM: address_confirm,
+            ADDRESS: address,
+            COUPON: coupon,
+            CONFIRM: confirm,
+        },
+        prompts={
+            QUANTITY: lambda slots: f"请回复购买数量（1-{MAX_QUANTITY}）。",
+            CART: lambda slots: "回复“结算”下单，“继续逛”选购更多，或“删掉第1个”。",
+            ADDRESS_CONFIRM: lambda slots: "回复“是”寄到上次的地址，或发送新地址。",
+            ADDRESS: lambda slots: _ask_address(),
+            COUPON: lambda slots: "回复数字使用优惠券，或回复“不用”。",
+            CONFIRM: lambda slots: "回复“确认”下单，或“取消”。",
+        },
+    )
+
+
+def ask_quantity(turn: Turn, sku_id: int) -> Step:
+    """Browse's hand-over once a SKU is chosen."""
+    turn.slots["sku"] = sku_id
+    sku = Sku.get_by_id(sku_id)
+    spec = " ".join(part.split(":", 1)[-1] for part in sku.spec.split(";") if part) or "默认规格"
+    virtual = "（虚拟商品，无需物流）" if sku.virtual else ""
+    return Step(
+        f"已选：{spec}，¥{yuan(sku.price_fen)}，库存{sku.stock}件{virtual}。请回复购买数量。", QUANTITY, flow="cart"
+    )
+
+
+def _cart_text(lines: list[tuple[int, int]]) -> str:
+    skus = {s.id: s for s in Sku.select().where(Sku.id.in_([sku for sku, _ in lines]))}
+    rows, total = [], 0
+    for i, (sku_id, qty) in enumerate(lines, start=1):
+        sku = skus.get(sku_id)
+        if sku is None:
+            rows.append(f"{i}. （已下架）×{qty}")
+            continue
+        spec = " ".join(part.split(":", 1)[-1] for part in sku.spec.split(";") if part)
+        amount = sku.price_fen * qty
+        total += amount
+        rows.append(f"{i}. {sku.product.title} {spec} ×{qty} ¥{yuan(amount)}")
+    return (
+        "购物车：\n" + "\n".join(rows) + f"\n合计 ¥{yuan(total)}\n回复“结算”下单，“继续逛”选购更多，或“删掉第1个”。"
+    )
+
+
+def _ask_address() -> str:
+    return "请发送收货信息：姓名 手机号 地址，例如：张三 13812345678 广东省深圳市南山区科技园路1号"

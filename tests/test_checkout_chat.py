@@ -1,0 +1,101 @@
+"""Checkout in chat over HTTP: SKU → quantity → cart → address → coupon → confirmation → pay link."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from bot.config import Config
+from store.catalog import Sku
+from store.clock import ManualClock
+from store.coupons import Coupon, CouponTemplate
+from store.db import open_database
+from store.inventory import stock_of
+from store.orders import Order
+from tests.gateway_support import running
+from tests.test_browse_chat import shop_config  # noqa: F401 - the fixture with the catalog imported
+
+ADDRESS = "张三 13812345678 广东省深圳市南山区科技园路1号"
+
+
+async def pick(follower, openid: str, search: str, spec: str) -> None:
+    await follower.send_text(openid, search)
+    await follower.send_text(openid, "1")
+    chosen = await follower.send_text(openid, spec)
+    assert "请回复购买数量" in chosen.shown, chosen.shown
+
+
+async def test_from_sku_to_pay_link(shop_config: Config) -> None:  # noqa: F811
+    clock = ManualClock()
+    async with running(shop_config, clock) as shop:
+        follower = shop.follower()
+        await pick(follower, "o_c", "看看法式碎花雪纺连衣裙", "红色 M")
+        cart = await follower.send_text("o_c", "2件")
+        assert "已加入购物车" in cart.shown and "×2 ¥318" in cart.shown
+        address = await follower.send_text("o_c", "结算")
+        assert "请发送收货信息" in address.shown
+        bad = await follower.send_text("o_c", "张三 123 深圳")
+        assert "地址不完整" in bad.shown
+        confirm = await follower.send_text("o_c", ADDRESS)
+        assert "商品合计 ¥318.00" in confirm.shown and "应付" in confirm.shown and "收货：张三" in confirm.shown
+        assert "满" in confirm.shown, "the full-reduction rule explains itself even when it does not apply"
+        paid = await follower.send_text("o_c", "确认")
+        assert paid.reply["MsgType"] == "news"
+        item = paid.reply["Articles"]["item"]
+        order_no = re.search(r"/pay/(\w+)$", item["Url"])[1]
+        assert item["Title"].startswith("订单待支付 ¥")
+
+        open_database(shop_config.database.url, shop_config.var_dir)
+        order = Order.get(Order.order_no == order_no)
+        assert order.status == "unpaid" and order.openid == "o_c" and order.ship_name == "张三"
+        assert order.expires_at == clock.now() + timedelta(minutes=shop_config.shop.unpaid_timeout_minutes)
+        assert "购物车是空的" in (await follower.send_text("o_c", "购物车")).shown
+
+        await pick(follower, "o_c", "看看法式碎花雪纺连衣裙", "红色 L")
+        await follower.send_text("o_c", "1")
+        remembered = await follower.send_text("o_c", "结算")
+        assert "寄到上次的地址吗" in remembered.shown and "138****5678" in remembered.shown
+        assert "应付" in (await follower.send_text("o_c", "是")).shown
+
+
+async def test_cart_commands_and_stock_limits(shop_config: Config) -> None:  # noqa: F811
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        await pick(follower, "o_k", "看看法式碎花雪纺连衣裙", "红色 L")
+        assert "库存只剩18件" in (await follower.send_text("o_k", "50")).shown
+        assert "抱歉，没听懂" in (await follower.send_text("o_k", "很多")).shown
+        await follower.send_text("o_k", "1")
+        assert "购物车给您留着" in (await follower.send_text("o_k", "继续逛")).shown
+        await pick(follower, "o_k", "看看真丝长款连衣裙", "M")
+        two = await follower.send_text("o_k", "一件")
+        assert "1. " in two.shown and "2. " in two.shown
+        one = await follower.send_text("o_k", "删掉第1个")
+        assert "已删除" in one.shown and "2. " not in one.shown and "真丝" in one.shown
+        assert "购物车空了" in (await follower.send_text("o_k", "删掉第1个")).shown
+
+
+async def test_virtual_goods_skip_the_address_and_coupons_apply(shop_config: Config) -> None:  # noqa: F811
+    clock = ManualClock()
+    open_database(shop_config.database.url, shop_config.var_dir)
+    template = CouponTemplate.create(code="NEW5", kind="fixed", value=500, threshold_fen=0, created_at=clock.now())
+    Coupon.create(code="C-O-V-1", template=template, openid="o_v", issued_at=clock.now(),
+                  expires_at=clock.now() + timedelta(days=3))  # fmt: skip
+    async with running(shop_config, clock) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_v", "看看视频会员")
+        await follower.send_text("o_v", "1")
+        chosen = await follower.send_text("o_v", "月卡")
+        assert "无需物流" in chosen.shown, chosen.shown
+        await follower.send_text("o_v", "1")
+        coupons = await follower.send_text("o_v", "结算")
+        assert "您有可用优惠券" in coupons.shown and "1. " in coupons.shown
+        confirm = await follower.send_text("o_v", "1")
+        assert "无需收货地址" in confirm.shown and "-¥5.00" in confirm.shown and "应付 ¥20.00" in confirm.shown
+        sku = Sku.get(Sku.spec.contains("月卡"))
+        before = stock_of(sku.id)
+        paid = await follower.send_text("o_v", "确认")
+        assert paid.reply["MsgType"] == "news"
+        assert Coupon.get(Coupon.code == "C-O-V-1").status == "locked"
+        assert stock_of(sku.id) == before - 1, "the order reserved its stock"
+        order = Order.get(Order.openid == "o_v")
+        assert not order.needs_shipping and order.discount_fen == 500

@@ -21,6 +21,7 @@ from dialogs.answers import PLACEHOLDERS
 from dialogs.cart import CartStore
 from dialogs.engine import Engine, EngineSettings
 from dialogs.flows import birthday, browse, checkout
+from dialogs.order_answers import make_orders_answer
 from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
 from dialogs.state import DialogStore
@@ -86,7 +87,7 @@ def build_engine(
         rules=rules,
         renderer=renderer,
         flows=flows,
-        answers=PLACEHOLDERS,
+        answers={**PLACEHOLDERS, "orders": make_orders_answer(config.server.public_url)},
         settings=EngineSettings(
             default_reply_interval_s=config.shop.default_reply_interval_minutes * 60, shop_name=config.shop.name
         ),

@@ -1,4 +1,4 @@
-"""Answers for built-in intents that have no flow yet. Later issues replace each with its flow (orders, tracking,
+"""Answers for built-in intents that have no flow yet. Later issues replace each with its flow (tracking,
 after-sales, member centre, coupons, points); the routing to them is already in place."""
 
 from __future__ import annotations
@@ -6,10 +6,6 @@ from __future__ import annotations
 from dialogs.flows import Turn
 from dialogs.intents import Intent
 from dialogs.replies import ReplyLike
-
-
-def orders(turn: Turn, intent: Intent) -> ReplyLike:
-    return "您最近还没有订单。回复“逛商城”挑选商品吧～"
 
 
 def tracking(turn: Turn, intent: Intent) -> ReplyLike:
@@ -33,7 +29,6 @@ def coupons(turn: Turn, intent: Intent) -> ReplyLike:
 
 
 PLACEHOLDERS = {
-    "orders": orders,
     "tracking": tracking,
     "after_sales": after_sales,
     "member": member,

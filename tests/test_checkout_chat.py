@@ -99,3 +99,16 @@ async def test_virtual_goods_skip_the_address_and_coupons_apply(shop_config: Con
         assert stock_of(sku.id) == before - 1, "the order reserved its stock"
         order = Order.get(Order.openid == "o_v")
         assert not order.needs_shipping and order.discount_fen == 500
+
+
+async def test_my_orders_lists_them_with_a_pay_link(shop_config: Config) -> None:  # noqa: F811
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        assert "还没有订单" in (await follower.send_text("o_m", "我的订单")).shown
+        await pick(follower, "o_m", "看看法式碎花雪纺连衣裙", "白色 M")
+        await follower.send_text("o_m", "1")
+        await follower.send_text("o_m", "结算")
+        await follower.send_text("o_m", ADDRESS)
+        await follower.send_text("o_m", "确认")
+        listed = await follower.send_text("o_m", "我的订单")
+        assert "您最近的订单" in listed.shown and "待支付" in listed.shown and "/pay/" in listed.shown

@@ -112,8 +112,17 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
     import asyncio
 
     from bot.demo import run_demo
+    from bot.sandbox.demo_seed import seed_demo_shop
+    from store.clock import SystemClock
+    from store.db import close_database, open_database
 
     _migrate(config)
+    open_database(config.database.url, config.var_dir)
+    try:
+        for line in seed_demo_shop(SystemClock().now()):
+            print(f"seeded {line}")
+    finally:
+        close_database()
     return asyncio.run(run_demo(config, _tail(args)))
 
 

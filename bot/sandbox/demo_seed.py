@@ -1,0 +1,27 @@
+"""The demo shop's contents: a realistic Chinese catalog (60 products in three-level categories) and keyword
+rules, loaded on the first `wxshop demo` into an empty shop and never over a merchant's own data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from dialogs.rules_file import parse_toml
+from store.catalog import Product
+from store.catalog_import import import_file
+from store.keywords import KeywordRule, save_rules
+
+DEMO_DATA = Path(__file__).parent / "demo_data"
+
+
+def seed_demo_shop(now: datetime) -> list[str]:
+    """Fill what is empty; returns one line per thing seeded (nothing when the shop already has it)."""
+    seeded = []
+    if not Product.select().exists():
+        report = import_file(DEMO_DATA / "catalog.csv")
+        seeded.append(f"catalog: {report.summary()}")
+    if not KeywordRule.select().exists():
+        document = parse_toml((DEMO_DATA / "rules.toml").read_text(encoding="utf-8"))
+        created, _, _ = save_rules(document.rules, document.standing, now)
+        seeded.append(f"keyword rules: {created} rules, follow and default replies")
+    return seeded

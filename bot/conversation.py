@@ -83,7 +83,9 @@ def build_engine(
     }
     return Engine(
         clock=clock,
-        store=DialogStore(resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60),
+        store=DialogStore(
+            resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60, personal=("cart", "cswin")
+        ),
         rules=rules,
         renderer=renderer,
         flows=flows,

@@ -45,10 +45,11 @@ class Snapshot:
 
 
 class DialogStore:
-    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int, personal: tuple[str, ...] = ()) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self.personal = personal  # other per-follower key kinds to drop on unsubscribe (cart, windows…)
 
     def _keys(self, openid: str) -> list[str]:
         return [f"{self.prefix}dialog:{openid}", f"{self.prefix}human:{openid}", f"{self.prefix}default-reply:{openid}"]
@@ -84,8 +85,8 @@ class DialogStore:
         self.client.set(self._keys(openid)[2], now.timestamp(), ex=interval_s + GC_MARGIN_S)
 
     def forget(self, openid: str) -> None:
-        """Unsubscribe: the follower's conversation is personal data."""
-        self.client.delete(*self._keys(openid))
+        """Unsubscribe: the follower's conversation (and cart, windows…) is personal data."""
+        self.client.delete(*self._keys(openid), *(f"{self.prefix}{kind}:{openid}" for kind in self.personal))
 
 
 def _decode(raw: bytes) -> DialogState | None:

@@ -6,7 +6,8 @@ from werobot.messages.events import ScanEvent, SubscribeEvent, UnSubscribeEvent
 from werobot.robot import BaseRoBot
 
 from handlers.context import HandlerContext, ReplyLike, bind
-from store.followers import record_follow, record_unfollow
+from store.followers import record_follow
+from store.privacy import forget_follower
 from store.windows import record_interaction
 
 
@@ -27,7 +28,8 @@ def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
 
 
 def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> ReplyLike:
-    record_unfollow(message.source, ctx.clock.now())
+    """WeChat's rule: the follower's personal data goes (see store.privacy); no reply can reach them now."""
+    forget_follower(message.source, ctx.clock.now())
     ctx.engine.on_unfollow(message.source)
     return None
 

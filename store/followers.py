@@ -59,14 +59,6 @@ def _record_follow(openid: str, now: datetime, scene: str | None) -> tuple[Follo
         return follower, first_time
 
 
-def record_unfollow(openid: str, now: datetime) -> None:
-    """WeChat's rule: on unsubscribe, delete the follower's personal data. The row stays as a pseudonymous key
-    (orders the merchant must keep refer to it); everything that describes the person is cleared."""
-    Follower.update(
-        subscribed=False, unfollowed_at=now, followed_at=None, birthday=None, birthday_set_at=None
-    ).where(Follower.openid == openid).execute()
-
-
 BIRTHDAY_CHANGE_DAYS = 365
 
 

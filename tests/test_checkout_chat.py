@@ -112,3 +112,30 @@ async def test_my_orders_lists_them_with_a_pay_link(shop_config: Config) -> None
         await follower.send_text("o_m", "确认")
         listed = await follower.send_text("o_m", "我的订单")
         assert "您最近的订单" in listed.shown and "待支付" in listed.shown and "/pay/" in listed.shown
+
+
+async def test_unsubscribe_forgets_personal_data_but_keeps_anonymised_orders(shop_config: Config) -> None:  # noqa: F811
+    from store.addresses import Address
+    from store.orders import cancel_if_unpaid
+
+    clock = ManualClock()
+    async with running(shop_config, clock) as shop:
+        follower = shop.follower()
+        await pick(follower, "o_u", "看看法式碎花雪纺连衣裙", "白色 M")
+        await follower.send_text("o_u", "1")
+        await follower.send_text("o_u", "结算")
+        await follower.send_text("o_u", ADDRESS)
+        await follower.send_text("o_u", "确认")
+        await pick(follower, "o_u", "看看法式碎花雪纺连衣裙", "红色 S")
+        await follower.send_text("o_u", "1")  # a cart left behind
+
+        open_database(shop_config.database.url, shop_config.var_dir)
+        order = Order.get(Order.openid == "o_u")
+        assert cancel_if_unpaid(order.order_no, clock.now())
+        await follower.unfollow("o_u")
+
+        kept = Order.get(Order.order_no == order.order_no)
+        assert kept.openid == "o_u" and kept.payable_fen == order.payable_fen, "the record stays"
+        assert kept.ship_name is None and kept.ship_phone is None and kept.ship_detail is None
+        assert Address.select().where(Address.openid == "o_u").count() == 0
+        assert "购物车是空的" in (await follower.send_text("o_u", "购物车")).shown

@@ -1,0 +1,39 @@
+"""WeChat's rule on unsubscribe: delete the follower's personal data ("开发者收到用户取消关注事件时需要删除该用户的
+所有信息"), while keeping the order records a merchant must keep — anonymised.
+
+What goes: saved addresses, the birthday, the shipping address on orders that are finished (completed,
+cancelled, refunded). What stays: the pseudonymous openid on orders, amounts and lines (accounting), and the
+addresses of orders still in progress (paid or shipped parcels must still arrive; they are cleared when the
+follower's orders finish and this runs again, or by an operator). Conversation state in Redis is dropped by the
+dialog engine.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from store.addresses import Address
+from store.db import write_transaction
+from store.followers import Follower
+from store.orders import CANCELLED, COMPLETED, REFUNDED, Order
+
+FINISHED = (COMPLETED, CANCELLED, REFUNDED)
+
+
+def forget_follower(openid: str, now: datetime) -> dict[str, int]:
+    """Erase what identifies the person; returns what was removed, for the log."""
+    with write_transaction():
+        followers = (
+            Follower.update(
+                subscribed=False, unfollowed_at=now, followed_at=None, birthday=None, birthday_set_at=None
+            )
+            .where(Follower.openid == openid)
+            .execute()
+        )
+        addresses = Address.delete().where(Address.openid == openid).execute()
+        orders = (
+            Order.update(ship_name=None, ship_phone=None, ship_region=None, ship_detail=None)
+            .where(Order.openid == openid, Order.status.in_(FINISHED), Order.ship_name.is_null(False))
+            .execute()
+        )
+    return {"follower": followers, "addresses": addresses, "orders_anonymised": orders}

@@ -70,6 +70,18 @@ KINDS: dict[str, NoticeKind] = {
             case_no="character_string", progress="thing", updated_at="time",
         ),
         _kind(
+            "parcel_issue", Priority.TRANSACTIONAL, True, "很抱歉，您的订单{order_no}{issue}，我们正在加急处理。",
+            order_no="character_string", issue="thing", raised_at="time",
+        ),
+        _kind(
+            "apology_coupon", Priority.TRANSACTIONAL, False, "为表歉意，送您一张优惠券：{coupon}，下单时可用。",
+            coupon="thing",
+        ),
+        _kind(
+            "ops_alert", Priority.SERVICE, True, "运营提醒：{subject}（{ref}，{raised_at}）。",
+            subject="thing", ref="character_string", raised_at="time",
+        ),
+        _kind(
             "tier_change", Priority.SERVICE, True, "您的会员等级已变更为{tier}。",
             tier="thing", changed_at="time",
         ),

@@ -19,6 +19,7 @@ from typing import Any
 
 from store.outbox_templates import TemplateConfigError, parse_templates
 from store.pricing import parse_stacking
+from store.sla import parse_holidays
 
 ENV_PREFIX = "WXSHOP_"
 DEFAULT_PATH = Path("config.toml")
@@ -144,8 +145,28 @@ class LogisticsConfig:
     key: str = "sandbox-kuaidi-key"
     salt: str = "sandbox-salt"
     api_base_url: str = field(default="http://127.0.0.1:8081", metadata=_check(_http_url, "an http(s) URL"))
+    customer: str = ""  # the real-time query's customer id (实时查询), for the polling fallback
     stall_hours: int = field(default=24, metadata=_check(_positive, "a positive integer"))
     not_collected_hours: int = field(default=72, metadata=_check(_positive, "a positive integer"))
+    apology_coupon: str = ""  # coupon template code sent with an apology for a parcel in trouble; empty = none
+
+
+def _dates(v: tuple[str, ...]) -> bool:
+    try:
+        parse_holidays(v)
+    except ValueError:
+        return False
+    return all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in v)
+
+
+@dataclass(frozen=True)
+class AfterSalesConfig:
+    answer_hours: int = field(default=48, metadata=_check(_positive, "a positive integer"))
+    exchange_hours: int = field(default=72, metadata=_check(_positive, "a positive integer"))
+    dispute_working_days: int = field(default=3, metadata=_check(_positive, "a positive integer"))
+    dispute_max_working_days: int = field(default=5, metadata=_check(_positive, "a positive integer"))
+    holidays: tuple[str, ...] = field(default=(), metadata=_check(_dates, "dates like 2026-10-01"))
+    eligible_days: int = field(default=30, metadata=_check(_positive, "a positive integer"))
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,7 @@ class Config:
     redis: RedisConfig = RedisConfig()
     admin: AdminConfig = AdminConfig()
     logistics: LogisticsConfig = LogisticsConfig()
+    after_sales: AfterSalesConfig = AfterSalesConfig()
     shop: ShopConfig = ShopConfig()
     menu: tuple[Mapping[str, Any], ...] = ()
     templates: Mapping[str, Any] = field(default_factory=dict)
@@ -360,5 +382,6 @@ _SECTIONS: dict[str, type] = {
     "redis": RedisConfig,
     "admin": AdminConfig,
     "logistics": LogisticsConfig,
+    "after_sales": AfterSalesConfig,
     "shop": ShopConfig,
 }

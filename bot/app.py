@@ -13,9 +13,13 @@ from aiohttp import web
 
 from bot import metrics
 from bot.admin import setup_admin
+from bot.admin_orders import setup_order_admin
 from bot.config import Config
 from bot.conversation import setup_conversation
 from bot.gateway import setup_gateway
+from bot.job_queue import setup_jobs
+from bot.pay_notify import setup_pay_notify
+from bot.pay_pages import setup_pay_pages
 from bot.product_pages import setup_product_pages
 from bot.resources import open_resources
 from bot.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, run_blocking
@@ -41,6 +45,10 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_gateway(app)
     setup_admin(app)
     setup_product_pages(app)
+    setup_jobs(app)
+    setup_pay_pages(app)
+    setup_pay_notify(app)
+    setup_order_admin(app)
     return app
 
 

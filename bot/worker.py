@@ -13,17 +13,26 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from bot.config import Config
 from bot.outbox_service import OutboxService
+from bot.pay_client import WeChatPayClient
 from bot.resources import Resources, open_resources
+from bot.wechat import WeChatGateway
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS, JobDeps
 from store.clock import Clock
+from store.orders import ShopRules
 from store.schema import prepare
 
 log = logging.getLogger("wxshop.worker")
 
 
 def build_worker(config: Config, resources: Resources, burst: bool = False, **overrides: Any) -> Worker:
-    deps = JobDeps(clock=resources.clock, worker_name=f"{socket.gethostname()}:{os.getpid()}")
+    deps = JobDeps(
+        clock=resources.clock,
+        worker_name=f"{socket.gethostname()}:{os.getpid()}",
+        pay=WeChatPayClient(config),
+        messenger=WeChatGateway(config, resources.redis),
+        rules=ShopRules.from_settings(config.shop),
+    )
     outbox = None if burst else OutboxService(config, resources, deps.worker_name)
 
     async def on_startup(ctx: dict[str, Any]) -> None:

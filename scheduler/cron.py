@@ -6,10 +6,13 @@ from __future__ import annotations
 from arq.cron import CronJob, cron
 
 from scheduler.jobs import beat, sweep_outbox
+from scheduler.order_jobs import cancel_expired_orders, sync_refunds
 
 
 def cron_table() -> list[CronJob]:
     return [
         cron(beat, name="heartbeat", second=0, unique=True, run_at_startup=False, keep_result=60),
         cron(sweep_outbox, name="outbox-sweep", second=30, unique=True, run_at_startup=False, keep_result=60),
+        cron(cancel_expired_orders, name="order-timeouts", second=15, unique=True, keep_result=60),
+        cron(sync_refunds, name="refund-sync", minute=set(range(0, 60, 5)), second=45, unique=True, keep_result=60),
     ]

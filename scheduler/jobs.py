@@ -7,14 +7,17 @@ the WeChat gateway. Jobs never read config or open connections themselves.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from scheduler.order_jobs import ORDER_FUNCTIONS, Messenger
 from store.clock import Clock
 from store.db import write_transaction
 from store.heartbeat import record_heartbeat
+from store.orders import ShopRules
 from store.outbox import apply_receipts, purge_receipts
+from store.payments import PayGateway
 
 RECEIPTS_KEPT = timedelta(days=2)
 
@@ -23,6 +26,9 @@ RECEIPTS_KEPT = timedelta(days=2)
 class JobDeps:
     clock: Clock
     worker_name: str
+    pay: PayGateway | None = None  # WeChat Pay, for order timeouts and refunds
+    messenger: Messenger | None = None  # the WeChat gateway's send_text, for the after-payment message
+    rules: ShopRules = field(default_factory=ShopRules)
 
 
 async def beat(ctx: dict[str, Any], source: str = "cron") -> str:
@@ -46,4 +52,4 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(sweep)
 
 
-FUNCTIONS = [beat, sweep_outbox]
+FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS]

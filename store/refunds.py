@@ -83,7 +83,7 @@ def request_refund(
                 raise RefundError(f"no order {order_no}")
             if order.status not in REFUNDABLE:
                 raise RefundError(f"order {order_no} is {order.status}: nothing to refund")
-            committed = _committed(order_no)
+            committed = committed_refunds(order_no)
             if amount_fen > order.payable_fen - committed:
                 raise RefundError(
                     f"refund {amount_fen} exceeds what is left to refund ({order.payable_fen - committed} fen)"
@@ -111,7 +111,7 @@ def _same(refund: Refund, order_no: str, amount_fen: int) -> Refund:
     return refund
 
 
-def _committed(order_no: str) -> int:
+def committed_refunds(order_no: str) -> int:
     """Fen refunded or on their way back for the order's own refunds (late-payment refunds are separate money)."""
     total = (
         Refund.select(peewee.fn.COALESCE(peewee.fn.SUM(Refund.amount_fen), 0))

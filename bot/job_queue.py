@@ -1,0 +1,96 @@
+"""Enqueueing jobs from the web app: one arq pool per app (opened in `cleanup_ctx`), usable from the event loop
+(`await jobs.enqueue(...)`) and from handler threads (`jobs.enqueue_from_thread(...)`, which hands the call to
+the loop and waits briefly). Enqueueing is best effort by design: every job that matters has a sweep behind
+it (order timeouts, refunds), so a failure is logged and reported as False, never raised into a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from bot.runtime import RESOURCES
+
+log = logging.getLogger("wxshop.jobs")
+
+ENQUEUE_TIMEOUT_S = 5.0
+
+
+class JobQueue:
+    def __init__(self, pool: ArqRedis, loop: asyncio.AbstractEventLoop) -> None:
+        self.pool = pool
+        self.loop = loop
+
+    async def enqueue(self, function: str, *args: Any, **options: Any) -> bool:
+        """Queue `function(*args)`; options are arq's (`_job_id`, `_defer_until`…). False when not queued
+        (the id exists already, or Redis failed)."""
+        try:
+            job = await self.pool.enqueue_job(function, *args, **options)
+        except Exception as exc:  # Redis down or slow: the sweeps pick the work up
+            log.warning("could not enqueue", extra={"function": function, "error": repr(exc)})
+            return False
+        return job is not None
+
+    def enqueue_from_thread(self, function: str, *args: Any, **options: Any) -> bool:
+        """The same from a handler thread: handed to the loop, waited for briefly. Called on the loop's own
+        thread it cannot wait (that would deadlock), so it queues the call and reports True."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            task = self.loop.create_task(self.enqueue(function, *args, **options))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            return True
+        future = asyncio.run_coroutine_threadsafe(self.enqueue(function, *args, **options), self.loop)
+        try:
+            return future.result(ENQUEUE_TIMEOUT_S)
+        except Exception as exc:  # timed out or the loop is closing
+            future.cancel()
+            log.warning("could not enqueue", extra={"function": function, "error": repr(exc)})
+            return False
+
+    def schedule_cancel(self, order_no: str, expires_at: datetime) -> bool:
+        """For the chat flow (a handler thread) right after `create_order`: time the order out at
+        `expires_at`. The minute sweep cancels it anyway if this fails."""
+        return self.enqueue_from_thread(
+            "cancel_unpaid", order_no, _job_id=f"cancel:{order_no}", _defer_until=expires_at
+        )
+
+
+JOBS = web.AppKey("jobs", JobQueue)
+_background: set[asyncio.Task[bool]] = set()
+
+
+def cancel_scheduler(app: web.Application) -> Callable[[str, datetime], None]:
+    """`after_order` for the checkout flow: schedules the unpaid timeout through the app's queue, looked up at
+    call time (the queue opens in its own cleanup_ctx, after the conversation's)."""
+
+    def schedule(order_no: str, expires_at: datetime) -> None:
+        jobs = app.get(JOBS)
+        if jobs is None or not jobs.schedule_cancel(order_no, expires_at):
+            log.warning("unpaid timeout not scheduled; the minute sweep will cancel", extra={"order_no": order_no})
+
+    return schedule
+
+
+def setup_jobs(app: web.Application) -> None:
+    """After `setup_resources`: the pool needs the Redis URL and queue name."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        resources = app[RESOURCES]
+        pool = await create_pool(
+            RedisSettings.from_dsn(resources.redis_url), default_queue_name=resources.queue_name
+        )
+        app[JOBS] = JobQueue(pool, asyncio.get_running_loop())
+        yield
+        await pool.aclose()
+
+    app.cleanup_ctx.append(ctx)

@@ -1,0 +1,187 @@
+"""Order jobs run directly with a ctx dict and a ManualClock: timeouts ask WeChat Pay before cancelling, race a
+payment correctly, and the minute sweep is an idempotent safety net."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot import job_queue
+from bot.config import Config
+from bot.job_queue import JOBS, cancel_scheduler
+from bot.pay_client import WeChatPayClient
+from bot.runtime import RESOURCES
+from scheduler.cron import cron_table
+from scheduler.jobs import FUNCTIONS
+from scheduler.order_jobs import (
+    after_payment,
+    cancel_expired_orders,
+    cancel_unpaid,
+    refund_payment,
+    sync_refunds,
+)
+from store.inventory import stock_of
+from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, cancel_if_unpaid, create_order
+from store.payments import Payment, Refund
+from tests.order_support import BUYER, HOME, RULES
+from tests.pay_support import PayWorld, pay_world
+from tests.support import free_port
+
+
+@pytest.fixture
+async def world(migrated: Config) -> AsyncIterator[PayWorld]:
+    async with pay_world(migrated) as w:
+        w.sandbox.world.follow(BUYER)
+        yield w
+
+
+@pytest.fixture
+def ctx(world: PayWorld) -> dict[str, Any]:
+    deps = world.deps()
+    yield {"deps": deps}
+    deps.messenger.close()  # type: ignore[union-attr]
+
+
+def new_order(w: PayWorld, quantity: int = 2) -> Order:
+    return create_order(BUYER, [CartLine(w.shop.dress, quantity)], HOME, [], 0, w.clock.now(), rules=RULES)
+
+
+def status(order: Order) -> str:
+    return Order.get_by_id(order.id).status
+
+
+def test_jobs_are_registered() -> None:
+    names = {f.__name__ for f in FUNCTIONS}
+    assert {"cancel_unpaid", "cancel_expired_orders", "after_payment", "refund_payment", "sync_refunds"} <= names
+    crons = {c.name for c in cron_table()}
+    assert {"order-timeouts", "refund-sync"} <= crons
+
+
+async def test_timeout_of_an_order_never_opened_at_wechat(world: PayWorld, ctx: dict[str, Any]) -> None:
+    order = new_order(world)
+    assert await cancel_unpaid(ctx, order.order_no) == "not_due"
+    world.clock.advance(minutes=30)
+    assert await cancel_unpaid(ctx, order.order_no) == "cancelled"
+    assert await cancel_unpaid(ctx, order.order_no) == "not_unpaid", "a second run changes nothing"
+    assert status(order) == CANCELLED and stock_of(world.shop.dress) == 10
+
+
+async def test_timeout_closes_the_wechat_order_so_it_cannot_be_paid_after(world: PayWorld, ctx: dict) -> None:
+    order = new_order(world)
+    params = await world.pay_params(order.order_no, BUYER)  # the buyer opened the page but did not pay
+    world.clock.advance(minutes=30)
+    assert await cancel_unpaid(ctx, order.order_no) == "cancelled"
+    assert world.sandbox.pay.order(order.order_no).state == "CLOSED"
+    answer = await world.confirm(params, BUYER)
+    assert answer["err_msg"] == "get_brand_wcpay_request:fail" and "关闭" in answer["err_desc"]
+    assert stock_of(world.shop.dress) == 10
+
+
+async def test_timeout_finds_a_payment_whose_notice_is_late_and_keeps_the_order(world: PayWorld, ctx: dict) -> None:
+    order = new_order(world)
+    params = await world.pay_params(order.order_no, BUYER)
+    world.clock.advance(minutes=29, seconds=59)
+    assert (await world.confirm(params, BUYER))["err_msg"] == "get_brand_wcpay_request:ok"
+    world.clock.advance(seconds=2)  # the deadline passes before the notice is delivered
+    assert await cancel_unpaid(ctx, order.order_no) == "paid"
+    assert status(order) == PAID and stock_of(world.shop.dress) == 8
+    attempts = await world.sandbox.pay.deliver_due()  # the notice arrives afterwards: a duplicate
+    assert len(attempts) == 1 and "SUCCESS" in attempts[0].reply
+    assert Payment.select().count() == 1 and Refund.select().count() == 0
+
+
+async def test_timeout_with_wechat_unreachable_cancels_and_a_late_payment_is_refunded(
+    world: PayWorld, ctx: dict
+) -> None:
+    order = new_order(world)
+    params = await world.pay_params(order.order_no, BUYER)
+    assert (await world.confirm(params, BUYER))["err_msg"] == "get_brand_wcpay_request:ok"
+    world.clock.advance(minutes=31)
+    dead = dataclasses.replace(world.config, pay=dataclasses.replace(
+        world.config.pay, api_base_url=f"http://127.0.0.1:{free_port()}"))  # fmt: skip
+    offline = {"deps": dataclasses.replace(ctx["deps"], pay=WeChatPayClient(dead))}
+    assert await cancel_unpaid(offline, order.order_no) == "cancelled"
+    assert status(order) == CANCELLED and stock_of(world.shop.dress) == 10
+
+    attempts = await world.sandbox.pay.deliver_due()
+    assert "SUCCESS" in attempts[0].reply
+    refund = Refund.get(Refund.order_no == order.order_no)
+    assert await refund_payment(ctx, refund.refund_no) == "succeeded"
+    assert await refund_payment(ctx, refund.refund_no) == "succeeded", "idempotent"
+    pay_order = world.sandbox.pay.order(order.order_no)
+    assert pay_order.refunded_fee == order.payable_fen and len(pay_order.refunds) == 1
+    assert status(order) == CANCELLED and stock_of(world.shop.dress) == 10, "no restock: the cancel did it"
+
+
+async def test_the_sweep_cancels_every_expired_order_once(world: PayWorld, ctx: dict[str, Any]) -> None:
+    orders = [new_order(world, 1) for _ in range(3)]
+    world.clock.advance(minutes=10)
+    late = new_order(world, 1)
+    world.clock.advance(minutes=21)
+    assert await cancel_expired_orders(ctx) == 3
+    assert await cancel_expired_orders(ctx) == 0
+    assert [status(o) for o in orders] == [CANCELLED] * 3 and status(late) == UNPAID
+    assert stock_of(world.shop.dress) == 9
+    world.clock.advance(minutes=10)
+    assert await cancel_expired_orders(ctx) == 1
+
+
+async def test_sweep_and_deferred_job_racing_cancel_once(world: PayWorld, ctx: dict[str, Any]) -> None:
+    order = new_order(world, 3)
+    world.clock.advance(minutes=30)
+    results = await asyncio.gather(cancel_unpaid(ctx, order.order_no), cancel_unpaid(ctx, order.order_no),
+                                   cancel_expired_orders(ctx))  # fmt: skip
+    assert [results[0], results[1]].count("cancelled") + results[2] == 1, results
+    assert stock_of(world.shop.dress) == 10
+
+
+async def test_after_payment_waits_for_a_payment(world: PayWorld, ctx: dict[str, Any]) -> None:
+    order = new_order(world)
+    assert not await after_payment(ctx, order.order_no)
+    cancel_if_unpaid(order.order_no, world.clock.now())
+    assert not await after_payment(ctx, order.order_no)
+    assert world.sandbox.world.delivered(BUYER) == []
+
+
+async def test_refund_sweep_settles_refunds_wechat_was_still_processing(migrated: Config) -> None:
+    async with pay_world(migrated, refund_delay_s=120) as w:
+        w.sandbox.world.follow(BUYER)
+        deps = w.deps()
+        try:
+            order = new_order(w)
+            params = await w.pay_params(order.order_no, BUYER)
+            await w.confirm(params, BUYER)
+            await w.sandbox.pay.deliver_due()
+            status_code, refund = await w.admin("POST", f"/admin/api/orders/{order.order_no}/refund",
+                                                json={"reason": "不想要了"})  # fmt: skip
+            assert status_code == 201 and refund["status"] == "submitted"
+            assert await sync_refunds({"deps": deps}) == 0
+            w.clock.advance(minutes=3)
+            assert await sync_refunds({"deps": deps}) == 1
+            assert Refund.get(Refund.refund_no == refund["refund_no"]).status == "succeeded"
+            assert status(order) == "refunded" and stock_of(w.shop.dress) == 10
+        finally:
+            deps.messenger.close()  # type: ignore[union-attr]
+
+
+async def test_the_chat_flow_schedules_the_timeout_by_id_at_the_deadline(world: PayWorld) -> None:
+    """`JobQueue.schedule_cancel` from a handler thread: one arq job `cancel:{order_no}` due at `expires_at`,
+    and asking twice queues nothing more."""
+    order = new_order(world)
+    jobs = world.app[JOBS]
+    assert await asyncio.to_thread(jobs.schedule_cancel, order.order_no, order.expires_at)
+    assert not await asyncio.to_thread(jobs.schedule_cancel, order.order_no, order.expires_at)
+    resources = world.app[RESOURCES]
+    score = await resources.aredis.zscore(resources.queue_name, f"cancel:{order.order_no}")
+    assert score == int(order.expires_at.timestamp() * 1000)
+
+    other = new_order(world, 1)
+    await asyncio.to_thread(cancel_scheduler(world.app), other.order_no, other.expires_at)  # the flow's hook
+    assert await resources.aredis.zscore(resources.queue_name, f"cancel:{other.order_no}") is not None
+    assert world.app[JOBS].enqueue_from_thread("beat", "on-the-loop", _job_id=f"loop:{other.order_no}")
+    await asyncio.gather(*job_queue._background)  # called on the loop's thread: queued as a task, not waited for
+    assert await resources.aredis.zscore(resources.queue_name, f"loop:{other.order_no}") is not None

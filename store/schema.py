@@ -15,6 +15,7 @@ import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
 from store.addresses import Address
+from store.after_sales import Ticket
 from store.catalog import Category, Product, Sku
 from store.coupons import Coupon, CouponTemplate
 from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
@@ -23,6 +24,7 @@ from store.funnel import FunnelEvent
 from store.heartbeat import Heartbeat
 from store.inventory import StockAlert
 from store.keywords import KeywordRule, RulesVersion, StandingReply
+from store.logistics import Shipment
 from store.members import Member, MemberEvent, PointsEntry, SpendEntry
 from store.orders import Order, OrderLine
 from store.outbox import Notice, TemplateReceipt
@@ -82,6 +84,7 @@ STEPS: list[Step] = [
         ),
     ),
     Step(6, "outbox: notices and early template receipts", _create(Notice, TemplateReceipt)),
+    Step(7, "shipments with their traces, and after-sales tickets", _create(Shipment, Ticket)),
 ]
 
 LATEST = STEPS[-1].version

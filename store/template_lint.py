@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 
 FIELD_MAX_CHARS = 20
+CODE_TYPES = frozenset({"character_string", "number", "letter"})  # up to 32 characters (checked by type below)
 
 MARKETING_WORDS = (
     "优惠券", "优惠", "领券", "领取", "免费领", "限时", "秒杀", "折扣", "打折", "红包", "抢购", "特价", "促销",
@@ -62,7 +63,7 @@ def value_problems(name: str, value_type: str, value: str, service: bool = True)
     if not value.strip():
         return [f"{name}: empty"]
     problems: list[str] = []
-    if len(value) > FIELD_MAX_CHARS:
+    if len(value) > FIELD_MAX_CHARS and value_type not in CODE_TYPES:  # codes have their own limit of 32
         problems.append(f"{name}: {len(value)} characters, at most {FIELD_MAX_CHARS}")
     if _LINE_BREAK.search(value):
         problems.append(f"{name}: line break")

@@ -17,7 +17,7 @@ from bot.resources import Resources
 from bot.wechat import WeChatGateway
 from bot.wechat_async import AsyncWeChatSender
 from scheduler.outbox import Dispatcher, OutboxSettings
-from scheduler.outbox_limits import Liveness, QuotaShares, RateLimiter, TemplateQuota
+from scheduler.outbox_limits import Liveness, QuotaShares, RateLimiter, SendLog, TemplateQuota
 from scheduler.outbox_ports import NoticeSender
 from store.outbox_templates import parse_templates
 from store.windows import AsyncCsWindows, WindowQuotas
@@ -49,6 +49,7 @@ def build_dispatcher(
         ),
         rate=RateLimiter(resources.aredis, key, shop.outbox_rate_per_second),
         liveness=Liveness(resources.aredis, key),
+        send_log=SendLog(resources.aredis, key),
         templates=parse_templates(config.templates),
         clock=resources.clock,
         name=name,
@@ -84,7 +85,7 @@ class OutboxService:
 
     async def start(self) -> None:
         settings = outbox_settings(self.config)
-        self._sender = open_sender(self.config, self.resources, settings.concurrency)
+        self._sender = open_sender(self.config, self.resources, settings.concurrency + settings.custom_concurrency)
         dispatcher = build_dispatcher(self.config, self.resources, self._sender[0], self.name, settings)
         self._task = asyncio.create_task(dispatcher.run(self._stop), name="outbox-dispatcher")
         log.info("outbox dispatcher started", extra={"dispatcher": dispatcher.id})

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from scheduler.outbox_limits import Liveness, RateLimiter, TemplateQuota
+from scheduler.outbox_limits import Liveness, RateLimiter, SendLog, TemplateQuota
 from scheduler.outbox_plan import Drop, choose_channel, classify, reclaim_verdict, retry_at, template_fallback
 from scheduler.outbox_ports import NoticeSender, TemplateSent
 from store.clock import Clock
@@ -54,7 +54,8 @@ log = logging.getLogger("wxshop.outbox")
 class OutboxSettings:
     batch_size: int = 250
     lanes: int = 4
-    concurrency: int = 200
+    concurrency: int = 200  # template sends in flight per process
+    custom_concurrency: int = 64  # customer-service sends have their own lane: in doubt only while in flight
     lease: timedelta = timedelta(minutes=5)
     max_attempts: int = 5
     retry_base: timedelta = timedelta(seconds=30)
@@ -98,6 +99,7 @@ class Dispatcher:
         quota: TemplateQuota,
         rate: RateLimiter,
         liveness: Liveness,
+        send_log: SendLog,
         templates: Mapping[str, TemplateSpec],
         clock: Clock,
         name: str,
@@ -108,6 +110,7 @@ class Dispatcher:
         self.quota = quota
         self.rate = rate
         self.liveness = liveness
+        self.send_log = send_log
         self.templates = dict(templates)
         self.clock = clock
         self.settings = settings or OutboxSettings()
@@ -115,6 +118,7 @@ class Dispatcher:
         self.stats = DispatchStats()
         self._seq = itertools.count(1)
         self._sends = asyncio.Semaphore(self.settings.concurrency)
+        self._custom_sends = asyncio.Semaphore(self.settings.custom_concurrency)
         self._dead: list[str] = []
         self._dead_checked = float("-inf")
 
@@ -178,6 +182,10 @@ class Dispatcher:
         await asyncio.to_thread(record_outcomes, token, outcomes, self.clock.now())
         self.stats.batches += 1
         self.stats.claimed += len(claimed)
+        self._count(outcomes)
+        return len(claimed)
+
+    def _count(self, outcomes: Outcomes) -> None:
         self.stats.sent_custom += len(outcomes.sent_custom)
         self.stats.sent_template += len(outcomes.sent_template)
         self.stats.dropped += len(outcomes.dropped)
@@ -186,7 +194,6 @@ class Dispatcher:
         self.stats.deferred += len(outcomes.deferred)
         for reasons in (outcomes.dropped, outcomes.failed):
             self.stats.reasons.update(r.split(":", 1)[0] for r in reasons.values())
-        return len(claimed)
 
     async def _refresh_dead(self) -> None:
         if time.monotonic() - self._dead_checked < self.settings.owner_scan_s:
@@ -200,12 +207,16 @@ class Dispatcher:
     async def _dispatch(self, claimed: list[Claimed], token: str, now: datetime, out: Outcomes) -> None:
         fresh: list[tuple[Claimed, NoticeKind]] = []
         resend: list[_Template] = []
+        custom_states = await self._custom_states(claimed)
         for notice in claimed:
             kind = KINDS.get(notice.kind)
             if kind is None:
                 out.failed[notice.id] = f"unknown_kind: {notice.kind}"
                 continue
-            again = reclaim_verdict(notice, now, self.settings.dedup_window)
+            again = reclaim_verdict(notice, now, self.settings.dedup_window, custom_states.get(notice.id))
+            if again == "sent":  # its dead dispatcher's customer-service send went: on record now
+                out.sent_custom.append(notice.id)
+                continue
             if isinstance(again, Drop):
                 out.failed[notice.id] = again.reason
             elif again == "resend":
@@ -230,14 +241,30 @@ class Dispatcher:
         await self.rate.acquire(len(customs) + len(templates))
         started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in templates]}
         await asyncio.to_thread(mark_started, token, started, now)
-        custom_results, template_results = await asyncio.gather(
-            asyncio.gather(*(self._send_custom(n, k) for n, k in customs)),
-            asyncio.gather(*(self._send_template(t) for t in templates)),
-        )
-        fallback = await self._custom_outcomes(customs, custom_results, now, out)
-        await self._template_outcomes(templates, template_results, now, out)
-        if fallback:
+        if customs:
+            await self.send_log.begin(token)
+        custom_sends = asyncio.gather(*(self._send_custom(token, n, k) for n, k in customs))
+        template_sends = asyncio.gather(*(self._send_template(t) for t in templates))
+        custom_results = await custom_sends
+        if customs:  # recorded at once: a customer-service send is in doubt until its outcome is on record
+            early = Outcomes()
+            fallback = await self._custom_outcomes(customs, custom_results, now, early)
+            await asyncio.to_thread(record_outcomes, token, early, self.clock.now())
+            self._count(early)
+        await self._template_outcomes(templates, await template_sends, now, out)
+        if customs and fallback:
             await self._fall_back(fallback, token, out)
+
+    async def _custom_states(self, claimed: list[Claimed]) -> dict[int, str]:
+        """Of the notices taken over mid customer-service send, how far each send got (see `SendLog`)."""
+        by_owner: dict[str, list[int]] = {}
+        for notice in claimed:
+            if notice.previous_channel == CUSTOM and notice.previous_owner and notice.previous_started_at:
+                by_owner.setdefault(notice.previous_owner, []).append(notice.id)
+        states: dict[int, str] = {}
+        for owner, ids in by_owner.items():
+            states |= await self.send_log.states(owner, ids)
+        return states
 
     def _template(self, notice: Claimed, kind: NoticeKind, out: Outcomes) -> _Template | None:
         """The template payload, linted once more before it is sent (config may have changed since enqueue)."""
@@ -287,12 +314,20 @@ class Dispatcher:
 
     # -- sending and reading the answers -----------------------------------------------------------------------
 
-    async def _send_custom(self, notice: Claimed, kind: NoticeKind) -> WeChatError | Exception | None:
-        async with self._sends:
+    async def _send_custom(self, token: str, notice: Claimed, kind: NoticeKind) -> Exception | None:
+        async with self._custom_sends:
+            try:
+                await self.send_log.started(token, notice.id)
+            except Exception as exc:  # no log, no send: a crash now must not leave a send we cannot place
+                return WeChatError(None, f"send log unavailable: {exc}")
             try:
                 await self.sender.send_text(notice.openid, kind.render_text(notice.values))
             except Exception as exc:
                 return exc
+        try:
+            await self.send_log.sent(token, notice.id)
+        except Exception:  # the send went; only a crash before the batch is recorded would leave it in doubt now
+            log.exception("outbox send log unavailable")
         return None
 
     async def _send_template(self, item: _Template) -> TemplateSent | Exception:

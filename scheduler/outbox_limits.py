@@ -137,6 +137,40 @@ class RateLimiter:
                 await asyncio.sleep(max(wait_ms, 1) / 1000)
 
 
+class SendLog:
+    """Where each customer-service send of a batch got to — started, or accepted by WeChat — noted as it happens
+    and kept a day. WeChat has no idempotency key for these sends: if the batch's worker dies before recording
+    them, the dispatcher taking over sends again only what never started, marks what went as sent, and leaves the
+    rest in doubt. A lost log (Redis restarted) puts the whole batch in doubt: never a repeat."""
+
+    BEGUN = "_"
+
+    def __init__(self, client: aioredis.Redis, key: Callable[..., str], ttl_s: int = 86400) -> None:
+        self.client = client
+        self.key = key
+        self.ttl_s = ttl_s
+
+    async def begin(self, owner: str) -> None:
+        key = self.key("outbox", "cs", owner)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hset(key, self.BEGUN, "1")
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+
+    async def started(self, owner: str, notice_id: int) -> None:
+        await self.client.hset(self.key("outbox", "cs", owner), str(notice_id), "started")
+
+    async def sent(self, owner: str, notice_id: int) -> None:
+        await self.client.hset(self.key("outbox", "cs", owner), str(notice_id), "sent")
+
+    async def states(self, owner: str, notice_ids: Sequence[int]) -> dict[int, str]:
+        """id → "sent", "started" (in doubt) or "unsent"; every id "started" when the log is gone."""
+        values = await self.client.hmget(self.key("outbox", "cs", owner), [self.BEGUN, *map(str, notice_ids)])
+        if values[0] is None:
+            return dict.fromkeys(notice_ids, "started")
+        return {nid: v.decode() if v else "unsent" for nid, v in zip(notice_ids, values[1:], strict=True)}
+
+
 class Liveness:
     """Dispatchers' heartbeats: a claimed batch whose owner stopped beating is reclaimable at once."""
 

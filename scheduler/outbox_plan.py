@@ -76,12 +76,20 @@ def retry_at(now: datetime, attempts: int, base: timedelta, cap: timedelta) -> d
     return now + min(cap, base * (2 ** max(0, attempts - 1)))
 
 
-def reclaim_verdict(notice: Claimed, now: datetime, dedup_window: timedelta) -> Literal["resend"] | Drop | None:
-    """A notice taken over from a dead dispatcher: None when no send had started; "resend" when a template send
-    may have gone and WeChat will still recognise its client_msg_id; else it is in doubt and is not sent again."""
+def reclaim_verdict(
+    notice: Claimed, now: datetime, dedup_window: timedelta, custom_state: str | None = None
+) -> Literal["resend", "sent"] | Drop | None:
+    """A notice taken over from a dead dispatcher: None when no send had started (send it as usual); "sent" when
+    the send log says its customer-service send went; "resend" when a template send may have gone and WeChat
+    still recognises its client_msg_id; else it is in doubt and is not sent again."""
     if notice.previous_started_at is None or notice.previous_channel is None:
         return None
-    if notice.previous_channel == TEMPLATE and now - notice.previous_started_at < dedup_window:
+    if notice.previous_channel == CUSTOM:
+        if custom_state == "sent":
+            return "sent"
+        if custom_state == "unsent":
+            return None
+    elif now - notice.previous_started_at < dedup_window:
         return "resend"
     channel = "customer-service" if notice.previous_channel == CUSTOM else "template"
     return Drop(f"in_doubt: a {channel} send was under way when its worker stopped; not sent twice")

@@ -207,6 +207,7 @@ class Claimed:
     attempts: int
     previous_channel: str | None = None
     previous_started_at: datetime | None = None
+    previous_owner: str | None = None
 
     @property
     def client_msg_id(self) -> str:
@@ -245,6 +246,7 @@ def claim_due(
             attempts=r.attempts,
             previous_channel=r.channel if r.status == SENDING else None,
             previous_started_at=r.attempt_started_at if r.status == SENDING else None,
+            previous_owner=r.lease_owner if r.status == SENDING else None,
         )
         for r in rows
     ]

@@ -15,6 +15,7 @@ from datetime import datetime
 import peewee
 
 from store.db import BaseModel, ShanghaiDateTimeField, write_transaction
+from store.hot_sql import Insert, Statement
 
 # Mainland mobile numbers: 11 digits starting 13–19 (an optional +86 / 86 in front is dropped).
 MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -77,18 +78,21 @@ def validate_address(name: str, phone: str, region: str, detail: str) -> Address
     return AddressInput(name, phone, region, detail)
 
 
-def remember_address(openid: str, address: AddressInput, now: datetime) -> Address:
-    """Save the address for next time (the same address again is one row, touched)."""
+_TOUCH = Statement(Address, (
+    'UPDATE {t} SET "last_used_at" = {p} '
+    'WHERE "openid" = {p} AND "name" = {p} AND "phone" = {p} AND "region" = {p} AND "detail" = {p}'
+))  # fmt: skip
+_INSERT = Insert(Address, ("openid", "name", "phone", "region", "detail", "created_at", "last_used_at"))
+
+
+def remember_address(openid: str, address: AddressInput, now: datetime) -> None:
+    """Save the address for next time: the same address again is one row, touched (an UPDATE, then an INSERT
+    only when it matched nothing)."""
+    at = Address.last_used_at.db_value(now)
     with write_transaction():
-        same = Address.get_or_none(
-            Address.openid == openid, Address.name == address.name, Address.phone == address.phone,
-            Address.region == address.region, Address.detail == address.detail,
-        )  # fmt: skip
-        if same is not None:
-            Address.update(last_used_at=now).where(Address.id == same.id).execute()
-            same.last_used_at = now
-            return same
-        return Address.create(openid=openid, created_at=now, last_used_at=now, **address.__dict__)
+        touched = _TOUCH.execute([at, openid, address.name, address.phone, address.region, address.detail])
+        if not touched.rowcount:
+            _INSERT.execute([{"openid": openid, "created_at": now, "last_used_at": now, **address.__dict__}])
 
 
 def last_address(openid: str) -> Address | None:

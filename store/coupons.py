@@ -134,6 +134,8 @@ def available_coupons(openid: str, now: datetime) -> list[Coupon]:
 
 def offers_for(openid: str, codes: Sequence[str], now: datetime) -> list[CouponOffer]:
     """The buyer's picked coupons as pricing sees them; any that cannot be used carries the reason."""
+    if not codes:
+        return []
     found = {
         c.code: c
         for c in Coupon.select(Coupon, CouponTemplate).join(CouponTemplate).where(Coupon.code.in_(list(codes)))

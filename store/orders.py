@@ -47,8 +47,9 @@ import peewee
 from store import coupons as coupon_store
 from store import members
 from store.addresses import Address, AddressInput, remember_address, validate_address
-from store.catalog import Product, Sku
-from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
+from store.catalog import Product, Sku, parse_spec
+from store.db import BaseModel, ShanghaiDateTimeField, is_sqlite, write_transaction
+from store.hot_sql import Insert, Statement
 from store.inventory import UnknownSku, release_stock, take_many
 from store.members import MemberRules, PointsShort
 from store.money import yuan
@@ -213,7 +214,7 @@ class ShopRules:
 @dataclass(frozen=True)
 class Quote:
     priced: PricedOrder
-    skus: dict[int, Sku]
+    skus: dict[int, SkuSnapshot]
     needs_address: bool
     points_balance: int
 
@@ -238,26 +239,58 @@ def _merge(lines: Sequence[CartLine]) -> list[CartLine]:
     return [CartLine(sku_id, quantity) for sku_id, quantity in merged.items()]
 
 
-def _load_skus(lines: Sequence[CartLine]) -> dict[int, Sku]:
+@dataclass(frozen=True)
+class SkuSnapshot:
+    """What checkout reads of a SKU and its product, as of the quote."""
+
+    id: int
+    code: str
+    spec: str
+    price_fen: int
+    virtual: bool
+    on_sale: bool
+    title: str  # the product's
+
+    @property
+    def line_title(self) -> str:
+        """`法式碎花连衣裙（红色，M）`: the title pricing explains lines by."""
+        spec = "，".join(parse_spec(self.spec).values())
+        return f"{self.title}（{spec}）" if spec else self.title
+
+
+_SKU_SELECTS: dict[int, Statement] = {}
+
+
+def _sku_select(count: int) -> Statement:
+    """One SELECT per cart size, written once (peewee would rebuild the join on every call)."""
+    statement = _SKU_SELECTS.get(count)
+    if statement is None:
+        marks = ", ".join(["{p}"] * count)
+        statement = Statement(Sku, (
+            'SELECT s."id", s."code", s."spec", s."price_fen", s."virtual", s."on_sale" AND p."on_sale", p."title" '
+            f'FROM {{t}} AS s JOIN "{Product._meta.table_name}" AS p ON p."id" = s."product_id" '
+            f'WHERE s."id" IN ({marks})'
+        ))  # fmt: skip
+        _SKU_SELECTS[count] = statement
+    return statement
+
+
+def _load_skus(lines: Sequence[CartLine]) -> dict[int, SkuSnapshot]:
     ids = [line.sku_id for line in lines]
-    found = {s.id: s for s in Sku.select(Sku, Product).join(Product).where(Sku.id.in_(ids))}
+    rows = _sku_select(len(ids)).execute(ids).fetchall()
+    found = {
+        int(r[0]): SkuSnapshot(int(r[0]), r[1], r[2] or "", int(r[3]), bool(r[4]), bool(r[5]), r[6]) for r in rows
+    }
     for sku_id in ids:
         sku = found.get(sku_id)
-        if sku is None or not sku.on_sale or not sku.product.on_sale:
-            raise SkuUnavailable(sku_id, sku.product.title if sku else "")
+        if sku is None or not sku.on_sale:
+            raise SkuUnavailable(sku_id, sku.title if sku else "")
     return found
 
 
-def _price_lines(lines: Sequence[CartLine], skus: dict[int, Sku]) -> list[PriceLine]:
-    return [
-        PriceLine(line.sku_id, _line_title(skus[line.sku_id]), skus[line.sku_id].price_fen, line.quantity)
-        for line in lines
-    ]
-
-
-def _line_title(sku: Sku) -> str:
-    spec = "，".join(sku.attributes.values())
-    return f"{sku.product.title}（{spec}）" if spec else sku.product.title
+def _price_lines(lines: Sequence[CartLine], skus: dict[int, SkuSnapshot]) -> list[PriceLine]:
+    return [PriceLine(line.sku_id, skus[line.sku_id].line_title, skus[line.sku_id].price_fen, line.quantity)
+            for line in lines]  # fmt: skip
 
 
 def quote(
@@ -267,8 +300,7 @@ def quote(
     """Price the cart as `create_order` would, changing nothing (points capped by the balance)."""
     lines = _merge(lines)
     skus = _load_skus(lines)
-    balance = members.points_balance(openid)
-    tier = members.tier_of(openid, now, rules.members)
+    tier, balance = members.standing(openid, now, rules.members)
     offers = coupon_store.offers_for(openid, coupon_codes, now)
     priced = price_order(_price_lines(lines, skus), tier, offers, min(max(points, 0), balance), rules.pricing, now)
     needs_address = any(not s.virtual for s in skus.values())
@@ -313,53 +345,77 @@ def create_order(
         raise AddressRequired()
     if points < 0:
         raise NotEnoughPoints(points, 0)
-    balance = members.points_balance(openid)
+    tier, balance = members.standing(openid, now, rules.members)
     if points > balance:
         raise NotEnoughPoints(points, balance)
     offers = coupon_store.offers_for(openid, coupon_codes, now)
     for offer in offers:
         if offer.unavailable:
             raise CouponUnavailable(offer.code, offer.unavailable)
-    tier = members.tier_of(openid, now, rules.members)
     priced = price_order(_price_lines(lines, skus), tier, offers, points, rules.pricing, now)
     if priced.payable_fen <= 0:
         raise EmptyOrder("订单金额为0，无法下单")
     if expected_payable_fen is not None and expected_payable_fen != priced.payable_fen:
         raise PriceChanged(priced)
+    ship = ship if needs_shipping else None
+    for attempt in range(3):
+        try:
+            return _place(openid, lines, skus, priced, ship, now, rules)
+        except peewee.IntegrityError:  # the one unique value is the random order number: draw again
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _place(
+    openid: str, lines: Sequence[CartLine], skus: dict[int, SkuSnapshot], priced: PricedOrder,
+    ship: AddressInput | None, now: datetime, rules: ShopRules,
+) -> Order:  # fmt: skip
+    """The one transaction: order rows, coupons, points, the address for next time, and the stock last."""
     with write_transaction():
-        order = _insert_order(openid, priced, skus, ship if needs_shipping else None, now, rules)
+        order = _insert_order(openid, priced, skus, ship, now, rules)
         refused = coupon_store.lock_coupons(openid, priced.coupon_codes_used, order.order_no, now)
         if refused:
             raise CouponUnavailable(refused[0], "刚刚被其他订单使用或已失效")
         if priced.points_used:
-            members.ensure_member(openid, now)
             try:
                 members.spend_points(openid, priced.points_used, order.order_no, now)
             except PointsShort as short:
                 raise NotEnoughPoints(short.wanted, short.balance) from None
+        if ship is not None:
+            remember_address(openid, ship, now)
         # Last, so the hot SKU rows stay locked (PostgreSQL) for as short a time as possible.
         if not take_many([(line.sku_id, line.quantity) for line in lines], now):
             raise OutOfStock(_short(lines, skus))
-    if ship is not None:
-        remember_address(openid, ship, now)
     return order
 
 
-def _short(lines: Sequence[CartLine], skus: dict[int, Sku]) -> list[tuple[int, str, int]]:
+def _short(lines: Sequence[CartLine], skus: dict[int, SkuSnapshot]) -> list[tuple[int, str, int]]:
     """Which lines could not be had (read after the refused decrement; a concurrent restock may hide one)."""
     stock = dict(Sku.select(Sku.id, Sku.stock).where(Sku.id.in_([line.sku_id for line in lines])).tuples())
-    short = [(line.sku_id, _line_title(skus[line.sku_id]), int(stock.get(line.sku_id, 0)))
+    short = [(line.sku_id, skus[line.sku_id].line_title, int(stock.get(line.sku_id, 0)))
              for line in lines if stock.get(line.sku_id, 0) < line.quantity]  # fmt: skip
-    return short or [(lines[0].sku_id, _line_title(skus[lines[0].sku_id]), 0)]
+    return short or [(lines[0].sku_id, skus[lines[0].sku_id].line_title, 0)]
+
+
+_ORDER_INSERT = Insert(Order, (
+    "order_no", "openid", "status", "title", "tier", "subtotal_fen", "discount_fen", "points_used", "points_fen",
+    "payable_fen", "refunded_fen", "pricing", "needs_shipping", "ship_name", "ship_phone", "ship_region",
+    "ship_detail", "created_at", "expires_at",
+))  # fmt: skip
+_LINE_INSERT = Insert(OrderLine, (
+    "order", "sku_id", "sku_code", "title", "spec", "virtual", "unit_price_fen", "quantity", "subtotal_fen",
+    "discounted_fen", "paid_fen", "restocked_qty",
+))  # fmt: skip
 
 
 def _insert_order(
-    openid: str, priced: PricedOrder, skus: dict[int, Sku], ship: AddressInput | None, now: datetime,
+    openid: str, priced: PricedOrder, skus: dict[int, SkuSnapshot], ship: AddressInput | None, now: datetime,
     rules: ShopRules,
 ) -> Order:  # fmt: skip
     first = priced.lines[0].line
     count = sum(p.line.quantity for p in priced.lines)
-    title = skus[first.sku_id].product.title[:100] + (f" 等{count}件" if count > 1 else "")
+    title = skus[first.sku_id].title[:100] + (f" 等{count}件" if count > 1 else "")
     fields = dict(
         openid=openid, status=UNPAID, title=title, tier=priced.tier.value, subtotal_fen=priced.subtotal_fen,
         discount_fen=priced.discount_fen, points_used=priced.points_used, points_fen=priced.points_fen,
@@ -367,23 +423,17 @@ def _insert_order(
         ship_name=ship and ship.name, ship_phone=ship and ship.phone, ship_region=ship and ship.region,
         ship_detail=ship and ship.detail, created_at=now, expires_at=now + rules.unpaid_timeout,
     )  # fmt: skip
-    for attempt in range(5):
-        try:
-            with database.atomic():  # a savepoint: a colliding number is retried, not fatal
-                order = Order.create(order_no=new_order_no(now), **fields)
-            break
-        except peewee.IntegrityError:
-            if attempt == 4:
-                raise
-    OrderLine.insert_many([
+    order = Order(order_no=new_order_no(now), refunded_fen=0, **fields)
+    order.id = _ORDER_INSERT.execute([order.__data__])
+    _LINE_INSERT.execute([
         dict(
             order=order.id, sku_id=p.line.sku_id, sku_code=skus[p.line.sku_id].code,
-            title=skus[p.line.sku_id].product.title, spec=skus[p.line.sku_id].spec,
+            title=skus[p.line.sku_id].title, spec=skus[p.line.sku_id].spec,
             virtual=skus[p.line.sku_id].virtual, unit_price_fen=p.line.unit_price_fen, quantity=p.line.quantity,
-            subtotal_fen=p.subtotal_fen, discounted_fen=p.discounted_fen, paid_fen=p.paid_fen,
+            subtotal_fen=p.subtotal_fen, discounted_fen=p.discounted_fen, paid_fen=p.paid_fen, restocked_qty=0,
         )
         for p in priced.lines
-    ]).execute()  # fmt: skip
+    ])  # fmt: skip
     return order
 
 

@@ -1,0 +1,329 @@
+"""`wxshop chat`: be a follower from the terminal, against a running server.
+
+When the server is a running demo (its chat preview answers at /sandbox/api/state) the chat goes through the
+preview's API, so the sandbox World sees the follower (customer-service windows open, the browser preview shows
+the same conversation) and customer-service and template messages are printed as they arrive. Otherwise the
+follower simulator talks to `[server] public_url` + `wechat_path` directly, signed (and encrypted in AES modes)
+as WeChat does. Input is read line by line, so it works as well piped as typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from bot.config import Config
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from bot.sandbox.follower import FollowerSimulator
+
+READABLE = "abcdefghjkmnpqrstuvwxyz23456789"
+PROBE_TIMEOUT_S = 3.0
+HELP = "命令：/follow [场景]  /unfollow  /click KEY  /menu  /help  /quit；其他输入作为文字消息发送"
+MODE_NAMES = {"plain": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}
+
+
+class Unreachable(Exception):
+    """The server cannot be reached: one line, non-zero exit."""
+
+
+def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
+    """Add `wxshop chat` to the top-level subparsers."""
+    helptext = "chat with a running server as a follower (the follower simulator in a terminal)"
+    chat = sub.add_parser("chat", help=helptext, description=helptext)
+    common(chat, False)
+    chat.add_argument("--openid", metavar="OPENID", help="the follower's openid (default: a new o_chat_xxxx)")
+    chat.add_argument(
+        "--mode",
+        choices=list(MODE_NAMES),
+        help="message encryption (default: safe when [wechat] encoding_aes_key is set, else plain)",
+    )
+    chat.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    openid = args.openid or "o_chat_" + "".join(secrets.choice(READABLE) for _ in range(4))
+    if args.mode not in (None, "plain") and not config.wechat.encoding_aes_key:
+        print(f"wxshop: --mode {args.mode} needs [wechat] encoding_aes_key", file=sys.stderr)
+        return 2
+    return run_chat(config, openid, args.mode, sys.stdin, sys.stdout)
+
+
+def run_chat(config: Config, openid: str, mode: str | None, lines: TextIO, out: TextIO) -> int:
+    """Read commands from `lines` until EOF or /quit, printing what the follower sees to `out`."""
+    import asyncio
+
+    with asyncio.Runner() as runner:
+        try:
+            talker = runner.run(_connect(config, openid, mode))
+        except Unreachable as exc:
+            print(f"wxshop: {exc}", file=sys.stderr)
+            return 1
+        try:
+            print(talker.banner(), file=out, flush=True)
+            interactive = lines.isatty()
+            while True:
+                if interactive:
+                    print("你> ", end="", file=out, flush=True)
+                line = lines.readline()
+                if not line:
+                    return 0
+                command = line.strip()
+                if not command:
+                    continue
+                if command in ("/quit", "/exit"):
+                    return 0
+                for shown in runner.run(_dispatch(talker, command)):
+                    print(shown, file=out, flush=True)
+        except Unreachable as exc:
+            print(f"wxshop: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            runner.run(talker.close())
+
+
+async def _dispatch(talker: _Talker, command: str) -> list[str]:
+    if not command.startswith("/"):
+        return await talker.send("text", text=command)
+    name, _, rest = command.partition(" ")
+    rest = rest.strip()
+    if name == "/follow":
+        return await talker.send("follow", scene=rest or None)
+    if name == "/unfollow":
+        return await talker.send("unfollow")
+    if name == "/click":
+        return await talker.send("click", key=rest) if rest else ["用法：/click KEY（/menu 列出菜单的 KEY）"]
+    if name == "/menu":
+        return menu_lines(talker.menu)
+    if name == "/help":
+        return [HELP]
+    return [f"未知命令 {name}；{HELP}"]
+
+
+def menu_lines(menu: Any) -> list[str]:
+    """The custom menu as `name → type KEY` lines, sub-buttons indented."""
+    if not menu:
+        return ["（公众号没有自定义菜单）"]
+    shown: list[str] = []
+    for button in menu:
+        subs = button.get("sub_button") or []
+        shown.append(str(button.get("name", "")) + ("" if subs else f" → {_target(button)}"))
+        shown += [f"  {sub.get('name', '')} → {_target(sub)}" for sub in subs]
+    return shown
+
+
+def _target(button: Mapping[str, Any]) -> str:
+    kind = button.get("type", "")
+    return f"{kind} {button.get('key') or button.get('url') or ''}".strip()
+
+
+def render(entry: Mapping[str, Any], shop: str) -> list[str]:
+    """One transcript entry as terminal lines (the follower's own entries are not echoed)."""
+    if entry.get("from") == "follower":
+        return []
+    if entry.get("from") == "system":
+        why = f"（{entry['error']}）" if entry.get("error") else ""
+        return [f"（{entry.get('text', '')}{why}）"]
+    tag = {"custom": "[客服消息] ", "template": "[模板消息] "}.get(str(entry.get("channel")), "")
+    kind = entry.get("kind")
+    if kind == "news":
+        out: list[str] = []
+        for article in entry.get("articles") or []:
+            out.append(f"{shop}> {tag}[图文] {article.get('title', '')}")
+            if article.get("description"):
+                out.append(f"    {article['description']}")
+            if article.get("url"):
+                out.append(f"    链接：{article['url']}")
+        return out
+    if kind == "template":
+        out = [f"{shop}> {tag}{entry.get('title', '服务通知')}"]
+        out += [f"    {field['key']}：{field['value']}" for field in entry.get("fields") or []]
+        if entry.get("url"):
+            out.append(f"    详情：{entry['url']}")
+        return out
+    text = str(entry.get("text", ""))
+    first, *more = text.split("\n")
+    return [f"{shop}> {tag}{first}", *(f"    {line}" for line in more)]
+
+
+class _Talker(Protocol):
+    """What the chat loop needs from either way of reaching the shop."""
+
+    menu: Any
+
+    def banner(self) -> str: ...
+
+    async def send(self, kind: str, **fields: Any) -> list[str]:
+        """Act as the follower; the lines to print."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _nothing_shown(kind: str) -> list[str]:
+    return ["（已取消关注）"] if kind == "unfollow" else ["（公众号没有回复）"]
+
+
+async def _connect(config: Config, openid: str, mode: str | None) -> _Talker:
+    import aiohttp
+
+    base = config.server.public_url.rstrip("/")
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    try:
+        try:
+            async with session.get(
+                f"{base}/sandbox/api/state", timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S)
+            ) as response:
+                state = await response.json() if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unreachable(f"cannot reach the server at {base}: {_reason(exc)}") from None
+        except ValueError:
+            state = None
+        if isinstance(state, dict) and "shop" in state:
+            preview = _PreviewTalker(session, base, openid, mode, state)
+            await preview.start()
+            return preview
+        return _DirectTalker(session, config, openid, mode or _default_mode(config))
+    except BaseException:
+        await session.close()
+        raise
+
+
+def _default_mode(config: Config) -> str:
+    return "safe" if config.wechat.encoding_aes_key else "plain"
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause: "Connection refused" rather than aiohttp's full repr."""
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    os_error = getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _PreviewTalker:
+    """Through a running demo's /sandbox/api: the World and the browser preview see the same follower."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, base: str, openid: str, mode: str | None, state: dict[str, Any]
+    ) -> None:
+        self.session = session
+        self.base = base
+        self.openid = openid
+        self.mode = mode
+        self.shop = str(state["shop"].get("name", "公众号"))
+        self.server_mode = str(state["shop"].get("mode", "plain"))
+        self.menu = state.get("menu") or []
+        self.subscribed = False
+        self.seen = 0
+
+    async def start(self) -> None:
+        status, body = await self._call("POST", "followers", {"openid": self.openid})
+        if status >= 400:
+            raise Unreachable(f"the chat preview refused {self.openid}: {body.get('error', status)}")
+        self.subscribed = bool(body["follower"]["subscribed"])
+        _, state = await self._call("GET", f"state?openid={self.openid}")
+        self.seen = max((e["id"] for e in state.get("history") or []), default=0)
+
+    def banner(self) -> str:
+        mode = MODE_NAMES.get(self.mode or self.server_mode, self.mode or self.server_mode)
+        lines = [
+            f"wxshop chat：{self.shop}（沙箱预览 {self.base}/sandbox/，{mode}）",
+            f"粉丝 {self.openid}" + ("" if self.subscribed else "（未关注：输入 /follow 关注公众号）"),
+            HELP,
+        ]
+        return "\n".join(lines)
+
+    async def send(self, kind: str, **fields: Any) -> list[str]:
+        payload = {"openid": self.openid, "kind": kind, **{k: v for k, v in fields.items() if v is not None}}
+        if self.mode:
+            payload["mode"] = self.mode
+        status, body = await self._call("POST", "send", payload)
+        if status >= 400:
+            return [f"（{body.get('error') or f'HTTP {status}'}）"]
+        shown: list[str] = []
+        for entry in body["entries"]:
+            self.seen = max(self.seen, entry["id"])
+            shown += render(entry, self.shop)
+        return (shown or _nothing_shown(kind)) + await self._arrived()
+
+    async def _arrived(self) -> list[str]:
+        """Customer-service and template messages that reached the follower since the last look."""
+        _, state = await self._call("GET", f"state?openid={self.openid}&after={self.seen}")
+        shown: list[str] = []
+        for entry in state.get("history") or []:
+            self.seen = max(self.seen, entry["id"])
+            shown += render(entry, self.shop)
+        return shown
+
+    async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        import aiohttp
+
+        try:
+            async with self.session.request(method, f"{self.base}/sandbox/api/{path}", json=body) as response:
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    data = {}
+                return response.status, data if isinstance(data, dict) else {}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unreachable(f"cannot reach the server at {self.base}: {_reason(exc)}") from None
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class _DirectTalker:
+    """The follower simulator against the callback URL: what WeChat itself would send."""
+
+    def __init__(self, session: aiohttp.ClientSession, config: Config, openid: str, mode: str) -> None:
+        from bot.sandbox.follower import Account, FollowerSimulator
+        from store.clock import SystemClock
+
+        self.session = session
+        self.openid = openid
+        self.mode = mode
+        self.shop = config.shop.name
+        self.menu = list(config.menu)
+        self.url = config.server.public_url.rstrip("/") + config.server.wechat_path
+        account = Account(
+            token=config.wechat.token,
+            app_id=config.wechat.app_id,
+            original_id=config.wechat.original_id,
+            encoding_aes_key=config.wechat.encoding_aes_key,
+            mode=mode,  # type: ignore[arg-type]
+        )
+        self.simulator: FollowerSimulator = FollowerSimulator(self.url, account, session, SystemClock())
+
+    def banner(self) -> str:
+        mode = MODE_NAMES.get(self.mode, self.mode)
+        return "\n".join([f"wxshop chat：{self.shop}（{self.url}，{mode}）", f"粉丝 {self.openid}", HELP])
+
+    async def send(self, kind: str, **fields: Any) -> list[str]:
+        from bot.sandbox.preview_entries import reply_entries
+
+        sim, openid = self.simulator, self.openid
+        if kind == "text":
+            delivery = await sim.send_text(openid, fields["text"])
+        elif kind == "click":
+            delivery = await sim.click(openid, fields["key"])
+        elif kind == "follow":
+            delivery = await sim.follow(openid, fields.get("scene"))
+        else:
+            delivery = await sim.unfollow(openid)
+        errors = [a.error for a in delivery.attempts]
+        if delivery.attempts and all(a.status is None and a.error != "TimeoutError" for a in delivery.attempts):
+            raise Unreachable(f"cannot reach the server at {self.url}: {errors[-1]}")
+        shown = [line for entry in reply_entries(delivery) for line in render(entry, self.shop)]
+        return shown or _nothing_shown(kind)
+
+    async def close(self) -> None:
+        await self.session.close()

@@ -13,7 +13,9 @@ from aiohttp import web
 
 from bot import metrics
 from bot.admin import setup_admin
+from bot.admin_after_sales import setup_after_sales_admin
 from bot.admin_orders import setup_order_admin
+from bot.admin_shipping import setup_shipping
 from bot.config import Config
 from bot.conversation import setup_conversation
 from bot.gateway import setup_gateway
@@ -49,6 +51,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_pay_pages(app)
     setup_pay_notify(app)
     setup_order_admin(app)
+    setup_shipping(app)
+    setup_after_sales_admin(app)
     return app
 
 

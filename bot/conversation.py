@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.resources import Resources
 from bot.runtime import CONFIG, RESOURCES, run_blocking
+from bot.service_flows import service_flows
 from dialogs.answers import PLACEHOLDERS
 from dialogs.cart import CartStore
 from dialogs.engine import Engine, EngineSettings
@@ -80,6 +81,7 @@ def build_engine(
                 after_order=after_order or (lambda order_no, expires_at: None),
             )
         ),
+        **service_flows(config, clock),  # tracking, after_sales
     }
     return Engine(
         clock=clock,

@@ -15,11 +15,14 @@ from bot.config import Config
 from bot.outbox_service import OutboxService
 from bot.pay_client import WeChatPayClient
 from bot.resources import Resources, open_resources
+from bot.tracking_client import Kuaidi100Client
 from bot.wechat import WeChatGateway
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS, JobDeps
+from store.after_sales import AfterSalesRules
 from store.clock import Clock
 from store.orders import ShopRules
+from store.parcel_alerts import LogisticsRules
 from store.schema import prepare
 
 log = logging.getLogger("wxshop.worker")
@@ -32,6 +35,9 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         pay=WeChatPayClient(config),
         messenger=WeChatGateway(config, resources.redis),
         rules=ShopRules.from_settings(config.shop),
+        tracking=Kuaidi100Client.from_config(config),
+        logistics=LogisticsRules.from_settings(config.logistics, config.shop),
+        after_sales=AfterSalesRules.from_settings(config.after_sales, config.shop),
     )
     outbox = None if burst else OutboxService(config, resources, deps.worker_name)
 

@@ -8,14 +8,6 @@ from dialogs.intents import Intent
 from dialogs.replies import ReplyLike
 
 
-def tracking(turn: Turn, intent: Intent) -> ReplyLike:
-    return "您目前没有运输中的包裹。"
-
-
-def after_sales(turn: Turn, intent: Intent) -> ReplyLike:
-    return "您目前没有可以申请售后的订单。如有其他问题，回复“人工”联系客服。"
-
-
 def member(turn: Turn, intent: Intent) -> ReplyLike:
     return "您是普通会员。累计消费满5000元升级VIP会员，享95折和专属客服。"
 
@@ -29,8 +21,6 @@ def coupons(turn: Turn, intent: Intent) -> ReplyLike:
 
 
 PLACEHOLDERS = {
-    "tracking": tracking,
-    "after_sales": after_sales,
     "member": member,
     "points": points,
     "coupons": coupons,

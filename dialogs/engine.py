@@ -103,6 +103,22 @@ class Engine:
         self.store.save(openid, dialog, now)
         return answer
 
+    def on_image(self, openid: str, media_id: str, pic_url: str) -> Answer | None:
+        """An image for the active flow, if that flow takes images (`Flow.on_image`, e.g. after-sales photos);
+        None otherwise, and the media handler acknowledges it as before. State moves as for a text."""
+        now = self.clock.now()
+        snap = self.store.load(openid, now)
+        flow = self.flows.get(snap.dialog.flow) if snap.dialog.active else None
+        if snap.human_until or flow is None or flow.on_image is None:
+            return None
+        turn = Turn(openid, "", "", now, slots=dict(snap.dialog.slots))
+        step = flow.on_image(snap.dialog.state, turn, media_id, pic_url)
+        if not step.understood:
+            return None
+        answer, dialog = self._advance(flow, step, turn, snap.dialog)
+        self.store.save(openid, dialog, now)
+        return answer
+
     def on_follow(self, openid: str, first_time: bool) -> Answer:
         standing = self.rules.current.standing.get("follow")
         if standing:

@@ -1,12 +1,14 @@
-"""Non-text messages: images, voice, video, locations and links. Acknowledged politely; later issues use images
-in after-sales tickets."""
+"""Non-text messages: images, voice, video, locations and links. An image goes to the active flow when it takes
+images (after-sales photos, `Engine.on_image`); everything else is acknowledged politely. Like a text, any of
+them opens a customer-service window."""
 
 from __future__ import annotations
 
 from werobot.messages.messages import WeChatMessage
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind
+from handlers.context import HandlerContext, ReplyLike, bind, message_field
+from store.windows import record_interaction
 
 _ACK = {
     "image": "收到您的图片啦。如需售后，请回复“售后”。",
@@ -19,6 +21,12 @@ _ACK = {
 
 
 def on_media(message: WeChatMessage, ctx: HandlerContext) -> ReplyLike:
+    record_interaction(ctx.redis, ctx.key, message.source, "message", ctx.clock.now())
+    if message.type == "image":
+        media_id = str(message_field(message, "MediaId") or "")
+        answer = ctx.engine.on_image(message.source, media_id, str(getattr(message, "img", "") or ""))
+        if answer is not None:
+            return answer
     return _ACK.get(message.type, "收到啦。")
 
 

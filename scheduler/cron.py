@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from arq.cron import CronJob, cron
 
+from scheduler.after_sales_jobs import after_sales_sweep
 from scheduler.jobs import beat, sweep_outbox
+from scheduler.logistics_jobs import complete_virtual_orders, parcel_exceptions, poll_parcels, subscribe_parcels
 from scheduler.order_jobs import cancel_expired_orders, sync_refunds
 
 
@@ -15,4 +17,11 @@ def cron_table() -> list[CronJob]:
         cron(sweep_outbox, name="outbox-sweep", second=30, unique=True, run_at_startup=False, keep_result=60),
         cron(cancel_expired_orders, name="order-timeouts", second=15, unique=True, keep_result=60),
         cron(sync_refunds, name="refund-sync", minute=set(range(0, 60, 5)), second=45, unique=True, keep_result=60),
+        cron(subscribe_parcels, name="parcel-subscriptions", second=20, unique=True, keep_result=60),
+        cron(complete_virtual_orders, name="virtual-orders", second=25, unique=True, keep_result=60),
+        cron(poll_parcels, name="parcel-polling", minute=set(range(3, 60, 15)), second=5, unique=True, keep_result=60),
+        cron(parcel_exceptions, name="parcel-exceptions", minute=set(range(7, 60, 10)), second=10, unique=True,
+             keep_result=60),
+        cron(after_sales_sweep, name="after-sales", minute=set(range(1, 60, 5)), second=35, unique=True,
+             keep_result=60),
     ]

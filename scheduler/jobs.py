@@ -11,13 +11,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from scheduler.after_sales_jobs import AFTER_SALES_FUNCTIONS
+from scheduler.logistics_jobs import LOGISTICS_FUNCTIONS
 from scheduler.order_jobs import ORDER_FUNCTIONS, Messenger
+from store.after_sales import AfterSalesRules
 from store.clock import Clock
 from store.db import write_transaction
 from store.heartbeat import record_heartbeat
 from store.orders import ShopRules
 from store.outbox import apply_receipts, purge_receipts
+from store.parcel_alerts import LogisticsRules
 from store.payments import PayGateway
+from store.tracking import TrackingProvider
 
 RECEIPTS_KEPT = timedelta(days=2)
 
@@ -29,6 +34,9 @@ class JobDeps:
     pay: PayGateway | None = None  # WeChat Pay, for order timeouts and refunds
     messenger: Messenger | None = None  # the WeChat gateway's send_text, for the after-payment message
     rules: ShopRules = field(default_factory=ShopRules)
+    tracking: TrackingProvider | None = None  # Kuaidi100, for subscriptions and the polling fallback
+    logistics: LogisticsRules = field(default_factory=LogisticsRules)
+    after_sales: AfterSalesRules = field(default_factory=AfterSalesRules)
 
 
 async def beat(ctx: dict[str, Any], source: str = "cron") -> str:
@@ -52,4 +60,4 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(sweep)
 
 
-FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS]
+FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS, *LOGISTICS_FUNCTIONS, *AFTER_SALES_FUNCTIONS]

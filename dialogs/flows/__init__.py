@@ -48,6 +48,9 @@ class Flow:
     states: Mapping[str, Callable[[Turn], Step]]
     prompts: Mapping[str, Callable[[dict[str, Any]], str]]
     max_retries: int = 3
+    # An image message while the flow is active: (state, turn, media_id, pic_url) → Step, or None when the
+    # flow takes no images (the media handler acknowledges them). After-sales collects photos this way.
+    on_image: Callable[[str, Turn, str, str], Step] | None = None
 
     def prompt(self, state: str, slots: dict[str, Any]) -> str:
         ask = self.prompts.get(state)

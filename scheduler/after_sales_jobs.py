@@ -1,0 +1,31 @@
+"""The after-sales sweep (every 5 minutes, on the injected clock): tickets whose refund WeChat settled are closed
+and the buyer told; tickets past their SLA deadline escalate to operators, once per level. Safe to re-run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from store.after_sales import escalate_overdue, settle_refunds
+
+if TYPE_CHECKING:
+    from scheduler.jobs import JobDeps
+
+log = logging.getLogger("wxshop.jobs.after_sales")
+
+
+async def after_sales_sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    deps: JobDeps = ctx["deps"]
+    now = deps.clock.now()
+
+    def sweep() -> dict[str, int]:
+        return {"settled": settle_refunds(now, deps.after_sales), "escalated": escalate_overdue(now, deps.after_sales)}
+
+    done = await asyncio.to_thread(sweep)
+    if done["escalated"]:
+        log.warning("after-sales SLA breaches escalated", extra=done)
+    return done
+
+
+AFTER_SALES_FUNCTIONS = [after_sales_sweep]

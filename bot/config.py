@@ -81,6 +81,10 @@ def _optional_url(v: str) -> bool:
     return v == "" or _http_url(v)
 
 
+def _coupon_codes(v: tuple[str, ...]) -> bool:
+    return all(re.fullmatch(r"[A-Za-z0-9_-]{1,32}", code) for code in v)
+
+
 def _path(v: str) -> bool:
     return v.startswith("/") and " " not in v
 
@@ -178,6 +182,9 @@ class ShopConfig:
     default_reply_interval_minutes: int = field(default=60, metadata=_check(_non_negative, ">= 0"))
     gift_claim_hours: int = field(default=24, metadata=_check(_positive, "a positive integer"))
     gift_reminder_hours_before: int = field(default=4, metadata=_check(_positive, "a positive integer"))
+    gift_coupons: tuple[str, ...] = field(
+        default=("NEW20",), metadata=_check(_coupon_codes, "coupon template codes (letters, digits, _ -)")
+    )
     full_reduction_threshold_fen: int = field(default=20000, metadata=_check(_non_negative, ">= 0"))
     full_reduction_fen: int = field(default=2000, metadata=_check(_non_negative, ">= 0"))
     vip_spend_fen: int = field(default=500000, metadata=_check(_positive, "a positive integer"))
@@ -197,6 +204,10 @@ class ShopConfig:
     birthday_sweep_at: str = field(
         default="09:00", metadata=_check(lambda v: re.fullmatch(r"\d\d:\d\d", v) is not None, "HH:MM")
     )
+    birthday_coupon: str = field(
+        default="BDAY30", metadata=_check(lambda v: v == "" or _coupon_codes((v,)), "a coupon template code, or empty")
+    )
+    points_reminder_days_before: int = field(default=7, metadata=_check(lambda v: 1 <= v <= 60, "1..60"))
     template_daily_quota: int = field(default=100000, metadata=_check(_positive, "a positive integer"))
     cs_quota_after_message: int = field(default=5, metadata=_check(_non_negative, ">= 0"))
     cs_quota_after_click: int = field(default=3, metadata=_check(_non_negative, ">= 0"))

@@ -15,8 +15,8 @@ class Follower(BaseModel):
     first_followed_at = ShanghaiDateTimeField(null=True)
     followed_at = ShanghaiDateTimeField(null=True)
     unfollowed_at = ShanghaiDateTimeField(null=True)
-    source_scene = peewee.CharField(max_length=64, null=True)
-    birthday = peewee.CharField(max_length=5, null=True)  # "MM-DD"
+    source_scene = peewee.CharField(max_length=64, null=True, index=True)  # the QR scene that brought them
+    birthday = peewee.CharField(max_length=5, null=True, index=True)  # "MM-DD" (indexed for the daily sweep)
     birthday_set_at = ShanghaiDateTimeField(null=True)
     created_at = ShanghaiDateTimeField()
 

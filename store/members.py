@@ -8,8 +8,8 @@ over the tier year (`rolling`: the last 365 days; `calendar`: since 1 January), 
 
 Tiers: 黑金 when the annual spend reaches `black_gold_annual_spend_fen`, else VIP when the cumulative spend
 reaches `vip_spend_fen`, else 普通. `tier_of` computes it live (pricing uses that); `Member.tier` keeps the tier
-as of the last change so a `spend_changed` event can say "before → after" (a tier that lapses with time is the
-members issue's sweep).
+as of the last change so a `spend_changed` event can say "before → after"; a change queues the tier-change notice
+in the same transaction (store.tier_notices). A tier that lapses with time is the nightly sweep's (store.tiers).
 
 Points: earned on payment (`points_earn_per_yuan` per whole yuan paid), spent when an order is created
 (conditional decrement: never below zero), returned when it is cancelled or fully refunded, and the earned
@@ -27,6 +27,7 @@ import peewee
 
 from store.db import BaseModel, ShanghaiDateTimeField, is_sqlite
 from store.pricing import Tier
+from store.tier_notices import notify_tier_change
 
 SPEND_CHANGED = "spend_changed"
 POINTS_CHANGED = "points_changed"
@@ -62,7 +63,7 @@ class PointsEntry(BaseModel):
     reason = peewee.CharField(max_length=16)  # earn | spend | return | clawback
     order_no = peewee.CharField(max_length=32, null=True, index=True)
     at = ShanghaiDateTimeField()
-    expires_at = ShanghaiDateTimeField(null=True)
+    expires_at = ShanghaiDateTimeField(null=True, index=True)  # earned points' validity (store.points_expiry)
 
 
 class MemberEvent(BaseModel):
@@ -238,6 +239,8 @@ def _change_spend(
         total_spend_fen=Member.total_spend_fen + delta_fen, points=Member.points + points, tier=tier.value,
         updated_at=now,
     ).where(Member.openid == openid).execute()  # fmt: skip
+    if tier.value != before.tier:  # the tier-change notice commits (or not) with the spend that caused it
+        notify_tier_change(openid, tier, now, cause=ref)
     _event(
         openid, SPEND_CHANGED, now, order_no=order_no, delta_fen=delta_fen, total_spend_fen=total,
         annual_spend_fen=annual, tier_before=before.tier, tier_after=tier.value, points_delta=points,

@@ -2,10 +2,11 @@
 所有信息"), while keeping the order records a merchant must keep — anonymised.
 
 What goes: saved addresses, the birthday, the shipping address on orders that are finished (completed,
-cancelled, refunded). What stays: the pseudonymous openid on orders, amounts and lines (accounting), and the
-addresses of orders still in progress (paid or shipped parcels must still arrive; they are cleared when the
-follower's orders finish and this runs again, or by an operator). Conversation state in Redis is dropped by the
-dialog engine.
+cancelled, refunded), the openid on the new-follower gift ledger (its one-way digest stays, so the gift is still
+given once per openid forever: store.gifts). What stays: the pseudonymous openid on orders, amounts and lines
+(accounting), and the addresses of orders still in progress (paid or shipped parcels must still arrive; they are
+cleared when the follower's orders finish and this runs again, or by an operator). Conversation state in Redis is
+dropped by the dialog engine.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime
 from store.addresses import Address
 from store.db import write_transaction
 from store.followers import Follower
+from store.gifts import forget_openid as forget_gift_openid
 from store.orders import CANCELLED, COMPLETED, REFUNDED, Order
 
 FINISHED = (COMPLETED, CANCELLED, REFUNDED)
@@ -36,4 +38,5 @@ def forget_follower(openid: str, now: datetime) -> dict[str, int]:
             .where(Order.openid == openid, Order.status.in_(FINISHED), Order.ship_name.is_null(False))
             .execute()
         )
-    return {"follower": followers, "addresses": addresses, "orders_anonymised": orders}
+        gifts = forget_gift_openid(openid, now)
+    return {"follower": followers, "addresses": addresses, "orders_anonymised": orders, "gift_unlinked": gifts}

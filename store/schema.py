@@ -16,11 +16,13 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 from store.addresses import Address
 from store.after_sales import Ticket
+from store.birthdays import BirthdayGift
 from store.catalog import Category, Product, Sku
 from store.coupons import Coupon, CouponTemplate
 from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
 from store.followers import Follower
 from store.funnel import FunnelEvent
+from store.gifts import GiftGrant
 from store.heartbeat import Heartbeat
 from store.inventory import StockAlert
 from store.keywords import KeywordRule, RulesVersion, StandingReply
@@ -29,6 +31,8 @@ from store.members import Member, MemberEvent, PointsEntry, SpendEntry
 from store.orders import Order, OrderLine
 from store.outbox import Notice, TemplateReceipt
 from store.payments import Payment, Refund
+from store.points_expiry import SweepMark
+from store.qrcodes import QrCode
 
 
 class SchemaVersion(BaseModel):
@@ -70,6 +74,12 @@ def _keywords_and_birthdays() -> None:
     add_column_if_missing(Follower, "birthday_set_at")
 
 
+def _members_side() -> None:
+    database.create_tables([GiftGrant, BirthdayGift, QrCode, SweepMark], safe=True)
+    for model in (Follower, PointsEntry):  # indexes the sweeps need: birthday, source_scene, expires_at
+        model._schema.create_indexes(safe=True)
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -85,6 +95,7 @@ STEPS: list[Step] = [
     ),
     Step(6, "outbox: notices and early template receipts", _create(Notice, TemplateReceipt)),
     Step(7, "shipments with their traces, and after-sales tickets", _create(Shipment, Ticket)),
+    Step(8, "members: gift ledger, birthday gifts, QR codes, sweep marks; sweep indexes", _members_side),
 ]
 
 LATEST = STEPS[-1].version

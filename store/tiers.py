@@ -1,0 +1,110 @@
+"""Tiers over time: the nightly sweep, and a member's progress to the next tier (for "我是什么会员").
+
+A payment or refund recomputes the tier in its own transaction (store.members) and queues the notice there.
+What changes with time alone is the annual spend: a 黑金 member whose spend within the tier year (`rolling`: the
+last 365 days; `calendar`: since 1 January) falls below the threshold drops to VIP (or 普通). Pricing always
+uses the live tier (`members.tier_of`), so the discount follows the rule to the minute; the sweep brings the
+stored tier in line and tells the member.
+
+The sweep is one set-based statement over all members — `UPDATE member SET tier = <rule> WHERE tier <> <rule>
+RETURNING openid, tier`, the 黑金 qualifiers found by one GROUP BY over the year's spend ledger — plus the
+notices for the rows it changed, in the same transaction. Running it again finds nothing to change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import peewee
+
+from store.db import write_transaction
+from store.members import Member, MemberRules, SpendEntry, annual_spend, member
+from store.outbox import PENDING, Notice
+from store.outbox_kinds import Priority
+from store.pricing import Tier
+from store.tier_notices import tier_notice_fields
+
+NOTICE_CHUNK = 500
+
+
+def rule_tier(now: datetime, rules: MemberRules) -> peewee.Case:
+    """The tier each member should have now, as SQL."""
+    qualifiers = (
+        SpendEntry.select(SpendEntry.openid)
+        .where(SpendEntry.at > rules.year_start(now))
+        .group_by(SpendEntry.openid)
+        .having(peewee.fn.SUM(SpendEntry.amount_fen) >= rules.black_gold_annual_spend_fen)
+    )
+    return peewee.Case(
+        None,
+        [
+            (Member.openid.in_(qualifiers), Tier.BLACK_GOLD.value),
+            (Member.total_spend_fen >= rules.vip_spend_fen, Tier.VIP.value),
+        ],
+        Tier.NORMAL.value,
+    )
+
+
+def sweep_tiers(now: datetime, rules: MemberRules) -> list[tuple[str, str]]:
+    """Bring every stored tier in line with the rule and queue a notice per change; returns (openid, new tier)."""
+    with write_transaction():
+        target = rule_tier(now, rules)
+        changed = list(
+            Member.update(tier=target, updated_at=now)
+            .where(Member.tier != target)
+            .returning(Member.openid, Member.tier)
+            .tuples()
+            .execute()
+        )
+        day = f"{now:%Y%m%d}"
+        fields = {tier: _payload(tier, now) for tier in Tier}
+        rows = [
+            {
+                "openid": openid,
+                "kind": "tier_change",
+                "priority": int(Priority.SERVICE),
+                "fields": fields[Tier(tier)],
+                "dedup_key": f"tier:{openid}:sweep{day}:{tier}",
+                "status": PENDING,
+                "attempts": 0,
+                "due_at": now,
+                "created_at": now,
+            }
+            for openid, tier in changed
+        ]
+        for i in range(0, len(rows), NOTICE_CHUNK):
+            Notice.insert_many(rows[i : i + NOTICE_CHUNK]).on_conflict_ignore().execute()
+    return [(openid, tier) for openid, tier in changed]
+
+
+def _payload(tier: Tier, now: datetime) -> str:
+    return json.dumps(tier_notice_fields(tier, now), ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class TierStanding:
+    """Where a member stands: the live tier, the two spends, and what the next tier needs."""
+
+    tier: Tier
+    total_fen: int
+    annual_fen: int
+    next_tier: Tier | None
+    missing_fen: int  # spend still needed for next_tier (cumulative for VIP, within the year for 黑金)
+    progress: float  # 0..1 towards next_tier
+
+
+def standing(openid: str, now: datetime, rules: MemberRules) -> TierStanding:
+    row = member(openid)
+    total = row.total_spend_fen if row else 0
+    annual = annual_spend(openid, now, rules) if row else 0
+    tier = rules.tier_for(total, annual)
+    if tier == Tier.NORMAL:
+        goal, have, nxt = rules.vip_spend_fen, total, Tier.VIP
+    elif tier == Tier.VIP:
+        goal, have, nxt = rules.black_gold_annual_spend_fen, annual, Tier.BLACK_GOLD
+    else:
+        return TierStanding(tier, total, annual, None, 0, 1.0)
+    have = max(have, 0)
+    return TierStanding(tier, total, annual, nxt, max(goal - have, 0), min(have / goal, 1.0) if goal else 1.0)

@@ -15,6 +15,7 @@ from datetime import datetime
 from aiohttp import web
 
 from bot.config import Config
+from bot.job_queue import cancel_scheduler
 from bot.resources import Resources
 from bot.runtime import CONFIG, RESOURCES, run_blocking
 from bot.service_flows import service_flows
@@ -109,7 +110,7 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     await run_blocking(app, rules.refresh)
     search = SearchService()
     app[RULES], app[SEARCH] = rules, search
-    app[ENGINE] = build_engine(config, resources, rules, search)
+    app[ENGINE] = build_engine(config, resources, rules, search, after_order=cancel_scheduler(app))
     # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
     # search waits for it only if it comes before the build is done.
     building = asyncio.ensure_future(run_blocking(app, search.rebuild))

@@ -126,6 +126,8 @@ class PayConfig:
         metadata=_check(lambda v: len(v) == 32, "the 32-character API key"),
     )
     api_base_url: str = field(default="http://127.0.0.1:8081", metadata=_check(_http_url, "an http(s) URL"))
+    cert_path: str = ""  # apiclient_cert.pem: WeChat Pay requires the merchant certificate for refunds
+    key_path: str = ""  # apiclient_key.pem
 
 
 @dataclass(frozen=True)

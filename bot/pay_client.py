@@ -39,9 +39,11 @@ class WeChatPayClient:
         self.api_key = config.pay.api_key
         self.base_url = config.pay.api_base_url.rstrip("/") + "/"
         self.timeout = config.wechat.timeout_s
+        self.cert = (config.pay.cert_path or None, config.pay.key_path or None)
 
     def _pay(self) -> WeChatPay:
-        pay = WeChatPay(self.appid, self.api_key, self.mch_id, timeout=self.timeout)
+        cert, key = self.cert
+        pay = WeChatPay(self.appid, self.api_key, self.mch_id, mch_cert=cert, mch_key=key, timeout=self.timeout)
         pay.API_BASE_URL = self.base_url
         return pay
 

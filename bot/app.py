@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -24,7 +23,7 @@ from bot.pay_notify import setup_pay_notify
 from bot.pay_pages import setup_pay_pages
 from bot.product_pages import setup_product_pages
 from bot.resources import open_resources
-from bot.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, run_blocking
+from bot.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, HandlerPool, run_blocking
 from store.clock import Clock
 from store.db import database
 from store.heartbeat import last_heartbeat
@@ -58,7 +57,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
 
 def setup_executor(app: web.Application) -> None:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        pool = ThreadPoolExecutor(app[CONFIG].server.handler_threads, thread_name_prefix="wxshop")
+        pool = HandlerPool(app[CONFIG].server.handler_threads, "wxshop")
         app[EXECUTOR] = pool
         yield
         pool.shutdown(wait=True, cancel_futures=True)

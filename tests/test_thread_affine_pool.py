@@ -1,0 +1,66 @@
+"""The sync Redis client's pool: each thread reuses its own connection, and a connection left over from before a
+Redis restart is replaced before it is used, not failed on."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot import resources
+from bot.resources import ThreadAffinePool
+from tests.test_health import RedisProcess
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_each_thread_keeps_its_connection(redis_base_url: str, redis_prefix: str) -> None:
+    client = redis.Redis(connection_pool=ThreadAffinePool.from_url(redis_base_url))
+    seen: dict[str, set[int]] = {}
+
+    def use(name: str) -> None:
+        ids = set()
+        for i in range(20):
+            client.set(f"{redis_prefix}{name}:{i}", i, ex=60)
+            connection = client.connection_pool.get_connection()
+            ids.add(id(connection))
+            client.connection_pool.release(connection)
+        seen[name] = ids
+
+    threads = [threading.Thread(target=use, args=(f"t{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(len(ids) == 1 for ids in seen.values()), "one connection per thread, reused"
+    assert len(set().union(*seen.values())) == 4
+    with client.pipeline() as pipe:
+        assert pipe.get(f"{redis_prefix}t0:3").get(f"{redis_prefix}t3:19").execute() == [b"3", b"19"]
+    client.close()
+
+
+def test_a_connection_from_before_a_restart_is_replaced(
+    own_redis: RedisProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resources, "STALE_CHECK_S", 0.0)  # every checkout counts as "after a pause"
+    client = redis.Redis(connection_pool=ThreadAffinePool.from_url(own_redis.url))
+    client.set("k", "before")
+    own_redis.stop()
+    with pytest.raises(redis.ConnectionError):
+        client.get("k")
+    own_redis.start()
+    client.set("k", "after")
+    own_redis.stop()
+    own_redis.start()  # an idle connection's peer went away: polled, found closed, reconnected
+    assert client.get("k") is None and client.set("k", "again")
+    client.connection_pool.disconnect()
+    client.close()

@@ -3,10 +3,10 @@ loop), the embedded Redis handle when no URL is configured, and the clock. Opene
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import threading
 import time
 import weakref
+from dataclasses import dataclass, field
 
 import peewee
 import redis
@@ -71,11 +71,6 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
     )
 
 
-def publish(config: Config, channel: str, message: str) -> None:
-    """Announce a change to every running process (from a short-lived command such as an import)."""
-    url, embedded = redis_url(config)
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
 STALE_CHECK_S = 0.05
 
 
@@ -137,6 +132,11 @@ class ThreadAffinePool(redis.ConnectionPool):
             return self._local.idle
 
 
+def publish(config: Config, channel: str, message: str) -> None:
+    """Announce a change to every running process (from a short-lived command such as an import)."""
+    url, embedded = redis_url(config)
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
         client.publish(channel, message)
     finally:
         client.close()

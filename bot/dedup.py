@@ -4,20 +4,30 @@ The first attempt claims the key (SET NX) and runs the handler; the key then hol
 retry gets the same answer. A retry that arrives while the first attempt runs polls the key until its own
 deadline. When the first attempt's deadline passes, the key says "late": the reply will go out as a
 customer-service message, and any retry answers empty so the follower never gets it twice. Both transitions
-out of "pending" are compare-and-set, so a reply finishing exactly at the deadline is delivered one way only.
+out of "pending" are compare-and-set, and the attempt that claimed the key makes exactly one of them: the
+event loop decides whether the answer was in time, so a reply finishing exactly at the deadline is delivered one
+way only.
 
-Claim and answer run on the handler's thread with the sync client (one hop off the event loop, and a sync
-round trip costs far less than an asyncio one); only the rare waiting retry polls from the loop.
+Every command goes through the loop's self-pipelining connection (`bot.redis_pipe`): the claim costs the loop a
+few microseconds and no thread a blocking round trip, and the reply is stored without waiting (the command is on
+the wire before the answer is, so a retry finds it, or finds "pending" and waits for it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-import redis.asyncio as aioredis
+
+from bot import metrics
+from bot.redis_pipe import RedisPipe, Reply
+
+log = logging.getLogger("wxshop.dedup")
 
 PENDING = b"P"
 LATE = b"L"
@@ -30,6 +40,7 @@ local current = redis.call('GET', KEYS[1])
 if current == 'P' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 'P' end
 return current
 """
+_SETTLE_SHA = hashlib.sha1(_SETTLE.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -41,48 +52,47 @@ class Seen:
 
 
 class ReplyCache:
-    def __init__(
-        self,
-        client: redis.Redis,
-        aclient: aioredis.Redis,
-        prefix: str,
-        pending_ttl_s: int = 60,
-        done_ttl_s: int = 120,
-    ) -> None:
-        self.client = client
-        self.aclient = aclient
+    def __init__(self, pipe: RedisPipe, prefix: str, pending_ttl_s: int = 60, done_ttl_s: int = 120) -> None:
+        self.pipe = pipe
         self.prefix = prefix
         self.pending_ttl_s = pending_ttl_s
         self.done_ttl_s = done_ttl_s
-        self._settle = client.register_script(_SETTLE)
-        self._asettle = aclient.register_script(_SETTLE)
 
     def _key(self, message_key: str) -> str:
         return f"{self.prefix}dedup:{message_key}"
 
-    def claim(self, message_key: str) -> Seen | None:
+    async def claim(self, message_key: str) -> Seen | None:
         """Claim the message for this attempt (None), or return what an earlier attempt left."""
         key = self._key(message_key)
-        if self.client.set(key, PENDING, nx=True, ex=self.pending_ttl_s):
+        if await self.pipe.call("SET", key, PENDING, "NX", "EX", self.pending_ttl_s) is not None:
             return None
-        value = self.client.get(key)
+        value = await self.pipe.call("GET", key)
         return _decode(value) if value is not None else Seen(PENDING)
 
-    def answered(self, message_key: str, xml: str) -> bool:
-        """Store the reply unless the attempt already went late; True when stored."""
-        found = self._settle(keys=[self._key(message_key)], args=[DONE + xml.encode(), self.done_ttl_s])
-        return found == PENDING
+    def answered(self, message_key: str, xml: str) -> None:
+        """Store the reply unless the message went late, without waiting; a failure is logged and counted.
+        Raises `redis.ConnectionError` at once when there is no connection to send it on."""
+        self._send_settle(self._key(message_key), DONE + xml.encode(), on_reply=_check_stored)
 
     async def gone_late(self, message_key: str) -> Seen | None:
-        """Mark the message late; if the reply landed first, return it instead (None when marked late)."""
-        found = await self._asettle(keys=[self._key(message_key)], args=[LATE, self.done_ttl_s])
+        """Mark the message late; if a reply is stored already, return it instead (None when marked late)."""
+        key = self._key(message_key)
+        try:
+            found = await self.pipe.call("EVALSHA", _SETTLE_SHA, 1, key, LATE, self.done_ttl_s)
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            found = await self.pipe.call("EVAL", _SETTLE, 1, key, LATE, self.done_ttl_s)
         return None if found in (PENDING, None) else _decode(found)
 
     async def wait(self, message_key: str, deadline: float) -> Seen:
         """Poll until the first attempt answers or goes late, or until `deadline` (monotonic)."""
         key = self._key(message_key)
-        while time.monotonic() < deadline:
-            value = await self.aclient.get(key)
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                value = await asyncio.wait_for(self.pipe.call("GET", key), left)
+            except TimeoutError:
+                break
             if value is None:
                 return Seen(LATE)  # expired or lost: the first attempt owns delivery
             seen = _decode(value)
@@ -90,6 +100,26 @@ class ReplyCache:
                 return seen
             await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
         return Seen(PENDING)
+
+    def _send_settle(self, key: str, value: bytes, on_reply: Callable[[Reply], None]) -> None:
+        """EVALSHA, falling back to EVAL when Redis lost the script (a restart or SCRIPT FLUSH)."""
+
+        def settled(reply: Reply) -> None:
+            if isinstance(reply, redis.ResponseError) and str(reply).startswith("NOSCRIPT"):
+                try:
+                    self.pipe.send("EVAL", _SETTLE, 1, key, value, self.done_ttl_s, on_reply=on_reply)
+                except redis.RedisError as exc:
+                    on_reply(exc)
+                return
+            on_reply(reply)
+
+        self.pipe.send("EVALSHA", _SETTLE_SHA, 1, key, value, self.done_ttl_s, on_reply=settled)
+
+
+def _check_stored(reply: Reply) -> None:
+    if isinstance(reply, Exception):
+        metrics.ERRORS.labels("dedup", type(reply).__name__).inc()
+        log.warning("reply not stored for retries", extra={"error": str(reply)})
 
 
 def _decode(value: bytes) -> Seen:

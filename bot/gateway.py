@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+import redis
 from aiohttp import web
 from werobot.messages.messages import WeChatMessage
 from werobot.replies import ArticlesReply, TextReply
@@ -23,7 +24,7 @@ from bot import metrics
 from bot.conversation import ENGINE
 from bot.dedup import DONE, LATE, ReplyCache, Seen
 from bot.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, strip_control, to_message
-from bot.runtime import CONFIG, RESOURCES, run_blocking
+from bot.runtime import CONFIG, EXECUTOR, RESOURCES, run_blocking
 from bot.wechat import WeChatGateway
 from bot.wxcrypto import CryptoRejected, InboundCrypto
 from handlers import register_all
@@ -37,6 +38,8 @@ CRYPTO = web.AppKey("crypto", InboundCrypto)
 REPLIES = web.AppKey("replies", ReplyCache)
 WECHAT = web.AppKey("wechat", WeChatGateway)
 LATE_TASKS = web.AppKey("late_tasks", set)
+WECHAT_WAIT_S = 5.0  # WeChat drops the connection after this; the reply deadline is set inside it
+LATE_MARK_S = 0.3  # at most what marking a late message may add to the reply deadline
 
 
 def setup_gateway(app: web.Application) -> None:
@@ -71,7 +74,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
         config.wechat.app_id,
         [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
     )
-    app[REPLIES] = ReplyCache(resources.redis, resources.aredis, config.redis.prefix)
+    app[REPLIES] = ReplyCache(resources.pipe, config.redis.prefix)
     app[LATE_TASKS] = set()
     yield
     if app[LATE_TASKS]:
@@ -150,52 +153,83 @@ async def _reply(app: web.Application, message: WeChatMessage, deadline: float) 
     """The plaintext reply for this attempt ("" when the deadline passed or there is nothing to say), and the
     follow-ups only the first attempt sends."""
     key = dedup_key(message)
-    task = asyncio.ensure_future(run_blocking(app, _handle_once, app[REPLIES], app[INBOUND], message, key))
+    replies = app[REPLIES]
     try:
-        result = await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - time.monotonic()))
-    except TimeoutError:
-        return await _missed_deadline(app, message, key, task), ()
-    if isinstance(result, Outcome):
-        return result.xml, result.followups
-    metrics.REJECTED.labels("duplicate").inc()
-    if result.state == DONE:
-        return result.xml, ()
-    if result.state == LATE:
-        return "", ()
-    waited = await app[REPLIES].wait(key, deadline)
-    return (waited.xml if waited.state == DONE else ""), ()
-
-
-def _handle_once(replies: ReplyCache, inbound: Inbound, message: WeChatMessage, key: str) -> Outcome | Seen:
-    """On the handler thread: claim the message, answer it, store the answer. A retry gets what was claimed."""
-    try:
-        seen = replies.claim(key)
-    except Exception as exc:  # Redis down: answering beats dropping, though a retry could double-process
+        seen = await replies.claim(key)
+        claimed = seen is None
+    except redis.RedisError as exc:  # Redis down: answering beats dropping, though a retry could double-process
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
         log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
-        return inbound.answer(message)
+        seen, claimed = None, False
     if seen is not None:
-        return seen
-    outcome = inbound.answer(message)
+        return await _duplicate(replies, key, seen, deadline), ()
+    job = app[EXECUTOR].submit(app[INBOUND].answer, message)
+    if not await _done_by(job, deadline):
+        return await _missed_deadline(app, message, key, job, claimed), ()
+    outcome = job.result()
+    if claimed:
+        try:
+            replies.answered(key, outcome.xml)
+        except redis.RedisError as exc:
+            metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+    return outcome.xml, outcome.followups
+
+
+async def _done_by(job: asyncio.Future, deadline: float) -> bool:
+    """Wait for `job` until `deadline` (monotonic) without cancelling it: True when it finished in time.
+    One timer and one callback, where `wait_for(shield(task))` costs a task, two futures and more callbacks."""
+    if job.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(max(0.0, deadline - time.monotonic()), wake)
+    job.add_done_callback(wake)
     try:
-        replies.answered(key, outcome.xml)
-    except Exception as exc:
+        await waiter
+    finally:
+        timer.cancel()
+        job.remove_done_callback(wake)
+    return job.done()
+
+
+async def _duplicate(replies: ReplyCache, key: str, seen: Seen, deadline: float) -> str:
+    """A retry: the stored reply, nothing (the first attempt went late), or the first attempt's reply when it
+    lands before this attempt's deadline."""
+    metrics.REJECTED.labels("duplicate").inc()
+    if seen.state == DONE:
+        return seen.xml
+    if seen.state == LATE:
+        return ""
+    try:
+        waited = await replies.wait(key, deadline)
+    except redis.RedisError as exc:
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
-    return outcome
+        return ""
+    return waited.xml if waited.state == DONE else ""
 
 
-async def _missed_deadline(app: web.Application, message: WeChatMessage, key: str, task: asyncio.Future) -> str:
-    """Answer empty now; the reply follows as a customer-service message (unless it landed just in time)."""
+async def _missed_deadline(
+    app: web.Application, message: WeChatMessage, key: str, job: asyncio.Future, claimed: bool
+) -> str:
+    """Answer empty now; the reply follows as a customer-service message. The key is marked late first, so a
+    retry answers empty too (the reply is never stored: this attempt decided it goes by customer service)."""
     metrics.ERRORS.labels("deadline", message.type).inc()
-    try:
-        landed = await app[REPLIES].gone_late(key)
-    except Exception as exc:
-        metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
-        landed = None
-    if landed is not None and landed.state == DONE:
+    landed = None
+    if claimed:
+        slack = WECHAT_WAIT_S - 0.05 - app[CONFIG].server.reply_deadline_ms / 1000
+        try:  # bounded: the deadline rule outranks the bookkeeping
+            landed = await asyncio.wait_for(app[REPLIES].gone_late(key), max(0.02, min(LATE_MARK_S, slack)))
+        except (redis.RedisError, TimeoutError) as exc:
+            metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+    if landed is not None and landed.state == DONE:  # only if the key expired and another attempt answered
         return landed.xml
     log.warning("reply missed the deadline, will follow as a customer-service message", extra={"message_key": key})
-    _deliver_later(app, message, task)
+    _deliver_later(app, message, job)
     return ""
 
 

@@ -1,5 +1,6 @@
 """What a process holds open: the database, the Redis clients (sync for the domain threads, asyncio for the
-loop), the embedded Redis handle when no URL is configured, and the clock. Opened once, closed once."""
+loop, and the loop's self-pipelining connection for the inbound hot path), the embedded Redis handle when no URL
+is configured, and the clock. Opened once, closed once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import redis.asyncio as aioredis
 
 from bot.config import Config
 from bot.embedded_redis import EmbeddedRedis
+from bot.redis_pipe import RedisPipe
 from store.clock import Clock, SystemClock
 from store.db import close_database, open_database
 
@@ -25,6 +27,7 @@ class Resources:
     redis_url: str
     redis: redis.Redis
     aredis: aioredis.Redis
+    pipe: RedisPipe
     clock: Clock
     embedded: EmbeddedRedis | None = field(default=None, repr=False)
 
@@ -38,6 +41,7 @@ class Resources:
         return self.key("queue")
 
     async def aclose(self) -> None:
+        await self.pipe.aclose()
         await self.aredis.aclose()
         self.close_sync()
 
@@ -66,6 +70,7 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
         redis_url=url,
         redis=redis.Redis(connection_pool=ThreadAffinePool.from_url(url, **options)),
         aredis=aioredis.Redis.from_url(url, **options),
+        pipe=RedisPipe(url, connect_timeout=options["socket_connect_timeout"]),
         clock=clock or SystemClock(),
         embedded=embedded,
     )

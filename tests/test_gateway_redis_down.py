@@ -1,0 +1,65 @@
+"""Redis is where dedup lives, not what answering depends on: with Redis gone the callback still answers in time,
+and once Redis is back retries are deduplicated again."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, RedisConfig
+from bot.gateway import INBOUND
+from bot.runtime import RESOURCES
+from tests.gateway_support import running
+from tests.test_health import RedisProcess
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+class Counter:
+    """A text handler with a visible side effect."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, message) -> str:
+        with self._lock:
+            self.calls += 1
+        time.sleep(0.2)  # long enough for the retries below to arrive while it runs
+        return f"收到：{message.content}"
+
+
+async def test_answers_without_redis_and_deduplicates_again_once_it_is_back(
+    migrated: Config, own_redis: RedisProcess
+) -> None:
+    config = dataclasses.replace(migrated, redis=RedisConfig(url=own_redis.url, prefix=migrated.redis.prefix))
+    async with running(config) as shop:
+        counter = Counter()
+        shop.app[INBOUND].robot._handlers["text"].insert(0, (counter, 1))
+        follower = shop.follower()
+        assert (await follower.send_text("o_down", "你好")).shown == "收到：你好"
+
+        own_redis.stop()
+        down = await follower.send_text("o_down", "还在吗")
+        assert [a.status for a in down.attempts] == [200], "answered on the first attempt, well inside 5 s"
+        assert down.shown == "收到：还在吗"
+
+        own_redis.start()
+        shop.app[RESOURCES].pipe._failed_until = 0.0  # skip the reconnect pause instead of sleeping through it
+        before = counter.calls
+        xml = follower.build_xml("o_down", {"MsgType": "text", "Content": "买"})
+        deliveries = await asyncio.gather(*(follower.deliver(xml, "o_down") for _ in range(3)))
+        assert counter.calls == before + 1, "one run for three concurrent attempts"
+        assert {d.shown for d in deliveries} == {"收到：买"}

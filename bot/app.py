@@ -145,5 +145,4 @@ async def metrics_middleware(
         log.exception("unhandled error", extra={"path": request.path})
         raise
     finally:
-        metrics.REQUESTS.labels(route, request.method, str(status)).inc()
-        metrics.LATENCY.labels(route).observe(time.perf_counter() - started)
+        metrics.observe_request(route, request.method, status, time.perf_counter() - started)

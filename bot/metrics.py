@@ -4,6 +4,7 @@ process writes its samples there, so one scrape of any process sees the whole se
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -26,6 +27,21 @@ LATENCY = Histogram(
 ERRORS = Counter("wxshop_errors_total", "Errors caught at an edge, by where and kind", ["where", "kind"])
 REJECTED = Counter("wxshop_rejected_total", "Inbound requests refused, by reason", ["reason"])
 QUEUE_DEPTH = Gauge("wxshop_job_queue_depth", "Jobs waiting in the queue", multiprocess_mode="max")
+
+
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request and its latency. The labelled children are looked up once per label set and
+    kept: `labels()` builds, validates and locks for every call, a visible share of a fast request's cost."""
+    children = _REQUEST_CHILDREN.get((route, method, status))
+    if children is None:
+        children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route))
+        if len(_REQUEST_CHILDREN) < 1024:  # method names come from clients: keep the cache bounded
+            _REQUEST_CHILDREN[route, method, status] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def render() -> tuple[bytes, str]:

@@ -24,8 +24,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-import peewee
-
 from store.clock import SHANGHAI
 from store.db import is_sqlite, write_transaction
 from store.logistics import SUB_DONE, SUB_FAILED, SUB_PENDING, Shipment, complete_signed, receiver_phone
@@ -315,13 +313,16 @@ def _subscribe_failed(shipment: Shipment, exc: TrackingError, now: datetime, rul
 def parcels_to_poll(now: datetime, stall: timedelta, limit: int = 200) -> list[Shipment]:
     """Parcels still travelling with no news for `stall` (nor a poll in that time): the polling fallback's work."""
     quiet_since = now - stall
-    last = peewee.fn.COALESCE(Shipment.last_event_at, Shipment.shipped_at)
+    # Compared field by field (not through COALESCE) so the time is converted like the stored wall time.
+    quiet = (Shipment.last_event_at <= quiet_since) | (
+        Shipment.last_event_at.is_null() & (Shipment.shipped_at <= quiet_since)
+    )
     query = (
         Shipment.select()
         .where(
             Shipment.monitor == "polling",
             (Shipment.state.is_null()) | (Shipment.state.not_in(["3", "4"])),
-            last <= quiet_since,
+            quiet,
             (Shipment.last_push_at.is_null()) | (Shipment.last_push_at <= quiet_since),
             (Shipment.polled_at.is_null()) | (Shipment.polled_at <= quiet_since),
         )

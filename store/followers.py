@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from store.db import BaseModel, ShanghaiDateTimeField, write_transaction
+from store.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, write_lock, write_transaction
 
 
 class Follower(BaseModel):
@@ -34,8 +34,30 @@ def get_or_create_follower(openid: str, now: datetime) -> Follower:
         return Follower.get(Follower.openid == openid)
 
 
+_INSERT_FIRST_FOLLOW = InsertIfNew(
+    Follower,
+    [
+        Follower.openid, Follower.subscribed, Follower.first_followed_at, Follower.followed_at, Follower.source_scene,
+        Follower.created_at,
+    ],
+    unique=Follower.openid,
+)  # fmt: skip
+
+
 def record_follow(openid: str, now: datetime, scene: str | None = None) -> tuple[Follower, bool]:
-    """Mark `openid` as following; returns (follower, first_time). The first scene that brought them is kept."""
+    """Mark `openid` as following; returns (follower, first_time). The first scene that brought them is kept.
+
+    A first follow is one statement (an insert that does nothing if the row exists): no transaction, no read
+    first. Anyone already known (a returning follower, a row made by another path) takes the read-then-update
+    path in a write transaction."""
+    with write_lock():
+        new_id = _INSERT_FIRST_FOLLOW.execute(openid, True, now, now, scene, now)
+    if new_id is not None:
+        follower = Follower(
+            id=new_id, openid=openid, subscribed=True, first_followed_at=now, followed_at=now, source_scene=scene,
+            created_at=now,
+        )  # fmt: skip
+        return follower, True
     try:
         return _record_follow(openid, now, scene)
     except peewee.IntegrityError:  # a concurrent first contact created the row: now it is an update

@@ -13,6 +13,7 @@ from aiohttp import web
 from bot import metrics
 from bot.admin import setup_admin
 from bot.admin_after_sales import setup_after_sales_admin
+from bot.admin_members import setup_members
 from bot.admin_orders import setup_order_admin
 from bot.admin_shipping import setup_shipping
 from bot.config import Config
@@ -45,6 +46,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_conversation(app)
     setup_gateway(app)
     setup_admin(app)
+    setup_members(app)
     setup_product_pages(app)
     setup_jobs(app)
     setup_pay_pages(app)

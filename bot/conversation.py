@@ -23,12 +23,14 @@ from dialogs.answers import PLACEHOLDERS
 from dialogs.cart import CartStore
 from dialogs.engine import Engine, EngineSettings
 from dialogs.flows import birthday, browse, checkout
+from dialogs.member_answers import MemberChat
 from dialogs.order_answers import make_orders_answer
 from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
 from dialogs.state import DialogStore
 from store import funnel
 from store.followers import set_birthday
+from store.member_settings import MemberSettings
 from store.orders import ShopRules
 from store.search import SearchService
 
@@ -84,6 +86,7 @@ def build_engine(
         ),
         **service_flows(config, clock),  # tracking, after_sales
     }
+    members = MemberChat(MemberSettings.from_settings(config.shop, config.wechat.app_id))
     return Engine(
         clock=clock,
         store=DialogStore(
@@ -92,11 +95,12 @@ def build_engine(
         rules=rules,
         renderer=renderer,
         flows=flows,
-        answers={**PLACEHOLDERS, "orders": make_orders_answer(config.server.public_url)},
+        answers={**PLACEHOLDERS, "orders": make_orders_answer(config.server.public_url), **members.answers()},
         settings=EngineSettings(
             default_reply_interval_s=config.shop.default_reply_interval_minutes * 60, shop_name=config.shop.name
         ),
         names_products=names_products,
+        members=members,  # member, points and coupons answers; the gift on follow; the birthday greeting
     )
 
 

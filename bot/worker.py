@@ -19,8 +19,10 @@ from bot.tracking_client import Kuaidi100Client
 from bot.wechat import WeChatGateway
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS, JobDeps
+from scheduler.member_jobs import MemberJobDeps
 from store.after_sales import AfterSalesRules
-from store.clock import Clock
+from store.clock import SHANGHAI, Clock
+from store.member_settings import MemberSettings
 from store.orders import ShopRules
 from store.parcel_alerts import LogisticsRules
 from store.schema import prepare
@@ -35,6 +37,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         pay=WeChatPayClient(config),
         messenger=WeChatGateway(config, resources.redis),
         rules=ShopRules.from_settings(config.shop),
+        members=MemberJobDeps(MemberSettings.from_settings(config.shop, config.wechat.app_id), config.redis.prefix),
         tracking=Kuaidi100Client.from_config(config),
         logistics=LogisticsRules.from_settings(config.logistics, config.shop),
         after_sales=AfterSalesRules.from_settings(config.after_sales, config.shop),
@@ -52,7 +55,8 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
 
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
-        "cron_jobs": cron_table(),
+        "cron_jobs": cron_table(config.shop.birthday_sweep_at),
+        "timezone": SHANGHAI,  # cron hours (birthdays, nightly sweeps) are Asia/Shanghai whatever the host says
         "redis_settings": RedisSettings.from_dsn(resources.redis_url),
         "queue_name": resources.queue_name,
         "on_startup": on_startup,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from dialogs.flows import END, Flow, Step, Turn
 from dialogs.intents import GLOBAL, MENU_KEYS, Intent, IntentDetector
@@ -43,6 +43,18 @@ OFFER_HUMAN = "需要人工客服帮忙吗？回复“人工”即可转接。"
 IntentAnswer = Callable[[Turn, Intent], Any]
 
 
+class MemberHooks(Protocol):
+    """What the members side adds to the conversation (dialogs.member_answers.MemberChat implements it)."""
+
+    def on_follow(self, openid: str, first_time: bool, now: datetime) -> str | None:
+        """A follow: make the follower a member, issue the new-follower gift; the text announcing it, or None."""
+        ...
+
+    def pending_greeting(self, openid: str, now: datetime) -> str | None:
+        """A greeting waiting for this follower (the birthday gift), taken once; called only when flagged."""
+        ...
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     default_reply_interval_s: int = 3600
@@ -62,6 +74,7 @@ class Engine:
         settings: EngineSettings,
         rng: random.Random | None = None,
         names_products: Callable[[str], bool] | None = None,
+        members: MemberHooks | None = None,
     ) -> None:
         self.clock = clock
         self.store = store
@@ -73,6 +86,7 @@ class Engine:
         self.rng = rng or random.Random()
         self.names_products = names_products  # "连衣裙" or "200以内的耳机" with no intent words is a search
         self.intents = IntentDetector()
+        self.members = members
 
     # -- entry points ---------------------------------------------------------------------------------------
     def on_text(self, openid: str, text: str) -> Answer:
@@ -85,6 +99,10 @@ class Engine:
         dialog, notice = snap.dialog, ""
         if snap.expired_flow in self.flows:
             notice = f"刚才的“{self.flows[snap.expired_flow].title}”已超时结束。"
+        if snap.greeting:  # a flag read with the state, so a follower with nothing waiting costs nothing more
+            self.store.clear_greeting(openid)
+            greeting = self.members.pending_greeting(openid, now) if self.members else None
+            notice = "\n".join(part for part in (greeting, notice) if part)
         answer, dialog = self._decide(turn, dialog, snap)
         self.store.save(openid, dialog, now)
         return _prefixed(notice, answer)
@@ -120,11 +138,14 @@ class Engine:
         return answer
 
     def on_follow(self, openid: str, first_time: bool) -> Answer:
+        """The operator's standing follow reply (or a greeting), with the new-follower gift announced after it."""
+        gift = self.members.on_follow(openid, first_time, self.clock.now()) if self.members else None
         standing = self.rules.current.standing.get("follow")
         if standing:
-            return self.renderer.answer(standing, "all", self.rng)
+            return _appended(self.renderer.answer(standing, "all", self.rng), gift)
         greeting = "欢迎关注" if first_time else "欢迎回来"
-        return Answer(f"{greeting}{self.settings.shop_name}！回复“逛商城”看看商品，点击菜单查看订单和会员权益。")
+        text = f"{greeting}{self.settings.shop_name}！回复“逛商城”看看商品，点击菜单查看订单和会员权益。"
+        return _appended(Answer(text), gift)
 
     def on_unfollow(self, openid: str) -> None:
         self.store.forget(openid)
@@ -232,6 +253,15 @@ class Engine:
             answer = self.renderer.answer(standing, "all", self.rng) if standing else Answer(DEFAULT_REPLY)
             return answer, replace(dialog, misses=dialog.misses + 1)
         return Answer(OFFER_HUMAN), replace(dialog, misses=dialog.misses + 1)
+
+
+def _appended(answer: Answer, text: str | None) -> Answer:
+    """`text` after the answer: in the same text reply, else as a follow-up message."""
+    if not text:
+        return answer
+    if isinstance(answer.reply, str) and not answer.followups:
+        return replace(answer, reply=f"{answer.reply}\n\n{text}")
+    return replace(answer, followups=(*answer.followups, {"type": "text", "content": text}))
 
 
 def _prefixed(notice: str, answer: Answer) -> Answer:

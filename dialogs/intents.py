@@ -31,7 +31,7 @@ _TABLE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("member", "contains", 55, ("什么会员", "会员等级", "会员中心", "我的等级", "会员权益", "vip")),
     ("member", "exact", 55, ("会员",)),
     ("points", "contains", 56, ("我的积分", "积分")),
-    ("coupons", "contains", 57, ("优惠券", "我的券", "领券", "红包")),
+    ("coupons", "contains", 57, ("优惠券", "我的券", "领券", "红包", "礼包")),
     ("cart", "contains", 59, ("购物车", "去结算", "我要结算")),
     ("cart", "exact", 59, ("结算", "买单", "下单")),
     ("birthday", "contains", 58, ("设置生日", "我的生日", "生日是", "改生日", "修改生日")),

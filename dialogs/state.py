@@ -13,6 +13,8 @@ from typing import Any
 
 import redis
 
+from store.birthdays import greeting_flag_key
+
 VERSION = 1
 GC_MARGIN_S = 3600
 
@@ -42,6 +44,7 @@ class Snapshot:
     expired_flow: str  # the flow that timed out since the last message ("" when none)
     human_until: float  # epoch seconds while a human agent has the conversation, else 0
     last_default_reply: float  # epoch seconds of the last default reply, else 0
+    greeting: bool = False  # a greeting waits (the birthday gift: store.birthdays sets the flag)
 
 
 class DialogStore:
@@ -52,10 +55,13 @@ class DialogStore:
         self.personal = personal  # other per-follower key kinds to drop on unsubscribe (cart, windows…)
 
     def _keys(self, openid: str) -> list[str]:
-        return [f"{self.prefix}dialog:{openid}", f"{self.prefix}human:{openid}", f"{self.prefix}default-reply:{openid}"]
+        return [
+            f"{self.prefix}dialog:{openid}", f"{self.prefix}human:{openid}", f"{self.prefix}default-reply:{openid}",
+            greeting_flag_key(self.prefix, openid),
+        ]  # fmt: skip
 
     def load(self, openid: str, now: datetime) -> Snapshot:
-        raw_dialog, raw_human, raw_default = self.client.mget(self._keys(openid))
+        raw_dialog, raw_human, raw_default, raw_greeting = self.client.mget(self._keys(openid))
         dialog, expired = DialogState(), ""
         if raw_dialog:
             loaded = _decode(raw_dialog)
@@ -64,7 +70,8 @@ class DialogStore:
             elif loaded is not None and loaded.active:
                 expired = loaded.flow
         human = float(raw_human or 0)
-        return Snapshot(dialog, expired, human if human > now.timestamp() else 0.0, float(raw_default or 0))
+        human = human if human > now.timestamp() else 0.0
+        return Snapshot(dialog, expired, human, float(raw_default or 0), greeting=raw_greeting is not None)
 
     def save(self, openid: str, dialog: DialogState, now: datetime) -> None:
         if not dialog.active and not dialog.misses:
@@ -83,6 +90,9 @@ class DialogStore:
 
     def mark_default_reply(self, openid: str, now: datetime, interval_s: int) -> None:
         self.client.set(self._keys(openid)[2], now.timestamp(), ex=interval_s + GC_MARGIN_S)
+
+    def clear_greeting(self, openid: str) -> None:
+        self.client.delete(self._keys(openid)[3])
 
     def forget(self, openid: str) -> None:
         """Unsubscribe: the follower's conversation (and cart, windows…) is personal data."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from scheduler.after_sales_jobs import AFTER_SALES_FUNCTIONS
 from scheduler.logistics_jobs import LOGISTICS_FUNCTIONS
+from scheduler.member_jobs import MEMBER_FUNCTIONS, MemberJobDeps
 from scheduler.order_jobs import ORDER_FUNCTIONS, Messenger
 from store.after_sales import AfterSalesRules
 from store.clock import Clock
@@ -34,6 +35,7 @@ class JobDeps:
     pay: PayGateway | None = None  # WeChat Pay, for order timeouts and refunds
     messenger: Messenger | None = None  # the WeChat gateway's send_text, for the after-payment message
     rules: ShopRules = field(default_factory=ShopRules)
+    members: MemberJobDeps = field(default_factory=MemberJobDeps)  # gift, birthday, tier and points rules
     tracking: TrackingProvider | None = None  # Kuaidi100, for subscriptions and the polling fallback
     logistics: LogisticsRules = field(default_factory=LogisticsRules)
     after_sales: AfterSalesRules = field(default_factory=AfterSalesRules)
@@ -60,4 +62,4 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(sweep)
 
 
-FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS, *LOGISTICS_FUNCTIONS, *AFTER_SALES_FUNCTIONS]
+FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS, *LOGISTICS_FUNCTIONS, *AFTER_SALES_FUNCTIONS, *MEMBER_FUNCTIONS]

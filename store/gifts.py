@@ -137,17 +137,22 @@ def forget_openid(openid: str, now: datetime) -> int:
     return GiftGrant.update(openid=None).where(GiftGrant.openid == openid).execute()
 
 
-def _used_gift() -> peewee.ModelSelect:
-    return Coupon.select(peewee.fn.MIN(Coupon.used_at)).where(
+def _used_gift(*columns: peewee.Node) -> peewee.ModelSelect:
+    """The gift coupons of the ledger row's openid that were used in a paid order."""
+    return Coupon.select(*columns).where(
         Coupon.openid == GiftGrant.openid, Coupon.source == SOURCE, Coupon.status == USED
     )
 
 
 def _refresh(scope: peewee.Expression, now: datetime) -> int:
-    used = _used_gift()
     return (
-        GiftGrant.update(claimed_at=used, expired_at=None)
-        .where(scope, GiftGrant.claimed_at.is_null(), GiftGrant.openid.is_null(False), peewee.fn.EXISTS(used))
+        GiftGrant.update(claimed_at=_used_gift(peewee.fn.MIN(Coupon.used_at)), expired_at=None)
+        .where(
+            scope,
+            GiftGrant.claimed_at.is_null(),
+            GiftGrant.openid.is_null(False),
+            peewee.fn.EXISTS(_used_gift(peewee.SQL("1"))),
+        )
         .execute()
     )
 

@@ -174,6 +174,8 @@ def open_ticket(
     reason = " ".join(reason.split())[:255]
     if len(reason) < 2:
         raise AfterSalesError("请简单描述一下原因")
+    if Ticket.select().where(Ticket.open_key == order_no).exists():
+        raise NotEligible("这个订单已有处理中的售后申请")
     if not _eligible(openid, kind, now, rules).where(Order.order_no == order_no).exists():
         raise NotEligible("这个订单现在不能申请" + KIND_LABELS[kind])
     due, final = rules.deadlines(kind, now)

@@ -12,13 +12,14 @@ import pytest
 
 from bot.config import Config
 from scheduler.after_sales_jobs import after_sales_sweep
-from store.after_sales import Ticket
+from store.after_sales import AfterSalesRules, NotEligible, Ticket, open_ticket, refuse
 from store.clock import SHANGHAI
+from store.db import open_database
 from store.orders import PAID, REFUNDED, CartLine, Order, create_order
 from store.payments import Refund
 from store.sla import add_working_days
 from tests.logistics_support import OPERATOR, ServiceWorld, fields, notices, paid_order, service_world
-from tests.order_support import BUYER, HOME, RULES
+from tests.order_support import BUYER, HOME, RULES, START, make_shop
 
 
 @pytest.fixture
@@ -183,3 +184,22 @@ def test_working_days_skip_weekends_and_holidays() -> None:
     assert add_working_days(friday, 0) == friday
     with pytest.raises(ValueError):
         add_working_days(friday.replace(tzinfo=None), 1)
+
+
+def test_tickets_in_the_store_one_open_per_order_and_sendable_refusals(migrated: Config) -> None:
+    open_database(migrated.database.url, migrated.var_dir)
+    shop, rules = make_shop(), AfterSalesRules(operators=(OPERATOR,))
+    order = paid_order(shop, BUYER)
+    with pytest.raises(NotEligible):
+        open_ticket(BUYER, order.order_no, "return", "不合适", [], START, rules)  # not shipped: nothing to return
+    with pytest.raises(NotEligible):
+        open_ticket("o_someone_else", order.order_no, "refund", "不合适", [], START, rules)
+    ticket = open_ticket(BUYER, order.order_no, "refund", "  拍错了\n规格  ", [], START, rules)
+    assert ticket.reason == "拍错了 规格"
+    with pytest.raises(NotEligible, match="已有处理中"):
+        open_ticket(BUYER, order.order_no, "dispute", "还没处理", [], START, rules)
+    refused = refuse(ticket.case_no, "限时优惠商品不支持退款", START, rules)
+    assert refused.status == "refused" and refused.note == "限时优惠商品不支持退款"
+    assert progress()[-1] == "未通过审核，回复售后查看", "marketing words never reach a template message"
+    again = open_ticket(BUYER, order.order_no, "dispute", "为什么拒绝", [], START + timedelta(hours=1), rules)
+    assert again.kind == "dispute" and again.final_due_at is not None

@@ -4,17 +4,20 @@ Checked in this order, and anything that fails answers `return_code=FAIL` with a
 changing nothing: the MD5 signature (wechatpy's `parse_payment_result`, after defusedxml refuses DTDs and
 entities), our appid and mch_id, a known order (`out_trade_no`), and `total_fee` equal to the order's amount.
 A notice whose `result_code` is not SUCCESS (the payment failed) is acknowledged and changes nothing.
-`store.payments.mark_paid` then records the payment exactly once (duplicates and concurrent deliveries included)
-and SUCCESS is written only after its transaction has committed; a database error answers FAIL, so WeChat
-delivers again. Follow-ups are queued after the commit: the buyer's message (`after_payment`) or, for a
+The payment opens the buyer's 48 h customer-service window (recorded first, in Redis, for the outbox's channel
+choice). `store.payments.mark_paid` then records the payment exactly once (duplicates and concurrent deliveries
+included) and SUCCESS is written only after its transaction has committed; a database error answers FAIL, so
+WeChat delivers again. Follow-ups are queued after the commit: the buyer's message (`after_payment`) or, for a
 payment that arrived after the order was cancelled, its refund (`refund_payment`; the refund sweep retries).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import peewee
+import redis
 from aiohttp import web
 from prometheus_client import Counter
 from wechatpy.pay.utils import dict_to_xml
@@ -25,6 +28,7 @@ from bot.pay_client import SHOP_RULES, NoticeInvalid, ensure_pay_client, ensure_
 from bot.runtime import CONFIG, RESOURCES, run_blocking
 from scheduler.order_jobs import paid_job_id, refund_job_id
 from store.payments import AmountMismatch, PaymentOutcome, PaymentResult, UnknownOrder, mark_paid
+from store.windows import record_interaction
 
 log = logging.getLogger("wxshop.pay")
 
@@ -68,6 +72,7 @@ async def pay_notify(request: web.Request) -> web.Response:
     if not order_no or not transaction_id or not isinstance(total_fee, int):
         return _reject("incomplete", "参数不完整", order_no=order_no)
     now = app[RESOURCES].clock.now()
+    await run_blocking(app, _open_payment_window, app, str(data.get("openid") or ""), now)
     try:
         result: PaymentResult = await run_blocking(
             app, mark_paid, order_no, str(transaction_id), total_fee, now, rules=app[SHOP_RULES].members,
@@ -87,6 +92,18 @@ async def pay_notify(request: web.Request) -> web.Response:
         log.warning("payment for an order no longer unpaid: refunding", extra={"order_no": order_no,
                     "refund_no": result.refund_no})  # fmt: skip
     return _reply("SUCCESS", "OK")
+
+
+def _open_payment_window(app: web.Application, openid: str, now: datetime) -> None:
+    """A verified payment opens the buyer's unlimited 48 h customer-service window; recorded before the payment
+    commits, so notices queued by it find the window open. Losing it only makes them template messages."""
+    if not openid:
+        return
+    resources = app[RESOURCES]
+    try:
+        record_interaction(resources.redis, resources.key, openid, "payment", now)
+    except redis.RedisError as exc:
+        log.warning("payment window not recorded", extra={"error": repr(exc)})
 
 
 async def _follow_up(app: web.Application, result: PaymentResult) -> None:

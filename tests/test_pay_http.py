@@ -23,6 +23,7 @@ from store.inventory import stock_of
 from store.members import Member
 from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, cancel_if_unpaid, create_order
 from store.payments import Payment, Refund
+from store.windows import CsWindows
 from tests.order_support import BUYER, HOME, OTHER, RULES, START, coupon
 from tests.pay_support import PayWorld, pay_world
 
@@ -92,7 +93,10 @@ async def test_pay_link_to_paid_order_end_to_end(world: PayWorld) -> None:
     world.clock.advance(minutes=1)
     assert await world.sandbox.pay.deliver_due() == [], "acknowledged: WeChat stops notifying"
 
-    client = redis.Redis.from_url(world.app[RESOURCES].redis_url)
+    resources = world.app[RESOURCES]
+    windows = CsWindows(resources.redis, resources.key)
+    assert windows.verdict(BUYER, world.clock.now()) == "payment", "the payment opened the 48 h window"
+    client = redis.Redis.from_url(resources.redis_url)
     try:
         assert client.exists(f"arq:job:paid:{order.order_no}"), "after_payment queued after the commit"
     finally:

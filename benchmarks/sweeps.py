@@ -1,0 +1,276 @@
+"""The members' daily sweeps over 1,000,000 members (DESIGN §7: ≤ 10 s each): birthdays, tiers, points expiry
+and the points reminder.
+
+    python -m benchmarks.sweeps [--quick] [--members N] [--database-url URL]
+
+Fills a fresh database set-based (one INSERT … SELECT per table over a generated sequence): N followers with
+birthdays spread over the year, N members in three tiers (5 % 黑金, 25 % VIP) whose stored tier is a month old, so
+the tier sweep finds the 黑金 members whose year lapsed since; one spend entry and two points earnings per member
+(some spent), with the points sweeps' watermarks where last night's run left them. Then each sweep runs twice:
+the first run does the day's work, the second shows the re-run is idle. The baseline is the per-row way (the
+tier rule evaluated member by member in Python, `members.tier_of`), timed on a sample and scaled to N — the
+ratio is what to compare across machines. SQLite is a fresh file under $WXSHOP_VAR_DIR (default ./var);
+a PostgreSQL URL gets a fresh schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg2
+
+from benchmarks.common import print_figures, print_machine_info
+from store.birthdays import sweep_birthdays
+from store.clock import SHANGHAI
+from store.db import close_database, database, is_sqlite, open_database, write_transaction
+from store.member_templates import seed_templates
+from store.members import Member, MemberRules, tier_of
+from store.points_expiry import EXPIRY_MARK, REMINDER_MARK, SweepMark, expire_points, remind_points
+from store.schema import upgrade
+from store.tiers import sweep_tiers
+
+NOW = datetime(2026, 11, 24, 3, 10, tzinfo=SHANGHAI)  # the nightly run
+BIRTHDAY_RUN = NOW.replace(hour=9, minute=0)
+BUDGET_S = 10.0
+NAIVE_SAMPLE = 2000
+RULES = MemberRules()
+
+
+def _wall(when: datetime) -> str:
+    return when.astimezone(SHANGHAI).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Dialect:
+    """The few expressions that differ between SQLite and PostgreSQL when generating rows in SQL."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
+
+    def insert(self, table: str, columns: str, select: str, count: int, where: str = "TRUE") -> str:
+        """One row per n in 1..count (where `where` holds)."""
+        if self.sqlite:
+            return (
+                f"WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {count}) "
+                f"INSERT INTO {table} ({columns}) SELECT {select} FROM seq WHERE {where}"
+            )
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT {select} FROM generate_series(1, {count}) AS seq(n) "
+            f"WHERE {where}"
+        )
+
+    def days_before(self, base: datetime, days: str) -> str:
+        if self.sqlite:
+            return f"datetime('{_wall(base)}', '-' || ({days}) || ' days')"
+        return f"(TIMESTAMP '{_wall(base)}' - ({days}) * INTERVAL '1 day')"
+
+    def days_after(self, base_sql: str, days: int) -> str:
+        if self.sqlite:
+            return f"datetime({base_sql}, '+{days} days')"
+        return f"({base_sql} + INTERVAL '{days} days')"
+
+    def month_day(self, days: str) -> str:
+        """The "MM-DD" of day `days` of 2024 (a leap year, so 02-29 occurs)."""
+        if self.sqlite:
+            return f"strftime('%m-%d', '2024-01-01', '+' || ({days}) || ' days')"
+        return f"to_char(DATE '2024-01-01' + ({days})::int, 'MM-DD')"
+
+    @property
+    def true(self) -> str:
+        return "1" if self.sqlite else "TRUE"
+
+
+def populate(members: int) -> dict[str, float]:
+    sql = Dialect(is_sqlite())
+    t0 = _wall(NOW - timedelta(days=800))
+    band = "(n % 100)"
+    amount = f"(CASE WHEN {band} < 5 THEN 6000000 WHEN {band} < 30 THEN 800000 ELSE 100000 + (n % 1000) * 100 END)"
+    age = "((n / 100) % 400)"  # days since the spend (independent of the band); 黑金 lapses after 365
+    stored_tier = (
+        f"(CASE WHEN {band} < 5 AND {age} < 395 THEN 'black_gold' WHEN {band} < 30 THEN 'vip' ELSE 'normal' END)"
+    )
+    spent = "(CASE WHEN n % 5 = 0 THEN 100 ELSE 0 END)"
+    earned_1 = sql.days_before(NOW, "n % 730")
+    earned_2 = sql.days_before(NOW, "(n * 7) % 365")
+    statements = [
+        sql.insert(
+            "follower",
+            "openid, subscribed, first_followed_at, followed_at, birthday, birthday_set_at, created_at",
+            f"'o' || n, {sql.true}, '{t0}', '{t0}', {sql.month_day('n % 366')}, '{t0}', '{t0}'",
+            members,
+        ),
+        sql.insert(
+            "member",
+            "openid, tier, total_spend_fen, points, created_at, updated_at",
+            f"'o' || n, {stored_tier}, {amount}, 500 - {spent}, '{t0}', '{t0}'",
+            members,
+        ),
+        sql.insert(
+            "spend_entry",
+            "openid, order_no, ref, amount_fen, at",
+            f"'o' || n, 'B' || n, 'T' || n, {amount}, {sql.days_before(NOW - timedelta(hours=1), age)}",
+            members,
+        ),
+        sql.insert(
+            "points_entry",
+            "openid, delta, reason, order_no, at, expires_at",
+            f"'o' || n, 300, 'earn', 'E' || n, {earned_1}, {sql.days_after(earned_1, 365)}",
+            members,
+        ),
+        sql.insert(
+            "points_entry",
+            "openid, delta, reason, order_no, at, expires_at",
+            f"'o' || n, 200, 'earn', 'F' || n, {earned_2}, {sql.days_after(earned_2, 365)}",
+            members,
+        ),
+        sql.insert(
+            "points_entry",
+            "openid, delta, reason, order_no, at, expires_at",
+            f"'o' || n, -{spent}, 'spend', 'S' || n, {sql.days_before(NOW, '(n % 30) + 1')}, NULL",
+            members,
+            where="n % 5 = 0",
+        ),
+    ]
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    for statement in statements:
+        with write_transaction():  # psycopg2 reads % as a placeholder even with no parameters
+            database.execute_sql(statement if sql.sqlite else statement.replace("%", "%%"))
+    with write_transaction():
+        SweepMark.insert_many(
+            [
+                {"name": EXPIRY_MARK, "through": NOW - timedelta(days=1)},  # last night's runs
+                {"name": REMINDER_MARK, "through": NOW + timedelta(days=6)},
+            ]
+        ).execute()
+    seed_templates(["BDAY30"], NOW)
+    database.execute_sql("ANALYZE")  # fresh statistics, as a long-running database has
+    timings["sweeps_populate_s"] = time.perf_counter() - started
+    return timings
+
+
+def timed(fn):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def naive_tiers_per_member_s(members: int) -> float:
+    """The per-row way: the tier rule evaluated member by member (one member read and one spend sum each)."""
+    step = max(members // NAIVE_SAMPLE, 1)
+    sample = [f"o{n}" for n in range(1, members + 1, step)][:NAIVE_SAMPLE]
+    started = time.perf_counter()
+    for openid in sample:
+        row = Member.get(Member.openid == openid)
+        _ = tier_of(openid, NOW, RULES).value != row.tier
+    return (time.perf_counter() - started) / len(sample)
+
+
+def run(members: int, database_url: str) -> dict[str, float]:
+    var = Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
+    open_database(database_url, var)
+    figures: dict[str, float] = {"sweeps_members": members}
+    try:
+        upgrade(NOW)
+        figures.update(populate(members))
+        print(f"populated {members:,} members in {figures['sweeps_populate_s']:.1f} s")
+
+        run1, seconds = timed(lambda: sweep_birthdays(BIRTHDAY_RUN, "BDAY30"))
+        run2, again = timed(lambda: sweep_birthdays(BIRTHDAY_RUN + timedelta(hours=1), "BDAY30"))
+        assert run2.new == run2.coupons == run2.notices == 0
+        print(f"birthdays: {run1.new} gifts, {run1.coupons} coupons, {run1.notices} notices in {seconds:.2f} s")
+        figures.update(
+            sweeps_birthdays_s=seconds, sweeps_birthdays_gifts=run1.new, sweeps_birthdays_rerun_s=again
+        )
+
+        changed, seconds = timed(lambda: sweep_tiers(NOW, RULES))
+        rerun, again = timed(lambda: sweep_tiers(NOW, RULES))
+        assert rerun == []
+        per_member = naive_tiers_per_member_s(members)
+        print(f"tiers: {len(changed)} changed (with their notices) in {seconds:.2f} s")
+        figures.update(
+            sweeps_tiers_s=seconds,
+            sweeps_tiers_changed=len(changed),
+            sweeps_tiers_rerun_s=again,
+            sweeps_tiers_naive_us_per_member=per_member * 1e6,
+            sweeps_tiers_naive_est_s=per_member * members,
+            sweeps_tiers_speedup=per_member * members / seconds if seconds else 0.0,
+        )
+
+        expired, seconds = timed(lambda: expire_points(NOW))
+        again_run, again = timed(lambda: expire_points(NOW))
+        assert again_run.points == 0
+        print(f"points expiry: {expired.points} points of {expired.members} members in {seconds:.2f} s")
+        figures.update(
+            sweeps_points_expiry_s=seconds,
+            sweeps_points_expired_members=expired.members,
+            sweeps_points_expiry_rerun_s=again,
+        )
+
+        reminded, seconds = timed(lambda: remind_points(NOW, 7))
+        again_count, again = timed(lambda: remind_points(NOW, 7))
+        assert again_count == 0
+        print(f"points reminders: {reminded} in {seconds:.2f} s")
+        figures.update(sweeps_points_reminder_s=seconds, sweeps_points_reminders=reminded)
+
+        worst = max(figures[k] for k in ("sweeps_birthdays_s", "sweeps_tiers_s", "sweeps_points_expiry_s"))
+        figures.update(sweeps_budget_s=BUDGET_S, sweeps_worst_share_of_budget=worst / BUDGET_S)
+    finally:
+        close_database()
+    return figures
+
+
+def _sqlite_url() -> str:
+    var = Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    path = (var / "bench-sweeps.db").resolve()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _pg(url: str, sql: str) -> None:
+    conn = psycopg2.connect(url.replace("+pool", ""))
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 members (a smoke run)")
+    parser.add_argument("--members", type=int, default=None)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh schema is made and dropped)")
+    args = parser.parse_args()
+    members = args.members or (20000 if args.quick else 1000000)
+    print_machine_info()
+    if not args.database_url:
+        print(f"# database: SQLite (fresh file), {members:,} members")
+        print_figures(run(members, _sqlite_url()))
+        return 0
+    if not urlparse(args.database_url).scheme.startswith("postgres"):
+        print("--database-url must be a postgresql:// URL (SQLite is the default)", file=sys.stderr)
+        return 2
+    schema = f"bench_sweeps_{secrets.token_hex(4)}"
+    _pg(args.database_url, f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in args.database_url else "?"
+    try:
+        print(f"# database: PostgreSQL (schema {schema}), {members:,} members")
+        figures = run(members, f"{args.database_url}{separator}options=-c%20search_path%3D{schema}")
+        print_figures({k.replace("sweeps_", "sweeps_pg_", 1): v for k, v in figures.items()})
+    finally:
+        _pg(args.database_url, f"DROP SCHEMA {schema} CASCADE")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

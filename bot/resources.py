@@ -4,6 +4,7 @@ is configured, and the clock. Opened once, closed once."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -77,25 +78,37 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
 
 
 STALE_CHECK_S = 0.05
+_AFFINE_POOLS: weakref.WeakSet[ThreadAffinePool] = weakref.WeakSet()
+_FORK_HOOK: list[bool] = []
+
+
+def _reset_pools_in_child() -> None:
+    """After a fork the child must not share the parent's sockets: every pool starts empty."""
+    for pool in list(_AFFINE_POOLS):
+        pool.reset()
 
 
 class ThreadAffinePool(redis.ConnectionPool):
     """A connection pool where each thread keeps its own idle connections.
 
-    The stock pool takes a lock and polls the socket (`can_read`) on every checkout, several microseconds per
-    command on the handler threads' hot path. Here a thread takes back the connection it used last, without a
-    lock, and polls only a connection that sat idle for a while: one in steady use has just proved itself, and
-    when Redis restarts every command in the gap fails (disconnecting its connection), so a connection that
-    survived the gap idle is polled before it is used again.
+    The stock pool takes a lock and polls the socket (`can_read`) on every checkout, and asks the kernel for the
+    process id twice per command (to notice a fork): several microseconds per command on the handler threads'
+    hot path. Here a thread takes back the connection it used last, without a lock; a fork is noticed by a fork
+    hook instead; and only a connection that sat idle for a while is polled: one in steady use has just proved
+    itself, and when Redis restarts every command in the gap fails (disconnecting its connection), so a
+    connection that survived the gap idle is polled before it is used again.
     """
 
     def reset(self) -> None:
         self._local = threading.local()
         self._every: weakref.WeakSet[redis.Connection] = weakref.WeakSet()
         super().reset()
+        if not _FORK_HOOK:
+            os.register_at_fork(after_in_child=_reset_pools_in_child)
+            _FORK_HOOK.append(True)
+        _AFFINE_POOLS.add(self)
 
     def get_connection(self, command_name: object = None, *keys: object, **options: object) -> redis.Connection:
-        self._checkpid()
         idle = self._idle()
         if idle:
             connection, released_at = idle.pop()
@@ -117,7 +130,6 @@ class ThreadAffinePool(redis.ConnectionPool):
         return connection
 
     def release(self, connection: redis.Connection) -> None:
-        self._checkpid()
         if not self.owns_connection(connection):
             connection.disconnect()
             return

@@ -3,6 +3,7 @@ Redis restart is replaced before it is used, not failed on."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,4 +64,23 @@ def test_a_connection_from_before_a_restart_is_replaced(
     own_redis.start()  # an idle connection's peer went away: polled, found closed, reconnected
     assert client.get("k") is None and client.set("k", "again")
     client.connection_pool.disconnect()
+    client.close()
+
+
+def test_a_forked_child_opens_its_own_connection(redis_base_url: str, redis_prefix: str) -> None:
+    client = redis.Redis(connection_pool=ThreadAffinePool.from_url(redis_base_url))
+    client.set(f"{redis_prefix}fork", "parent", ex=60)
+    parent_connection = client.connection_pool.get_connection()
+    client.connection_pool.release(parent_connection)
+    pid = os.fork()
+    if pid == 0:  # the child: a new connection, and the parent's is left alone
+        try:
+            child_connection = client.connection_pool.get_connection()
+            ok = child_connection is not parent_connection and client.get(f"{redis_prefix}fork") == b"parent"
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert client.get(f"{redis_prefix}fork") == b"parent", "the parent's connection still works"
     client.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from store import after_sales
 from store.addresses import Address
 from store.db import write_transaction
 from store.followers import Follower
@@ -20,6 +21,7 @@ from store.gifts import forget_openid as forget_gift_openid
 from store.orders import CANCELLED, COMPLETED, REFUNDED, Order
 
 FINISHED = (COMPLETED, CANCELLED, REFUNDED)
+TICKETS_CLOSED = (after_sales.REFUNDED, after_sales.APPROVED, after_sales.REFUSED)
 
 
 def forget_follower(openid: str, now: datetime) -> dict[str, int]:

@@ -6,6 +6,12 @@ followers: a database write per message; stands in for the mid-flow dialog step 
 `aes` (the keyword mix in safe mode, both servers encrypting). Plus `overload`: the keyword mix at 10× the
 reference concurrency against our server, whose slowest answer must stay under the 5-second deadline.
 
+Each server gets a one-second warm-up first (its own messages, so nothing measured is a duplicate): the figures
+are steady state, not a process's one-off start (lazy imports, dictionaries, first connections).
+
+`cpu us/msg` is the server process's user + system CPU time (from /proc) over the run divided by the messages
+answered: on a shared machine it moves less than the throughput does.
+
 Run: `python -m benchmarks.inbound [--quick]`.
 """
 
@@ -23,6 +29,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -59,8 +66,33 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux); 0.0 where /proc is not available."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    server: Server, requests_file: Path, concurrency: int, seconds: float, **kw: float
+) -> tuple[LoadResult, float]:
+    """A load run and the server's CPU time per answered message in microseconds."""
+    before = cpu_seconds(server.pid)
+    result = run_load(server.url, requests_file, concurrency, seconds, **kw)
+    spent = cpu_seconds(server.pid) - before
+    return result, (spent / result.requests * 1e6 if result.requests else 0.0)
+
+
 @contextmanager
-def our_server(var_dir: Path, aes: bool) -> Iterator[str]:
+def our_server(var_dir: Path, aes: bool) -> Iterator[Server]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WXSHOP_")}
     env.update(
@@ -76,14 +108,14 @@ def our_server(var_dir: Path, aes: bool) -> Iterator[str]:
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}"
+        yield Server(f"http://127.0.0.1:{port}", proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
 
 
 @contextmanager
-def echo_server(aes: bool) -> Iterator[str]:
+def echo_server(aes: bool) -> Iterator[Server]:
     port = free_port()
     args = ["--port", str(port), "--token", TOKEN, "--app-id", APP_ID, "--path", PATH]
     if aes:
@@ -91,7 +123,7 @@ def echo_server(aes: bool) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.echo_bot", *args], stdout=subprocess.DEVNULL)
     try:
         wait_for(f"http://127.0.0.1:{port}{PATH}")
-        yield f"http://127.0.0.1:{port}"
+        yield Server(f"http://127.0.0.1:{port}", proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -127,6 +159,12 @@ def write_requests(folder: Path, name: str, count: int, fields: Callable[[int], 
     return path
 
 
+def warm_up(server: Server, folder: Path, aes: bool) -> None:
+    """One second of load with messages of its own, not measured."""
+    path = write_requests(folder, f"warm-{server.pid}", 20000, lambda i: keyword(i + 9 * 10**6), aes)
+    run_load(server.url, path, REFERENCE_CONCURRENCY, 1)
+
+
 def check_answer(base_url: str, requests_file: Path, must_contain: str) -> None:
     """One request first: the benchmark measures real answers, not fast errors."""
     path, body = requests_file.read_text().splitlines()[-1].split("\t", 1)
@@ -137,8 +175,8 @@ def check_answer(base_url: str, requests_file: Path, must_contain: str) -> None:
         raise RuntimeError(f"unexpected answer from {base_url}: {response.status} {text[:200]!r}")
 
 
-def row(name: str, server: str, conc: int, r: LoadResult) -> str:
-    figures = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>9.1f} {r.errors:>7}"
+def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float) -> str:
+    figures = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>9.1f} {r.errors:>7} {cpu_us:>11.0f}"
     return f"{name:<10} {server:<6} {conc:>5} {figures}"
 
 
@@ -154,6 +192,7 @@ def main() -> None:
     )
     print(
         f"{'mix':<10} {'server':<6} {'conc':>5} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}"
+        f" {'cpu us/msg':>11}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -165,20 +204,25 @@ def main() -> None:
             )
             files = {name: write_requests(folder, name, count, fields, aes) for name, fields, _ in mixes}
             results: dict[tuple[str, str], LoadResult] = {}
+            cpu: dict[tuple[str, str], float] = {}
             with echo_server(aes) as echo:
+                warm_up(echo, folder, aes)
                 for name, _, _ in mixes:
-                    results[name, "echo"] = run_load(echo, files[name], REFERENCE_CONCURRENCY, seconds)
-                    print(row(name, "echo", REFERENCE_CONCURRENCY, results[name, "echo"]), flush=True)
+                    key = (name, "echo")
+                    results[key], cpu[key] = measured(echo, files[name], REFERENCE_CONCURRENCY, seconds)
+                    print(row(name, "echo", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
             with our_server(folder / f"var-{aes}", aes) as ours:
+                warm_up(ours, folder, aes)
                 for name, _, expect in mixes:
                     if expect:
-                        check_answer(ours, files[name], expect)
-                    results[name, "wxshop"] = run_load(ours, files[name], REFERENCE_CONCURRENCY, seconds)
-                    print(row(name, "wxshop", REFERENCE_CONCURRENCY, results[name, "wxshop"]), flush=True)
+                        check_answer(ours.url, files[name], expect)
+                    key = (name, "wxshop")
+                    results[key], cpu[key] = measured(ours, files[name], REFERENCE_CONCURRENCY, seconds)
+                    print(row(name, "wxshop", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
                 if not aes:
                     over = write_requests(folder, "overload", count, lambda i: keyword(i + 5 * count), False)
-                    result = run_load(ours, over, REFERENCE_CONCURRENCY * 10, seconds, timeout_s=10)
-                    print(row("overload", "wxshop", REFERENCE_CONCURRENCY * 10, result), flush=True)
+                    result, over_cpu = measured(ours, over, REFERENCE_CONCURRENCY * 10, seconds, timeout_s=10)
+                    print(row("overload", "wxshop", REFERENCE_CONCURRENCY * 10, result, over_cpu), flush=True)
                     figures["inbound_overload_max_ms"] = result.max_ms
                     figures["inbound_overload_errors"] = result.errors
             for name, _, _ in mixes:
@@ -188,6 +232,8 @@ def main() -> None:
                 figures[f"inbound_{name}_ratio"] = ours_r.rps / echo_r.rps if echo_r.rps else 0.0
                 figures[f"inbound_{name}_p99_ms"] = ours_r.p99_ms
                 figures[f"inbound_{name}_errors"] = ours_r.errors
+                figures[f"inbound_{name}_cpu_us_per_msg"] = cpu[name, "wxshop"]
+                figures[f"inbound_{name}_echo_cpu_us_per_msg"] = cpu[name, "echo"]
     print(f"load generator: {results[mixes[0][0], 'echo'].tool}")
     for name, value in figures.items():
         print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")

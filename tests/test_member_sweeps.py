@@ -9,15 +9,26 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Config
+from scheduler.cron import cron_table
+from scheduler.jobs import FUNCTIONS
+from scheduler.member_jobs import (
+    birthday_hours,
+    sweep_gifts,
+    sweep_member_birthdays,
+    sweep_member_tiers,
+    sweep_points,
+)
 from store.birthdays import BirthdayGift, sweep_birthdays, take_greeting
 from store.coupons import Coupon
 from store.db import close_database, open_database, write_transaction
 from store.members import Member, MemberRules, PointsEntry, points_balance, spend_points, tier_of
+from store.orders import CartLine, ShopRules, quote
 from store.outbox import Notice
 from store.points_expiry import expire_points, expiring_within, remind_points
 from store.pricing import Tier
 from store.tiers import standing, sweep_tiers
 from tests.member_support import RULES, START, follower, notices, pay, refund, seed
+from tests.order_support import make_shop
 
 
 @pytest.fixture
@@ -172,3 +183,24 @@ def test_expiry_never_takes_more_than_the_balance(db: None) -> None:
     assert expire_points(START + timedelta(days=366)).points == 40
     assert points_balance("o_q") == 0
     assert Notice.select().where(Notice.kind == "points_expiry").count() == 0
+
+
+def test_pricing_uses_the_tier_the_rule_gives_now(db: None) -> None:
+    shop = make_shop()
+    pay("o_price", 5000000, "PR1", START)
+    rules = ShopRules()
+    assert quote("o_price", [CartLine(shop.dress, 1)], [], 0, START, rules=rules).priced.tier == Tier.BLACK_GOLD
+    later = START + timedelta(days=366)
+    assert quote("o_price", [CartLine(shop.dress, 1)], [], 0, later, rules=rules).priced.tier == Tier.VIP
+    assert tier("o_price") == "black_gold", "until the nightly sweep tells the member"
+    assert quote("o_nobody", [CartLine(shop.dress, 1)], [], 0, later, rules=rules).priced.tier == Tier.NORMAL
+
+
+def test_cron_table_runs_the_member_sweeps_on_shanghai_hours() -> None:
+    jobs = {job.name: job for job in cron_table("08:30")}
+    birthdays = jobs["member-birthdays"]
+    assert (birthdays.hour, birthdays.minute) == (set(range(8, 22)), 30)
+    assert (jobs["member-tiers"].hour, jobs["member-points"].hour) == (3, 3)
+    assert jobs["member-gifts"].minute == set(range(2, 60, 5))
+    assert {sweep_gifts, sweep_member_birthdays, sweep_member_tiers, sweep_points} <= set(FUNCTIONS)
+    assert birthday_hours("23:15") == ({23}, 15)

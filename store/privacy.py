@@ -41,4 +41,15 @@ def forget_follower(openid: str, now: datetime) -> dict[str, int]:
             .execute()
         )
         gifts = forget_gift_openid(openid, now)
-    return {"follower": followers, "addresses": addresses, "orders_anonymised": orders, "gift_unlinked": gifts}
+        tickets = (
+            after_sales.Ticket.update(reason="（已删除）", photos="[]")
+            .where(after_sales.Ticket.openid == openid, after_sales.Ticket.status.in_(TICKETS_CLOSED))
+            .execute()
+        )
+    return {
+        "follower": followers,
+        "addresses": addresses,
+        "orders_anonymised": orders,
+        "gift_unlinked": gifts,
+        "tickets": tickets,
+    }

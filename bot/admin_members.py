@@ -28,13 +28,14 @@ from aiohttp import web
 from wechatpy.exceptions import WeChatClientException
 
 from bot.admin import error
+from bot.config import ConfigError
 from bot.gateway import WECHAT
 from bot.runtime import CONFIG, RESOURCES, run_blocking
 from store import gifts
 from store.coupons import Coupon, CouponTemplate
 from store.followers import Follower
 from store.member_settings import MemberSettings
-from store.member_templates import seed_templates
+from store.member_templates import MemberTemplatesMissing, seed_templates
 from store.members import member, points_balance
 from store.points_expiry import expiring_within
 from store.qrcodes import QrCodeInvalid, SceneTaken, create_qrcode, image_url, parse_request, qrcode_report
@@ -59,7 +60,10 @@ def setup_members(app: web.Application) -> None:
 
 async def _check_templates(app: web.Application) -> AsyncIterator[None]:
     settings = app[MEMBER_SETTINGS]
-    await run_blocking(app, seed_templates, settings.template_codes(), app[RESOURCES].clock.now())
+    try:
+        await run_blocking(app, seed_templates, settings.template_codes(), app[RESOURCES].clock.now())
+    except MemberTemplatesMissing as exc:  # a config mistake: one line from the CLI, not a traceback
+        raise ConfigError(f"config: {exc}") from None
     yield
 
 

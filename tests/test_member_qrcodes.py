@@ -1,17 +1,19 @@
-"""Referral and channel QR codes: created through the admin API against the MP emulator's qrcode/create, scanned
-in the sandbox World (subscribe with qrscene_ for a new follower, SCAN for an existing one), attributed first
-touch wins, and counted per code for the funnel and commission."""
+"""Referral and channel QR codes and the member admin API: codes created through the admin API against the MP
+emulator's qrcode/create, scanned in the sandbox World (subscribe with qrscene_ for a new follower, SCAN for an
+existing one), attributed first touch wins, and counted per code for the funnel and commission; a gift template
+that does not exist stops the server."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.sandbox.follower import FollowerSimulator
 from store.followers import Follower
-from tests.gateway_support import account_for
+from tests.gateway_support import account_for, running
 from tests.member_support import pay
 from tests.pay_support import PayWorld, pay_world
 
@@ -94,3 +96,10 @@ async def test_codes_attribute_followers_first_touch_wins(world: PayWorld) -> No
     assert member["total_spend_fen"] == 25900 and member["points"] == 259
     assert member["gift"]["claimed_at"] is None and [c["source"] for c in member["coupons"]] == ["gift"]
     assert (await w.admin("GET", "/admin/api/members/o_nobody"))[0] == 404
+
+
+async def test_an_unknown_gift_template_stops_the_server(migrated: Config) -> None:
+    config = dataclasses.replace(migrated, shop=dataclasses.replace(migrated.shop, gift_coupons=("NOPE99",)))
+    with pytest.raises(ConfigError, match="no coupon template 'NOPE99'"):
+        async with running(config):
+            pass

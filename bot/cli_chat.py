@@ -135,8 +135,7 @@ def render(entry: Mapping[str, Any], shop: str) -> list[str]:
         out: list[str] = []
         for article in entry.get("articles") or []:
             out.append(f"{shop}> {tag}[图文] {article.get('title', '')}")
-            if article.get("description"):
-                out.append(f"    {article['description']}")
+            out += [f"    {line}" for line in str(article.get("description") or "").splitlines() if line.strip()]
             if article.get("url"):
                 out.append(f"    链接：{article['url']}")
         return out

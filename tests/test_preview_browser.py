@@ -2,8 +2,9 @@
 
 A follower is created, follows, taps the menu (and a sub-menu), types, sees the replies; a customer-service
 message, a template notice and a news card arrive live; the news card opens a pay page in the in-page browser,
-where the WeixinJSBridge shim pays through the pay emulator. Set WXSHOP_PREVIEW_SCREENSHOT=PATH to keep a
-screenshot of the chat (the README's picture is taken this way).
+where the WeixinJSBridge shim pays through the pay emulator. Then the whole purchase on the demo shop: search,
+pick a product and its SKU, check out, open the pay link, pay, see the paid notice. Set
+WXSHOP_PREVIEW_SCREENSHOT=PATH to keep a screenshot of the chat (the README's picture is taken this way).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+from collections.abc import Awaitable
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +22,11 @@ from aiohttp import web
 from wechatpy.pay import WeChatPay
 
 from bot.config import Config
+from bot.sandbox.demo_seed import seed_demo_shop
+from store.clock import ManualClock
+from store.db import close_database, open_database
 from tests.preview_support import Demo, demo_running, with_default_menu
+from tests.support import wxshop
 
 async_api = pytest.importorskip("playwright.async_api", reason="the test extra (playwright) is not installed")
 Page = async_api.Page
@@ -68,9 +75,13 @@ def pay_page_route(wxpay_for: list[WeChatPay]) -> web.RouteDef:
     return web.get("/test-pay/{prepay_id}", page)
 
 
-async def test_follow_tap_type_and_see_live_messages_in_chromium(migrated: Config) -> None:
+def need_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not at /usr/bin/chromium (apt-get install chromium); CI installs it")
+
+
+async def test_follow_tap_type_and_see_live_messages_in_chromium(migrated: Config) -> None:
+    need_chromium()
     wxpay_for: list[WeChatPay] = []
     async with demo_running(with_default_menu(migrated), extra_routes=[pay_page_route(wxpay_for)]) as demo:
         wxpay_for.append(pay_client(demo))
@@ -94,6 +105,7 @@ async def walk(page: Page, demo: Demo) -> None:
 
     await page.click("#new-follower")
     await page.wait_for_selector("#follow-cta", state="visible")
+    await expect(page.locator("#follower-select")).to_have_value(re.compile(r"^o_demo_"))
     openid = await page.input_value("#follower-select")
     assert openid.startswith("o_demo_")
     await page.click("#follow-cta")
@@ -158,3 +170,90 @@ async def walk(page: Page, demo: Demo) -> None:
     assert order.paid and order.openid == openid
     await page.click("#browser-close")
     await page.locator("#fact-allowance", has_text="不限").wait_for()
+
+
+async def test_search_buy_and_pay_on_the_demo_shop(migrated: Config, env: dict[str, str]) -> None:
+    need_chromium()
+    clock = ManualClock()
+    open_database(migrated.database.url, migrated.var_dir)
+    try:
+        seed_demo_shop(clock.now())
+    finally:
+        close_database()
+    async with demo_running(with_default_menu(migrated), clock) as demo, async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 760, "height": 800})
+            page.set_default_timeout(15000)
+            expect.set_options(timeout=15000)
+            await buy_and_pay(page, demo, env)
+        finally:
+            await browser.close()
+
+
+async def buy_and_pay(page: Page, demo: Demo, env: dict[str, str]) -> None:
+    account = page.locator(".entry[data-from=account]")
+
+    async def answer_to(action: Awaitable[None], wanted: str | re.Pattern[str]) -> str:
+        """Do something in the chat; the text of the new account entry that says `wanted` (others may come too)."""
+        saying = account.filter(has_text=wanted)
+        before = await saying.count()
+        await action
+        try:
+            await saying.nth(before).wait_for()
+        except async_api.TimeoutError:
+            chat = "\n---\n".join(await page.locator(".entry").all_inner_texts())
+            raise AssertionError(f"no new reply saying {wanted!r}; the chat:\n{chat}") from None
+        return await saying.nth(before).inner_text()
+
+    async def say(text: str, wanted: str | re.Pattern[str]) -> str:
+        await page.fill("#message", text)
+        return await answer_to(page.click("#send"), wanted)
+
+    await page.goto(f"{demo.base}/sandbox/")
+    await page.wait_for_selector("body[data-ready=true]")
+    await page.click("#new-follower")
+    await expect(page.locator("#follower-select")).to_have_value(re.compile(r"^o_demo_"))
+    openid = await page.input_value("#follower-select")
+    await answer_to(page.click("#follow-cta"), "新人礼包")
+    await page.click("#menu .menu-item >> text=我的")
+    await answer_to(page.click("#submenu >> text=我的订单"), "订单")
+    await page.click("#to-keyboard")
+
+    found = await say("连衣裙", "法式碎花雪纺连衣裙")
+    choice = next(line for line in found.splitlines() if "法式碎花雪纺连衣裙" in line).strip().split(".")[0]
+    await say(choice, "可选规格")
+    await say("红色 M", "数量")
+    await say("1", "结算")
+    await say("结算", "收货")
+    summary = await say("张三 13812345678 上海市黄浦区人民大道100号", re.compile("应付|优惠券"))
+    if "应付" not in summary:  # the new-follower gift offers a coupon first: use it
+        summary = await say("1", "应付")
+    due = re.search(r"应付 ¥(\d+\.\d\d)", summary)
+    assert due, summary
+    pay_card = await say("确认", "待支付")
+    order_no = re.search(r"订单号\s*(\d+)", pay_card)
+    assert order_no, pay_card
+
+    await page.locator(".entry[data-kind=news] .news").last.click()
+    shop_page = page.frame_locator("#browser-frame")
+    await shop_page.locator("#wxshop-pay-sheet", has_text=f"¥{due[1]}").wait_for()
+    await shop_page.locator("#wxshop-pay-confirm").click()
+    await shop_page.locator("body", has_text="正在确认").wait_for()
+    paid = demo.sandbox.pay.order(order_no[1])
+    assert paid.paid and paid.openid == openid and paid.total_fee == round(float(due[1]) * 100)
+    await demo.sandbox.pay.deliver_due()  # WeChat Pay's notice to the shop (the demo sends it in the background)
+    await shop_page.locator("body", has_text="支付成功").wait_for()
+
+    sandbox_url = demo.config.wechat.api_base_url
+    worker_env = {**env, "WXSHOP_WECHAT__API_BASE_URL": sandbox_url, "WXSHOP_PAY__API_BASE_URL": sandbox_url,
+                  "WXSHOP_LOGISTICS__API_BASE_URL": sandbox_url, "WXSHOP_SERVER__PUBLIC_URL": demo.base}
+    done = await asyncio.to_thread(wxshop, "worker", "--burst", env=worker_env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    await page.click("#browser-close")
+    try:
+        await page.locator(".entry[data-channel=custom]", has_text="支付成功").wait_for()
+    except async_api.TimeoutError:
+        chat = "\n---\n".join(await page.locator(".entry").all_inner_texts())
+        worker = done.stdout + done.stderr
+        raise AssertionError(f"no paid notice; the worker said:\n{worker}\nthe chat:\n{chat}") from None

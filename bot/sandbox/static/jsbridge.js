@@ -41,16 +41,18 @@
     const sheet = styled("div", {
       width: "100%", background: "#fff", borderRadius: "12px 12px 0 0", padding: "18px 20px 26px", textAlign: "center",
     });
+    // Every property the page's own stylesheet might set on buttons is pinned, so the sheet looks the same anywhere.
     const close = styled("button", {
-      float: "left", border: "0", background: "transparent", fontSize: "18px", cursor: "pointer",
+      display: "block", width: "auto", height: "auto", margin: "0", padding: "0 4px", border: "0",
+      background: "transparent", color: "#191919", fontSize: "18px", lineHeight: "1", cursor: "pointer",
     }, "✕");
     close.setAttribute("aria-label", "取消支付");
-    sheet.append(close, styled("div", { fontSize: "15px", margin: "0 0 16px" }, "微信支付（沙箱）"));
+    sheet.append(close, styled("div", { fontSize: "15px", margin: "-18px 0 16px" }, "微信支付（沙箱）"));
     sheet.append(styled("div", { color: "#666", fontSize: "14px" }, order.body || ""));
     sheet.append(styled("div", { fontSize: "34px", fontWeight: "600", margin: "6px 0 18px" }, yuan(order.total_fee)));
     const pay = styled("button", {
-      width: "100%", border: "0", borderRadius: "8px", background: "#07c160", color: "#fff", fontSize: "17px",
-      padding: "12px", cursor: "pointer",
+      display: "block", width: "100%", height: "auto", margin: "0", border: "0", borderRadius: "8px",
+      background: "#07c160", color: "#fff", fontSize: "17px", lineHeight: "1.4", padding: "12px", cursor: "pointer",
     }, "确认支付");
     pay.id = "wxshop-pay-confirm";
     sheet.append(pay);

@@ -131,3 +131,14 @@ async def test_product_page(shop_config: Config) -> None:
         assert (await shop.session.get(shop.server.make_url("/p/NOPE"))).status == 404
         open_database(shop_config.database.url, shop_config.var_dir)
         assert FunnelEvent.select().where(FunnelEvent.kind == "click").count() == 1
+
+
+async def test_product_words_while_browsing_search(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        assert "请选择分类" in (await follower.click("o_w", "BROWSE")).shown
+        found = await follower.send_text("o_w", "连衣裙")
+        assert "为您找到“连衣裙”相关商品" in found.shown
+        again = await follower.send_text("o_w", "口红")
+        assert "为您找到“口红”相关商品" in again.shown, "a new product word in the list searches again"
+        assert "抱歉，没听懂" in (await follower.send_text("o_w", "啊啊啊")).shown

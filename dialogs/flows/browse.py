@@ -55,7 +55,7 @@ def build(deps: BrowseDeps) -> Flow:
         options: list[int] = turn.slots.get("options", [])
         chosen = _choice(turn.norm, options, lambda cid: Category.get_by_id(cid).name)
         if chosen is None:
-            return Step.not_understood()
+            return _search_instead(turn)
         category = Category.get_by_id(chosen)
         if child_categories(category):
             return _categories(turn, category)
@@ -72,8 +72,16 @@ def build(deps: BrowseDeps) -> Flow:
         options: list[int] = turn.slots.get("options", [])
         chosen = _choice(turn.norm, options, lambda pid: Product.get_by_id(pid).title)
         if chosen is None:
-            return Step.not_understood()
+            return _search_instead(turn)
         return _card(turn, chosen)
+
+    def _search_instead(turn: Turn) -> Step:
+        """Words that pick nothing from the list may name products: "连衣裙" right after 逛商城 is a search."""
+        if deps.search is None or not turn.norm or _NUMBER.match(turn.norm):
+            return Step.not_understood()
+        if not deps.search(turn.text, 1, 0).hits:
+            return Step.not_understood()
+        return _search(turn, turn.text, 1)
 
     def pick_sku(turn: Turn) -> Step:
         product_id = turn.slots["product"]

@@ -7,8 +7,10 @@ uses the live tier (`members.tier_of`), so the discount follows the rule to the 
 stored tier in line and tells the member.
 
 The sweep is one set-based statement over all members — `UPDATE member SET tier = <rule> WHERE tier <> <rule>
-RETURNING openid, tier`, the 黑金 qualifiers found by one GROUP BY over the year's spend ledger — plus the
-notices for the rows it changed, in the same transaction. Running it again finds nothing to change.
+RETURNING openid, tier`, the year's spend summed only for members whose cumulative spend reaches the 黑金
+threshold — plus the notices for the rows it changed, in the same transaction. Running it again finds nothing to
+change. (An `openid IN (SELECT … GROUP BY openid HAVING …)` form was tried first: PostgreSQL could not hash a
+subquery of a million groups and re-ran it per member.)
 """
 
 from __future__ import annotations
@@ -30,20 +32,22 @@ NOTICE_CHUNK = 500
 
 
 def rule_tier(now: datetime, rules: MemberRules) -> peewee.Case:
-    """The tier each member should have now, as SQL."""
-    qualifiers = (
-        SpendEntry.select(SpendEntry.openid)
-        .where(SpendEntry.at > rules.year_start(now))
-        .group_by(SpendEntry.openid)
-        .having(peewee.fn.SUM(SpendEntry.amount_fen) >= rules.black_gold_annual_spend_fen)
+    """The tier each member should have now, as SQL. The year's spend is summed (one index range on
+    spend_entry(openid, at)) only for members whose cumulative spend could reach 黑金 at all — a member's spend
+    within the year never exceeds their cumulative spend — and CASE evaluates it only for them."""
+    annual = SpendEntry.select(peewee.fn.COALESCE(peewee.fn.SUM(SpendEntry.amount_fen), 0)).where(
+        SpendEntry.openid == Member.openid, SpendEntry.at > rules.year_start(now)
+    )
+    below_black_gold = peewee.Case(
+        None, [(Member.total_spend_fen >= rules.vip_spend_fen, Tier.VIP.value)], Tier.NORMAL.value
     )
     return peewee.Case(
         None,
         [
-            (Member.openid.in_(qualifiers), Tier.BLACK_GOLD.value),
-            (Member.total_spend_fen >= rules.vip_spend_fen, Tier.VIP.value),
+            (Member.total_spend_fen < rules.black_gold_annual_spend_fen, below_black_gold),
+            (annual >= rules.black_gold_annual_spend_fen, Tier.BLACK_GOLD.value),
         ],
-        Tier.NORMAL.value,
+        below_black_gold,
     )
 
 

@@ -10,6 +10,7 @@ from scheduler.jobs import beat, sweep_outbox
 from scheduler.logistics_jobs import complete_virtual_orders, parcel_exceptions, poll_parcels, subscribe_parcels
 from scheduler.member_jobs import member_cron
 from scheduler.order_jobs import cancel_expired_orders, sync_refunds
+from scheduler.stock_jobs import deliver_stock_alerts
 
 
 def cron_table(birthday_at: str = "09:00") -> list[CronJob]:
@@ -25,6 +26,7 @@ def cron_table(birthday_at: str = "09:00") -> list[CronJob]:
         cron(poll_parcels, name="parcel-polling", minute=set(range(3, 60, 15)), second=5, unique=True, keep_result=60),
         cron(parcel_exceptions, name="parcel-exceptions", minute=set(range(7, 60, 10)), second=10, unique=True,
              keep_result=60),
+        cron(deliver_stock_alerts, name="stock-alerts", second=50, unique=True, keep_result=60),
         cron(after_sales_sweep, name="after-sales", minute=set(range(1, 60, 5)), second=35, unique=True,
              keep_result=60),
     ]

@@ -15,6 +15,7 @@ from scheduler.after_sales_jobs import AFTER_SALES_FUNCTIONS
 from scheduler.logistics_jobs import LOGISTICS_FUNCTIONS
 from scheduler.member_jobs import MEMBER_FUNCTIONS, MemberJobDeps
 from scheduler.order_jobs import ORDER_FUNCTIONS, Messenger
+from scheduler.stock_jobs import STOCK_FUNCTIONS
 from store.after_sales import AfterSalesRules
 from store.clock import Clock
 from store.db import write_transaction
@@ -62,4 +63,5 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(sweep)
 
 
-FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS, *LOGISTICS_FUNCTIONS, *AFTER_SALES_FUNCTIONS, *MEMBER_FUNCTIONS]
+FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS, *LOGISTICS_FUNCTIONS, *AFTER_SALES_FUNCTIONS, *MEMBER_FUNCTIONS,
+             *STOCK_FUNCTIONS]  # fmt: skip

@@ -1,0 +1,31 @@
+"""A stock crossing reaches operators once, through the outbox, however often the job runs."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from scheduler.stock_jobs import deliver_pending
+from store.catalog import Sku
+from store.catalog_import import import_file
+from store.clock import ManualClock
+from store.db import open_database
+from store.inventory import StockAlert, take_stock
+from store.outbox import Notice
+from tests.test_browse_chat import CATALOG
+
+
+def test_one_operator_alert_per_crossing(migrated: Config) -> None:
+    clock = ManualClock()
+    open_database(migrated.database.url, migrated.var_dir)
+    import_file(CATALOG)
+    sku = Sku.get(Sku.code == "P001-03")  # 18 in stock, alert at 5
+    assert take_stock(sku.id, 13, clock.now())
+    assert take_stock(sku.id, 1, clock.now())  # below again: the same crossing, no second alert
+    assert StockAlert.select().count() == 1
+
+    assert deliver_pending(("o_boss", "o_clerk"), clock.now()) == 1
+    notices = list(Notice.select().where(Notice.kind == "ops_alert"))
+    assert sorted(n.openid for n in notices) == ["o_boss", "o_clerk"]
+    assert "库存预警" in notices[0].fields and "P001-03" in notices[0].fields
+
+    assert deliver_pending(("o_boss", "o_clerk"), clock.now()) == 0, "a re-run alerts nobody again"
+    assert Notice.select().where(Notice.kind == "ops_alert").count() == 2

@@ -85,7 +85,7 @@ class OutboxService:
 
     async def start(self) -> None:
         settings = outbox_settings(self.config)
-        self._sender = open_sender(self.config, self.resources, settings.concurrency + settings.custom_concurrency)
+        self._sender = open_sender(self.config, self.resources, settings.connections)
         dispatcher = build_dispatcher(self.config, self.resources, self._sender[0], self.name, settings)
         self._task = asyncio.create_task(dispatcher.run(self._stop), name="outbox-dispatcher")
         log.info("outbox dispatcher started", extra={"dispatcher": dispatcher.id})

@@ -14,8 +14,10 @@ import json
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 
 from scheduler.outbox_ports import TemplateSent
 from store.wechat_errors import TOKEN_ERRCODES, WeChatError, wechat_error
@@ -38,6 +40,7 @@ class AsyncWeChatSender:
         self._token: str | None = None
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._urls: dict[tuple[str, str], URL] = {}
 
     async def send_text(self, openid: str, content: str) -> None:
         payload = {"touser": openid, "msgtype": "text", "text": {"content": content}}
@@ -77,9 +80,7 @@ class AsyncWeChatSender:
 
     async def _once(self, path: str, data: bytes, token: str) -> dict[str, Any]:
         try:
-            async with self.session.post(
-                self.base_url + path, params={"access_token": token}, data=data, headers=_JSON
-            ) as response:
+            async with self.session.post(self._url(path, token), data=data, headers=_JSON) as response:
                 raw = await response.read()
                 if response.status != 200:
                     raise WeChatError(None, f"HTTP {response.status} from {path}")
@@ -89,6 +90,15 @@ class AsyncWeChatSender:
         if not isinstance(body, dict):
             raise WeChatError(None, f"unexpected answer from {path}")
         return body
+
+    def _url(self, path: str, token: str) -> URL:
+        """The request URL, built once per token (yarl's query encoding is a good part of a request's cost)."""
+        url = self._urls.get((path, token))
+        if url is None:
+            if len(self._urls) > 16:
+                self._urls.clear()
+            url = self._urls[(path, token)] = URL(f"{self.base_url}{path}?access_token={quote(token)}", encoded=True)
+        return url
 
     async def _current_token(self) -> str:
         if self._token is not None and time.monotonic() - self._read_at < TOKEN_REREAD_S:

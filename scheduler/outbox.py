@@ -55,7 +55,7 @@ class OutboxSettings:
     batch_size: int = 250
     lanes: int = 4
     concurrency: int = 200  # template sends in flight per process
-    custom_concurrency: int = 64  # customer-service sends have their own lane: in doubt only while in flight
+    custom_chunk: int = 16  # customer-service sends a lane has in flight at once: only those can be in doubt
     lease: timedelta = timedelta(minutes=5)
     max_attempts: int = 5
     retry_base: timedelta = timedelta(seconds=30)
@@ -65,6 +65,11 @@ class OutboxSettings:
     owner_scan_s: float = 2.0
     beat_s: float = 1.0
     pause_s: float = 2.0
+
+    @property
+    def connections(self) -> int:
+        """HTTP connections a dispatcher may have open: template sends plus every lane's customer-service chunk."""
+        return self.concurrency + self.lanes * self.custom_chunk
 
 
 @dataclass
@@ -118,7 +123,6 @@ class Dispatcher:
         self.stats = DispatchStats()
         self._seq = itertools.count(1)
         self._sends = asyncio.Semaphore(self.settings.concurrency)
-        self._custom_sends = asyncio.Semaphore(self.settings.custom_concurrency)
         self._dead: list[str] = []
         self._dead_checked = float("-inf")
 
@@ -243,7 +247,7 @@ class Dispatcher:
         await asyncio.to_thread(mark_started, token, started, now)
         if customs:
             await self.send_log.begin(token)
-        custom_sends = asyncio.gather(*(self._send_custom(token, n, k) for n, k in customs))
+        custom_sends = asyncio.ensure_future(self._send_customs(token, customs))
         template_sends = asyncio.gather(*(self._send_template(t) for t in templates))
         custom_results = await custom_sends
         if customs:  # recorded at once: a customer-service send is in doubt until its outcome is on record
@@ -314,20 +318,31 @@ class Dispatcher:
 
     # -- sending and reading the answers -----------------------------------------------------------------------
 
-    async def _send_custom(self, token: str, notice: Claimed, kind: NoticeKind) -> Exception | None:
-        async with self._custom_sends:
+    async def _send_customs(self, token: str, customs: list[tuple[Claimed, NoticeKind]]) -> list[Exception | None]:
+        """Customer-service sends in chunks: the send log notes a chunk as started before its requests go and
+        the accepted ones as sent when the chunk returns, so a crash leaves at most one chunk in doubt."""
+        results: list[Exception | None] = []
+        size = self.settings.custom_chunk
+        for i in range(0, len(customs), size):
+            chunk = customs[i : i + size]
             try:
-                await self.send_log.started(token, notice.id)
+                await self.send_log.started(token, [n.id for n, _ in chunk])
             except Exception as exc:  # no log, no send: a crash now must not leave a send we cannot place
-                return WeChatError(None, f"send log unavailable: {exc}")
+                results += [WeChatError(None, f"send log unavailable: {exc}")] * len(chunk)
+                continue
+            got = await asyncio.gather(*(self._send_custom(n, k) for n, k in chunk))
             try:
-                await self.sender.send_text(notice.openid, kind.render_text(notice.values))
-            except Exception as exc:
-                return exc
+                await self.send_log.sent(token, [n.id for (n, _), r in zip(chunk, got, strict=True) if r is None])
+            except Exception:  # they went; only a crash before the batch is recorded would leave them in doubt
+                log.exception("outbox send log unavailable")
+            results += got
+        return results
+
+    async def _send_custom(self, notice: Claimed, kind: NoticeKind) -> Exception | None:
         try:
-            await self.send_log.sent(token, notice.id)
-        except Exception:  # the send went; only a crash before the batch is recorded would leave it in doubt now
-            log.exception("outbox send log unavailable")
+            await self.sender.send_text(notice.openid, kind.render_text(notice.values))
+        except Exception as exc:
+            return exc
         return None
 
     async def _send_template(self, item: _Template) -> TemplateSent | Exception:

@@ -157,11 +157,15 @@ class SendLog:
             pipe.expire(key, self.ttl_s)
             await pipe.execute()
 
-    async def started(self, owner: str, notice_id: int) -> None:
-        await self.client.hset(self.key("outbox", "cs", owner), str(notice_id), "started")
+    async def started(self, owner: str, notice_ids: Sequence[int]) -> None:
+        await self._mark(owner, notice_ids, "started")
 
-    async def sent(self, owner: str, notice_id: int) -> None:
-        await self.client.hset(self.key("outbox", "cs", owner), str(notice_id), "sent")
+    async def sent(self, owner: str, notice_ids: Sequence[int]) -> None:
+        await self._mark(owner, notice_ids, "sent")
+
+    async def _mark(self, owner: str, notice_ids: Sequence[int], state: str) -> None:
+        if notice_ids:
+            await self.client.hset(self.key("outbox", "cs", owner), mapping=dict.fromkeys(map(str, notice_ids), state))
 
     async def states(self, owner: str, notice_ids: Sequence[int]) -> dict[int, str]:
         """id → "sent", "started" (in doubt) or "unsent"; every id "started" when the log is gone."""

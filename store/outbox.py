@@ -150,7 +150,7 @@ def record_template_result(msgid: int, status: str, now: datetime | None = None)
     if _apply_result(msgid, status, now):
         return True
     with write_transaction():
-        if Notice.select().where(Notice.msgid == msgid).exists():
+        if Notice.select().where((Notice.msgid == msgid) & Notice.status.in_([DELIVERED, FAILED])).exists():
             return False  # already final: WeChat repeated the push
         TemplateReceipt.insert(msgid=msgid, status=status, at=now).on_conflict_ignore().execute()
     if _apply_result(msgid, status, now):
@@ -223,33 +223,40 @@ def claim_due(
     stale = (Notice.status == SENDING) & (Notice.lease_until < now)
     if dead_owners:
         stale = stale | ((Notice.status == SENDING) & Notice.lease_owner.in_(list(dead_owners)))
+    columns = (
+        Notice.id, Notice.openid, Notice.kind, Notice.priority, Notice.fields, Notice.attempts, Notice.status,
+        Notice.channel, Notice.attempt_started_at, Notice.lease_owner,
+    )  # fmt: skip
     with write_transaction():
-        rows = list(_locked(Notice.select().where(stale).order_by(Notice.id).limit(limit)))
+        rows = list(_locked(Notice.select(*columns).where(stale).order_by(Notice.id).limit(limit)).tuples())
         if len(rows) < limit:
             due = (Notice.status == PENDING) & (Notice.due_at <= now)
             order = (Notice.priority, Notice.due_at, Notice.id)
-            rows += list(_locked(Notice.select().where(due).order_by(*order).limit(limit - len(rows))))
+            query = Notice.select(*columns).where(due).order_by(*order).limit(limit - len(rows))
+            rows += list(_locked(query).tuples())
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        for chunk in _chunks(ids):
+        for chunk in _chunks([r[0] for r in rows]):
             Notice.update(status=SENDING, lease_owner=owner, lease_until=now + lease).where(
                 Notice.id.in_(chunk) & (stale | (Notice.status == PENDING))
             ).execute()
-    return [
-        Claimed(
-            id=r.id,
-            openid=r.openid,
-            kind=r.kind,
-            priority=r.priority,
-            values=r.values(),
-            attempts=r.attempts,
-            previous_channel=r.channel if r.status == SENDING else None,
-            previous_started_at=r.attempt_started_at if r.status == SENDING else None,
-            previous_owner=r.lease_owner if r.status == SENDING else None,
+    claimed = []
+    for nid, openid, kind, priority, fields, attempts, status, channel, started_at, lease_owner in rows:
+        held = status == SENDING  # taken over from a dispatcher that died or overran its lease
+        claimed.append(
+            Claimed(
+                id=nid,
+                openid=openid,
+                kind=kind,
+                priority=priority,
+                values=json.loads(fields),
+                attempts=attempts,
+                previous_channel=channel if held else None,
+                previous_started_at=started_at if held else None,
+                previous_owner=lease_owner if held else None,
+            )
         )
-        for r in rows
-    ]
+    return claimed
 
 
 def _locked(query: peewee.ModelSelect) -> peewee.ModelSelect:

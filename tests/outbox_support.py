@@ -118,7 +118,7 @@ async def outbox_rig(
     config = dataclasses.replace(config, wechat=dataclasses.replace(config.wechat, api_base_url=base))
     resources = open_resources(config, clock)
     settings = settings or OutboxSettings(batch_size=50, lanes=1, concurrency=20)
-    sender, gateway = open_sender(config, resources, settings.concurrency + settings.custom_concurrency)
+    sender, gateway = open_sender(config, resources, settings.connections)
     dispatcher = build_dispatcher(config, resources, sender, "test", settings)
     try:
         yield Rig(config, world, mp_state(server.app), clock, resources, dispatcher)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ def serve(config: Config, workers: int | None = None, argv_tail: list[str] | Non
 
 def run_one(config: Config, reuse_port: bool) -> None:
     app = create_app(config)
+    app.on_startup.append(_freeze_startup_objects)
     log.info(
         "serving",
         extra={"url": f"http://{config.server.host}:{config.server.port}", "pid": os.getpid()},
@@ -42,6 +44,15 @@ def run_one(config: Config, reuse_port: bool) -> None:
         print=None,
         access_log=None,
     )
+
+
+async def _freeze_startup_objects(app: web.Application) -> None:
+    """Once everything is open and loaded, move what start-up allocated (modules, the keyword automaton, the
+    app) out of the garbage collector's generations: a full collection then scans only what requests
+    allocate, instead of pausing every request in flight for tens of milliseconds to walk objects that live as
+    long as the process."""
+    gc.collect()
+    gc.freeze()
 
 
 def supervise(config: Config, count: int, argv_tail: list[str]) -> int:

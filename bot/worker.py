@@ -10,6 +10,7 @@ from typing import Any
 
 from arq import Worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.cron import CronJob
 
 from bot.config import Config
 from bot.outbox_service import OutboxService
@@ -28,6 +29,14 @@ from store.parcel_alerts import LogisticsRules
 from store.schema import prepare
 
 log = logging.getLogger("wxshop.worker")
+
+
+def namespaced(jobs: list[CronJob], prefix: str) -> list[CronJob]:
+    """arq keys a cron run's job by its name, outside our key prefix: deployments (and test runs) sharing a
+    Redis server would skip each other's runs. Prefixing the names keeps each deployment's cron its own."""
+    for job in jobs:
+        job.name = f"{prefix}{job.name}"
+    return jobs
 
 
 def build_worker(config: Config, resources: Resources, burst: bool = False, **overrides: Any) -> Worker:
@@ -55,7 +64,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
 
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
-        "cron_jobs": cron_table(config.shop.birthday_sweep_at),
+        "cron_jobs": namespaced(cron_table(config.shop.birthday_sweep_at), resources.key("cron", "")),
         "timezone": SHANGHAI,  # cron hours (birthdays, nightly sweeps) are Asia/Shanghai whatever the host says
         "redis_settings": RedisSettings.from_dsn(resources.redis_url),
         "queue_name": resources.queue_name,

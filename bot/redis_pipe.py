@@ -198,10 +198,9 @@ class RedisPipe:
         self._waiting.append(waiter)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            loop = asyncio.get_running_loop()
-            loop.call_soon(self._flush)
-            if self._watchdog is None:
-                self._watchdog = loop.call_later(self.reply_timeout, self._watch, self._received)
+            asyncio.get_running_loop().call_soon(self._flush)
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().call_later(self.reply_timeout, self._watch, self._received)
 
     def _flush(self) -> None:
         self._flush_scheduled = False

@@ -1,19 +1,33 @@
-"""我的订单 / 订单详情: the follower's latest orders with their status, and the pay link for unpaid ones."""
+"""我的订单 / 订单详情: the follower's latest orders with their status (and the pay link of unpaid ones); one order
+in full when asked for by its number in the list or its order number ("订单详情 1")."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from dialogs.flows import Turn
 from dialogs.intents import Intent
 from dialogs.replies import ReplyLike, yuan
-from store.order_views import recent_orders
+from store.order_views import OrderDetail, order_detail, recent_orders
 from store.orders import UNPAID, pay_link
+
+_DETAIL = re.compile(r"(?:订单详情|订单|详情)\s*(?:第)?(\d{1,2}|\d{16,32})(?:个|号)?\s*$")
 
 
 def make_orders_answer(public_url: str, limit: int = 5) -> Callable[[Turn, Intent], ReplyLike]:
     def orders(turn: Turn, intent: Intent) -> ReplyLike:
         found = recent_orders(turn.openid, limit)
+        wanted = _DETAIL.search(turn.text.replace(" ", ""))
+        if wanted:
+            ref = wanted[1]
+            if len(ref) <= 2:
+                index = int(ref) - 1
+                ref = found[index].order_no if 0 <= index < len(found) else ""
+            detail = order_detail(ref, turn.openid) if ref else None
+            if detail is None:
+                return "没有找到这个订单。回复“我的订单”查看最近的订单。"
+            return _detail_text(detail, public_url, turn)
         if not found:
             return "您最近还没有订单。回复“逛商城”挑选商品吧～"
         lines = []
@@ -23,6 +37,21 @@ def make_orders_answer(public_url: str, limit: int = 5) -> Callable[[Turn, Inten
             if order.status == UNPAID and order.expires_at > turn.now:
                 line += f"\n   去支付：{pay_link(public_url, order.order_no)}"
             lines.append(line)
-        return "您最近的订单：\n" + "\n".join(lines)
+        return "您最近的订单：\n" + "\n".join(lines) + "\n回复“订单详情 1”查看第1个订单的详情。"
 
     return orders
+
+
+def _detail_text(detail: OrderDetail, public_url: str, turn: Turn) -> str:
+    order = detail.order
+    rows = [f"订单 {order.order_no}（{order.status_label}）"]
+    for line in detail.lines:
+        spec = f"（{line.spec}）" if line.spec else ""
+        rows.append(f"· {line.title}{spec} ×{line.quantity} ¥{yuan(line.subtotal_fen)}")
+    rows += [text for text in (order.pricing or "").splitlines() if text]
+    if order.needs_shipping and order.ship_name:
+        rows.append(f"收货：{order.ship_name} {order.ship_region}{order.ship_detail}")
+    rows.append(f"下单时间：{order.created_at:%Y-%m-%d %H:%M}")
+    if order.status == UNPAID and order.expires_at > turn.now:
+        rows.append(f"去支付：{pay_link(public_url, order.order_no)}")
+    return "\n".join(rows)

@@ -112,6 +112,10 @@ async def test_my_orders_lists_them_with_a_pay_link(shop_config: Config) -> None
         await follower.send_text("o_m", "确认")
         listed = await follower.send_text("o_m", "我的订单")
         assert "您最近的订单" in listed.shown and "待支付" in listed.shown and "/pay/" in listed.shown
+        detail = await follower.send_text("o_m", "订单详情 1")
+        assert detail.shown.startswith("订单 ") and "（待支付）" in detail.shown, detail.shown
+        assert "×1 ¥159" in detail.shown and "应付" in detail.shown and "收货：张三" in detail.shown
+        assert "没有找到这个订单" in (await follower.send_text("o_m", "订单详情 9")).shown
 
 
 async def test_unsubscribe_forgets_personal_data_but_keeps_anonymised_orders(shop_config: Config) -> None:  # noqa: F811

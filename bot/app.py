@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot import metrics
 from bot.admin import setup_admin
+from bot.admin_catalog import setup_admin_catalog
 from bot.admin_after_sales import setup_after_sales_admin
 from bot.admin_members import setup_members
 from bot.admin_orders import setup_order_admin
@@ -46,6 +47,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_conversation(app)
     setup_gateway(app)
     setup_admin(app)
+    setup_admin_catalog(app)
     setup_members(app)
     setup_product_pages(app)
     setup_jobs(app)

@@ -29,8 +29,10 @@ from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
 from dialogs.state import DialogStore
 from store import funnel
+from store import members as member_store
 from store.followers import set_birthday
 from store.member_settings import MemberSettings
+from store.money import times_rate_half_up
 from store.orders import ShopRules
 from store.search import SearchService
 
@@ -63,6 +65,14 @@ def build_engine(
         result = search.search(text, 1, 0)
         return bool(result.hits) and bool(result.terms) and not result.unmatched
 
+    shop_rules = ShopRules.from_settings(config.shop)
+
+    def member_price(openid: str, price_fen: int) -> tuple[str, int] | None:
+        """The follower's tier price next to the list price (what pricing will charge before other offers)."""
+        tier = member_store.tier_of(openid, clock.now(), shop_rules.members)
+        rate = shop_rules.pricing.tier_rate(tier)
+        return (tier.label, times_rate_half_up(price_fen, rate)) if rate < 1 else None
+
     flows = {
         "birthday": birthday.build(lambda openid, month, day: set_birthday(openid, month, day, clock.now())[1]),
         "browse": browse.build(
@@ -73,12 +83,13 @@ def build_engine(
                     funnel.EXPOSURE, product_id, clock.now(), openid
                 ),
                 on_sku_chosen=checkout.ask_quantity,
+                member_price=member_price,
             )
         ),
         "cart": checkout.build(
             checkout.CheckoutDeps(
                 carts=CartStore(resources.redis, config.redis.prefix),
-                rules=ShopRules.from_settings(config.shop),
+                rules=shop_rules,
                 public_url=config.server.public_url,
                 now=clock.now,
                 after_order=after_order or (lambda order_no, expires_at: None),

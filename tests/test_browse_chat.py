@@ -142,3 +142,30 @@ async def test_product_words_while_browsing_search(shop_config: Config) -> None:
         again = await follower.send_text("o_w", "口红")
         assert "为您找到“口红”相关商品" in again.shown, "a new product word in the list searches again"
         assert "抱歉，没听懂" in (await follower.send_text("o_w", "啊啊啊")).shown
+
+
+async def test_a_member_sees_the_tier_price(shop_config: Config) -> None:
+    from store.db import write_transaction
+    from store.members import MemberRules, record_payment
+
+    clock = ManualClock()
+    world = World(shop_config.wechat.app_id, shop_config.wechat.app_secret, clock)
+    mp = TestServer(create_mp_app(world), host="127.0.0.1")
+    await mp.start_server()
+    config = dataclasses.replace(
+        shop_config, wechat=dataclasses.replace(shop_config.wechat, api_base_url=str(mp.make_url("")).rstrip("/"))
+    )
+    open_database(shop_config.database.url, shop_config.var_dir)
+    with write_transaction():
+        record_payment("o_vip", "EARLIER", 600000, "T1", clock.now(), MemberRules())  # 6,000 yuan: VIP
+    try:
+        async with running(config, clock) as shop:
+            world.follow("o_vip")
+            follower = shop.follower(world=world)
+            await follower.send_text("o_vip", "看看法式碎花雪纺连衣裙")
+            await follower.send_text("o_vip", "1")
+            await asyncio.gather(*shop.app[LATE_TASKS])
+            question = world.delivered("o_vip")[-1].payload["text"]["content"]
+            assert "红色 M ¥159，VIP会员价¥151.05（库存42）" in question, question
+    finally:
+        await mp.close()

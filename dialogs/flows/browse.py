@@ -42,6 +42,7 @@ class BrowseDeps:
     search: Callable[[str, int, int], SearchResult] | None  # (text, limit, offset); None until the index is ready
     record_exposure: Callable[[str, int], None]  # (openid, product id) when a card is shown
     on_sku_chosen: Callable[[Turn, int], Any] | None = None  # hands over to checkout when it exists
+    member_price: Callable[[str, int], tuple[str, int] | None] | None = None  # (openid, fen) → (tier label, fen)
 
 
 def build(deps: BrowseDeps) -> Flow:
@@ -145,7 +146,9 @@ def build(deps: BrowseDeps) -> Flow:
         for sku in view.skus:
             state = "已售罄" if sku.stock <= 0 else f"库存{sku.stock}"
             virtual = "，无需物流" if sku.virtual else ""
-            options.append(f"· {_spec_text(sku.spec) or '默认'} ¥{yuan(sku.price_fen)}（{state}{virtual}）")
+            member = deps.member_price(turn.openid, sku.price_fen) if deps.member_price else None
+            price = f"¥{yuan(sku.price_fen)}" + (f"，{member[0]}价¥{yuan(member[1])}" if member else "")
+            options.append(f"· {_spec_text(sku.spec) or '默认'} {price}（{state}{virtual}）")
         turn.slots["product"] = product_id
         if view.sold_out:
             question = "这件商品已售罄，回复数字看看其他商品。"

@@ -133,23 +133,15 @@ def _db_help(args: argparse.Namespace, config: Config) -> int:  # pragma: no cov
 
 
 def _wechat_token(args: argparse.Namespace, config: Config) -> int:
-    from bot.resources import redis_url
-    from bot.wechat import WeChatGateway
+    from bot.resources import command_gateway
     from store.wechat_errors import WeChatError
 
-    url, embedded = redis_url(config)
-    client = redis.Redis.from_url(url)
-    gateway = WeChatGateway(config, client)
     try:
-        token = gateway.access_token()
+        with command_gateway(config) as gateway:
+            token = gateway.access_token()
     except WeChatError as exc:
         print(f"wxshop: {exc}", file=sys.stderr)
         return 1
-    finally:
-        gateway.close()
-        client.close()
-        if embedded is not None:
-            embedded.release()
     print(f"access token ok: {token[:6]}…{token[-4:]} ({len(token)} chars)")
     return 0
 

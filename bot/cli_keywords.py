@@ -117,11 +117,8 @@ def _test(args: argparse.Namespace, config: Config) -> int:
 
 
 def _menu_push(args: argparse.Namespace, config: Config) -> int:
-    import redis
-
     from bot.menu import MenuInvalid, build_menu
-    from bot.resources import redis_url
-    from bot.wechat import WeChatGateway
+    from bot.resources import command_gateway
     from store.wechat_errors import WeChatError
 
     try:
@@ -131,18 +128,11 @@ def _menu_push(args: argparse.Namespace, config: Config) -> int:
             print(f"config: [[menu.button]] {line}", file=sys.stderr)
         print("wxshop: the menu breaks WeChat's limits; nothing was pushed", file=sys.stderr)
         return 2
-    url, embedded = redis_url(config)
-    client = redis.Redis.from_url(url)
-    gateway = WeChatGateway(config, client)
     try:
-        gateway.create_menu(menu)
+        with command_gateway(config) as gateway:
+            gateway.create_menu(menu)
     except WeChatError as exc:
         print(f"wxshop: WeChat refused the menu: {exc}", file=sys.stderr)
         return 1
-    finally:
-        gateway.close()
-        client.close()
-        if embedded is not None:
-            embedded.release()
     print(f"menu pushed: {len(menu['button'])} button(s)")
     return 0

@@ -8,7 +8,10 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import peewee
 import redis
@@ -19,6 +22,9 @@ from bot.embedded_redis import EmbeddedRedis
 from bot.redis_pipe import RedisPipe
 from store.clock import Clock, SystemClock
 from store.db import close_database, open_database
+
+if TYPE_CHECKING:
+    from bot.wechat import WeChatGateway
 
 
 @dataclass
@@ -149,13 +155,34 @@ class ThreadAffinePool(redis.ConnectionPool):
             return self._local.idle
 
 
-def publish(config: Config, channel: str, message: str) -> None:
-    """Announce a change to every running process (from a short-lived command such as an import)."""
+@contextmanager
+def command_redis(config: Config) -> Iterator[redis.Redis]:
+    """A Redis client for a short-lived command (the CLI): the configured server, or the embedded one held for
+    as long as the command needs it."""
     url, embedded = redis_url(config)
     client = redis.Redis.from_url(url, socket_timeout=5)
     try:
-        client.publish(channel, message)
+        yield client
     finally:
         client.close()
         if embedded is not None:
             embedded.release()
+
+
+@contextmanager
+def command_gateway(config: Config) -> Iterator[WeChatGateway]:
+    """The outbound WeChat gateway for a short-lived command, sharing the deployment's access token."""
+    from bot.wechat import WeChatGateway
+
+    with command_redis(config) as client:
+        gateway = WeChatGateway(config, client)
+        try:
+            yield gateway
+        finally:
+            gateway.close()
+
+
+def publish(config: Config, channel: str, message: str) -> None:
+    """Announce a change to every running process (from a short-lived command such as an import)."""
+    with command_redis(config) as client:
+        client.publish(channel, message)

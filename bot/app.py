@@ -12,8 +12,8 @@ from aiohttp import web
 
 from bot import metrics
 from bot.admin import setup_admin
-from bot.admin_catalog import setup_admin_catalog
 from bot.admin_after_sales import setup_after_sales_admin
+from bot.admin_catalog import setup_admin_catalog
 from bot.admin_members import setup_members
 from bot.admin_orders import setup_order_admin
 from bot.admin_shipping import setup_shipping

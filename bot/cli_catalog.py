@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from bot.cli_groups import Common, command_group
 from bot.config import Config
 
 MAX_SHOWN_ERRORS = 50
 PROGRESS_FROM_ROWS = 5000
 
 
-def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
+def register(sub: argparse._SubParsersAction, common: Common) -> None:
     """Add the `catalog` command and its actions to the top-level subparsers."""
-    catalog = sub.add_parser("catalog", help="import, export and search the catalog", description="the catalog")
-    common(catalog, False)
-    actions = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
-
-    def action(name: str, help: str, run: Callable[[argparse.Namespace, Config], int]) -> argparse.ArgumentParser:
-        p = actions.add_parser(name, help=help, description=help)
-        common(p, False)
-        p.set_defaults(run=run)
-        return p
-
+    action = command_group(sub, common, "catalog", "import, export and search the catalog")
     imp = action("import", "upsert SKUs from a catalog CSV (validated whole first; nothing written on error)", _import)
     imp.add_argument("file", type=Path, metavar="FILE")
     exp = action("export", "write the catalog as CSV (the import format)", _export)

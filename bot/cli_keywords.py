@@ -5,25 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from bot.cli_groups import Common, command_group
 from bot.config import Config
-
-Common = Callable[[argparse.ArgumentParser, bool], None]
 
 
 def register(sub: argparse._SubParsersAction, common: Common) -> None:
-    keywords = sub.add_parser("keywords", help="operator keyword replies", description="operator keyword replies")
-    common(keywords, False)
-    actions = keywords.add_subparsers(dest="keywords_command", metavar="ACTION", required=True)
-
-    def action(name: str, help: str, run: Callable[[argparse.Namespace, Config], int]) -> argparse.ArgumentParser:
-        p = actions.add_parser(name, help=help, description=help)
-        common(p, False)
-        p.set_defaults(run=run)
-        return p
-
+    action = command_group(sub, common, "keywords", "operator keyword replies")
     imp = action("import", "validate a rules file (TOML) whole, then upsert its rules by name", _import)
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--replace", action="store_true", help="also delete rules the file does not name")
@@ -31,12 +20,8 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
     test = action("test", "show which rule answers TEXT, the reply, and rules that shadow each other", _test)
     test.add_argument("text", metavar="TEXT")
 
-    menu = sub.add_parser("menu", help="the custom menu", description="the custom menu")
-    common(menu, False)
-    menu_actions = menu.add_subparsers(dest="menu_command", metavar="ACTION", required=True)
-    push = menu_actions.add_parser("push", help="validate [[menu.button]] against WeChat's limits and publish it")
-    common(push, False)
-    push.set_defaults(run=_menu_push)
+    menu = command_group(sub, common, "menu", "the custom menu")
+    menu("push", "validate [[menu.button]] against WeChat's limits and publish it", _menu_push)
 
 
 def _open(config: Config) -> None:

@@ -10,26 +10,17 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from bot.cli_groups import Common, command_group
 from bot.config import Config
 
 COLUMNS = ("order_no", "carrier", "tracking_no")
 MAX_SHOWN_ERRORS = 50
 
 
-def register(sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    orders = sub.add_parser("orders", help="ship orders", description="orders")
-    common(orders, False)
-    actions = orders.add_subparsers(dest="orders_command", metavar="ACTION", required=True)
-
-    def action(name: str, help: str, run: Callable[[argparse.Namespace, Config], int]) -> argparse.ArgumentParser:
-        p = actions.add_parser(name, help=help, description=help)
-        common(p, False)
-        p.set_defaults(run=run)
-        return p
-
+def register(sub: argparse._SubParsersAction, common: Common) -> None:
+    action = command_group(sub, common, "orders", "ship orders")
     ship = action("ship", "ship a paid order with a carrier code (yuantong, shunfeng…) and tracking number", _ship)
     ship.add_argument("order_no", metavar="ORDER_NO")
     ship.add_argument("carrier", metavar="CARRIER")

@@ -1,10 +1,13 @@
 """Inbound benchmark: `wxshop serve` against a bare WeRoBot echo bot, driven by the same signed messages from a
 separate process, in the same run, so only the ratios are compared across machines (DESIGN.md §7).
 
-Mixes: `keyword` (a plain text message answered from the text handler), `event_db` (first follows of distinct
-followers: a database write per message; stands in for the mid-flow dialog step until the dialog engine lands),
-`aes` (the keyword mix in safe mode, both servers encrypting). Plus `overload`: the keyword mix at 10× the
-reference concurrency against our server, whose slowest answer must stay under the 5-second deadline.
+Mixes: `keyword` (a plain text message answered from the text handler), `flow_db` (a mid-flow dialog step with
+database reads: followers who opened a product card answer "红色", which matches several of its SKUs, so the
+browse flow looks the SKUs up, asks which one and stays where it is; every message reads the dialog state,
+queries the catalog and writes the state back), `event_db` (first follows of distinct followers: a database
+write, a member row and a gift per message), `aes` (the keyword mix in safe mode, both servers encrypting).
+Our server runs on the demo catalog, imported through the CLI before it starts. Plus `overload`: the keyword
+mix at 10× the reference concurrency against our server, whose slowest answer must stay under the 5-second deadline.
 
 Each server gets a one-second warm-up first (its own messages, so nothing measured is a duplicate): the figures
 are steady state, not a process's one-off start (lazy imports, dictionaries, first connections).
@@ -38,6 +41,10 @@ from wechatpy.crypto import WeChatCrypto
 
 from benchmarks.loadgen import LoadResult, run_load
 from bot.sandbox.follower import render_xml, sign
+
+DEMO_CATALOG = Path(__file__).resolve().parent.parent / "bot" / "sandbox" / "demo_data" / "catalog.csv"
+FLOW_FOLLOWERS = 500
+FLOW_PRODUCT = "法式碎花雪纺连衣裙"  # P001: three red sizes, so "红色" is ambiguous and the flow asks again
 
 TOKEN = "benchtoken"
 APP_ID = "wxbench000000001"
@@ -103,9 +110,10 @@ def our_server(var_dir: Path, aes: bool) -> Iterator[Server]:
         WXSHOP_WECHAT__ORIGINAL_ID=ORIGINAL_ID,
         WXSHOP_WECHAT__ENCODING_AES_KEY=AES_KEY if aes else "",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--log-level", "WARNING", "serve"], env=env, stdout=subprocess.DEVNULL
-    )
+    cli = [sys.executable, "-m", "bot", "--log-level", "ERROR"]
+    for command in (["db", "upgrade"], ["catalog", "import", str(DEMO_CATALOG)]):
+        subprocess.run([*cli, *command], env=env, stdout=subprocess.DEVNULL, check=True)
+    proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
         yield Server(f"http://127.0.0.1:{port}", proc.pid)
@@ -149,6 +157,11 @@ def keyword(i: int) -> dict:
     return {"FromUserName": f"o_bench_{i % 500}", "MsgType": "text", "Content": "你好", "MsgId": 10**12 + i}
 
 
+def flow_step(i: int) -> dict:
+    openid = f"o_flow_{i % FLOW_FOLLOWERS}"
+    return {"FromUserName": openid, "MsgType": "text", "Content": "红色", "MsgId": 2 * 10**12 + i}
+
+
 def first_follow(i: int) -> dict:
     return {"FromUserName": f"o_new_{i}", "MsgType": "event", "Event": "subscribe", "EventKey": ""}
 
@@ -165,14 +178,41 @@ def warm_up(server: Server, folder: Path, aes: bool) -> None:
     run_load(server.url, path, REFERENCE_CONCURRENCY, 1)
 
 
-def check_answer(base_url: str, requests_file: Path, must_contain: str) -> None:
-    """One request first: the benchmark measures real answers, not fast errors."""
-    path, body = requests_file.read_text().splitlines()[-1].split("\t", 1)
+def post(base_url: str, line: str) -> str:
+    path, body = line.split("\t", 1)
     request = urllib.request.Request(base_url + path, data=body.encode(), method="POST")
     with urllib.request.urlopen(request, timeout=5) as response:
-        text = response.read().decode()
-    if response.status != 200 or must_contain not in text:
-        raise RuntimeError(f"unexpected answer from {base_url}: {response.status} {text[:200]!r}")
+        if response.status != 200:
+            raise RuntimeError(f"{base_url} answered {response.status}")
+        return response.read().decode()
+
+
+def check_answer(base_url: str, requests_file: Path, must_contain: str) -> None:
+    """One request first: the benchmark measures real answers, not fast errors."""
+    text = post(base_url, requests_file.read_text().splitlines()[-1])
+    if must_contain not in text:
+        raise RuntimeError(f"unexpected answer from {base_url}: {text[:200]!r}")
+
+
+def open_product_cards(server: Server) -> None:
+    """Bring every `flow_db` follower to the SKU question: search for the product, then pick it from the list.
+    Not measured; the search index builds in the background at start-up, so the first search may wait for it."""
+
+    def say(openid: str, content: str, msg_id: int) -> str:
+        fields = {"FromUserName": openid, "MsgType": "text", "Content": content, "MsgId": msg_id}
+        return post(server.url, next(request_lines(1, lambda _: fields, aes=False)))
+
+    deadline = time.monotonic() + 30
+    while "为您找到" not in say("o_flow_probe", FLOW_PRODUCT, 3 * 10**12 + int(time.monotonic() * 1000)):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the search index did not come up")
+        time.sleep(0.2)
+    for i in range(FLOW_FOLLOWERS):
+        openid = f"o_flow_{i}"
+        if "为您找到" not in say(openid, FLOW_PRODUCT, 4 * 10**12 + i):
+            raise RuntimeError(f"search for {FLOW_PRODUCT} found nothing")
+        if FLOW_PRODUCT not in say(openid, "1", 5 * 10**12 + i):
+            raise RuntimeError("picking the first search hit did not open its card")
 
 
 def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float) -> str:
@@ -200,7 +240,11 @@ def main() -> None:
             mixes = (
                 [("aes", keyword, "Encrypt")]
                 if aes
-                else [("keyword", keyword, "[text]"), ("event_db", first_follow, "")]
+                else [
+                    ("keyword", keyword, "[text]"),
+                    ("flow_db", flow_step, "有几个规格符合"),
+                    ("event_db", first_follow, ""),
+                ]
             )
             files = {name: write_requests(folder, name, count, fields, aes) for name, fields, _ in mixes}
             results: dict[tuple[str, str], LoadResult] = {}
@@ -213,6 +257,8 @@ def main() -> None:
                     print(row(name, "echo", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
             with our_server(folder / f"var-{aes}", aes) as ours:
                 warm_up(ours, folder, aes)
+                if not aes:
+                    open_product_cards(ours)
                 for name, _, expect in mixes:
                     if expect:
                         check_answer(ours.url, files[name], expect)

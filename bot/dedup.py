@@ -16,13 +16,9 @@ the wire before the answer is, so a retry finds it, or finds "pending" and waits
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import redis
 
 from bot import metrics
 from bot.redis_pipe import RedisPipe, Reply
@@ -40,7 +36,6 @@ local current = redis.call('GET', KEYS[1])
 if current == 'P' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 'P' end
 return current
 """
-_SETTLE_SHA = hashlib.sha1(_SETTLE.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -72,17 +67,11 @@ class ReplyCache:
     def answered(self, message_key: str, xml: str) -> None:
         """Store the reply unless the message went late, without waiting; a failure is logged and counted.
         Raises `redis.ConnectionError` at once when there is no connection to send it on."""
-        self._send_settle(self._key(message_key), DONE + xml.encode(), on_reply=_check_stored)
+        self.pipe.send_script(_SETTLE, [self._key(message_key)], [DONE + xml.encode(), self.done_ttl_s], _check_stored)
 
     async def gone_late(self, message_key: str) -> Seen | None:
         """Mark the message late; if a reply is stored already, return it instead (None when marked late)."""
-        key = self._key(message_key)
-        try:
-            found = await self.pipe.call("EVALSHA", _SETTLE_SHA, 1, key, LATE, self.done_ttl_s)
-        except redis.ResponseError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
-            found = await self.pipe.call("EVAL", _SETTLE, 1, key, LATE, self.done_ttl_s)
+        found = await self.pipe.call_script(_SETTLE, [self._key(message_key)], [LATE, self.done_ttl_s])
         return None if found in (PENDING, None) else _decode(found)
 
     async def wait(self, message_key: str, deadline: float) -> Seen:
@@ -100,20 +89,6 @@ class ReplyCache:
                 return seen
             await asyncio.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
         return Seen(PENDING)
-
-    def _send_settle(self, key: str, value: bytes, on_reply: Callable[[Reply], None]) -> None:
-        """EVALSHA, falling back to EVAL when Redis lost the script (a restart or SCRIPT FLUSH)."""
-
-        def settled(reply: Reply) -> None:
-            if isinstance(reply, redis.ResponseError) and str(reply).startswith("NOSCRIPT"):
-                try:
-                    self.pipe.send("EVAL", _SETTLE, 1, key, value, self.done_ttl_s, on_reply=on_reply)
-                except redis.RedisError as exc:
-                    on_reply(exc)
-                return
-            on_reply(reply)
-
-        self.pipe.send("EVALSHA", _SETTLE_SHA, 1, key, value, self.done_ttl_s, on_reply=settled)
 
 
 def _check_stored(reply: Reply) -> None:

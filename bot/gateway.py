@@ -1,9 +1,10 @@
 """The callback endpoint `GET/POST {server.wechat_path}`: a thin aiohttp adapter over the inbound core.
 
 Order of work for a POST: size limit → `signature` → parse (and decrypt, checking `msg_signature` and AppId) →
-dedup claim in Redis → handler on the thread pool, raced against `[server] reply_deadline_ms` → reply (encrypted
-with the key the request came in under). A reply not ready by the deadline is answered with an empty body at
-once and delivered later through the customer-service API.
+dedup claim in Redis (with the sender's dialog state in the same round trip, and the customer-service window
+recorded once claimed: `bot.sender_redis`) → handler on the thread pool, raced against
+`[server] reply_deadline_ms` → reply (encrypted with the key the request came in under). A reply not ready by
+the deadline is answered with an empty body at once and delivered later through the customer-service API.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.conversation import ENGINE
 from bot.dedup import DONE, LATE, ReplyCache, Seen
 from bot.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, strip_control, to_message
 from bot.runtime import CONFIG, EXECUTOR, RESOURCES, run_blocking
+from bot.sender_redis import SenderRedis
 from bot.wechat import WeChatGateway
 from bot.wxcrypto import CryptoRejected, InboundCrypto
 from handlers import register_all
@@ -36,6 +38,7 @@ log = logging.getLogger("wxshop.gateway")
 INBOUND = web.AppKey("inbound", Inbound)
 CRYPTO = web.AppKey("crypto", InboundCrypto)
 REPLIES = web.AppKey("replies", ReplyCache)
+SENDERS = web.AppKey("senders", SenderRedis)
 WECHAT = web.AppKey("wechat", WeChatGateway)
 LATE_TASKS = web.AppKey("late_tasks", set)
 WECHAT_WAIT_S = 5.0  # WeChat drops the connection after this; the reply deadline is set inside it
@@ -75,6 +78,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
         [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
     )
     app[REPLIES] = ReplyCache(resources.pipe, config.redis.prefix)
+    app[SENDERS] = SenderRedis(resources.pipe, resources.key, resources.clock, app[ENGINE].store.keys)
     app[LATE_TASKS] = set()
     yield
     if app[LATE_TASKS]:
@@ -153,7 +157,8 @@ async def _reply(app: web.Application, message: WeChatMessage, deadline: float) 
     """The plaintext reply for this attempt ("" when the deadline passed or there is nothing to say), and the
     follow-ups only the first attempt sends."""
     key = dedup_key(message)
-    replies = app[REPLIES]
+    replies, senders = app[REPLIES], app[SENDERS]
+    state = senders.prefetch(message)
     try:
         seen = await replies.claim(key)
         claimed = seen is None
@@ -162,7 +167,10 @@ async def _reply(app: web.Application, message: WeChatMessage, deadline: float) 
         log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
         seen, claimed = None, False
     if seen is not None:
+        senders.discard(state)
         return await _duplicate(replies, key, seen, deadline), ()
+    senders.attach(message, state)
+    senders.record(message)
     job = app[EXECUTOR].submit(app[INBOUND].answer, message)
     if not await _done_by(job, deadline):
         return await _missed_deadline(app, message, key, job, claimed), ()

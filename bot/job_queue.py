@@ -26,10 +26,14 @@ class JobQueue:
     def __init__(self, pool: ArqRedis, loop: asyncio.AbstractEventLoop) -> None:
         self.pool = pool
         self.loop = loop
+        self.closed = False
 
     async def enqueue(self, function: str, *args: Any, **options: Any) -> bool:
         """Queue `function(*args)`; options are arq's (`_job_id`, `_defer_until`…). False when not queued
-        (the id exists already, or Redis failed)."""
+        (the id exists already, Redis failed, or the app is shutting down)."""
+        if self.closed:  # a closed pool would quietly open a new connection that nothing ever closes
+            log.warning("could not enqueue: shutting down", extra={"function": function})
+            return False
         try:
             job = await self.pool.enqueue_job(function, *args, **options)
         except Exception as exc:  # Redis down or slow: the sweeps pick the work up
@@ -89,8 +93,12 @@ def setup_jobs(app: web.Application) -> None:
         pool = await create_pool(
             RedisSettings.from_dsn(resources.redis_url), default_queue_name=resources.queue_name
         )
-        app[JOBS] = JobQueue(pool, asyncio.get_running_loop())
+        jobs = app[JOBS] = JobQueue(pool, asyncio.get_running_loop())
         yield
+        pending = [task for task in _background if not task.done()]
+        if pending:  # enqueues handed over from the loop's own thread finish before the pool closes
+            await asyncio.wait(pending, timeout=ENQUEUE_TIMEOUT_S)
+        jobs.closed = True
         await pool.aclose()
 
     app.cleanup_ctx.append(ctx)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 import redis
@@ -90,6 +92,11 @@ class RespReader:
                 items.append(item)
             return items, pos
         raise redis.ConnectionError(f"unexpected byte {kind!r} from Redis")
+
+
+@cache
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()
 
 
 def encode(args: tuple[Any, ...]) -> bytes:
@@ -184,12 +191,46 @@ class RedisPipe:
         self._queue(args, future)
         return await future
 
+    def request(self, *args: Any) -> asyncio.Future[Reply]:
+        """Queue a command and return the future of its reply, without a coroutine: commands requested before
+        the caller's next `await` share one write. Raises `redis.ConnectionError` when there is no connection."""
+        if self._protocol is None:
+            raise self._failure or redis.ConnectionError("Redis connection not open")
+        future = asyncio.get_running_loop().create_future()
+        self._queue(args, future)
+        return future
+
     def send(self, *args: Any, on_reply: Callable[[Reply], None] | None = None) -> None:
         """Queue a command without waiting; raises `redis.ConnectionError` only when there is no connection."""
         protocol = self._protocol
         if protocol is None:
             raise self._failure or redis.ConnectionError("Redis connection not open")
         self._queue(args, on_reply)
+
+    async def call_script(self, source: str, keys: Sequence[Any], args: Sequence[Any]) -> Reply:
+        """Run a Lua script by its SHA1, sending its source only when Redis lost it (a restart, SCRIPT FLUSH)."""
+        try:
+            return await self.call("EVALSHA", _sha(source), len(keys), *keys, *args)
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        return await self.call("EVAL", source, len(keys), *keys, *args)
+
+    def send_script(
+        self, source: str, keys: Sequence[Any], args: Sequence[Any], on_reply: Callable[[Reply], None]
+    ) -> None:
+        """`call_script` without waiting: the reply (or the error) goes to `on_reply`."""
+
+        def answered(reply: Reply) -> None:
+            if isinstance(reply, redis.ResponseError) and str(reply).startswith("NOSCRIPT"):
+                try:
+                    self.send("EVAL", source, len(keys), *keys, *args, on_reply=on_reply)
+                except redis.RedisError as exc:
+                    on_reply(exc)
+                return
+            on_reply(reply)
+
+        self.send("EVALSHA", _sha(source), len(keys), *keys, *args, on_reply=answered)
 
     def _queue(self, args: tuple[Any, ...], waiter: Waiter) -> None:
         """Commands are queued only while a connection is open, and `_lost` clears both queues together, so

@@ -7,7 +7,8 @@ sleeping; the Redis TTL is only garbage collection and is set well past the busi
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ class Snapshot:
     human_until: float  # epoch seconds while a human agent has the conversation, else 0
     last_default_reply: float  # epoch seconds of the last default reply, else 0
     greeting: bool = False  # a greeting waits (the birthday gift: store.birthdays sets the flag)
+    stored: bool = True  # a dialog record exists in Redis (False: nothing to delete when the turn ends idle)
 
 
 class DialogStore:
@@ -54,14 +56,20 @@ class DialogStore:
         self.ttl_s = ttl_s
         self.personal = personal  # other per-follower key kinds to drop on unsubscribe (cart, windows…)
 
+    def keys(self, openid: str) -> list[str]:
+        """What `load` reads, in order: the inbound gateway fetches them in its dedup round trip."""
+        return self._keys(openid)
+
     def _keys(self, openid: str) -> list[str]:
         return [
             f"{self.prefix}dialog:{openid}", f"{self.prefix}human:{openid}", f"{self.prefix}default-reply:{openid}",
             greeting_flag_key(self.prefix, openid),
         ]  # fmt: skip
 
-    def load(self, openid: str, now: datetime) -> Snapshot:
-        raw_dialog, raw_human, raw_default, raw_greeting = self.client.mget(self._keys(openid))
+    def load(self, openid: str, now: datetime, prefetched: Sequence[bytes | None] | None = None) -> Snapshot:
+        """The follower's snapshot; `prefetched` is what MGET of `keys(openid)` returned, when fetched already."""
+        raw = prefetched if prefetched is not None and len(prefetched) == 4 else self.client.mget(self._keys(openid))
+        raw_dialog, raw_human, raw_default, raw_greeting = raw
         dialog, expired = DialogState(), ""
         if raw_dialog:
             loaded = _decode(raw_dialog)
@@ -71,14 +79,18 @@ class DialogStore:
                 expired = loaded.flow
         human = float(raw_human or 0)
         human = human if human > now.timestamp() else 0.0
-        return Snapshot(dialog, expired, human, float(raw_default or 0), greeting=raw_greeting is not None)
+        return Snapshot(
+            dialog, expired, human, float(raw_default or 0), greeting=raw_greeting is not None, stored=bool(raw_dialog)
+        )
 
-    def save(self, openid: str, dialog: DialogState, now: datetime) -> None:
+    def save(self, openid: str, dialog: DialogState, now: datetime, stored: bool = True) -> None:
+        """Write the state back; an idle state is deleted instead (skipped when `stored` says there is none)."""
         if not dialog.active and not dialog.misses:
-            self.client.delete(self._keys(openid)[0])
+            if stored:
+                self.client.delete(self._keys(openid)[0])
             return
         dialog.expires_at = now.timestamp() + self.ttl_s
-        payload = json.dumps(asdict(dialog), ensure_ascii=False, separators=(",", ":"))
+        payload = json.dumps(vars(dialog), ensure_ascii=False, separators=(",", ":"))  # asdict deep-copies slots
         self.client.set(self._keys(openid)[0], payload, ex=self.ttl_s + GC_MARGIN_S)
 
     def hand_to_human(self, openid: str, until: datetime, now: datetime) -> None:

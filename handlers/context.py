@@ -50,6 +50,15 @@ def bind(handler: Handler, ctx: HandlerContext) -> Callable[[WeChatMessage], Rep
     return call
 
 
+PREFETCHED_STATE = "_prefetched_state"  # set by the gateway on messages whose handler reads the dialog state
+
+
+def prefetched_state(message: WeChatMessage) -> Any:
+    """The follower's dialog-state keys as the gateway read them in its dedup round trip (`Engine.on_text`'s
+    `prefetched`), or None when it did not."""
+    return message.__dict__.get(PREFETCHED_STATE)
+
+
 def message_field(message: WeChatMessage, name: str, default: Any = None) -> Any:
     """A raw XML field WeRoBot does not map to an attribute (e.g. MediaId on images)."""
     return message.__dict__.get(name, default)

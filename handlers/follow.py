@@ -8,7 +8,6 @@ from werobot.robot import BaseRoBot
 from handlers.context import HandlerContext, ReplyLike, bind
 from store.followers import record_follow
 from store.privacy import forget_follower
-from store.windows import record_interaction
 
 
 def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
@@ -16,14 +15,12 @@ def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
     scene = key[len("qrscene_") :] if key.startswith("qrscene_") else None
     now = ctx.clock.now()
     _, first_time = record_follow(message.source, now, scene or None)
-    record_interaction(ctx.redis, ctx.key, message.source, "subscribe", now)
     return ctx.engine.on_follow(message.source, first_time)
 
 
 def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
     now = ctx.clock.now()
     record_follow(message.source, now, message.key or None)
-    record_interaction(ctx.redis, ctx.key, message.source, "scan", now)
     return f"欢迎回到{ctx.shop_name}！"
 
 

@@ -1,14 +1,13 @@
 """Non-text messages: images, voice, video, locations and links. An image goes to the active flow when it takes
 images (after-sales photos, `Engine.on_image`); everything else is acknowledged politely. Like a text, any of
-them opens a customer-service window."""
+them opens a customer-service window (the gateway records it)."""
 
 from __future__ import annotations
 
 from werobot.messages.messages import WeChatMessage
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, message_field
-from store.windows import record_interaction
+from handlers.context import HandlerContext, ReplyLike, bind, message_field, prefetched_state
 
 _ACK = {
     "image": "收到您的图片啦。如需售后，请回复“售后”。",
@@ -21,10 +20,11 @@ _ACK = {
 
 
 def on_media(message: WeChatMessage, ctx: HandlerContext) -> ReplyLike:
-    record_interaction(ctx.redis, ctx.key, message.source, "message", ctx.clock.now())
     if message.type == "image":
         media_id = str(message_field(message, "MediaId") or "")
-        answer = ctx.engine.on_image(message.source, media_id, str(getattr(message, "img", "") or ""))
+        answer = ctx.engine.on_image(
+            message.source, media_id, str(getattr(message, "img", "") or ""), prefetched_state(message)
+        )
         if answer is not None:
             return answer
     return _ACK.get(message.type, "收到啦。")

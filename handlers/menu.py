@@ -6,13 +6,11 @@ from __future__ import annotations
 from werobot.messages.events import WeChatEvent
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, message_field
-from store.windows import record_interaction
+from handlers.context import HandlerContext, ReplyLike, bind, message_field, prefetched_state
 
 
 def on_click(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
-    record_interaction(ctx.redis, ctx.key, message.source, "click", ctx.clock.now())
-    return ctx.engine.on_menu(message.source, message.key or "")
+    return ctx.engine.on_menu(message.source, message.key or "", prefetched_state(message))
 
 
 def on_view(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
@@ -20,7 +18,6 @@ def on_view(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
 
 
 def on_scancode(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
-    record_interaction(ctx.redis, ctx.key, message.source, "click", ctx.clock.now())
     info = message_field(message, "ScanCodeInfo") or {}
     result = info.get("ScanResult", "") if isinstance(info, dict) else ""
     return f"扫码结果：{result}" if result else "没有识别到二维码内容。"

@@ -1,18 +1,16 @@
-"""Text messages: what followers type, answered by the dialog engine. A message opens a customer-service window
-(the outbox may then reach the follower for 48 hours)."""
+"""Text messages: what followers type, answered by the dialog engine. (The gateway records the customer-service
+window a message opens, and reads the follower's dialog state in its dedup round trip.)"""
 
 from __future__ import annotations
 
 from werobot.messages.messages import TextMessage
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind
-from store.windows import record_interaction
+from handlers.context import HandlerContext, ReplyLike, bind, prefetched_state
 
 
 def on_text(message: TextMessage, ctx: HandlerContext) -> ReplyLike:
-    record_interaction(ctx.redis, ctx.key, message.source, "message", ctx.clock.now())
-    return ctx.engine.on_text(message.source, message.content or "")
+    return ctx.engine.on_text(message.source, message.content or "", prefetched_state(message))
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import peewee
 
 from store.db import BaseModel
+from store.prepared import PreparedSelect
 
 MAX_LEVELS = 3
 SPEC_SEPARATOR = ";"
@@ -203,6 +204,11 @@ def _whole(value: str) -> re.Pattern[str]:
     return re.compile(before + re.escape(value) + after)
 
 
+_on_sale_skus: PreparedSelect[Sku] = PreparedSelect(
+    lambda product_id: Sku.select().where(Sku.product == product_id, Sku.on_sale).order_by(Sku.id)
+)
+
+
 def match_skus(product: Product | int, text: str) -> list[Sku]:
     """SKUs of `product` consistent with the spec values mentioned in `text` ("红色 M", "红色m", "红 M码").
 
@@ -210,7 +216,7 @@ def match_skus(product: Product | int, text: str) -> list[Sku]:
     over then match a value they are part of ("红" → "红色") when that is unambiguous within an attribute.
     Only on-sale SKUs are considered.
     """
-    skus = list(Sku.select().where(Sku.product == product, Sku.on_sale == True).order_by(Sku.id))  # noqa: E712
+    skus = _on_sale_skus(product.id if isinstance(product, Product) else product)
     parsed = [(s, {k: _fold(v) for k, v in s.attributes.items()}) for s in skus]
     values_by_key: dict[str, set[str]] = {}
     for _, attrs in parsed:

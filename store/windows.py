@@ -30,7 +30,7 @@ WINDOW_LONG = timedelta(hours=48)
 WINDOW_SHORT = timedelta(minutes=1)
 KEY_TTL_MS = int((WINDOW_LONG + timedelta(hours=1)).total_seconds() * 1000)
 
-_RECORD = """
+RECORD_SCRIPT = """
 local b = ARGV[1]
 local current = tonumber(redis.call('HGET', KEYS[1], b))
 if current and current > tonumber(ARGV[2]) then return 0 end
@@ -94,6 +94,17 @@ def window_key(key: Callable[..., str], openid: str) -> str:
     return key("cswin", openid)
 
 
+def record_call(
+    key: Callable[..., str], openid: str, kind: InteractionKind, now: datetime
+) -> tuple[list[str], list[str | int]]:
+    """The keys and arguments of `RECORD_SCRIPT` for one interaction: the inbound gateway sends it on its own
+    pipelined connection, in the round trip it makes anyway."""
+    bucket = _BUCKET.get(kind)
+    if bucket is None:
+        raise ValueError(f"unknown interaction kind {kind!r} (known: {', '.join(_BUCKET)})")
+    return [window_key(key, openid)], [bucket, _ms(now), KEY_TTL_MS]
+
+
 def record_interaction(
     client: redis.Redis, key: Callable[..., str], openid: str, kind: InteractionKind, now: datetime
 ) -> None:
@@ -110,15 +121,13 @@ class CsWindows:
         self.client = client
         self.key = key
         self.quotas = quotas or WindowQuotas()
-        self._record = client.register_script(_RECORD)
+        self._record = client.register_script(RECORD_SCRIPT)
         self._reserve = client.register_script(_RESERVE)
         self._spend = client.register_script(_SPEND)
 
     def record_interaction(self, openid: str, kind: InteractionKind, now: datetime) -> None:
-        bucket = _BUCKET.get(kind)
-        if bucket is None:
-            raise ValueError(f"unknown interaction kind {kind!r} (known: {', '.join(_BUCKET)})")
-        self._record(keys=[window_key(self.key, openid)], args=[bucket, _ms(now), KEY_TTL_MS])
+        keys, args = record_call(self.key, openid, kind, now)
+        self._record(keys=keys, args=args)
 
     def verdict(self, openid: str, now: datetime) -> WindowVerdict:
         """Whether a customer-service message could go now, without taking one."""

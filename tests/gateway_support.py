@@ -15,6 +15,7 @@ from bot.app import create_app
 from bot.config import Config
 from bot.sandbox.follower import Account, FollowerSimulator, Mode
 from store.clock import ManualClock
+from tests.support import start_app_server
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 OLD_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
@@ -58,7 +59,7 @@ async def running(config: Config, clock: ManualClock | None = None) -> AsyncIter
     clock = clock or ManualClock()
     app = create_app(config, clock=clock)
     server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    await start_app_server(server)
     try:
         async with aiohttp.ClientSession() as session:
             yield Running(app, server, session, clock, config)

@@ -22,6 +22,7 @@ from store.clock import ManualClock
 from store.outbox import Notice, enqueue_notice
 from store.outbox_kinds import KINDS, Priority
 from store.windows import CsWindows, InteractionKind, WindowQuotas
+from tests.support import start_app_server
 
 TEMPLATES: dict[str, Any] = {
     "paid": {
@@ -113,7 +114,7 @@ async def outbox_rig(
     )
     mp_options.setdefault("template_daily_quota", config.shop.template_daily_quota)
     server = TestServer(create_mp_app(world, **mp_options), host="127.0.0.1")
-    await server.start_server()
+    await start_app_server(server)
     base = str(server.make_url("")).rstrip("/")
     config = dataclasses.replace(config, wechat=dataclasses.replace(config.wechat, api_base_url=base))
     resources = open_resources(config, clock)

@@ -29,7 +29,7 @@ from store.clock import ManualClock
 from store.db import open_database
 from store.orders import ShopRules
 from tests.order_support import START, Shop, make_shop
-from tests.support import free_port
+from tests.support import free_port, start_app_server
 
 ADMIN_TOKEN = "admin-secret-token"
 
@@ -130,7 +130,7 @@ async def pay_world(
     if before_start is not None:
         before_start(app, sandbox)
     shop_server = TestServer(app, host="127.0.0.1", port=shop_port)
-    await shop_server.start_server()
+    await start_app_server(shop_server)
     try:
         async with aiohttp.ClientSession() as session:
             yield PayWorld(config, clock, sandbox, app, session, shop)

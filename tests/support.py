@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from aiohttp.test_utils import TestServer
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -88,3 +90,15 @@ def wait_healthy(port: int, proc: subprocess.Popen[str] | None = None, timeout: 
         return http_status(f"http://127.0.0.1:{port}/healthz") == 200
 
     wait_until(ready, timeout, f"/healthz on port {port}")
+
+
+async def start_app_server(server: TestServer) -> None:
+    """Start a test server; when the app fails to start, close what its cleanup contexts had opened already.
+    aiohttp's `TestServer.close` does nothing for a server that never started, so without this a failed start
+    leaves Redis connections open until the loop is gone (and a later test trips over their warnings)."""
+    try:
+        await server.start_server()
+    except BaseException:
+        if server.runner is not None:
+            await server.runner.cleanup()
+        raise

@@ -13,7 +13,7 @@ from bot.config import Config
 from store.clock import ManualClock
 from tests.gateway_support import AES_KEY, with_mode
 from tests.preview_support import demo_running, with_default_menu
-from tests.support import free_port, wxshop
+from tests.support import free_port, start_app_server, wxshop
 
 
 async def chat(env: dict[str, str], public_url: str, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,7 @@ async def test_chat_with_a_running_demo_goes_through_the_preview(migrated: Confi
 
 async def test_chat_in_safe_mode_against_a_bare_shop(migrated: Config, env: dict[str, str]) -> None:
     server = TestServer(create_app(with_mode(migrated, "safe"), clock=ManualClock()), host="127.0.0.1")
-    await server.start_server()
+    await start_app_server(server)
     try:
         base = str(server.make_url("")).rstrip("/")
         safe_env = {**env, "WXSHOP_WECHAT__ENCODING_AES_KEY": AES_KEY}

@@ -41,7 +41,7 @@ from store.outbox import (
 from store.outbox_kinds import Priority
 from store.windows import CsWindows
 from tests.outbox_support import FIELDS, outbox_config, outbox_rig, queue
-from tests.support import ROOT, child_env
+from tests.support import ROOT, child_env, start_app_server
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ async def test_a_worker_killed_mid_run_and_restarted_sends_nothing_twice(
 
     world.subscribe_deliveries(seen)
     server = TestServer(create_mp_app(world, latency_ms=20), host="127.0.0.1")
-    await server.start_server()
+    await start_app_server(server)
     config_file = tmp_path / "outbox.toml"
     config_file.write_text(
         '[templates.paid]\ntemplate_id = "TPL_PAID"\n'

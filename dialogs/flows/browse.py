@@ -18,7 +18,6 @@ from store.catalog import (
     Category,
     Product,
     child_categories,
-    find_sku_by_spec,
     match_skus,
     price_range,
     product_with_skus,
@@ -85,14 +84,13 @@ def build(deps: BrowseDeps) -> Flow:
         return _search(turn, turn.text, 1)
 
     def pick_sku(turn: Turn) -> Step:
-        product_id = turn.slots["product"]
-        sku = find_sku_by_spec(product_id, turn.text)
-        if sku is None:
-            candidates = match_skus(product_id, turn.text)
-            if len(candidates) > 1:
-                listed = "、".join(s.spec.replace(";", " ").replace(":", "") for s in candidates[:6])
-                return Step(f"有几个规格符合：{listed}。请说得更具体一些，例如“红色 M”。", PICK_SKU)
+        candidates = match_skus(turn.slots["product"], turn.text)
+        if len(candidates) > 1:
+            listed = "、".join(s.spec.replace(";", " ").replace(":", "") for s in candidates[:6])
+            return Step(f"有几个规格符合：{listed}。请说得更具体一些，例如“红色 M”。", PICK_SKU)
+        if not candidates:
             return Step.not_understood()
+        sku = candidates[0]
         if sku.stock <= 0:
             return Step(f"{_spec_text(sku.spec)} 已售罄，换个规格吧～", PICK_SKU)
         if deps.on_sku_chosen is not None:

@@ -1,0 +1,95 @@
+"""What the inbound gateway asks Redis about a callback's sender, on the loop's pipelined connection and in the
+round trip the dedup claim makes anyway: the sender's dialog state (for the handlers that read it), and, once
+the message is claimed, the customer-service window it opens (WECHAT.md §2.2).
+
+A plain keyword answer then needs no Redis round trip on its handler thread at all; a failure here costs only
+the shortcut (the engine reads the state itself) or one window (the outbox falls back to a template message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import redis
+from werobot.messages.messages import UnknownMessage, WeChatMessage
+
+from bot import metrics
+from bot.inbound import USER_MESSAGE_TYPES
+from bot.redis_pipe import RedisPipe, Reply
+from handlers.context import PREFETCHED_STATE
+from store.clock import Clock
+from store.windows import RECORD_SCRIPT, InteractionKind, record_call
+
+log = logging.getLogger("wxshop.gateway")
+
+# Events that open a window; every message a follower sends opens the "message" one.
+EVENT_INTERACTIONS: dict[str, InteractionKind] = {
+    "click_event": "click", "scancode_push_event": "click", "scancode_waitmsg_event": "click",
+    "subscribe_event": "subscribe", "scan_event": "scan",
+}  # fmt: skip
+STATEFUL = frozenset({"text", "image", "click_event"})  # their handlers call the engine, which reads the state
+
+
+def interaction_of(message: WeChatMessage) -> InteractionKind | None:
+    if message.type in USER_MESSAGE_TYPES or isinstance(message, UnknownMessage):
+        return "message"
+    return EVENT_INTERACTIONS.get(message.type)
+
+
+class SenderRedis:
+    def __init__(
+        self, pipe: RedisPipe, key: Callable[..., str], clock: Clock, state_keys: Callable[[str], list[str]]
+    ) -> None:
+        self.pipe = pipe
+        self.key = key
+        self.clock = clock
+        self.state_keys = state_keys
+
+    def prefetch(self, message: WeChatMessage) -> asyncio.Future[Reply] | None:
+        """Queue the read of the sender's dialog state (call it just before the claim: they share a write)."""
+        if message.type not in STATEFUL:
+            return None
+        try:
+            return self.pipe.request("MGET", *self.state_keys(message.source))
+        except redis.RedisError:
+            return None
+
+    @staticmethod
+    def attach(message: WeChatMessage, fetched: asyncio.Future[Reply] | None) -> None:
+        """Hand the state read to the handler (`handlers.context.prefetched_state`), when it came back whole."""
+        if fetched is None:
+            return
+        if not fetched.done():  # cannot happen once the claim (queued after it) has its reply; never wait for it
+            fetched.cancel()
+            return
+        if fetched.exception() is None and isinstance(fetched.result(), list):
+            message.__dict__[PREFETCHED_STATE] = fetched.result()
+
+    @staticmethod
+    def discard(fetched: asyncio.Future[Reply] | None) -> None:
+        """A retry does not run the handler: drop the read (retrieving its error, if any, so none is logged)."""
+        if fetched is None:
+            return
+        if fetched.done():
+            fetched.exception()
+        else:
+            fetched.cancel()
+
+    def record(self, message: WeChatMessage) -> None:
+        """Note the window this message opens, without waiting (once per message: only the claiming attempt)."""
+        kind = interaction_of(message)
+        if kind is None:
+            return
+        keys, args = record_call(self.key, message.source, kind, self.clock.now())
+        try:
+            self.pipe.send_script(RECORD_SCRIPT, keys, args, _check_recorded)
+        except redis.RedisError as exc:
+            _check_recorded(exc)
+
+
+def _check_recorded(reply: Reply) -> None:
+    if isinstance(reply, Exception):
+        metrics.ERRORS.labels("cs_window", type(reply).__name__).inc()
+        log.warning("customer-service window not recorded", extra={"error": str(reply)})

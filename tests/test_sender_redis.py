@@ -1,0 +1,98 @@
+"""What the gateway asks Redis about a sender in the dedup round trip: the window a message opens (once per
+message, retries included) and the dialog state its handler reads (read once, not again on the handler thread)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+
+from bot.config import Config
+from bot.runtime import RESOURCES
+from store.windows import CsWindows
+from tests.gateway_support import running
+
+
+async def test_messages_and_menu_clicks_open_their_windows_and_other_events_none(migrated: Config) -> None:
+    async with running(migrated) as shop:
+        resources = shop.app[RESOURCES]
+        windows = CsWindows(resources.redis, resources.key)
+        follower = shop.follower()
+        now = shop.clock.now
+
+        await follower.send_event("o_view", "VIEW", "https://shop.example.com/")
+        assert windows.verdict("o_view", now()) == "closed", "opening a menu link grants nothing"
+        await follower.click("o_click", "MY_ORDERS")
+        assert windows.verdict("o_click", now()) == "click"
+        await follower.send("o_pic", {"MsgType": "image", "PicUrl": "http://x/1.jpg", "MediaId": "m1"})
+        assert windows.verdict("o_pic", now()) == "message"
+        await follower.follow("o_new")
+        assert windows.verdict("o_new", now()) == "click", "a follow opens the short window"
+
+
+async def test_a_retry_does_not_reopen_a_used_window(migrated: Config) -> None:
+    async with running(migrated) as shop:
+        resources = shop.app[RESOURCES]
+        windows = CsWindows(resources.redis, resources.key)
+        follower = shop.follower()
+        xml = follower.build_xml("o_retry", {"MsgType": "text", "Content": "你好"})
+        assert "您好" in (await follower.deliver(xml, "o_retry")).shown
+        for _ in range(5):
+            assert windows.consume("o_retry", shop.clock.now()) == "message"
+        assert windows.verdict("o_retry", shop.clock.now()) == "used_up"
+
+        shop.clock.advance(seconds=5)
+        again = await follower.deliver(xml, "o_retry")  # WeChat retries the same MsgId
+        assert "您好" in again.shown, "the stored reply"
+        assert windows.verdict("o_retry", shop.clock.now()) == "used_up", "the retry is not a new interaction"
+
+        await follower.send_text("o_retry", "你好")
+        assert windows.verdict("o_retry", shop.clock.now()) == "message", "a new message opens a fresh window"
+
+
+@contextmanager
+def commands_on(client: redis.Redis, prefix: str) -> Iterator[list[list[str]]]:
+    """Every command Redis runs that names one of `prefix`'s keys, while the block runs (MONITOR)."""
+    seen: list[list[str]] = []
+    end = f"{prefix}end-of-watch"
+    ready = threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            ready.set()
+            while True:
+                command = monitor.next_command()["command"]
+                if end in command:
+                    return
+                if prefix in command:
+                    seen.append(command.split())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ready.wait(5)
+    client.get(f"{prefix}monitor-is-on")
+    try:
+        yield seen
+    finally:
+        client.get(end)
+        watcher.join(10)
+        assert not watcher.is_alive()
+
+
+async def test_a_keyword_answer_reads_the_state_once_and_writes_nothing_back(migrated: Config) -> None:
+    prefix = migrated.redis.prefix
+    async with running(migrated) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_warm", "你好")  # connections and scripts are loaded: steady state below
+        client = redis.Redis.from_url(shop.app[RESOURCES].redis_url)
+        try:
+            with commands_on(client, prefix) as seen:
+                assert "您好" in (await follower.send_text("o_kw", "你好")).shown
+            names = [command[0].strip('"').upper() for command in seen if "o_kw" in " ".join(command)]
+        finally:
+            client.close()
+    assert names.count("MGET") == 1, names
+    assert "DEL" not in names and "SET" in names, names  # the claim; no state to delete or write
+    assert names.count("EVALSHA") == 2, names  # the window record and the stored reply

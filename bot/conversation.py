@@ -46,6 +46,7 @@ ENGINE = web.AppKey("engine", Engine)
 RULES = web.AppKey("rules", RulesCache)
 SEARCH = web.AppKey("search", SearchService)
 VERSION_CHECK_S = 5.0
+WATCHER_STOP_S = 1.0
 
 
 def build_engine(
@@ -129,25 +130,31 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
     # search waits for it only if it comes before the build is done.
     building = asyncio.ensure_future(run_blocking(app, search.rebuild))
-    watcher = asyncio.create_task(_watch(app, rules, search))
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch(app, rules, search, stop))
     yield
+    stop.set()
     watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
+    # Bounded: redis-py's pubsub read can swallow a cancellation that lands as its own read timeout expires, and
+    # then wait on its socket; closing the Redis pool (the resources' cleanup, next) ends that read, and `stop`
+    # keeps the watcher from starting another.
+    done, _ = await asyncio.wait({watcher}, timeout=WATCHER_STOP_S)
+    if not done:
+        log.warning("rules watcher still stopping; the Redis pool's close will end it")
     with contextlib.suppress(Exception):
         await building
 
 
-async def _watch(app: web.Application, rules: RulesCache, search: SearchService) -> None:
+async def _watch(app: web.Application, rules: RulesCache, search: SearchService, stop: asyncio.Event) -> None:
     """Reload rules on announcements (and check their version every few seconds in case one was missed);
-    rebuild the search index when the catalog changes."""
+    rebuild the search index when the catalog changes. Runs until `stop` is set."""
     resources = app[RESOURCES]
     prefix = app[CONFIG].redis.prefix
-    while True:
+    while not stop.is_set():
         try:
             async with resources.aredis.pubsub() as pubsub:
                 await pubsub.subscribe(channel(prefix), catalog_channel(prefix))
-                while True:
+                while not stop.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=VERSION_CHECK_S)
                     if message is not None and message.get("channel") == catalog_channel(prefix).encode():
                         await run_blocking(app, search.rebuild)
@@ -156,5 +163,7 @@ async def _watch(app: web.Application, rules: RulesCache, search: SearchService)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis or the database away for a moment: keep serving the rules we have
+            if stop.is_set():
+                return
             log.warning("rules watcher error, retrying", extra={"error": str(exc)})
             await asyncio.sleep(VERSION_CHECK_S)

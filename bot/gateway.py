@@ -174,6 +174,7 @@ async def _reply(app: web.Application, message: WeChatMessage, deadline: float) 
     job = app[EXECUTOR].submit(app[INBOUND].answer, message)
     if not await _done_by(job, deadline):
         return await _missed_deadline(app, message, key, job, claimed), ()
+    senders.write_back(message)
     outcome = job.result()
     if claimed:
         try:
@@ -245,6 +246,7 @@ def _deliver_later(app: web.Application, message: WeChatMessage, task: asyncio.F
     async def deliver() -> None:
         try:
             outcome = await task
+            app[SENDERS].write_back(message)
             if isinstance(outcome, Outcome):
                 await run_blocking(app, send_as_customer_service, app[WECHAT], message.source, outcome)
         except WeChatError as exc:

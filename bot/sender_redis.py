@@ -1,9 +1,12 @@
 """What the inbound gateway asks Redis about a callback's sender, on the loop's pipelined connection and in the
 round trip the dedup claim makes anyway: the sender's dialog state (for the handlers that read it), and, once
-the message is claimed, the customer-service window it opens (WECHAT.md §2.2).
+the message is claimed, the customer-service window it opens (WECHAT.md §2.2). When the handler is done, the
+state write it left (`dialogs.state.StateIO`) goes out on the same connection, ahead of the reply: the
+follower's next message, read on that connection too, sees it.
 
-A plain keyword answer then needs no Redis round trip on its handler thread at all; a failure here costs only
-the shortcut (the engine reads the state itself) or one window (the outbox falls back to a template message).
+The handler thread then makes no Redis round trip for the conversation. A failure costs only the shortcut (the
+engine reads the state itself), one window (the outbox falls back to a template message), or one state write
+(the follower's flow starts over), each logged and counted.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from werobot.messages.messages import UnknownMessage, WeChatMessage
 from bot import metrics
 from bot.inbound import USER_MESSAGE_TYPES
 from bot.redis_pipe import RedisPipe, Reply
-from handlers.context import PREFETCHED_STATE
+from dialogs.state import StateIO
+from handlers.context import STATE_IO
 from store.clock import Clock
 from store.windows import RECORD_SCRIPT, InteractionKind, record_call
 
@@ -58,14 +62,14 @@ class SenderRedis:
 
     @staticmethod
     def attach(message: WeChatMessage, fetched: asyncio.Future[Reply] | None) -> None:
-        """Hand the state read to the handler (`handlers.context.prefetched_state`), when it came back whole."""
+        """Hand the state read to the handler (`handlers.context.state_io`), when it came back whole."""
         if fetched is None:
             return
         if not fetched.done():  # cannot happen once the claim (queued after it) has its reply; never wait for it
             fetched.cancel()
             return
         if fetched.exception() is None and isinstance(fetched.result(), list):
-            message.__dict__[PREFETCHED_STATE] = fetched.result()
+            message.__dict__[STATE_IO] = StateIO(fetched.result())
 
     @staticmethod
     def discard(fetched: asyncio.Future[Reply] | None) -> None:
@@ -77,6 +81,18 @@ class SenderRedis:
         else:
             fetched.cancel()
 
+    def write_back(self, message: WeChatMessage) -> None:
+        """Send the state write the handler left (once; call it on the loop as soon as the handler is done)."""
+        io: StateIO | None = message.__dict__.get(STATE_IO)
+        if io is None or not io.writes:
+            return
+        writes, io.writes = io.writes, []
+        for command in writes:
+            try:
+                self.pipe.send(*command, on_reply=_check_written)
+            except redis.RedisError as exc:
+                _check_written(exc)
+
     def record(self, message: WeChatMessage) -> None:
         """Note the window this message opens, without waiting (once per message: only the claiming attempt)."""
         kind = interaction_of(message)
@@ -87,6 +103,12 @@ class SenderRedis:
             self.pipe.send_script(RECORD_SCRIPT, keys, args, _check_recorded)
         except redis.RedisError as exc:
             _check_recorded(exc)
+
+
+def _check_written(reply: Reply) -> None:
+    if isinstance(reply, Exception):
+        metrics.ERRORS.labels("dialog_state", type(reply).__name__).inc()
+        log.error("dialog state not saved", extra={"error": str(reply)})
 
 
 def _check_recorded(reply: Reply) -> None:

@@ -12,7 +12,7 @@ Order of consideration for a text (DESIGN §1, issue 5):
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ from dialogs.intents import GLOBAL, MENU_KEYS, Intent, IntentDetector
 from dialogs.normalize import normalize
 from dialogs.replies import Answer, ReplyRenderer, followup_of
 from dialogs.rules_cache import RulesCache
-from dialogs.state import DialogState, DialogStore, Snapshot
+from dialogs.state import DialogState, DialogStore, Snapshot, StateIO
 from store.clock import Clock
 
 HUMAN_SESSION = timedelta(minutes=30)
@@ -41,7 +41,6 @@ DEFAULT_REPLY = "抱歉，我还在学习中。回复“帮助”看看我能做
 OFFER_HUMAN = "需要人工客服帮忙吗？回复“人工”即可转接。"
 
 IntentAnswer = Callable[[Turn, Intent], Any]
-Prefetched = Sequence[bytes | None] | None  # MGET of DialogStore.keys(openid), read before the handler ran
 
 
 class MemberHooks(Protocol):
@@ -90,10 +89,10 @@ class Engine:
         self.members = members
 
     # -- entry points ---------------------------------------------------------------------------------------
-    def on_text(self, openid: str, text: str, prefetched: Prefetched = None) -> Answer:
-        """`prefetched`: the follower's state keys as the gateway read them (`DialogStore.keys`), or None."""
+    def on_text(self, openid: str, text: str, io: StateIO | None = None) -> Answer:
+        """`io`: the follower's state as the gateway read it, where the state write is left for it to send."""
         now = self.clock.now()
-        snap = self.store.load(openid, now, prefetched)
+        snap = self.store.load(openid, now, io)
         if snap.human_until:
             self.store.hand_to_human(openid, now + HUMAN_SESSION, now)
             return Answer()  # the agent has the conversation: the bot stays silent
@@ -106,10 +105,10 @@ class Engine:
             greeting = self.members.pending_greeting(openid, now) if self.members else None
             notice = "\n".join(part for part in (greeting, notice) if part)
         answer, dialog = self._decide(turn, dialog, snap)
-        self.store.save(openid, dialog, now, stored=snap.stored)
+        self.store.save(openid, dialog, now, stored=snap.stored, io=io)
         return _prefixed(notice, answer)
 
-    def on_menu(self, openid: str, key: str, prefetched: Prefetched = None) -> Answer:
+    def on_menu(self, openid: str, key: str, io: StateIO | None = None) -> Answer:
         """A CLICK menu key routes to the same intents as words do."""
         intent = MENU_KEYS.get(key)
         if intent is None:
@@ -117,17 +116,17 @@ class Engine:
         if intent == "human":  # a menu tap is an event: WeChat only transfers in reply to a message
             return Answer("请直接发送您的问题并回复“人工”，客服会尽快接入。")
         now = self.clock.now()
-        snap = self.store.load(openid, now, prefetched)
+        snap = self.store.load(openid, now, io)
         turn = Turn(openid, "", "", now)
         answer, dialog = self._intent(turn, Intent(intent), replace(snap.dialog))
-        self.store.save(openid, dialog, now, stored=snap.stored)
+        self.store.save(openid, dialog, now, stored=snap.stored, io=io)
         return answer
 
-    def on_image(self, openid: str, media_id: str, pic_url: str, prefetched: Prefetched = None) -> Answer | None:
+    def on_image(self, openid: str, media_id: str, pic_url: str, io: StateIO | None = None) -> Answer | None:
         """An image for the active flow, if that flow takes images (`Flow.on_image`, e.g. after-sales photos);
         None otherwise, and the media handler acknowledges it as before. State moves as for a text."""
         now = self.clock.now()
-        snap = self.store.load(openid, now, prefetched)
+        snap = self.store.load(openid, now, io)
         flow = self.flows.get(snap.dialog.flow) if snap.dialog.active else None
         if snap.human_until or flow is None or flow.on_image is None:
             return None
@@ -136,7 +135,7 @@ class Engine:
         if not step.understood:
             return None
         answer, dialog = self._advance(flow, step, turn, snap.dialog)
-        self.store.save(openid, dialog, now, stored=snap.stored)
+        self.store.save(openid, dialog, now, stored=snap.stored, io=io)
         return answer
 
     def on_follow(self, openid: str, first_time: bool) -> Answer:

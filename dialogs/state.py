@@ -49,6 +49,17 @@ class Snapshot:
     stored: bool = True  # a dialog record exists in Redis (False: nothing to delete when the turn ends idle)
 
 
+@dataclass
+class StateIO:
+    """The follower's state as the inbound gateway read it (MGET of `DialogStore.keys`, in its dedup round trip),
+    and the state write this turn leaves for the gateway to send on that same connection once the handler is
+    done (before the reply goes out, so the follower's next message reads it): the handler thread then makes no
+    Redis round trip for the conversation state."""
+
+    values: Sequence[bytes | None]
+    writes: list[tuple[str | bytes | int, ...]] = field(default_factory=list)
+
+
 class DialogStore:
     def __init__(self, client: redis.Redis, prefix: str, ttl_s: int, personal: tuple[str, ...] = ()) -> None:
         self.client = client
@@ -66,9 +77,9 @@ class DialogStore:
             greeting_flag_key(self.prefix, openid),
         ]  # fmt: skip
 
-    def load(self, openid: str, now: datetime, prefetched: Sequence[bytes | None] | None = None) -> Snapshot:
-        """The follower's snapshot; `prefetched` is what MGET of `keys(openid)` returned, when fetched already."""
-        raw = prefetched if prefetched is not None and len(prefetched) == 4 else self.client.mget(self._keys(openid))
+    def load(self, openid: str, now: datetime, io: StateIO | None = None) -> Snapshot:
+        """The follower's snapshot, from `io` when the gateway read it already."""
+        raw = io.values if io is not None and len(io.values) == 4 else self.client.mget(self._keys(openid))
         raw_dialog, raw_human, raw_default, raw_greeting = raw
         dialog, expired = DialogState(), ""
         if raw_dialog:
@@ -83,15 +94,24 @@ class DialogStore:
             dialog, expired, human, float(raw_default or 0), greeting=raw_greeting is not None, stored=bool(raw_dialog)
         )
 
-    def save(self, openid: str, dialog: DialogState, now: datetime, stored: bool = True) -> None:
-        """Write the state back; an idle state is deleted instead (skipped when `stored` says there is none)."""
+    def save(
+        self, openid: str, dialog: DialogState, now: datetime, stored: bool = True, io: StateIO | None = None
+    ) -> None:
+        """Write the state back (or leave the write in `io`); an idle state is deleted instead, skipped when
+        `stored` says there is none."""
+        key = self._keys(openid)[0]
         if not dialog.active and not dialog.misses:
-            if stored:
-                self.client.delete(self._keys(openid)[0])
-            return
-        dialog.expires_at = now.timestamp() + self.ttl_s
-        payload = json.dumps(vars(dialog), ensure_ascii=False, separators=(",", ":"))  # asdict deep-copies slots
-        self.client.set(self._keys(openid)[0], payload, ex=self.ttl_s + GC_MARGIN_S)
+            command: tuple[str | bytes | int, ...] = ("DEL", key)
+            if not stored:
+                return
+        else:
+            dialog.expires_at = now.timestamp() + self.ttl_s
+            payload = json.dumps(vars(dialog), ensure_ascii=False, separators=(",", ":"))  # asdict deep-copies slots
+            command = ("SET", key, payload, "EX", self.ttl_s + GC_MARGIN_S)
+        if io is not None:
+            io.writes.append(command)
+        else:
+            self.client.execute_command(*command)
 
     def hand_to_human(self, openid: str, until: datetime, now: datetime) -> None:
         ttl = int(until.timestamp() - now.timestamp()) + GC_MARGIN_S

@@ -14,6 +14,7 @@ import redis
 from werobot.messages.messages import WeChatMessage
 
 from dialogs.engine import Engine
+from dialogs.state import StateIO
 from store.clock import Clock
 
 ReplyLike = Any  # WeChatReply | str | list of articles | dialogs.replies.Answer | None
@@ -50,13 +51,13 @@ def bind(handler: Handler, ctx: HandlerContext) -> Callable[[WeChatMessage], Rep
     return call
 
 
-PREFETCHED_STATE = "_prefetched_state"  # set by the gateway on messages whose handler reads the dialog state
+STATE_IO = "_state_io"  # set by the gateway on messages whose handler reads the dialog state
 
 
-def prefetched_state(message: WeChatMessage) -> Any:
-    """The follower's dialog-state keys as the gateway read them in its dedup round trip (`Engine.on_text`'s
-    `prefetched`), or None when it did not."""
-    return message.__dict__.get(PREFETCHED_STATE)
+def state_io(message: WeChatMessage) -> StateIO | None:
+    """The follower's dialog state as the gateway read it in its dedup round trip, where the turn leaves its state
+    write for the gateway (`Engine.on_text`'s `io`); None when it did not read it."""
+    return message.__dict__.get(STATE_IO)
 
 
 def message_field(message: WeChatMessage, name: str, default: Any = None) -> Any:

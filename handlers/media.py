@@ -7,7 +7,7 @@ from __future__ import annotations
 from werobot.messages.messages import WeChatMessage
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, message_field, prefetched_state
+from handlers.context import HandlerContext, ReplyLike, bind, message_field, state_io
 
 _ACK = {
     "image": "收到您的图片啦。如需售后，请回复“售后”。",
@@ -23,7 +23,7 @@ def on_media(message: WeChatMessage, ctx: HandlerContext) -> ReplyLike:
     if message.type == "image":
         media_id = str(message_field(message, "MediaId") or "")
         answer = ctx.engine.on_image(
-            message.source, media_id, str(getattr(message, "img", "") or ""), prefetched_state(message)
+            message.source, media_id, str(getattr(message, "img", "") or ""), state_io(message)
         )
         if answer is not None:
             return answer

@@ -6,11 +6,11 @@ from __future__ import annotations
 from werobot.messages.events import WeChatEvent
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, message_field, prefetched_state
+from handlers.context import HandlerContext, ReplyLike, bind, message_field, state_io
 
 
 def on_click(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
-    return ctx.engine.on_menu(message.source, message.key or "", prefetched_state(message))
+    return ctx.engine.on_menu(message.source, message.key or "", state_io(message))
 
 
 def on_view(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from werobot.messages.messages import TextMessage
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, prefetched_state
+from handlers.context import HandlerContext, ReplyLike, bind, state_io
 
 
 def on_text(message: TextMessage, ctx: HandlerContext) -> ReplyLike:
-    return ctx.engine.on_text(message.source, message.content or "", prefetched_state(message))
+    return ctx.engine.on_text(message.source, message.content or "", state_io(message))
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:

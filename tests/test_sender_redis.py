@@ -96,3 +96,24 @@ async def test_a_keyword_answer_reads_the_state_once_and_writes_nothing_back(mig
     assert names.count("MGET") == 1, names
     assert "DEL" not in names and "SET" in names, names  # the claim; no state to delete or write
     assert names.count("EVALSHA") == 2, names  # the window record and the stored reply
+
+
+async def test_a_flow_step_reads_the_state_once_and_its_write_reaches_the_next_message(migrated: Config) -> None:
+    prefix = migrated.redis.prefix
+    async with running(migrated) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_warm", "你好")
+        client = redis.Redis.from_url(shop.app[RESOURCES].redis_url)
+        try:
+            with commands_on(client, prefix) as seen:
+                assert "请告诉我您的生日" in (await follower.send_text("o_bd", "设置生日")).shown
+            names = [command[0].strip('"').upper() for command in seen if "o_bd" in " ".join(command)]
+            writes = [c for c in seen if c[0].strip('"').upper() == "SET" and "dialog:o_bd" in c[1]]
+        finally:
+            client.close()
+        assert names.count("MGET") == 1 and len(writes) == 1, seen
+
+        # each step reads what the previous one wrote, message after message
+        assert "确认把生日设为5月20日" in (await follower.send_text("o_bd", "5月20日")).shown
+        assert "确认把生日设为6月1日" in (await follower.send_text("o_bd", "6月1日")).shown
+        assert "6月1日" in (await follower.send_text("o_bd", "是")).shown

@@ -15,7 +15,8 @@ are steady state, not a process's one-off start (lazy imports, dictionaries, fir
 `cpu us/msg` is the server process's user + system CPU time (from /proc) over the run divided by the messages
 answered: on a shared machine it moves less than the throughput does.
 
-Run: `python -m benchmarks.inbound [--quick]`.
+Run: `python -m benchmarks.inbound [--quick]`. With `--quick` the request files are short and wrk replays them
+(retries answered from the dedup cache), so its figures only prove that it runs.
 """
 
 from __future__ import annotations

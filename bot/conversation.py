@@ -45,6 +45,7 @@ def catalog_channel(prefix: str) -> str:
 ENGINE = web.AppKey("engine", Engine)
 RULES = web.AppKey("rules", RulesCache)
 SEARCH = web.AppKey("search", SearchService)
+SEARCH_BUILT = web.AppKey("search_built", asyncio.Future)  # the start-up build of the search index
 VERSION_CHECK_S = 5.0
 WATCHER_STOP_S = 1.0
 
@@ -129,7 +130,7 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = build_engine(config, resources, rules, search, after_order=cancel_scheduler(app))
     # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
     # search waits for it only if it comes before the build is done.
-    building = asyncio.ensure_future(run_blocking(app, search.rebuild))
+    building = app[SEARCH_BUILT] = asyncio.ensure_future(run_blocking(app, search.rebuild))
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch(app, rules, search, stop))
     yield

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.config import Config
+from bot.conversation import SEARCH_BUILT
 
 log = logging.getLogger("wxshop.serve")
 
@@ -53,6 +54,9 @@ async def _freeze_startup_objects(app: web.Application) -> None:
     long as the process."""
     gc.collect()
     gc.freeze()
+    # The search index (and jieba's dictionary, a few hundred thousand objects) builds in the background after
+    # start-up: freeze again once it is there, or every full collection walks it while requests wait.
+    app[SEARCH_BUILT].add_done_callback(lambda _: (gc.collect(), gc.freeze()))
 
 
 def supervise(config: Config, count: int, argv_tail: list[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from bot.config import Config
 from bot.resources import Resources
 
 T = TypeVar("T")
+STALL_S = 0.002  # queued work this long without a job starting: the running threads are blocked
 
 
 class HandlerPool:
@@ -26,11 +28,20 @@ class HandlerPool:
     Future chained to it); the most recently idle thread is woken first, so at light load the same few threads
     stay warm; a thread that finishes takes the next queued job without sleeping; and results come back in
     batches, one loop wake-up for all the results that finished while the loop was busy instead of one each.
+
+    At most `running` threads (one per core by default) are handed work at once; more queue. Python threads
+    share one interpreter lock, and sqlite3 or a Redis read releases it many times per job: with sixteen threads
+    runnable, each release became a queue of hand-offs (hundreds of futex calls per chat message). A job that
+    blocks (a slow WeChat call) must not hold the others up, though: when queued work has not moved for
+    `STALL_S`, one more thread is lent, up to `size`.
     """
 
-    def __init__(self, size: int, name: str = "wxshop") -> None:
+    def __init__(self, size: int, name: str = "wxshop", running: int | None = None) -> None:
         self.size = size
         self.name = name
+        self.running = min(size, running or max(2, os.cpu_count() or 2))
+        self._taken = 0  # jobs taken from the backlog so far: unchanged between two checks = stalled
+        self._stall_check: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()
         self._backlog: deque[tuple[asyncio.Future, Callable[[], Any]]] = deque()
         self._idle: list[_Worker] = []  # a stack: the most recently idle thread is woken first
@@ -52,24 +63,59 @@ class HandlerPool:
         future: asyncio.Future[T] = loop.create_future()
         job = (future, partial(fn, *args, **kwargs) if kwargs else partial(fn, *args))
         with self._lock:
-            if self._idle:
-                worker = self._idle.pop()
-                worker.job = job
-                worker.wake.release()
-                return future
-            self._backlog.append(job)
-            if len(self._workers) >= self.size:
-                return future
-            worker = _Worker(self, f"{self.name}_{len(self._workers)}")
-            self._workers.append(worker)
-        worker.thread.start()
+            if len(self._workers) - len(self._idle) < self.running:
+                if self._idle:
+                    worker = self._idle.pop()
+                    worker.job = job
+                    worker.wake.release()
+                    return future
+                self._backlog.append(job)
+                worker = self._spawn()
+            else:
+                self._backlog.append(job)
+                worker = None
+        if worker is not None:
+            worker.thread.start()
+        elif self._stall_check is None:
+            self._stall_check = loop.call_later(STALL_S, self._unstall, self._taken)
         return future
+
+    def _spawn(self) -> _Worker | None:
+        """A new thread (started by the caller, outside the lock) if the pool may grow; under `_lock`."""
+        if len(self._workers) >= self.size:
+            return None
+        worker = _Worker(self, f"{self.name}_{len(self._workers)}")
+        self._workers.append(worker)
+        return worker
+
+    def _unstall(self, taken: int) -> None:
+        """On the loop: queued work that has not moved since the last check gets one more thread."""
+        self._stall_check = None
+        worker = None
+        with self._lock:
+            if self._closed or not self._backlog:
+                return
+            if self._taken == taken:  # every running thread is blocked
+                if self._idle:
+                    idle = self._idle.pop()
+                    idle.job = self._backlog.popleft()
+                    self._taken += 1
+                    idle.wake.release()
+                else:
+                    worker = self._spawn()
+            taken = self._taken
+        if worker is not None:
+            worker.thread.start()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            self._stall_check = loop.call_later(STALL_S, self._unstall, taken)
 
     def _next(self, worker: _Worker) -> tuple[asyncio.Future, Callable[[], Any]] | None:
         """The next job for a thread that has finished one: from the backlog, else wait to be handed one."""
         while True:
             with self._lock:
                 if self._backlog:
+                    self._taken += 1
                     return self._backlog.popleft()
                 if self._closed:
                     return None

@@ -331,8 +331,13 @@ class Dispatcher:
                 results += [WeChatError(None, f"send log unavailable: {exc}")] * len(chunk)
                 continue
             got = await asyncio.gather(*(self._send_custom(n, k) for n, k in chunk))
+            answered = list(zip(chunk, got, strict=True))
             try:
-                await self.send_log.sent(token, [n.id for (n, _), r in zip(chunk, got, strict=True) if r is None])
+                await self.send_log.sent(
+                    token,
+                    [n.id for (n, _), r in answered if r is None],
+                    refused=[n.id for (n, _), r in answered if isinstance(r, WeChatError) and r.errcode is not None],
+                )
             except Exception:  # they went; only a crash before the batch is recorded would leave them in doubt
                 log.exception("outbox send log unavailable")
             results += got

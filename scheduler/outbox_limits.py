@@ -160,15 +160,20 @@ class SendLog:
     async def started(self, owner: str, notice_ids: Sequence[int]) -> None:
         await self._mark(owner, notice_ids, "started")
 
-    async def sent(self, owner: str, notice_ids: Sequence[int]) -> None:
-        await self._mark(owner, notice_ids, "sent")
+    async def sent(self, owner: str, notice_ids: Sequence[int], refused: Sequence[int] = ()) -> None:
+        """A chunk came back: `notice_ids` were accepted; `refused` got WeChat's answer that nothing went (an
+        errcode), so they are not in doubt — what timed out or lost its connection stays "started"."""
+        mapping = dict.fromkeys(map(str, notice_ids), "sent") | dict.fromkeys(map(str, refused), "refused")
+        if mapping:
+            await self.client.hset(self.key("outbox", "cs", owner), mapping=mapping)
 
     async def _mark(self, owner: str, notice_ids: Sequence[int], state: str) -> None:
         if notice_ids:
             await self.client.hset(self.key("outbox", "cs", owner), mapping=dict.fromkeys(map(str, notice_ids), state))
 
     async def states(self, owner: str, notice_ids: Sequence[int]) -> dict[int, str]:
-        """id → "sent", "started" (in doubt) or "unsent"; every id "started" when the log is gone."""
+        """id → "sent", "refused" (WeChat said no: nothing went), "started" (in doubt) or "unsent"; every id
+        "started" when the log is gone."""
         values = await self.client.hmget(self.key("outbox", "cs", owner), [self.BEGUN, *map(str, notice_ids)])
         if values[0] is None:
             return dict.fromkeys(notice_ids, "started")

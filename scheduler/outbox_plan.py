@@ -87,7 +87,7 @@ def reclaim_verdict(
     if notice.previous_channel == CUSTOM:
         if custom_state == "sent":
             return "sent"
-        if custom_state == "unsent":
+        if custom_state in ("unsent", "refused"):  # nothing went: send it as usual
             return None
     elif now - notice.previous_started_at < dedup_window:
         return "resend"

@@ -35,7 +35,7 @@ async def test_results_and_errors_come_back_and_work_runs_off_the_loop() -> None
 
 
 async def test_blocked_threads_do_not_stop_the_others_up_to_the_size() -> None:
-    pool = HandlerPool(3)
+    pool = HandlerPool(3, running=3)
     gate = threading.Event()
     try:
         blocked = [pool.submit(gate.wait, 10) for _ in range(2)]
@@ -48,6 +48,21 @@ async def test_blocked_threads_do_not_stop_the_others_up_to_the_size() -> None:
         assert await queued == "after the gate"
     finally:
         gate.set()
+        pool.shutdown()
+
+
+async def test_work_queues_behind_the_running_threads_until_they_block() -> None:
+    """One thread runs at a time; four jobs that can only finish together get four threads (each lent when the
+    queue stopped moving), and a fifth job waits for one of them."""
+    pool = HandlerPool(4, running=1)
+    meet = threading.Barrier(4, timeout=5)
+    try:
+        together = [pool.submit(meet.wait) for _ in range(4)]
+        fifth = pool.submit(lambda: "fifth")
+        assert sorted(await asyncio.gather(*together)) == [0, 1, 2, 3]
+        assert await fifth == "fifth"
+        assert len(pool._workers) == 4
+    finally:
         pool.shutdown()
 
 

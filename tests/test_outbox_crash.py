@@ -56,35 +56,38 @@ async def test_a_dead_dispatchers_batch_is_taken_over_without_repeats(config: Co
         rig.clock.advance(minutes=2)
         rig.interact("o_cs", "payment")
         now = rig.clock.now()
-        went, in_flight, queued = (queue("o_cs", "paid", now, order_no=f"CS{i}") for i in range(3))
+        went, in_flight, queued, refused = (queue("o_cs", "paid", now, order_no=f"CS{i}") for i in range(4))
         sent_template = queue("o_t1", "paid", now)
         untouched = queue("o_t2", "paid", now)
 
         # a dispatcher claims the batch, writes ahead, gets some sends out and dies before recording anything
         ghost = "ghost-host:4242:dead0000/1"
-        assert len(claim_due(now, 10, ghost, timedelta(minutes=5))) == 5
-        mark_started(ghost, {CUSTOM: [went, in_flight, queued], TEMPLATE: [sent_template]}, now)
+        assert len(claim_due(now, 10, ghost, timedelta(minutes=5))) == 6
+        mark_started(ghost, {CUSTOM: [went, in_flight, queued, refused], TEMPLATE: [sent_template]}, now)
         log, sender = rig.dispatcher.send_log, rig.dispatcher.sender
         await log.begin(ghost)
-        await log.started(ghost, [went, in_flight])
+        await log.started(ghost, [went, in_flight, refused])
         await sender.send_text("o_cs", "您的订单CS0已支付")
-        await log.sent(ghost, [went])  # in_flight's answer never came back
+        await log.sent(ghost, [went], refused=[refused])  # WeChat refused one (an errcode); in_flight never came back
         data = {"character_string2": {"value": "WX1"}, "amount1": {"value": "¥1.00"}}
         first = await sender.send_template("o_t1", "TPL_PAID", data, None, f"wxshop-{sent_template}")
 
         rig.clock.advance(seconds=10)  # well within the lease: only the missing heartbeat frees the batch
         stats = await rig.drain()
-        assert stats.claimed == 5 and stats.duplicates == 1
+        assert stats.claimed == 6 and stats.duplicates == 1
         assert (rig.notice(went).status, rig.notice(went).channel) == (SENT, CUSTOM), "the log says it went"
         doubt = rig.notice(in_flight)
         assert (doubt.status, doubt.channel) == (FAILED, CUSTOM)
         assert doubt.reason.startswith("in_doubt: a customer-service send was under way")
         assert rig.notice(queued).status == SENT, "never started: sent now"
+        assert rig.notice(refused).status == SENT, "refused: nothing went, so it is sent now"
         resent = rig.notice(sent_template)
         assert (resent.status, resent.msgid) == (SENT, first.msgid), "45065 carries the first msgid"
         assert rig.notice(untouched).status == SENT
         texts = [d.payload["text"]["content"] for d in rig.world.delivered("o_cs")]
-        assert texts == ["您的订单CS0已支付", "您的订单CS2已支付¥199.00（红色连衣裙 M码），我们会尽快发货。"]
+        assert texts == ["您的订单CS0已支付"] + [
+            f"您的订单CS{i}已支付¥199.00（红色连衣裙 M码），我们会尽快发货。" for i in (2, 3)
+        ]
         assert [len(rig.world.delivered(o)) for o in ("o_t1", "o_t2")] == [1, 1]
 
 

@@ -68,10 +68,7 @@ class DialogStore:
         self.personal = personal  # other per-follower key kinds to drop on unsubscribe (cart, windows…)
 
     def keys(self, openid: str) -> list[str]:
-        """What `load` reads, in order: the inbound gateway fetches them in its dedup round trip."""
-        return self._keys(openid)
-
-    def _keys(self, openid: str) -> list[str]:
+        """What `load` reads, in order (the inbound gateway fetches them in its dedup round trip)."""
         return [
             f"{self.prefix}dialog:{openid}", f"{self.prefix}human:{openid}", f"{self.prefix}default-reply:{openid}",
             greeting_flag_key(self.prefix, openid),
@@ -79,7 +76,7 @@ class DialogStore:
 
     def load(self, openid: str, now: datetime, io: StateIO | None = None) -> Snapshot:
         """The follower's snapshot, from `io` when the gateway read it already."""
-        raw = io.values if io is not None and len(io.values) == 4 else self.client.mget(self._keys(openid))
+        raw = io.values if io is not None and len(io.values) == 4 else self.client.mget(self.keys(openid))
         raw_dialog, raw_human, raw_default, raw_greeting = raw
         dialog, expired = DialogState(), ""
         if raw_dialog:
@@ -99,7 +96,7 @@ class DialogStore:
     ) -> None:
         """Write the state back (or leave the write in `io`); an idle state is deleted instead, skipped when
         `stored` says there is none."""
-        key = self._keys(openid)[0]
+        key = self.keys(openid)[0]
         if not dialog.active and not dialog.misses:
             command: tuple[str | bytes | int, ...] = ("DEL", key)
             if not stored:
@@ -115,20 +112,20 @@ class DialogStore:
 
     def hand_to_human(self, openid: str, until: datetime, now: datetime) -> None:
         ttl = int(until.timestamp() - now.timestamp()) + GC_MARGIN_S
-        self.client.set(self._keys(openid)[1], until.timestamp(), ex=ttl)
+        self.client.set(self.keys(openid)[1], until.timestamp(), ex=ttl)
 
     def end_human(self, openid: str) -> None:
-        self.client.delete(self._keys(openid)[1])
+        self.client.delete(self.keys(openid)[1])
 
     def mark_default_reply(self, openid: str, now: datetime, interval_s: int) -> None:
-        self.client.set(self._keys(openid)[2], now.timestamp(), ex=interval_s + GC_MARGIN_S)
+        self.client.set(self.keys(openid)[2], now.timestamp(), ex=interval_s + GC_MARGIN_S)
 
     def clear_greeting(self, openid: str) -> None:
-        self.client.delete(self._keys(openid)[3])
+        self.client.delete(self.keys(openid)[3])
 
     def forget(self, openid: str) -> None:
         """Unsubscribe: the follower's conversation (and cart, windows…) is personal data."""
-        self.client.delete(*self._keys(openid), *(f"{self.prefix}{kind}:{openid}" for kind in self.personal))
+        self.client.delete(*self.keys(openid), *(f"{self.prefix}{kind}:{openid}" for kind in self.personal))
 
 
 def _decode(raw: bytes) -> DialogState | None:

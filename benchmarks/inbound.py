@@ -25,7 +25,6 @@ import argparse
 import os
 import platform
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from benchmarks.loadgen import LoadResult, run_load
 from bot.sandbox.follower import render_xml, sign
+from bot.sandbox.ports import free_port
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "bot" / "sandbox" / "demo_data" / "catalog.csv"
 FLOW_FOLLOWERS = 500
@@ -53,12 +53,6 @@ ORIGINAL_ID = "gh_bench"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 PATH = "/wechat"
 REFERENCE_CONCURRENCY = 16
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, seconds: float = 30) -> None:

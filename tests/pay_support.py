@@ -22,6 +22,7 @@ from bot.app import create_app
 from bot.config import Config
 from bot.pay_client import WeChatPayClient
 from bot.runtime import RESOURCES
+from bot.sandbox.ports import free_port
 from bot.sandbox.server import Sandbox, build_sandbox
 from bot.wechat import WeChatGateway
 from scheduler.jobs import JobDeps
@@ -29,7 +30,7 @@ from store.clock import ManualClock
 from store.db import open_database
 from store.orders import ShopRules
 from tests.order_support import START, Shop, make_shop
-from tests.support import free_port, start_app_server
+from tests.support import start_app_server
 
 ADMIN_TOKEN = "admin-secret-token"
 
@@ -124,16 +125,18 @@ async def pay_world(
         sandbox.pay.ledger.refund_delay = timedelta(seconds=refund_delay_s)
     sandbox_server = TestServer(sandbox.app, host="127.0.0.1", port=sandbox_port)
     await sandbox_server.start_server()
-    open_database(config.database.url, config.var_dir)
-    shop = make_shop()
-    app = create_app(config, clock=clock)
-    if before_start is not None:
-        before_start(app, sandbox)
-    shop_server = TestServer(app, host="127.0.0.1", port=shop_port)
-    await start_app_server(shop_server)
+    shop_server: TestServer | None = None
     try:
+        open_database(config.database.url, config.var_dir)
+        shop = make_shop()
+        app = create_app(config, clock=clock)
+        if before_start is not None:
+            before_start(app, sandbox)
+        shop_server = TestServer(app, host="127.0.0.1", port=shop_port)
+        await start_app_server(shop_server)
         async with aiohttp.ClientSession() as session:
             yield PayWorld(config, clock, sandbox, app, session, shop)
     finally:
-        await shop_server.close()
+        if shop_server is not None:
+            await shop_server.close()
         await sandbox_server.close()

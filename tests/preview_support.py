@@ -17,11 +17,12 @@ from aiohttp import web
 from bot.app import create_app
 from bot.config import Config, load
 from bot.runtime import RESOURCES
+from bot.sandbox.ports import free_port
 from bot.sandbox.preview import setup_preview
 from bot.sandbox.server import Sandbox, build_sandbox
 from bot.wechat import WeChatGateway
 from store.clock import ManualClock
-from tests.support import ROOT, free_port
+from tests.support import ROOT
 
 
 def with_default_menu(config: Config) -> Config:

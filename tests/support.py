@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,12 +23,6 @@ def config_env(var_dir: Path, database_url: str, redis_url: str, redis_prefix: s
         "WXSHOP_REDIS__URL": redis_url,
         "WXSHOP_REDIS__PREFIX": redis_prefix,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:

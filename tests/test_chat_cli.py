@@ -10,10 +10,11 @@ from aiohttp.test_utils import TestServer
 from bot.app import create_app
 from bot.cli_chat import menu_lines, render
 from bot.config import Config
+from bot.sandbox.ports import free_port
 from store.clock import ManualClock
 from tests.gateway_support import AES_KEY, with_mode
 from tests.preview_support import demo_running, with_default_menu
-from tests.support import free_port, start_app_server, wxshop
+from tests.support import start_app_server, wxshop
 
 
 async def chat(env: dict[str, str], public_url: str, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:

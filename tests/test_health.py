@@ -13,7 +13,8 @@ import redis
 from bot.app import create_app
 from bot.config import Config, RedisConfig
 from bot.embedded_redis import redis_server_binary
-from tests.support import free_port, wait_until
+from bot.sandbox.ports import free_port
+from tests.support import wait_until
 
 
 class RedisProcess:

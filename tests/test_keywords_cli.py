@@ -12,11 +12,12 @@ import pytest
 
 from bot.config import Config
 from bot.sandbox.follower import Account, FollowerSimulator
+from bot.sandbox.ports import free_port
 from store.clock import SystemClock
 from store.db import open_database
 from store.keywords import KeywordRule
 from tests.gateway_support import running
-from tests.support import free_port, spawn, wait_healthy, wxshop
+from tests.support import spawn, wait_healthy, wxshop
 from tests.test_engine import TOKEN, with_admin
 
 DATA = Path(__file__).parent / "data"

@@ -15,6 +15,7 @@ from bot.config import Config
 from bot.job_queue import JOBS, cancel_scheduler
 from bot.pay_client import WeChatPayClient
 from bot.runtime import RESOURCES
+from bot.sandbox.ports import free_port
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS
 from scheduler.order_jobs import (
@@ -29,7 +30,6 @@ from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, cancel_if_unp
 from store.payments import Payment, Refund
 from tests.order_support import BUYER, HOME, RULES
 from tests.pay_support import PayWorld, pay_world
-from tests.support import free_port
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot.config import Config
+from bot.sandbox.ports import free_port
 from store.db import close_database, database, open_database
 from store.schema import LATEST, STEPS, SchemaVersion, current_version, upgrade
-from tests.support import free_port, wxshop
+from tests.support import wxshop
 
 
 def test_upgrade_twice_is_harmless(config: Config) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, http_status, spawn, wait_healthy, wait_until
+from bot.sandbox.ports import free_port
+from tests.support import http_status, spawn, wait_healthy, wait_until
 
 pytestmark = pytest.mark.slow
 

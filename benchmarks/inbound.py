@@ -2,9 +2,10 @@
 separate process, in the same run, so only the ratios are compared across machines (DESIGN.md §7).
 
 Mixes: `keyword` (a plain text message answered from the text handler), `flow_db` (a mid-flow dialog step with
-database reads: followers who opened a product card answer "红色", which matches several of its SKUs, so the
-browse flow looks the SKUs up, asks which one and stays where it is; every message reads the dialog state,
-queries the catalog and writes the state back), `event_db` (first follows of distinct followers: a database
+a database read: followers who opened a product card answer "红色 M", a SKU made sold out before the server
+starts, so the browse flow matches the words against the product's specs, reads that SKU's stock, says it is sold
+out and stays where it is; every message reads the dialog state, queries the SKU and writes the state back),
+`event_db` (first follows of distinct followers: a database
 write, a member row and a gift per message), `aes` (the keyword mix in safe mode, both servers encrypting).
 Our server runs on the demo catalog, imported through the CLI before it starts. Plus `overload`: the keyword
 mix at 10× the reference concurrency against our server, whose slowest answer must stay under the 5-second deadline.
@@ -22,6 +23,7 @@ Run: `python -m benchmarks.inbound [--quick]`. With `--quick` the request files 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import platform
 import secrets
@@ -45,7 +47,9 @@ from bot.sandbox.ports import free_port
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "bot" / "sandbox" / "demo_data" / "catalog.csv"
 FLOW_FOLLOWERS = 500
-FLOW_PRODUCT = "法式碎花雪纺连衣裙"  # P001: three red sizes, so "红色" is ambiguous and the flow asks again
+FLOW_PRODUCT = "法式碎花雪纺连衣裙"  # P001
+FLOW_SKU = "P001-02"  # 颜色:红色;尺码:M, made sold out
+FLOW_ANSWER = "红色 M"
 
 TOKEN = "benchtoken"
 APP_ID = "wxbench000000001"
@@ -106,7 +110,8 @@ def our_server(var_dir: Path, aes: bool) -> Iterator[Server]:
         WXSHOP_WECHAT__ENCODING_AES_KEY=AES_KEY if aes else "",
     )
     cli = [sys.executable, "-m", "bot", "--log-level", "ERROR"]
-    for command in (["db", "upgrade"], ["catalog", "import", str(DEMO_CATALOG)]):
+    sold_out = sold_out_catalog(var_dir.parent / "sold-out.csv")
+    for command in (["db", "upgrade"], ["catalog", "import", str(DEMO_CATALOG)], ["catalog", "import", sold_out]):
         subprocess.run([*cli, *command], env=env, stdout=subprocess.DEVNULL, check=True)
     proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL)
     try:
@@ -115,6 +120,18 @@ def our_server(var_dir: Path, aes: bool) -> Iterator[Server]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def sold_out_catalog(path: Path) -> str:
+    """The demo catalog's `FLOW_SKU` row with no stock left, as a file to import over it."""
+    with DEMO_CATALOG.open(encoding="utf-8", newline="") as source:
+        rows = list(csv.DictReader(source))
+    (row,) = [r for r in rows if r["sku"] == FLOW_SKU]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow({**row, "stock": "0"})
+    return str(path)
 
 
 @contextmanager
@@ -154,7 +171,7 @@ def keyword(i: int) -> dict:
 
 def flow_step(i: int) -> dict:
     openid = f"o_flow_{i % FLOW_FOLLOWERS}"
-    return {"FromUserName": openid, "MsgType": "text", "Content": "红色", "MsgId": 2 * 10**12 + i}
+    return {"FromUserName": openid, "MsgType": "text", "Content": FLOW_ANSWER, "MsgId": 2 * 10**12 + i}
 
 
 def first_follow(i: int) -> dict:
@@ -237,7 +254,7 @@ def main() -> None:
                 if aes
                 else [
                     ("keyword", keyword, "[text]"),
-                    ("flow_db", flow_step, "有几个规格符合"),
+                    ("flow_db", flow_step, "已售罄"),
                     ("event_db", first_follow, ""),
                 ]
             )

@@ -35,6 +35,7 @@ from store.member_settings import MemberSettings
 from store.money import times_rate_half_up
 from store.orders import ShopRules
 from store.search import SearchService
+from store.spec_cache import SpecCache
 
 log = logging.getLogger("wxshop.conversation")
 
@@ -56,9 +57,11 @@ def build_engine(
     rules: RulesCache,
     search: SearchService,
     after_order: Callable[[str, datetime], None] | None = None,
+    specs: SpecCache | None = None,
 ) -> Engine:
     """`after_order(order_no, expires_at)` schedules the unpaid-order timeout job; without it the worker's
-    minute sweep still cancels unpaid orders on time."""
+    minute sweep still cancels unpaid orders on time. `specs` is the process's copy of SKU specs, cleared when
+    the catalog changes."""
     clock = resources.clock
     renderer = ReplyRenderer(config.server.public_url)
 
@@ -86,6 +89,7 @@ def build_engine(
                 ),
                 on_sku_chosen=checkout.ask_quantity,
                 member_price=member_price,
+                spec_choices=(specs or SpecCache(clock.now)).get,
             )
         ),
         "cart": checkout.build(
@@ -126,13 +130,14 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     rules = RulesCache()
     await run_blocking(app, rules.refresh)
     search = SearchService()
+    specs = SpecCache(resources.clock.now)
     app[RULES], app[SEARCH] = rules, search
-    app[ENGINE] = build_engine(config, resources, rules, search, after_order=cancel_scheduler(app))
+    app[ENGINE] = build_engine(config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs)
     # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
     # search waits for it only if it comes before the build is done.
     building = app[SEARCH_BUILT] = asyncio.ensure_future(run_blocking(app, search.rebuild))
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch(app, rules, search, stop))
+    watcher = asyncio.create_task(_watch(app, rules, search, specs, stop))
     yield
     stop.set()
     watcher.cancel()
@@ -146,9 +151,11 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
         await building
 
 
-async def _watch(app: web.Application, rules: RulesCache, search: SearchService, stop: asyncio.Event) -> None:
+async def _watch(
+    app: web.Application, rules: RulesCache, search: SearchService, specs: SpecCache, stop: asyncio.Event
+) -> None:
     """Reload rules on announcements (and check their version every few seconds in case one was missed);
-    rebuild the search index when the catalog changes. Runs until `stop` is set."""
+    when the catalog changes, drop the copy of SKU specs and rebuild the search index. Runs until `stop` is set."""
     resources = app[RESOURCES]
     prefix = app[CONFIG].redis.prefix
     while not stop.is_set():
@@ -158,6 +165,7 @@ async def _watch(app: web.Application, rules: RulesCache, search: SearchService,
                 while not stop.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=VERSION_CHECK_S)
                     if message is not None and message.get("channel") == catalog_channel(prefix).encode():
+                        specs.clear()
                         await run_blocking(app, search.rebuild)
                         continue
                     await run_blocking(app, rules.refresh)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import peewee
@@ -204,23 +205,47 @@ def _whole(value: str) -> re.Pattern[str]:
     return re.compile(before + re.escape(value) + after)
 
 
-_on_sale_skus: PreparedSelect[Sku] = PreparedSelect(
-    lambda product_id: Sku.select().where(Sku.product == product_id, Sku.on_sale).order_by(Sku.id)
-)
+@dataclass(frozen=True, slots=True)
+class SpecChoice:
+    """An on-sale SKU as a spec question needs it: no stock or price, which change with every order and are read
+    fresh for the one SKU chosen (`fresh_sku`). Values are folded (NFKC, casefolded) for matching."""
+
+    sku_id: int
+    code: str
+    spec: str
+    folded: Mapping[str, str]
 
 
-def match_skus(product: Product | int, text: str) -> list[Sku]:
-    """SKUs of `product` consistent with the spec values mentioned in `text` ("红色 M", "红色m", "红 M码").
+_spec_rows: PreparedSelect[Sku] = PreparedSelect(
+    lambda product_id: Sku.select(Sku.id, Sku.code, Sku.spec).where(Sku.product == product_id, Sku.on_sale)
+    .order_by(Sku.id)
+)  # fmt: skip
+_sku_by_id: PreparedSelect[Sku] = PreparedSelect(lambda sku_id: Sku.select().where(Sku.id == sku_id))
+
+
+def spec_choices(product_id: int) -> tuple[SpecChoice, ...]:
+    """The product's on-sale SKUs, in SKU order, ready for `match_specs`."""
+    return tuple(
+        SpecChoice(s.id, s.code, s.spec, {k: _fold(v) for k, v in parse_spec(s.spec).items()})
+        for s in _spec_rows(product_id)
+    )
+
+
+def fresh_sku(sku_id: int) -> Sku | None:
+    """The SKU as it is now (stock, price, on-sale flag), or None when it is gone."""
+    rows = _sku_by_id(sku_id)
+    return rows[0] if rows else None
+
+
+def match_specs(choices: Sequence[SpecChoice], text: str) -> list[SpecChoice]:
+    """The choices consistent with the spec values mentioned in `text` ("红色 M", "红色m", "红 M码").
 
     Whole values are found first, longest first, never inside a longer Latin word ("XXL" is not "L"); words left
     over then match a value they are part of ("红" → "红色") when that is unambiguous within an attribute.
-    Only on-sale SKUs are considered.
     """
-    skus = _on_sale_skus(product.id if isinstance(product, Product) else product)
-    parsed = [(s, {k: _fold(v) for k, v in s.attributes.items()}) for s in skus]
     values_by_key: dict[str, set[str]] = {}
-    for _, attrs in parsed:
-        for k, v in attrs.items():
+    for choice in choices:
+        for k, v in choice.folded.items():
             values_by_key.setdefault(k, set()).add(v)
     rest = _fold(text)
     wanted: dict[str, set[str]] = {}
@@ -239,10 +264,4 @@ def match_skus(product: Product | int, text: str) -> list[Sku]:
                 wanted[key] = partial
     if not wanted:
         return []
-    return [s for s, attrs in parsed if all(attrs.get(k) in vs for k, vs in wanted.items())]
-
-
-def find_sku_by_spec(product: Product | int, text: str) -> Sku | None:
-    """The one SKU that `text` picks out, or None when it names none or several (the flow then asks again)."""
-    matches = match_skus(product, text)
-    return matches[0] if len(matches) == 1 else None
+    return [c for c in choices if all(c.folded.get(k) in vs for k, vs in wanted.items())]

@@ -13,13 +13,17 @@ from bot.config import Config
 from bot.gateway import LATE_TASKS
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
+from store.catalog import Sku
 from store.catalog_import import import_file
 from store.clock import ManualClock
 from store.db import close_database, open_database
 from store.funnel import FunnelEvent
 from tests.gateway_support import running
+from tests.test_engine import TOKEN, with_admin
 
 CATALOG = Path(__file__).parent / "data" / "catalog.csv"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+IMPORT_HEADER = "category,spu,title,sku,spec,price,stock,stock_alert,commission_rate,virtual,image,description,tags\n"
 
 
 @pytest.fixture
@@ -169,3 +173,42 @@ async def test_a_member_sees_the_tier_price(shop_config: Config) -> None:
             assert "红色 M ¥159，VIP会员价¥151.05（库存42）" in question, question
     finally:
         await mp.close()
+
+
+async def test_the_chosen_sku_is_read_fresh(shop_config: Config) -> None:
+    """The spec copy answers "红色"; the one SKU picked is read as it is now (an order just took the last M)."""
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_s", "看看法式碎花雪纺连衣裙")
+        await follower.send_text("o_s", "1")
+        assert "有几个规格符合" in (await follower.send_text("o_s", "红色")).shown
+        open_database(shop_config.database.url, shop_config.var_dir)
+        Sku.update(stock=0).where(Sku.code == "P001-02").execute()
+        assert "红色 M 已售罄" in (await follower.send_text("o_s", "红色 M")).shown
+        Sku.update(on_sale=False).where(Sku.code == "P001-03").execute()
+        assert "红色 L 已下架" in (await follower.send_text("o_s", "红色 L")).shown
+
+
+async def test_an_import_changes_the_specs_followers_can_pick(shop_config: Config) -> None:
+    async with running(with_admin(shop_config)) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_i", "看看法式碎花雪纺连衣裙")
+        await follower.send_text("o_i", "1")
+        before = await follower.send_text("o_i", "红色 XL")
+        assert "有几个规格符合" in before.shown and "XL" not in before.shown
+        rows = (
+            "服饰/女装/连衣裙,P001,法式碎花雪纺连衣裙 夏季新款,P001-09,颜色:红色;尺码:XL,169.00,6,1,0.1,0,,,\n"
+            "数码/耳机/蓝牙耳机,PX9,骨传导运动耳机,PX9-01,颜色:黑色,299.00,5,1,0.05,0,,,\n"
+        )
+        url = shop.server.make_url("/admin/api/products")
+        imported = await shop.session.post(url, data=(IMPORT_HEADER + rows).encode(), headers=ADMIN)
+        assert imported.status == 200
+        # The process drops its spec copy, then rebuilds the search index, on the same announcement: once another
+        # follower finds the new product, the copy is gone.
+        for _ in range(200):
+            if "骨传导运动耳机" in (await follower.send_text("o_poll", "看看骨传导运动耳机")).shown:
+                break
+            await asyncio.sleep(0.01)  # waiting for the announcement to arrive, not for a timer
+        else:
+            raise AssertionError("the import's announcement never reached the search index")
+        assert (await follower.send_text("o_i", "红色 XL")).shown == "已选：红色 XL，¥169，库存6件。请回复购买数量。"

@@ -15,13 +15,13 @@ from store.catalog import (
     SpecError,
     category_by_path,
     child_categories,
-    find_sku_by_spec,
     format_spec,
-    match_skus,
+    match_specs,
     parse_spec,
     price_range,
     product_with_skus,
     products_in_category,
+    spec_choices,
     top_categories,
 )
 from store.catalog_import import import_file
@@ -120,21 +120,26 @@ def test_sold_out_when_every_on_sale_sku_is_empty(shop: Config) -> None:
     ],
 )
 def test_find_sku_by_loose_spec(shop: Config, text: str, expected: str) -> None:
-    sku = find_sku_by_spec(product("P001"), text)
-    assert sku is not None and sku.code == expected
+    assert matched("P001", text) == [expected]
 
 
 def test_ambiguous_or_unknown_spec_text_picks_nothing(shop: Config) -> None:
-    dress = product("P001")
-    assert find_sku_by_spec(dress, "红色") is None
-    assert {s.code for s in match_skus(dress, "红色")} == {"P001-01", "P001-02", "P001-03"}
-    assert find_sku_by_spec(dress, "绿色 XXL") is None and match_skus(dress, "随便") == []
-    shirt = product("P009")
-    assert find_sku_by_spec(shirt, "黑色 XL").code == "P009-03"  # "XL" is not read as "L"
-    assert find_sku_by_spec(shirt, "黑色 L").code == "P009-02"
-    phone = product("P024")
-    assert find_sku_by_spec(phone, "蓝色 256GB").code == "P024-03"
-    assert find_sku_by_spec(phone, "黑色256gb").code == "P024-02"
+    assert matched("P001", "红色") == ["P001-01", "P001-02", "P001-03"]
+    assert matched("P001", "绿色 XXL") == [] and matched("P001", "随便") == []
+    assert matched("P009", "黑色 XL") == ["P009-03"]  # "XL" is not read as "L"
+    assert matched("P009", "黑色 L") == ["P009-02"]
+    assert matched("P024", "蓝色 256GB") == ["P024-03"]
+    assert matched("P024", "黑色256gb") == ["P024-02"]
+
+
+def test_spec_choices_skip_skus_off_sale(shop: Config) -> None:
+    Sku.update(on_sale=False).where(Sku.code == "P001-02").execute()
+    assert matched("P001", "红色") == ["P001-01", "P001-03"]
+    assert matched("P001", "红色 M") == []
+
+
+def matched(product_code: str, text: str) -> list[str]:
+    return [c.code for c in match_specs(spec_choices(product(product_code).id), text)]
 
 
 def test_spec_parsing_and_normalising() -> None:

@@ -8,7 +8,7 @@ state, so "回复数字查看" works the same after "看看连衣裙" as after t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +17,14 @@ from dialogs.replies import Answer, ReplyRenderer, yuan
 from store.catalog import (
     Category,
     Product,
+    SpecChoice,
     child_categories,
-    match_skus,
+    fresh_sku,
+    match_specs,
     price_range,
     product_with_skus,
     products_in_category,
+    spec_choices,
     top_categories,
 )
 from store.search import SearchResult
@@ -42,6 +45,7 @@ class BrowseDeps:
     record_exposure: Callable[[str, int], None]  # (openid, product id) when a card is shown
     on_sku_chosen: Callable[[Turn, int], Any] | None = None  # hands over to checkout when it exists
     member_price: Callable[[str, int], tuple[str, int] | None] | None = None  # (openid, fen) → (tier label, fen)
+    spec_choices: Callable[[int], Sequence[SpecChoice]] = spec_choices  # a product's specs; serve caches them
 
 
 def build(deps: BrowseDeps) -> Flow:
@@ -84,13 +88,15 @@ def build(deps: BrowseDeps) -> Flow:
         return _search(turn, turn.text, 1)
 
     def pick_sku(turn: Turn) -> Step:
-        candidates = match_skus(turn.slots["product"], turn.text)
+        candidates = match_specs(deps.spec_choices(turn.slots["product"]), turn.text)
         if len(candidates) > 1:
-            listed = "、".join(s.spec.replace(";", " ").replace(":", "") for s in candidates[:6])
+            listed = "、".join(c.spec.replace(";", " ").replace(":", "") for c in candidates[:6])
             return Step(f"有几个规格符合：{listed}。请说得更具体一些，例如“红色 M”。", PICK_SKU)
         if not candidates:
             return Step.not_understood()
-        sku = candidates[0]
+        sku = fresh_sku(candidates[0].sku_id)  # stock and price as they are now, not as the spec copy saw them
+        if sku is None or not sku.on_sale:
+            return Step(f"{_spec_text(candidates[0].spec)} 已下架，换个规格吧～", PICK_SKU)
         if sku.stock <= 0:
             return Step(f"{_spec_text(sku.spec)} 已售罄，换个规格吧～", PICK_SKU)
         if deps.on_sku_chosen is not None:

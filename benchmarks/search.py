@@ -19,9 +19,9 @@ import sqlite3
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 from benchmarks.common import percentile, print_figures, print_machine_info
+from benchmarks.databases import fresh_sqlite_url, var_dir
 from benchmarks.search_catalog import generate
 from store.catalog import Product, Sku
 from store.catalog_import import import_file
@@ -56,21 +56,10 @@ QUERIES = [
 ]
 
 
-def _var_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
-
-
 def _database_url(given: str | None) -> str:
     if given:
         return given
-    var = _var_dir()
-    var.mkdir(parents=True, exist_ok=True)
-    path = (var / "bench-search.db").resolve()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+    return fresh_sqlite_url("search")
 
 
 def _progress_bar(done: int, total: int) -> None:
@@ -105,7 +94,7 @@ def _time(fn, arg, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 def run(skus: int, repeat: int, baseline_repeat: int, database_url: str | None) -> dict[str, float]:
     label = f"{skus // 1000}k" if skus >= 1000 else str(skus)
-    var = _var_dir()
+    var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
     csv_path = var / f"bench-catalog-{label}.csv"
     started = time.perf_counter()

@@ -22,13 +22,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
-import psycopg2
+from collections.abc import Callable
 
 from benchmarks.common import percentile, print_figures, print_machine_info
+from benchmarks.databases import fresh_sqlite_url, postgres_schema, var_dir
 from store.addresses import AddressInput
 from store.catalog import Category, Product, Sku
 from store.clock import SystemClock
@@ -39,42 +36,6 @@ from store.schema import upgrade
 
 HOME = AddressInput("张三", "13812345678", "广东省 深圳市 南山区", "科技园南路 88 号")
 RULES = ShopRules()
-
-
-def _var_dir() -> Path:
-    return Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
-
-
-def _sqlite_url() -> str:
-    var = _var_dir()
-    var.mkdir(parents=True, exist_ok=True)
-    path = (var / "bench-stock.db").resolve()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
-
-
-def _pg(dsn: str, sql: str) -> None:
-    conn = psycopg2.connect(dsn.replace("+pool", ""))
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-@contextmanager
-def _postgres_schema(url: str) -> Iterator[str]:
-    """A throw-away schema in the given database, so the benchmark never touches real tables."""
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    _pg(url, f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options=-c%20search_path%3D{schema}"
-    finally:
-        close_database()
-        _pg(url, f"DROP SCHEMA {schema} CASCADE")
 
 
 def _catalog(units: int, hot: int, hot_units: int) -> tuple[int, list[int]]:
@@ -137,7 +98,7 @@ def _ms(samples: list[int], q: float) -> float:
 
 
 def bench(label: str, url: str, threads: int, attempts: int, units: int, sustained: int) -> dict[str, float]:
-    open_database(url, _var_dir())
+    open_database(url, var_dir())
     upgrade()
     clock = SystemClock()
     contended, hot = _catalog(units, 10, sustained)
@@ -205,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     sustained = 300 if args.quick else 3000
     print_machine_info()
     print(f"# threads: {args.threads}; contention: {attempts} attempts for {units} units; sustained: {sustained}")
-    figures = bench("sqlite", _sqlite_url(), args.threads, attempts, units, sustained)
+    figures = bench("sqlite", fresh_sqlite_url("stock"), args.threads, attempts, units, sustained)
     if pg_url.startswith("postgres"):
-        with _postgres_schema(pg_url) as url:
+        with postgres_schema(pg_url, "stock") as url:
             figures |= bench("postgresql", url, args.threads, attempts, units, sustained)
     else:
         print("# PostgreSQL: not measured (pass --database-url or set WXSHOP_BENCH_DATABASE_URL)")

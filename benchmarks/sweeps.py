@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import sys
 import time
@@ -25,9 +24,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
-import psycopg2
-
 from benchmarks.common import print_figures, print_machine_info
+from benchmarks.databases import fresh_sqlite_url, postgres_schema
 from store.birthdays import sweep_birthdays
 from store.clock import SHANGHAI
 from store.db import close_database, database, is_sqlite, open_database, write_transaction
@@ -227,25 +225,6 @@ def run(members: int, database_url: str) -> dict[str, float]:
     return figures
 
 
-def _sqlite_url() -> str:
-    var = Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
-    var.mkdir(parents=True, exist_ok=True)
-    path = (var / "bench-sweeps.db").resolve()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
-
-
-def _pg(url: str, sql: str) -> None:
-    conn = psycopg2.connect(url.replace("+pool", ""))
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 members (a smoke run)")
@@ -256,21 +235,16 @@ def main() -> int:
     print_machine_info()
     if not args.database_url:
         print(f"# database: SQLite (fresh file), {members:,} members")
-        print_figures(run(members, _sqlite_url()))
+        print_figures(run(members, fresh_sqlite_url("sweeps")))
         return 0
     if not urlparse(args.database_url).scheme.startswith("postgres"):
         print("--database-url must be a postgresql:// URL (SQLite is the default)", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still drop the schema (finally)
-    schema = f"bench_sweeps_{secrets.token_hex(4)}"
-    _pg(args.database_url, f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in args.database_url else "?"
-    try:
-        print(f"# database: PostgreSQL (schema {schema}), {members:,} members")
-        figures = run(members, f"{args.database_url}{separator}options=-c%20search_path%3D{schema}")
+    with postgres_schema(args.database_url, "sweeps") as url:
+        print(f"# database: PostgreSQL (a throw-away schema), {members:,} members")
+        figures = run(members, url)
         print_figures({k.replace("sweeps_", "sweeps_pg_", 1): v for k, v in figures.items()})
-    finally:
-        _pg(args.database_url, f"DROP SCHEMA {schema} CASCADE")
     return 0
 
 

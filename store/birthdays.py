@@ -25,9 +25,9 @@ import peewee
 
 from store.clock import SHANGHAI
 from store.coupons import AVAILABLE, Coupon, CouponTemplate
-from store.db import BaseModel, ShanghaiDateTimeField, write_transaction
+from store.db import BaseModel, ShanghaiDateTimeField, datetime_value, write_transaction
 from store.followers import Follower
-from store.outbox import PENDING, Notice, lint_notice_fields
+from store.outbox import enqueue_selected, lint_notice_fields
 from store.outbox_kinds import Priority
 
 SOURCE = "birthday"
@@ -45,11 +45,6 @@ class BirthdayGift(BaseModel):
 
     class Meta:
         indexes = ((("openid", "year"), True),)
-
-
-def _at(when: datetime) -> peewee.Value:
-    """A datetime for INSERT … SELECT, stored as every ShanghaiDateTimeField stores it."""
-    return peewee.Value(ShanghaiDateTimeField().db_value(when))
 
 
 def greeting_flag_key(prefix: str, openid: str) -> str:
@@ -90,7 +85,7 @@ def sweep_birthdays(now: datetime, coupon_code: str) -> BirthdayRun:
         today = (BirthdayGift.year == year) & BirthdayGift.day.in_(days)
         new = (
             BirthdayGift.insert_from(
-                Follower.select(Follower.openid, peewee.Value(year), Follower.birthday, _at(now)).where(
+                Follower.select(Follower.openid, peewee.Value(year), Follower.birthday, datetime_value(now)).where(
                     Follower.birthday.in_(days),
                     Follower.subscribed == True,  # noqa: E712
                 ),
@@ -109,8 +104,8 @@ def sweep_birthdays(now: datetime, coupon_code: str) -> BirthdayRun:
                 BirthdayGift.openid,
                 peewee.Value(AVAILABLE),
                 peewee.Value(SOURCE),
-                _at(now),
-                _at(now + valid),
+                datetime_value(now),
+                datetime_value(now + valid),
             ).where(today, BirthdayGift.coupon_code.is_null())
             coupons = (
                 Coupon.insert_from(
@@ -131,34 +126,9 @@ def sweep_birthdays(now: datetime, coupon_code: str) -> BirthdayRun:
             )
             BirthdayGift.update(coupon_code=code).where(today, BirthdayGift.coupon_code.is_null()).execute()
         dedup = peewee.Value(f"birthday:{year}:").concat(BirthdayGift.openid)
-        notices = (
-            Notice.insert_from(
-                BirthdayGift.select(
-                    BirthdayGift.openid,
-                    peewee.Value("birthday"),
-                    peewee.Value(int(Priority.MEMBER_CARE)),
-                    peewee.Value(payload),
-                    dedup,
-                    peewee.Value(PENDING),
-                    peewee.Value(0),
-                    _at(now),
-                    _at(now),
-                ).where(today, BirthdayGift.notified_at.is_null()),
-                [
-                    Notice.openid,
-                    Notice.kind,
-                    Notice.priority,
-                    Notice.fields,
-                    Notice.dedup_key,
-                    Notice.status,
-                    Notice.attempts,
-                    Notice.due_at,
-                    Notice.created_at,
-                ],
-            )
-            .on_conflict_ignore()
-            .as_rowcount()
-            .execute()
+        source = BirthdayGift.select().where(today, BirthdayGift.notified_at.is_null())
+        notices = enqueue_selected(
+            source, BirthdayGift.openid, "birthday", peewee.Value(payload), dedup, Priority.MEMBER_CARE, now
         )
         BirthdayGift.update(notified_at=now).where(today, BirthdayGift.notified_at.is_null()).execute()
         greet = [

@@ -145,3 +145,8 @@ class ShanghaiDateTimeField(peewee.DateTimeField):
         if isinstance(value, datetime):
             return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
         return value
+
+
+def datetime_value(when: datetime) -> peewee.Value:
+    """A datetime as a literal in INSERT … SELECT, stored as every ShanghaiDateTimeField stores it."""
+    return peewee.Value(ShanghaiDateTimeField().db_value(when))

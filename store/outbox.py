@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
+from store.db import BaseModel, ShanghaiDateTimeField, database, datetime_value, is_sqlite, write_transaction
 from store.outbox_kinds import Priority, kind_of
 from store.template_lint import TemplateLintError, value_problems
 
@@ -112,6 +112,31 @@ def enqueue_notice(
         Notice.insert(**row).on_conflict_ignore().execute()
         return int(Notice.select(Notice.id).where(Notice.dedup_key == dedup_key).scalar())
 
+
+
+def enqueue_selected(
+    source: peewee.ModelSelect,
+    openid: peewee.Node,
+    kind: str,
+    fields: peewee.Node,
+    dedup_key: peewee.Node,
+    priority: Priority,
+    now: datetime,
+) -> int:
+    """Queue one notice per row of `source` in a single INSERT … SELECT (the daily sweeps reach a million members):
+    `openid`, `fields` (a JSON object built in SQL) and `dedup_key` are expressions over its rows. A row whose key
+    is queued already is skipped, so a sweep run twice queues once. Returns how many were queued. The fields are
+    the sweep's own (not linted here): keep them to what `lint_notice_fields` accepts for `kind`."""
+    at = datetime_value(now)
+    rows = source.select(
+        openid, peewee.Value(kind), peewee.Value(int(priority)), fields, dedup_key, peewee.Value(PENDING),
+        peewee.Value(0), at, at,
+    )  # fmt: skip
+    columns = [
+        Notice.openid, Notice.kind, Notice.priority, Notice.fields, Notice.dedup_key, Notice.status,
+        Notice.attempts, Notice.due_at, Notice.created_at,
+    ]  # fmt: skip
+    return int(Notice.insert_from(rows, columns).on_conflict_ignore().as_rowcount().execute())
 
 def lint_notice_fields(kind: str, fields: Mapping[str, str | int]) -> dict[str, str]:
     """The fields as strings, or `TemplateLintError` listing every problem (service notices must also pass the

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from store.db import BaseModel, ShanghaiDateTimeField, is_sqlite, write_transaction
+from store.db import BaseModel, ShanghaiDateTimeField, datetime_value, is_sqlite, write_transaction
 from store.members import Member, PointsEntry
-from store.outbox import PENDING, Notice, lint_notice_fields
+from store.outbox import enqueue_selected, lint_notice_fields
 from store.outbox_kinds import Priority
 
 EARN, EXPIRE = "earn", "expire"
@@ -33,10 +33,6 @@ class SweepMark(BaseModel):
 
     name = peewee.CharField(max_length=32, primary_key=True)
     through = ShanghaiDateTimeField()
-
-
-def _at(when: datetime) -> peewee.Value:
-    return peewee.Value(ShanghaiDateTimeField().db_value(when))
 
 
 def _mark(name: str) -> datetime | None:
@@ -95,7 +91,8 @@ def expire_points(now: datetime) -> ExpiryRun:
         batch = f"EXP{now:%y%m%d%H%M}{secrets.token_hex(4)}"
         source = (
             Member.select(
-                Member.openid, peewee.Value(0) - _capped(amounts), peewee.Value(EXPIRE), peewee.Value(batch), _at(now)
+                Member.openid, peewee.Value(0) - _capped(amounts), peewee.Value(EXPIRE), peewee.Value(batch),
+                datetime_value(now),
             )
             .join(amounts, on=(amounts.c.openid == Member.openid))
             .where(Member.points > 0)
@@ -147,40 +144,8 @@ def remind_points(now: datetime, days: int) -> int:
             .concat(peewee.Value('"}'))
         )
         dedup = peewee.Value("points_expiry:").concat(Member.openid).concat(peewee.Value(f":{horizon:%Y%m%d}"))
-        source = (
-            Member.select(
-                Member.openid,
-                peewee.Value("points_expiry"),
-                peewee.Value(int(Priority.MEMBER_CARE)),
-                fields,
-                dedup,
-                peewee.Value(PENDING),
-                peewee.Value(0),
-                _at(now),
-                _at(now),
-            )
-            .join(amounts, on=(amounts.c.openid == Member.openid))
-            .where(Member.points > 0)
-        )
-        queued = (
-            Notice.insert_from(
-                source,
-                [
-                    Notice.openid,
-                    Notice.kind,
-                    Notice.priority,
-                    Notice.fields,
-                    Notice.dedup_key,
-                    Notice.status,
-                    Notice.attempts,
-                    Notice.due_at,
-                    Notice.created_at,
-                ],
-            )
-            .on_conflict_ignore()
-            .as_rowcount()
-            .execute()
-        )
+        source = Member.select().join(amounts, on=(amounts.c.openid == Member.openid)).where(Member.points > 0)
+        queued = enqueue_selected(source, Member.openid, "points_expiry", fields, dedup, Priority.MEMBER_CARE, now)
         _set_mark(REMINDER_MARK, horizon)
     return queued
 

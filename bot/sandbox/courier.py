@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -161,6 +161,24 @@ class Courier:
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:300]
             return at, False, None, "", error
+
+    @contextlib.asynccontextmanager
+    async def serving(
+        self, poll_interval: float, background: bool, before: Callable[[], object] | None = None
+    ) -> AsyncIterator[None]:
+        """An emulator app's lifespan: the one HTTP session for its callbacks and, when `background`, `run` as a
+        task (the demo; tests call `deliver_due` themselves)."""
+        async with aiohttp.ClientSession() as session:
+            self.session = session
+            task = asyncio.create_task(self.run(poll_interval, before)) if background else None
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                self.session = None
 
     async def run(self, poll_interval: float, before: Callable[[], object] | None = None) -> None:
         """Deliver due attempts forever (the demo's background task); `before` runs first on every round."""

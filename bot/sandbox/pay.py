@@ -16,12 +16,9 @@ on_paid=lambda openid, at: world.record_interaction(openid, "payment", at))`, se
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
-import aiohttp
 from aiohttp import web
 
 from bot.sandbox import pay_http
@@ -163,17 +160,8 @@ class PayEmulator:
     # -- lifecycle -------------------------------------------------------------------------------------
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         """cleanup_ctx: the one HTTP session for notices and, in the demo, the background notifier."""
-        async with aiohttp.ClientSession() as session:
-            self.notices.session = session
-            task = asyncio.create_task(self.notices.run(self.poll_interval)) if self.auto_deliver else None
-            try:
-                yield
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                self.notices.session = None
+        async with self.notices.serving(self.poll_interval, self.auto_deliver):
+            yield
 
 
 PAY_EMULATOR = web.AppKey("pay_emulator", PayEmulator)

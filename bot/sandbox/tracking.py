@@ -20,8 +20,6 @@ re-pushed `repush_after` later, `max_repushes` times. Decisions where Kuaidi100'
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import re
@@ -31,7 +29,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 from aiohttp import web
 
 from bot.sandbox import tracking_http
@@ -278,17 +275,8 @@ class TrackingEmulator:
     # -- lifecycle -------------------------------------------------------------------------------------
     async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
         """cleanup_ctx: the one HTTP session for pushes and, with `auto_walk`, the background walker."""
-        async with aiohttp.ClientSession() as session:
-            self.courier.session = session
-            task = asyncio.create_task(self.courier.run(self.poll_interval, self.walk_due)) if self.auto_walk else None
-            try:
-                yield
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                self.courier.session = None
+        async with self.courier.serving(self.poll_interval, self.auto_walk, self.walk_due):
+            yield
 
 
 TRACKING_EMULATOR = web.AppKey("tracking_emulator", TrackingEmulator)

@@ -180,6 +180,19 @@ def product_with_skus(product: Product | int | str, on_sale_only: bool = True) -
     return ProductView(product=row, skus=list(skus.order_by(Sku.id)))
 
 
+def in_stock_now(product_ids: Sequence[int]) -> set[int]:
+    """Which of these products have an on-sale SKU in stock now: the search index's stock is as of its last build,
+    and orders, cancellations and timeouts change stock without rebuilding it."""
+    if not product_ids:
+        return set()
+    rows = (
+        Sku.select(Sku.product).distinct()
+        .where(Sku.product.in_(list(product_ids)), Sku.on_sale == True, Sku.stock > 0)  # noqa: E712
+        .tuples()
+    )  # fmt: skip
+    return {product_id for (product_id,) in rows}
+
+
 def price_range(product: Product | int) -> tuple[int, int] | None:
     """(lowest, highest) price in fen over the product's on-sale SKUs, or None when none is on sale."""
     low, high = (

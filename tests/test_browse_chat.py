@@ -212,3 +212,19 @@ async def test_an_import_changes_the_specs_followers_can_pick(shop_config: Confi
         else:
             raise AssertionError("the import's announcement never reached the search index")
         assert (await follower.send_text("o_i", "红色 XL")).shown == "已选：红色 XL，¥169，库存6件。请回复购买数量。"
+
+
+async def test_search_results_show_stock_as_it_is_now(shop_config: Config) -> None:
+    """Orders and timeouts change stock without rebuilding the search index: the 已售罄 label is read fresh."""
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        first = await follower.send_text("o_q", "看看法式碎花雪纺连衣裙")
+        assert "1. 法式碎花雪纺连衣裙" in first.shown and "已售罄" not in first.shown.splitlines()[1]
+        open_database(shop_config.database.url, shop_config.var_dir)
+        dress = Sku.get(Sku.code == "P001-01").product_id
+        Sku.update(stock=0).where(Sku.product == dress).execute()
+        sold_out = await follower.send_text("o_q2", "看看法式碎花雪纺连衣裙")
+        assert sold_out.shown.splitlines()[1].endswith("（已售罄）"), sold_out.shown
+        Sku.update(stock=3).where(Sku.code == "P001-04").execute()
+        back = await follower.send_text("o_q3", "看看法式碎花雪纺连衣裙")
+        assert "已售罄" not in back.shown.splitlines()[1], back.shown

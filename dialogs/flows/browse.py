@@ -20,6 +20,7 @@ from store.catalog import (
     SpecChoice,
     child_categories,
     fresh_sku,
+    in_stock_now,
     match_specs,
     price_range,
     product_with_skus,
@@ -135,7 +136,8 @@ def build(deps: BrowseDeps) -> Flow:
             hint = f"看看这些分类：{suggestions}。" if suggestions else ""
             return Step(f"没找到“{query}”相关的商品。{hint}回复“逛商城”浏览全部分类。", END)
         turn.slots.update(query=query, page=page, options=[h.product_id for h in result.hits])
-        lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.in_stock else "（已售罄）")
+        in_stock = in_stock_now([h.product_id for h in result.hits])
+        lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.product_id in in_stock else "（已售罄）")
                  for i, h in enumerate(result.hits, start=1)]  # fmt: skip
         more = "，“下一页”看更多" if result.total > page * PER_PAGE else ""
         return Step(f"为您找到“{query}”相关商品：\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)

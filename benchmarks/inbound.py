@@ -5,10 +5,12 @@ Mixes: `keyword` (a plain text message answered from the text handler), `flow_db
 a database read: followers who opened a product card answer "红色 M", a SKU made sold out before the server
 starts, so the browse flow matches the words against the product's specs, reads that SKU's stock, says it is sold
 out and stays where it is; every message reads the dialog state, queries the SKU and writes the state back),
-`event_db` (first follows of distinct followers: a database
-write, a member row and a gift per message), `aes` (the keyword mix in safe mode, both servers encrypting).
-Our server runs on the demo catalog, imported through the CLI before it starts. Plus `overload`: the keyword
-mix at 10× the reference concurrency against our server, whose slowest answer must stay under the 5-second deadline.
+`flow` (the same followers answer "红色", which fits three SKUs: matched against the serve process's copy of the
+product's specs, no query, the question asked again), `event_db` (first follows of distinct followers: a
+database write, a member row and a gift per message), `aes` (the keyword mix in safe mode, both servers
+encrypting). Our server runs on the demo catalog, imported through the CLI before it starts. Plus `overload`:
+the keyword mix at 10× the reference concurrency against our server, whose slowest answer must stay under the
+5-second deadline.
 
 Each server gets a one-second warm-up first (its own messages, so nothing measured is a duplicate): the figures
 are steady state, not a process's one-off start (lazy imports, dictionaries, first connections).
@@ -174,6 +176,11 @@ def flow_step(i: int) -> dict:
     return {"FromUserName": openid, "MsgType": "text", "Content": FLOW_ANSWER, "MsgId": 2 * 10**12 + i}
 
 
+def spec_question(i: int) -> dict:
+    openid = f"o_flow_{i % FLOW_FOLLOWERS}"
+    return {"FromUserName": openid, "MsgType": "text", "Content": "红色", "MsgId": 6 * 10**12 + i}
+
+
 def first_follow(i: int) -> dict:
     return {"FromUserName": f"o_new_{i}", "MsgType": "event", "Event": "subscribe", "EventKey": ""}
 
@@ -254,6 +261,7 @@ def main() -> None:
                 if aes
                 else [
                     ("keyword", keyword, "[text]"),
+                    ("flow", spec_question, "有几个规格符合"),
                     ("flow_db", flow_step, "已售罄"),
                     ("event_db", first_follow, ""),
                 ]

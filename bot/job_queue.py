@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import expires_extra_ms
 
 from bot.runtime import RESOURCES
 
@@ -34,6 +35,9 @@ class JobQueue:
         if self.closed:  # a closed pool would quietly open a new connection that nothing ever closes
             log.warning("could not enqueue: shutting down", extra={"function": function})
             return False
+        defer_until = options.get("_defer_until")
+        if defer_until is not None and options.get("_expires") is None:
+            options["_expires"] = expiry_for(defer_until, datetime.now(UTC))
         try:
             job = await self.pool.enqueue_job(function, *args, **options)
         except Exception as exc:  # Redis down or slow: the sweeps pick the work up
@@ -67,6 +71,13 @@ class JobQueue:
         return self.enqueue_from_thread(
             "cancel_unpaid", order_no, _job_id=f"cancel:{order_no}", _defer_until=expires_at
         )
+
+
+def expiry_for(defer_until: datetime, wall_now: datetime) -> timedelta:
+    """How long arq keeps a deferred job that has not started: until it is due, plus a day. arq's own default
+    counts from `defer_until`, so a time already more than a day past (an order timed out while the shop was
+    down, or a clock behind the wall's) gives a negative expiry that Redis refuses, and nothing is queued."""
+    return max(defer_until - wall_now, timedelta(0)) + timedelta(milliseconds=expires_extra_ms)
 
 
 JOBS = web.AppKey("jobs", JobQueue)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from arq.constants import job_key_prefix
 
 from bot import job_queue
 from bot.config import Config
@@ -185,3 +188,21 @@ async def test_the_chat_flow_schedules_the_timeout_by_id_at_the_deadline(world: 
     assert world.app[JOBS].enqueue_from_thread("beat", "on-the-loop", _job_id=f"loop:{other.order_no}")
     await asyncio.gather(*job_queue._background)  # called on the loop's thread: queued as a task, not waited for
     assert await resources.aredis.zscore(resources.queue_name, f"loop:{other.order_no}") is not None
+
+
+async def test_a_job_due_long_ago_is_still_queued(world: PayWorld) -> None:
+    """An order whose timeout passed days ago (the shop was down; a clock behind the wall's) is still queued, due
+    at once: arq's default expiry would be negative there, and a Redis server refuses that."""
+    resources = world.app[RESOURCES]
+    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    job_id = f"late:{uuid.uuid4().hex}"
+    assert await world.app[JOBS].enqueue("cancel_unpaid", "NO-SUCH-ORDER", _job_id=job_id, _defer_until=long_ago)
+    assert await resources.aredis.zscore(resources.queue_name, job_id) == int(long_ago.timestamp() * 1000)
+    ttl_ms = await resources.aredis.pttl(job_key_prefix + job_id)
+    assert timedelta(hours=23) < timedelta(milliseconds=ttl_ms) <= timedelta(days=1)
+
+
+def test_expiry_counts_from_when_the_job_is_due() -> None:
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    assert job_queue.expiry_for(now + timedelta(minutes=30), now) == timedelta(days=1, minutes=30)
+    assert job_queue.expiry_for(now - timedelta(days=3), now) == timedelta(days=1)

@@ -74,10 +74,23 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def wait_healthy(url: str, seconds: float = 30) -> None:
+    """Until the server answers 200 (the start-up figure counts from the process start to this)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:  # refused while starting, or 503 while a dependency is not up yet
+            time.sleep(0.01)
+    raise RuntimeError(f"{url} did not become healthy")
+
+
 @dataclass(frozen=True)
 class Server:
     url: str
     pid: int
+    ready_s: float = 0.0  # from the process's start to its first healthy answer
 
 
 def cpu_seconds(pid: int) -> float:
@@ -115,10 +128,11 @@ def our_server(var_dir: Path, aes: bool) -> Iterator[Server]:
     sold_out = sold_out_catalog(var_dir.parent / "sold-out.csv")
     for command in (["db", "upgrade"], ["catalog", "import", str(DEMO_CATALOG)], ["catalog", "import", sold_out]):
         subprocess.run([*cli, *command], env=env, stdout=subprocess.DEVNULL, check=True)
+    started = time.monotonic()
     proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL)
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz")
-        yield Server(f"http://127.0.0.1:{port}", proc.pid)
+        wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        yield Server(f"http://127.0.0.1:{port}", proc.pid, time.monotonic() - started)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -276,6 +290,8 @@ def main() -> None:
                     results[key], cpu[key] = measured(echo, files[name], REFERENCE_CONCURRENCY, seconds)
                     print(row(name, "echo", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
             with our_server(folder / f"var-{aes}", aes) as ours:
+                print(f"start-up   wxshop healthy {ours.ready_s:.2f} s after its process started", flush=True)
+                figures["inbound_startup_s"] = max(figures.get("inbound_startup_s", 0.0), ours.ready_s)
                 warm_up(ours, folder, aes)
                 if not aes:
                     open_product_cards(ours)

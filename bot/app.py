@@ -15,6 +15,7 @@ from bot.admin import setup_admin
 from bot.admin_after_sales import setup_after_sales_admin
 from bot.admin_catalog import setup_admin_catalog
 from bot.admin_members import setup_members
+from bot.admin_metrics import setup_shop_metrics
 from bot.admin_orders import setup_order_admin
 from bot.admin_shipping import setup_shipping
 from bot.config import Config
@@ -56,6 +57,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_order_admin(app)
     setup_shipping(app)
     setup_after_sales_admin(app)
+    setup_shop_metrics(app)
     return app
 
 

@@ -85,6 +85,10 @@ def _coupon_codes(v: tuple[str, ...]) -> bool:
     return all(re.fullmatch(r"[A-Za-z0-9_-]{1,32}", code) for code in v)
 
 
+def _clock_time(v: str) -> bool:
+    return re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v) is not None
+
+
 def _path(v: str) -> bool:
     return v.startswith("/") and " " not in v
 
@@ -217,6 +221,9 @@ class ShopConfig:
     template_quota_share_member_care: float = field(default=0.9, metadata=_check(_fraction, "0..1"))
     outbox_rate_per_second: int = field(default=3000, metadata=_check(_positive, "a positive integer"))
     outbox_concurrency: int = field(default=200, metadata=_check(lambda v: 1 <= v <= 2000, "1..2000"))
+    aov_band: float = field(default=0.15, metadata=_check(_fraction, "0..1"))
+    cancellation_alert_rate: float = field(default=0.08, metadata=_check(_fraction, "0..1"))
+    metrics_check_at: str = field(default="00:45", metadata=_check(_clock_time, "HH:MM, 00:00..23:59"))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from store.member_settings import MemberSettings
 from store.orders import ShopRules
 from store.parcel_alerts import LogisticsRules
 from store.schema import prepare
+from store.shop_metrics import MetricRules
 
 log = logging.getLogger("wxshop.worker")
 
@@ -50,6 +51,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         tracking=Kuaidi100Client.from_config(config),
         logistics=LogisticsRules.from_settings(config.logistics, config.shop),
         after_sales=AfterSalesRules.from_settings(config.after_sales, config.shop),
+        metrics=MetricRules.from_settings(config.shop),
     )
     outbox = None if burst else OutboxService(config, resources, deps.worker_name)
 
@@ -64,7 +66,8 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
 
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
-        "cron_jobs": namespaced(cron_table(config.shop.birthday_sweep_at), resources.key("cron", "")),
+        "cron_jobs": namespaced(cron_table(config.shop.birthday_sweep_at, config.shop.metrics_check_at),
+                                resources.key("cron", "")),
         "timezone": SHANGHAI,  # cron hours (birthdays, nightly sweeps) are Asia/Shanghai whatever the host says
         "redis_settings": RedisSettings.from_dsn(resources.redis_url),
         "queue_name": resources.queue_name,

@@ -9,14 +9,17 @@ from scheduler.after_sales_jobs import after_sales_sweep
 from scheduler.jobs import beat, sweep_outbox
 from scheduler.logistics_jobs import complete_virtual_orders, parcel_exceptions, poll_parcels, subscribe_parcels
 from scheduler.member_jobs import member_cron
+from scheduler.metrics_jobs import metrics_cron
 from scheduler.order_jobs import cancel_expired_orders, sync_refunds
 from scheduler.stock_jobs import deliver_stock_alerts
 
 
-def cron_table(birthday_at: str = "09:00") -> list[CronJob]:
-    """`birthday_at`: `[shop] birthday_sweep_at` (Asia/Shanghai; the worker runs cron in that zone)."""
+def cron_table(birthday_at: str = "09:00", metrics_at: str = "00:45") -> list[CronJob]:
+    """`birthday_at`: `[shop] birthday_sweep_at`, `metrics_at`: `[shop] metrics_check_at` (Asia/Shanghai; the
+    worker runs cron in that zone)."""
     return [
         *member_cron(birthday_at),
+        *metrics_cron(metrics_at),
         cron(beat, name="heartbeat", second=0, unique=True, run_at_startup=False, keep_result=60),
         cron(sweep_outbox, name="outbox-sweep", second=30, unique=True, run_at_startup=False, keep_result=60),
         cron(cancel_expired_orders, name="order-timeouts", second=15, unique=True, keep_result=60),

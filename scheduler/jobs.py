@@ -14,6 +14,7 @@ from typing import Any
 from scheduler.after_sales_jobs import AFTER_SALES_FUNCTIONS
 from scheduler.logistics_jobs import LOGISTICS_FUNCTIONS
 from scheduler.member_jobs import MEMBER_FUNCTIONS, MemberJobDeps
+from scheduler.metrics_jobs import METRICS_FUNCTIONS
 from scheduler.order_jobs import ORDER_FUNCTIONS, Messenger
 from scheduler.stock_jobs import STOCK_FUNCTIONS
 from store.after_sales import AfterSalesRules
@@ -24,6 +25,7 @@ from store.orders import ShopRules
 from store.outbox import apply_receipts, purge_receipts
 from store.parcel_alerts import LogisticsRules
 from store.payments import PayGateway
+from store.shop_metrics import MetricRules
 from store.tracking import TrackingProvider
 
 RECEIPTS_KEPT = timedelta(days=2)
@@ -40,6 +42,7 @@ class JobDeps:
     tracking: TrackingProvider | None = None  # Kuaidi100, for subscriptions and the polling fallback
     logistics: LogisticsRules = field(default_factory=LogisticsRules)
     after_sales: AfterSalesRules = field(default_factory=AfterSalesRules)
+    metrics: MetricRules = field(default_factory=MetricRules)  # the daily check's thresholds and operators
 
 
 async def beat(ctx: dict[str, Any], source: str = "cron") -> str:
@@ -64,4 +67,4 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 
 
 FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS, *LOGISTICS_FUNCTIONS, *AFTER_SALES_FUNCTIONS, *MEMBER_FUNCTIONS,
-             *STOCK_FUNCTIONS]  # fmt: skip
+             *STOCK_FUNCTIONS, *METRICS_FUNCTIONS]  # fmt: skip

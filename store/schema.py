@@ -80,6 +80,10 @@ def _members_side() -> None:
         model._schema.create_indexes(safe=True)
 
 
+def _metrics_indexes() -> None:
+    Order._schema.create_indexes(safe=True)  # paid_at and created_at, for the shop metrics
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -96,6 +100,7 @@ STEPS: list[Step] = [
     Step(6, "outbox: notices and early template receipts", _create(Notice, TemplateReceipt)),
     Step(7, "shipments with their traces, and after-sales tickets", _create(Shipment, Ticket)),
     Step(8, "members: gift ledger, birthday gifts, QR codes, sweep marks; sweep indexes", _members_side),
+    Step(10, "orders: paid_at and created_at indexes for the shop metrics", _metrics_indexes),
 ]
 
 LATEST = STEPS[-1].version

@@ -168,12 +168,13 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 def _db_status(args: argparse.Namespace, config: Config) -> int:
     from store.db import close_database, open_database
-    from store.schema import LATEST, current_version
+    from store.schema import LATEST, current_version, missing_steps
 
     open_database(config.database.url, config.var_dir)
     try:
-        version = current_version()
+        version, missing = current_version(), missing_steps()
     finally:
         close_database()
-    print(f"schema version {version} (code needs {LATEST})")
-    return 0 if version == LATEST else 1
+    gaps = f", missing step(s) {', '.join(str(s.version) for s in missing)}" if missing else ""
+    print(f"schema version {version} (code needs {LATEST}){gaps}")
+    return 0 if version == LATEST and not missing else 1

@@ -135,14 +135,24 @@ def prepare(now: datetime | None = None) -> None:
     check_current()
 
 
+def missing_steps() -> list[Step]:
+    """The code's steps this database has not applied (steps from branches merged out of order included)."""
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return list(STEPS)
+    applied = {v for (v,) in SchemaVersion.select(SchemaVersion.version).tuples()}
+    return [step for step in STEPS if step.version not in applied]
+
+
 def check_current() -> None:
     """Refuse to run on a database the code does not match, saying exactly what to do."""
     version = current_version()
-    if version < LATEST:
-        raise SchemaOutOfDate(
-            f"database schema is at version {version}, this code needs {LATEST}: run `wxshop db upgrade`"
-        )
     if version > LATEST:
         raise SchemaOutOfDate(
             f"database schema is at version {version}, newer than this code ({LATEST}): upgrade wxshop"
+        )
+    missing = missing_steps()
+    if missing:
+        names = ", ".join(str(step.version) for step in missing)
+        raise SchemaOutOfDate(
+            f"database schema is at version {version} without step(s) {names} this code needs: run `wxshop db upgrade`"
         )

@@ -57,3 +57,23 @@ def test_worker_refuses_a_stale_schema(config: Config, env: dict[str, str]) -> N
     result = wxshop("worker", "--burst", env=env, timeout=30)
     assert result.returncode == 2
     assert "run `wxshop db upgrade`" in result.stderr
+
+
+def test_a_step_missing_below_the_latest_is_noticed(config: Config, env: dict[str, str]) -> None:
+    """Steps from two branches can land out of order: a database with the newest step but not an older one is not
+    current, and `db upgrade` applies the one it lacks."""
+    older = STEPS[-2].version
+    open_database(config.database.url, config.var_dir)
+    try:
+        upgrade()
+        SchemaVersion.delete().where(SchemaVersion.version == older).execute()
+        assert current_version() == LATEST
+    finally:
+        close_database()
+    status = wxshop("db", "status", env=env)
+    assert status.returncode == 1 and f"missing step(s) {older}" in status.stdout
+    refused = wxshop("worker", "--burst", env=env, timeout=30)
+    assert refused.returncode == 2 and f"without step(s) {older}" in refused.stderr
+    upgraded = wxshop("db", "upgrade", env=env)
+    assert upgraded.returncode == 0 and f"applied {older}:" in upgraded.stdout
+    assert wxshop("db", "status", env=env).returncode == 0

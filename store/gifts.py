@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import peewee
 
 from store.coupons import AVAILABLE, EXPIRED, USED, Coupon, CouponTemplate
-from store.db import BaseModel, ShanghaiDateTimeField, database, write_transaction
+from store.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, write_transaction
 from store.member_settings import MemberSettings
 from store.outbox import enqueue_notice
 from store.outbox_kinds import Priority, format_time
@@ -66,6 +66,16 @@ class Granted:
         )
 
 
+_INSERT_GRANT = InsertIfNew(
+    GiftGrant,
+    [
+        GiftGrant.openid_digest, GiftGrant.openid, GiftGrant.coupons, GiftGrant.issued_at, GiftGrant.expires_at,
+        GiftGrant.remind_at,
+    ],
+    unique=GiftGrant.openid_digest,
+)  # fmt: skip
+
+
 def openid_digest(openid: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{openid}".encode()).hexdigest()
 
@@ -90,18 +100,10 @@ def grant_gift(openid: str, now: datetime, settings: MemberSettings) -> Granted 
         return None
     expires_at = now + settings.gift_window
     with write_transaction():
-        try:
-            with database.atomic():  # a savepoint: the duplicate is refused without spoiling the transaction
-                GiftGrant.create(
-                    openid_digest=openid_digest(openid, settings.ledger_salt),
-                    openid=openid,
-                    coupons=len(templates),
-                    issued_at=now,
-                    expires_at=expires_at,
-                    remind_at=expires_at - settings.gift_reminder_before,
-                )
-        except peewee.IntegrityError:
-            return None
+        digest = openid_digest(openid, settings.ledger_salt)
+        remind_at = expires_at - settings.gift_reminder_before
+        if _INSERT_GRANT.execute(digest, openid, len(templates), now, expires_at, remind_at) is None:
+            return None  # this openid had its gift (a retry, a concurrent subscribe, a re-follow)
         Coupon.insert_many(
             [
                 {

@@ -25,7 +25,7 @@ from typing import Any
 
 import peewee
 
-from store.db import BaseModel, ShanghaiDateTimeField, is_sqlite
+from store.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, is_sqlite, write_lock
 from store.pricing import Tier
 from store.tier_notices import notify_tier_change
 
@@ -118,9 +118,18 @@ class PointsShort(Exception):
         self.balance = balance
 
 
+_INSERT_MEMBER = InsertIfNew(
+    Member,
+    [Member.openid, Member.tier, Member.total_spend_fen, Member.points, Member.created_at, Member.updated_at],
+    unique=Member.openid,
+)
+
+
 def ensure_member(openid: str, now: datetime) -> None:
-    """Create the member row if missing; safe under concurrency (INSERT … ON CONFLICT DO NOTHING)."""
-    Member.insert(openid=openid, created_at=now, updated_at=now).on_conflict_ignore().execute()
+    """Create the member row if missing; safe under concurrency (INSERT … ON CONFLICT DO NOTHING). On SQLite it
+    queues on the process's writer lock like every write (else it waits in SQLite's sleeping busy handler)."""
+    with write_lock():
+        _INSERT_MEMBER.execute(openid, Tier.NORMAL.value, 0, 0, now, now)
 
 
 def member(openid: str) -> Member | None:

@@ -4,7 +4,9 @@ Order of work for a POST: size limit → `signature` → parse (and decrypt, che
 dedup claim in Redis (with the sender's dialog state in the same round trip, and the customer-service window
 recorded once claimed: `bot.sender_redis`) → handler on the thread pool, raced against
 `[server] reply_deadline_ms` → reply (encrypted with the key the request came in under). A reply not ready by
-the deadline is answered with an empty body at once and delivered later through the customer-service API.
+the deadline is answered with an empty body at once and delivered later through the customer-service API; so
+are a reply's follow-ups, after it. Both go through `bot.customer_service`, which takes each message from the
+follower's customer-service window first; the passive reply itself takes nothing.
 """
 
 from __future__ import annotations
@@ -12,26 +14,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from functools import partial
 
 import redis
 from aiohttp import web
 from werobot.messages.messages import WeChatMessage
-from werobot.replies import ArticlesReply, TextReply
 from werobot.robot import BaseRoBot
 from werobot.utils import check_signature as werobot_check_signature
 
 from bot import metrics
 from bot.conversation import ENGINE
+from bot.customer_service import CustomerService, followup_messages, late_messages
 from bot.dedup import DONE, LATE, ReplyCache, Seen
-from bot.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, strip_control, to_message
+from bot.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, to_message
 from bot.runtime import CONFIG, EXECUTOR, RESOURCES, run_blocking
 from bot.sender_redis import SenderRedis
 from bot.wechat import WeChatGateway
 from bot.wxcrypto import CryptoRejected, InboundCrypto
 from handlers import register_all
 from handlers.context import HandlerContext
-from store.wechat_errors import WeChatError
 
 log = logging.getLogger("wxshop.gateway")
 
@@ -40,6 +42,7 @@ CRYPTO = web.AppKey("crypto", InboundCrypto)
 REPLIES = web.AppKey("replies", ReplyCache)
 SENDERS = web.AppKey("senders", SenderRedis)
 WECHAT = web.AppKey("wechat", WeChatGateway)
+CUSTOMER_SERVICE = web.AppKey("customer_service", CustomerService)
 LATE_TASKS = web.AppKey("late_tasks", set)
 WECHAT_WAIT_S = 5.0  # WeChat drops the connection after this; the reply deadline is set inside it
 LATE_MARK_S = 0.3  # at most what marking a late message may add to the reply deadline
@@ -64,7 +67,6 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
             clock=resources.clock,
             redis=resources.redis,
             key=resources.key,
-            outbound=wechat,
             engine=app[ENGINE],
             shop_name=config.shop.name,
             public_url=config.server.public_url,
@@ -78,7 +80,8 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
         [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
     )
     app[REPLIES] = ReplyCache(resources.pipe, config.redis.prefix)
-    app[SENDERS] = SenderRedis(resources.pipe, resources.key, resources.clock, app[ENGINE].store.keys)
+    app[SENDERS] = SenderRedis(resources.pipe, resources.windows, resources.clock, app[ENGINE].store.keys)
+    app[CUSTOMER_SERVICE] = CustomerService(resources.windows, wechat, resources.clock, partial(run_blocking, app))
     app[LATE_TASKS] = set()
     yield
     if app[LATE_TASKS]:
@@ -135,7 +138,8 @@ async def receive(request: web.Request) -> web.Response:
     if followups:  # after the passive reply is on the wire, so the follower reads them in order
         await response.prepare(request)
         await response.write_eof()
-        _send_later(app, message.source, followups)
+        sending = app[CUSTOMER_SERVICE].send(message.source, followup_messages(followups), "followup")
+        _in_background(app, sending, message.source, "followup")
     return response
 
 
@@ -244,55 +248,24 @@ async def _missed_deadline(
 
 def _deliver_later(app: web.Application, message: WeChatMessage, task: asyncio.Future) -> None:
     async def deliver() -> None:
+        outcome = await task
+        app[SENDERS].write_back(message)
+        if isinstance(outcome, Outcome):
+            await app[CUSTOMER_SERVICE].send(message.source, late_messages(outcome), "late_reply")
+
+    _in_background(app, deliver(), message.source, "late_reply")
+
+
+def _in_background(app: web.Application, work: Coroutine[None, None, object], openid: str, purpose: str) -> None:
+    """Run `work` after the answer, tracked so the app waits for it on shutdown; its errors are logged here."""
+
+    async def run() -> None:
         try:
-            outcome = await task
-            app[SENDERS].write_back(message)
-            if isinstance(outcome, Outcome):
-                await run_blocking(app, send_as_customer_service, app[WECHAT], message.source, outcome)
-        except WeChatError as exc:
-            metrics.ERRORS.labels("late_reply", str(exc.errcode)).inc()
-            log.warning("late reply not delivered", extra={"openid": message.source, "error": str(exc)})
+            await work
         except Exception:
-            metrics.ERRORS.labels("late_reply", "unhandled").inc()
-            log.exception("late reply failed", extra={"openid": message.source})
+            metrics.ERRORS.labels(purpose, "unhandled").inc()
+            log.exception("customer-service send failed", extra={"openid": openid, "purpose": purpose})
 
-    late = asyncio.ensure_future(deliver())
-    app[LATE_TASKS].add(late)
-    late.add_done_callback(app[LATE_TASKS].discard)
-
-
-def send_as_customer_service(wechat: WeChatGateway, openid: str, outcome: Outcome) -> None:
-    """Turn a passive reply (and its follow-ups) into the customer-service messages that carry it late."""
-    reply = outcome.reply
-    if isinstance(reply, TextReply) and outcome.xml:
-        wechat.send_text(openid, strip_control(reply.content))
-    elif isinstance(reply, ArticlesReply) and reply._articles:
-        first = reply._articles[0]
-        wechat.send_article(openid, first.title, first.description, first.url, first.img)
-    for payload in outcome.followups:
-        send_payload(wechat, openid, payload)
-
-
-def send_payload(wechat: WeChatGateway, openid: str, payload: dict) -> None:
-    """A follow-up payload (`{"type": "text", "content": …}` or a news article) as a customer-service message."""
-    if payload.get("type") == "news":
-        wechat.send_article(
-            openid, payload["title"], payload.get("description", ""), payload["url"], payload.get("image", "")
-        )
-    elif payload.get("content"):
-        wechat.send_text(openid, strip_control(payload["content"]))
-
-
-def _send_later(app: web.Application, openid: str, followups: tuple) -> None:
-    async def send() -> None:
-        for payload in followups:
-            try:
-                await run_blocking(app, send_payload, app[WECHAT], openid, payload)
-            except WeChatError as exc:
-                metrics.ERRORS.labels("followup", str(exc.errcode)).inc()
-                log.warning("follow-up not delivered", extra={"openid": openid, "error": str(exc)})
-                return
-
-    task = asyncio.ensure_future(send())
+    task = asyncio.ensure_future(run())
     app[LATE_TASKS].add(task)
     task.add_done_callback(app[LATE_TASKS].discard)

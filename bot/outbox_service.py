@@ -1,7 +1,8 @@
 """The outbox dispatcher assembled for a process: its aiohttp session, the gateway's token, the Redis limits.
 
 `wxshop worker` starts one `OutboxService` on start-up and stops it on shutdown (the current batches finish
-first); tests and the benchmark build a `Dispatcher` with `build_dispatcher` and call `drain()`.
+first); `wxshop worker --burst` drains it once after its jobs; tests and the benchmark build a `Dispatcher` with
+`build_dispatcher` and call `drain()`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bot.config import Config
 from bot.resources import Resources
 from bot.wechat import WeChatGateway
 from bot.wechat_async import AsyncWeChatSender
-from scheduler.outbox import Dispatcher, OutboxSettings
+from scheduler.outbox import Dispatcher, DispatchStats, OutboxSettings
 from scheduler.outbox_limits import Liveness, QuotaShares, RateLimiter, SendLog, TemplateQuota
 from scheduler.outbox_ports import NoticeSender
 from store.outbox_templates import parse_templates
@@ -89,6 +90,15 @@ class OutboxService:
         dispatcher = build_dispatcher(self.config, self.resources, self._sender[0], self.name, settings)
         self._task = asyncio.create_task(dispatcher.run(self._stop), name="outbox-dispatcher")
         log.info("outbox dispatcher started", extra={"dispatcher": dispatcher.id})
+
+    async def drain(self) -> DispatchStats:
+        """Deliver what is due now, then return (`--burst`)."""
+        settings = outbox_settings(self.config)
+        sender = open_sender(self.config, self.resources, settings.connections)
+        try:
+            return await build_dispatcher(self.config, self.resources, sender[0], self.name, settings).drain()
+        finally:
+            await close_sender(*sender)
 
     async def stop(self) -> None:
         self._stop.set()

@@ -6,9 +6,10 @@ entities), our appid and mch_id, a known order (`out_trade_no`), and `total_fee`
 A notice whose `result_code` is not SUCCESS (the payment failed) is acknowledged and changes nothing.
 The payment opens the buyer's 48 h customer-service window (recorded first, in Redis, for the outbox's channel
 choice). `store.payments.mark_paid` then records the payment exactly once (duplicates and concurrent deliveries
-included) and SUCCESS is written only after its transaction has committed; a database error answers FAIL, so
-WeChat delivers again. Follow-ups are queued after the commit: the buyer's message (`after_payment`) or, for a
-payment that arrived after the order was cancelled, its refund (`refund_payment`; the refund sweep retries).
+included), with the buyer's `paid` notice in the outbox in the same transaction, and SUCCESS is written only
+after that transaction has committed; a database error answers FAIL, so WeChat delivers again. A payment that
+arrived after the order was cancelled queues its refund after the commit (`refund_payment`; the refund sweep
+retries).
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from bot import metrics
 from bot.job_queue import JOBS
 from bot.pay_client import SHOP_RULES, NoticeInvalid, ensure_pay_client, ensure_shop_rules
 from bot.runtime import CONFIG, RESOURCES, run_blocking
-from scheduler.order_jobs import paid_job_id, refund_job_id
+from scheduler.order_jobs import refund_job_id
 from store.payments import AmountMismatch, PaymentOutcome, PaymentResult, UnknownOrder, mark_paid
-from store.windows import record_interaction
 
 log = logging.getLogger("wxshop.pay")
 
@@ -72,7 +72,7 @@ async def pay_notify(request: web.Request) -> web.Response:
     if not order_no or not transaction_id or not isinstance(total_fee, int):
         return _reject("incomplete", "参数不完整", order_no=order_no)
     now = app[RESOURCES].clock.now()
-    await run_blocking(app, _open_payment_window, app, str(data.get("openid") or ""), now)
+    await _open_payment_window(app, str(data.get("openid") or ""), now)
     try:
         result: PaymentResult = await run_blocking(
             app, mark_paid, order_no, str(transaction_id), total_fee, now, rules=app[SHOP_RULES].members,
@@ -94,15 +94,15 @@ async def pay_notify(request: web.Request) -> web.Response:
     return _reply("SUCCESS", "OK")
 
 
-def _open_payment_window(app: web.Application, openid: str, now: datetime) -> None:
+async def _open_payment_window(app: web.Application, openid: str, now: datetime) -> None:
     """A verified payment opens the buyer's unlimited 48 h customer-service window; recorded before the payment
     commits, so notices queued by it find the window open. Losing it only makes them template messages."""
     if not openid:
         return
-    resources = app[RESOURCES]
     try:
-        record_interaction(resources.redis, resources.key, openid, "payment", now)
+        await app[RESOURCES].windows.record_now(openid, "payment", now)
     except redis.RedisError as exc:
+        metrics.ERRORS.labels("cs_window", type(exc).__name__).inc()
         log.warning("payment window not recorded", extra={"error": repr(exc)})
 
 
@@ -111,7 +111,5 @@ async def _follow_up(app: web.Application, result: PaymentResult) -> None:
     jobs = app.get(JOBS)
     if jobs is None:
         return
-    if result.outcome is PaymentOutcome.PAID:
-        await jobs.enqueue("after_payment", result.order_no, _job_id=paid_job_id(result.order_no))
-    elif result.outcome is PaymentOutcome.REFUND and result.refund_no:
+    if result.outcome is PaymentOutcome.REFUND and result.refund_no:
         await jobs.enqueue("refund_payment", result.refund_no, _job_id=refund_job_id(result.refund_no))

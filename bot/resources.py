@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import peewee
@@ -18,10 +19,12 @@ import redis
 import redis.asyncio as aioredis
 
 from bot.config import Config
+from bot.cs_windows import LoopWindows
 from bot.embedded_redis import EmbeddedRedis
 from bot.redis_pipe import RedisPipe
 from store.clock import Clock, SystemClock
 from store.db import close_database, open_database
+from store.windows import WindowQuotas
 
 if TYPE_CHECKING:
     from bot.wechat import WeChatGateway
@@ -41,6 +44,12 @@ class Resources:
     def key(self, *parts: str) -> str:
         """A Redis key in this deployment's namespace."""
         return self.config.redis.prefix + ":".join(parts)
+
+    @cached_property
+    def windows(self) -> LoopWindows:
+        """The process's customer-service windows, on the loop's pipelined connection (gateway, pay notify)."""
+        shop = self.config.shop
+        return LoopWindows(self.pipe, self.key, WindowQuotas(shop.cs_quota_after_message, shop.cs_quota_after_click))
 
     @property
     def queue_name(self) -> str:

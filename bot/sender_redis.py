@@ -19,12 +19,13 @@ import redis
 from werobot.messages.messages import UnknownMessage, WeChatMessage
 
 from bot import metrics
+from bot.cs_windows import LoopWindows
 from bot.inbound import USER_MESSAGE_TYPES
 from bot.redis_pipe import RedisPipe, Reply
 from dialogs.state import StateIO
 from handlers.context import STATE_IO
 from store.clock import Clock
-from store.windows import RECORD_SCRIPT, InteractionKind, record_call
+from store.windows import InteractionKind
 
 log = logging.getLogger("wxshop.gateway")
 
@@ -44,10 +45,10 @@ def interaction_of(message: WeChatMessage) -> InteractionKind | None:
 
 class SenderRedis:
     def __init__(
-        self, pipe: RedisPipe, key: Callable[..., str], clock: Clock, state_keys: Callable[[str], list[str]]
+        self, pipe: RedisPipe, windows: LoopWindows, clock: Clock, state_keys: Callable[[str], list[str]]
     ) -> None:
         self.pipe = pipe
-        self.key = key
+        self.windows = windows
         self.clock = clock
         self.state_keys = state_keys
 
@@ -96,13 +97,8 @@ class SenderRedis:
     def record(self, message: WeChatMessage) -> None:
         """Note the window this message opens, without waiting (once per message: only the claiming attempt)."""
         kind = interaction_of(message)
-        if kind is None:
-            return
-        keys, args = record_call(self.key, message.source, kind, self.clock.now())
-        try:
-            self.pipe.send_script(RECORD_SCRIPT, keys, args, _check_recorded)
-        except redis.RedisError as exc:
-            _check_recorded(exc)
+        if kind is not None:
+            self.windows.record(message.source, kind, self.clock.now())
 
 
 def _check_written(reply: Reply) -> None:
@@ -110,8 +106,3 @@ def _check_written(reply: Reply) -> None:
         metrics.ERRORS.labels("dialog_state", type(reply).__name__).inc()
         log.error("dialog state not saved", extra={"error": str(reply)})
 
-
-def _check_recorded(reply: Reply) -> None:
-    if isinstance(reply, Exception):
-        metrics.ERRORS.labels("cs_window", type(reply).__name__).inc()
-        log.warning("customer-service window not recorded", extra={"error": str(reply)})

@@ -17,7 +17,6 @@ from bot.outbox_service import OutboxService
 from bot.pay_client import WeChatPayClient
 from bot.resources import Resources, open_resources
 from bot.tracking_client import Kuaidi100Client
-from bot.wechat import WeChatGateway
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS, JobDeps
 from scheduler.member_jobs import MemberJobDeps
@@ -45,7 +44,6 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         clock=resources.clock,
         worker_name=f"{socket.gethostname()}:{os.getpid()}",
         pay=WeChatPayClient(config),
-        messenger=WeChatGateway(config, resources.redis),
         rules=ShopRules.from_settings(config.shop),
         members=MemberJobDeps(MemberSettings.from_settings(config.shop, config.wechat.app_id), config.redis.prefix),
         tracking=Kuaidi100Client.from_config(config),
@@ -53,15 +51,17 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         after_sales=AfterSalesRules.from_settings(config.after_sales, config.shop),
         metrics=MetricRules.from_settings(config.shop),
     )
-    outbox = None if burst else OutboxService(config, resources, deps.worker_name)
+    outbox = OutboxService(config, resources, deps.worker_name)
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
-        if outbox is not None:  # delivers notices continuously beside the jobs (bot/outbox_service.py)
+        if not burst:  # delivers notices continuously beside the jobs (bot/outbox_service.py)
             await outbox.start()
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        if outbox is not None:
+        if burst:  # the notices that are due, those the jobs just queued included
+            await outbox.drain()
+        else:
             await outbox.stop()
 
     options: dict[str, Any] = {

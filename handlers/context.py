@@ -1,14 +1,16 @@
 """What every handler receives: the message and one `HandlerContext`, the same typed signature for all.
 
-Handlers cannot import `bot`; what they need from the outside world is declared here as small Protocols and
-handed in by `bot` when it assembles the app.
+Handlers cannot import `bot`; what they need from the outside world is handed in by `bot` when it assembles the
+app. A handler never sends customer-service messages itself: what it has to say after its reply goes in the
+answer's follow-ups, which the gateway sends after the reply, each taking one message from the follower's
+customer-service window (`bot.customer_service`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 from werobot.messages.messages import WeChatMessage
@@ -20,18 +22,11 @@ from store.clock import Clock
 ReplyLike = Any  # WeChatReply | str | list of articles | dialogs.replies.Answer | None
 
 
-class Outbound(Protocol):
-    """The slice of the WeChat gateway handlers may call (blocking; they already run in a worker thread)."""
-
-    def send_text(self, openid: str, content: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class HandlerContext:
     clock: Clock
     redis: redis.Redis
     key: Callable[..., str]
-    outbound: Outbound
     engine: Engine
     shop_name: str
     public_url: str

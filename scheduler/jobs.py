@@ -15,7 +15,7 @@ from scheduler.after_sales_jobs import AFTER_SALES_FUNCTIONS
 from scheduler.logistics_jobs import LOGISTICS_FUNCTIONS
 from scheduler.member_jobs import MEMBER_FUNCTIONS, MemberJobDeps
 from scheduler.metrics_jobs import METRICS_FUNCTIONS
-from scheduler.order_jobs import ORDER_FUNCTIONS, Messenger
+from scheduler.order_jobs import ORDER_FUNCTIONS
 from scheduler.stock_jobs import STOCK_FUNCTIONS
 from store.after_sales import AfterSalesRules
 from store.clock import Clock
@@ -36,7 +36,6 @@ class JobDeps:
     clock: Clock
     worker_name: str
     pay: PayGateway | None = None  # WeChat Pay, for order timeouts and refunds
-    messenger: Messenger | None = None  # the WeChat gateway's send_text, for the after-payment message
     rules: ShopRules = field(default_factory=ShopRules)
     members: MemberJobDeps = field(default_factory=MemberJobDeps)  # gift, birthday, tier and points rules
     tracking: TrackingProvider | None = None  # Kuaidi100, for subscriptions and the polling fallback

@@ -1,6 +1,7 @@
-"""Order jobs: unpaid timeouts (a deferred job per order plus a minute sweep), the buyer's message after payment,
-and refunds pushed to WeChat Pay (a job per refund plus a sweep). Each uses the injected clock
-(`ctx["deps"].clock`), so tests run them directly with a ManualClock and a ctx dict.
+"""Order jobs: unpaid timeouts (a deferred job per order plus a minute sweep) and refunds pushed to WeChat Pay (a
+job per refund plus a sweep). Each uses the injected clock (`ctx["deps"].clock`), so tests run them directly
+with a ManualClock and a ctx dict. The buyer's message after payment is no job: `store.payments.mark_paid`
+queues it in the outbox with the payment.
 
 Timeout (`cancel_unpaid`, `cancel_expired_orders`): an order past `expires_at` is first looked up at WeChat Pay
 (`PayGateway.query_order`): paid there but the notice not yet here → recorded as paid (amount checked) instead
@@ -13,21 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from store.money import yuan
-from store.orders import (
-    UNPAID,
-    ShopRules,
-    cancel_if_unpaid,
-    claim_buyer_notice,
-    expired_unpaid,
-    get_order,
-    release_buyer_notice,
-)
-from store.payments import AmountMismatch, PayError, PayGateway, PaymentOutcome, PaymentResult, mark_paid
+from store.orders import UNPAID, ShopRules, cancel_if_unpaid, expired_unpaid, get_order
+from store.payments import AmountMismatch, PayError, PayGateway, PaymentOutcome, mark_paid
 from store.refunds import refunds_to_submit, submit_refund, sync_refund
-from store.wechat_errors import WeChatError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -39,18 +30,8 @@ log = logging.getLogger("wxshop.jobs.orders")
 SWEEP_BATCH = 500
 
 
-class Messenger(Protocol):
-    """The slice of the WeChat gateway the after-payment message needs (blocking)."""
-
-    def send_text(self, openid: str, content: str) -> None: ...
-
-
 def cancel_job_id(order_no: str) -> str:
     return f"cancel:{order_no}"
-
-
-def paid_job_id(order_no: str) -> str:
-    return f"paid:{order_no}"
 
 
 def refund_job_id(refund_no: str) -> str:
@@ -93,25 +74,6 @@ def settle_unpaid(order_no: str, now: datetime, pay: PayGateway | None, rules: S
     return "cancelled" if cancel_if_unpaid(order_no, now, reason="timeout") else "not_unpaid"
 
 
-def notify_buyer_paid(order_no: str, now: datetime, messenger: Messenger) -> bool:
-    """The buyer's customer-service message after payment (payment opens the 48 h window). Claimed first so it
-    goes once; released again if sending fails, so a retry can send it. The outbox takes this over later."""
-    order = claim_buyer_notice(order_no, now)
-    if order is None:
-        return False
-    what = "虚拟商品已发放到您的账户" if not order.needs_shipping else "我们会尽快为您发货"
-    text = (
-        f"支付成功！\n订单号：{order.order_no}\n商品：{order.title}\n实付：{yuan(order.payable_fen)}\n"
-        f"{what}，发送“订单详情”可随时查看进度。"
-    )
-    try:
-        messenger.send_text(order.openid, text)
-    except WeChatError:
-        release_buyer_notice(order_no)
-        raise
-    return True
-
-
 def push_refunds(pay: PayGateway, now: datetime, rules: ShopRules, limit: int = 100) -> int:
     """Sweep: submit pending refunds and ask about submitted ones; returns how many reached a final state."""
     finished = 0
@@ -130,28 +92,10 @@ def _deps(ctx: dict[str, Any]) -> JobDeps:
     return ctx["deps"]
 
 
-async def _enqueue(ctx: dict[str, Any], function: str, *args: Any, _job_id: str) -> None:
-    """Queue a follow-up job on the worker's own pool (absent when a test calls the job directly)."""
-    pool = ctx.get("redis")
-    if pool is not None:
-        await pool.enqueue_job(function, *args, _job_id=_job_id)
-
-
-async def follow_up(ctx: dict[str, Any], result: PaymentResult | str, order_no: str) -> None:
-    if isinstance(result, PaymentResult):
-        if result.outcome is PaymentOutcome.PAID:
-            await _enqueue(ctx, "after_payment", order_no, _job_id=paid_job_id(order_no))
-        elif result.outcome is PaymentOutcome.REFUND and result.refund_no:
-            await _enqueue(ctx, "refund_payment", result.refund_no, _job_id=refund_job_id(result.refund_no))
-    elif result == "paid":
-        await _enqueue(ctx, "after_payment", order_no, _job_id=paid_job_id(order_no))
-
-
 async def cancel_unpaid(ctx: dict[str, Any], order_no: str) -> str:
     """Deferred to the order's `expires_at` (`_job_id=cancel:{order_no}`) when it is created."""
     deps = _deps(ctx)
     outcome = await asyncio.to_thread(settle_unpaid, order_no, deps.clock.now(), deps.pay, deps.rules)
-    await follow_up(ctx, outcome, order_no)
     log.info("unpaid order timed out", extra={"order_no": order_no, "outcome": outcome})
     return outcome
 
@@ -165,17 +109,8 @@ async def cancel_expired_orders(ctx: dict[str, Any]) -> int:
     cancelled = 0
     for order_no in order_nos:
         outcome = await asyncio.to_thread(settle_unpaid, order_no, now, deps.pay, deps.rules)
-        await follow_up(ctx, outcome, order_no)
         cancelled += outcome == "cancelled"
     return cancelled
-
-
-async def after_payment(ctx: dict[str, Any], order_no: str) -> bool:
-    """Queued by the notify endpoint (`_job_id=paid:{order_no}`) once the payment is committed."""
-    deps = _deps(ctx)
-    if deps.messenger is None:
-        return False
-    return await asyncio.to_thread(notify_buyer_paid, order_no, deps.clock.now(), deps.messenger)
 
 
 async def refund_payment(ctx: dict[str, Any], refund_no: str) -> str:
@@ -195,4 +130,4 @@ async def sync_refunds(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(push_refunds, deps.pay, deps.clock.now(), deps.rules)
 
 
-ORDER_FUNCTIONS = [cancel_unpaid, cancel_expired_orders, after_payment, refund_payment, sync_refunds]
+ORDER_FUNCTIONS = [cancel_unpaid, cancel_expired_orders, refund_payment, sync_refunds]

@@ -98,7 +98,7 @@ class Order(BaseModel):
     cancel_reason = peewee.CharField(max_length=16, null=True)
     shipped_at = ShanghaiDateTimeField(null=True)
     completed_at = ShanghaiDateTimeField(null=True)
-    buyer_notified_at = ShanghaiDateTimeField(null=True)
+    buyer_notified_at = ShanghaiDateTimeField(null=True)  # unused: the paid notice is in the outbox now
 
     class Meta:
         indexes = (
@@ -503,20 +503,3 @@ def settled_status(order: Order, refunds_in_flight: bool) -> str:
     if order.shipped_at is not None:
         return SHIPPED
     return PAID
-
-
-def claim_buyer_notice(order_no: str, now: datetime) -> Order | None:
-    """Take the right to send the paid order's message to the buyer (once): the order, or None if taken."""
-    with write_transaction():
-        claimed = (
-            Order.update(buyer_notified_at=now)
-            .where(Order.order_no == order_no, Order.buyer_notified_at.is_null(), Order.paid_at.is_null(False))
-            .execute()
-        )
-    return Order.get(Order.order_no == order_no) if claimed else None
-
-
-def release_buyer_notice(order_no: str) -> None:
-    """Sending failed: let a retry claim it again."""
-    with write_transaction():
-        Order.update(buyer_notified_at=None).where(Order.order_no == order_no).execute()

@@ -54,7 +54,8 @@ KINDS: dict[str, NoticeKind] = {
     k.name: k
     for k in (
         _kind(
-            "paid", Priority.TRANSACTIONAL, True, "您的订单{order_no}已支付{amount}（{goods}），我们会尽快发货。",
+            "paid", Priority.TRANSACTIONAL, True,
+            "支付成功！您的订单{order_no}已支付{amount}（{goods}），发送“订单详情”可随时查看进度。",
             order_no="character_string", amount="amount", goods="thing", paid_at="time",
         ),
         _kind(

@@ -7,8 +7,10 @@ the admin API are handed (`PayGateway`; `bot.pay_client` implements it with wech
 2. a `Payment` row keyed by `transaction_id` (unique) records the money: a duplicate notice — WeChat's retries,
    or several servers delivering the same notice at once — fails that insert and is answered `DUPLICATE`
    (already recorded: reply SUCCESS again, change nothing);
-3. the order moves `unpaid → paid` by a conditional UPDATE; only the transaction that moved it uses the coupons
-   and adds spend and points (`store.members`), so all of that happens once.
+3. the order moves `unpaid → paid` by a conditional UPDATE; only the transaction that moved it uses the coupons,
+   adds spend and points (`store.members`) and queues the buyer's `paid` notice in the outbox (keyed
+   `paid:{order_no}`), so all of that happens once. The outbox sends it as a customer-service message inside
+   the window the payment opened, else as a template message.
 
 **Late payment after cancellation (decision).** If the order is no longer unpaid — the timeout cancelled it a
 moment before the buyer's payment landed (or, in theory, a second payment for one order) — the payment is
@@ -34,6 +36,9 @@ from store import members
 from store.db import BaseModel, ShanghaiDateTimeField, write_transaction
 from store.members import MemberRules
 from store.orders import PAID, UNPAID, Order
+from store.outbox import enqueue_notice
+from store.outbox_kinds import Priority, format_fen, format_time
+from store.template_lint import thing_value
 
 PENDING, SUBMITTED, SUCCEEDED, FAILED = "pending", "submitted", "succeeded", "failed"
 REQUEST, LATE_PAYMENT = "request", "late_payment"
@@ -170,6 +175,7 @@ def mark_paid(
             if moved:
                 coupon_store.use_coupons(order_no, now)
                 earned = members.record_payment(order.openid, order_no, total_fee, transaction_id, now, rules)
+                _queue_paid_notice(order, now)
                 return PaymentResult(PaymentOutcome.PAID, order_no, order.openid, points_earned=earned)
             refund_no = f"RF{transaction_id}"
             Payment.update(outcome=PaymentOutcome.REFUND.value).where(Payment.id == payment.id).execute()
@@ -183,6 +189,15 @@ def mark_paid(
         if earlier is None:
             raise
         return PaymentResult(PaymentOutcome.DUPLICATE, earlier.order_no, order.openid)
+
+
+def _queue_paid_notice(order: Order, now: datetime) -> None:
+    enqueue_notice(
+        order.openid, "paid",
+        {"order_no": order.order_no, "amount": format_fen(order.payable_fen), "goods": thing_value(order.title, "商品"),
+         "paid_at": format_time(now)},
+        Priority.TRANSACTIONAL, now, dedup_key=f"paid:{order.order_no}",
+    )  # fmt: skip
 
 
 def payments_of(order_no: str) -> list[Payment]:

@@ -58,6 +58,17 @@ def key_type(key: str) -> str:
     return match.group(1)
 
 
+def thing_value(text: str, fallback: str) -> str:
+    """Free text (a product title) as a `thing` field that passes `value_problems`: line breaks, emoji and
+    marketing words out, at most 20 characters; `fallback` when nothing is left."""
+    cleaned = _LINE_BREAK.sub(" ", _EMOJI.sub("", text))
+    while found := [w for w in MARKETING_WORDS if w in cleaned]:  # a removal can join the halves of another
+        for word in found:
+            cleaned = cleaned.replace(word, "")
+    cleaned = " ".join(cleaned.split())[:FIELD_MAX_CHARS].strip()
+    return cleaned or fallback
+
+
 def value_problems(name: str, value_type: str, value: str, service: bool = True) -> list[str]:
     """What is wrong with one value of `value_type` (empty list when nothing)."""
     if not value.strip():

@@ -6,9 +6,13 @@ unlimited for 48 h. A newer interaction of a bucket opens a fresh window there (
 of an older one changes nothing. A send takes one message from the open window that grants it, preferring
 payment, then message, then click (the order that wastes the fewest scarce messages).
 
-Recording is one Redis script call (on the inbound hot path); windows may expire or be lost with Redis — then
-the outbox falls back to template messages, never to a send WeChat would refuse. Keys expire 48 h after the
-last interaction (wall time; the verdicts themselves use the business timestamps stored in them).
+Every customer-service send takes its message here first, atomically: the outbox dispatcher's (a batch in one
+script call) and those made outside it, late replies and follow-ups (the same script, on the serving process's
+pipelined connection). Passive replies (the XML answer to WeChat's POST) take nothing: WeChat does not count
+them. Recording is one Redis script call (on the inbound hot path); windows may expire or be lost with Redis —
+then the outbox falls back to template messages and other sends are dropped, never sent for WeChat to refuse.
+Keys expire 48 h after the last interaction (wall time; the verdicts themselves use the business timestamps
+stored in them).
 """
 
 from __future__ import annotations
@@ -65,15 +69,17 @@ if open then return 'used_up' end
 return 'closed'
 """
 
-# The same for several followers in one call (KEYS = their window keys): what the dispatcher does per batch.
-_RESERVE_MANY = (
+# The same for several sends in one call (KEYS = their window keys, a key once per message): the dispatcher's
+# batch, or a late reply and its follow-ups. Granted verdicts come first for a repeated key: nothing in the
+# script opens a window, so once one send is refused the following ones are too.
+RESERVE_SCRIPT = (
     "local verdicts = {}\nfor i = 1, #KEYS do\nverdicts[i] = (function(KEYS)\n"
     + _RESERVE
     + "\nend)({KEYS[i]})\nend\nreturn verdicts\n"
 )
 
 # The follower's windows are used up (45047) or gone (45015): remember it until a new interaction.
-_SPEND = """
+SPEND_SCRIPT = """
 redis.call('HSET', KEYS[1], 'mu', 1000000, 'cu', 1000000)
 redis.call('HDEL', KEYS[1], 'p')
 return 1
@@ -105,17 +111,23 @@ def record_call(
     return [window_key(key, openid)], [bucket, _ms(now), KEY_TTL_MS]
 
 
-def record_interaction(
-    client: redis.Redis, key: Callable[..., str], openid: str, kind: InteractionKind, now: datetime
-) -> None:
-    """Note that the follower did something that opens a customer-service window. `key` is the deployment's
-    Redis key function (`Resources.key`, `HandlerContext.key`). Record `click` only for menu buttons that grant
-    it (click, scancode_push, scancode_waitmsg)."""
-    CsWindows(client, key).record_interaction(openid, kind, now)
+def reserve_call(
+    key: Callable[..., str], openids: Sequence[str], now: datetime, quotas: WindowQuotas
+) -> tuple[list[str], list[str | int]]:
+    """The keys and arguments of `RESERVE_SCRIPT` taking one message for each entry of `openids` (an openid
+    repeated takes several)."""
+    return [window_key(key, openid) for openid in openids], _reserve_args(now, quotas, take=True)
+
+
+def spend_call(key: Callable[..., str], openid: str) -> tuple[list[str], list[str | int]]:
+    """The keys and arguments of `SPEND_SCRIPT`: WeChat refused a send (45015/45047), take no more until the
+    follower's next interaction."""
+    return [window_key(key, openid)], []
 
 
 class CsWindows:
-    """Windows through a synchronous client: recording (inbound handlers, payments) and inspection."""
+    """Windows through a synchronous client: inspection, and recording and taking for synchronous callers (tests,
+    benchmarks). The serving process runs the same scripts on its event loop's pipelined connection."""
 
     def __init__(self, client: redis.Redis, key: Callable[..., str], quotas: WindowQuotas | None = None) -> None:
         self.client = client
@@ -123,7 +135,7 @@ class CsWindows:
         self.quotas = quotas or WindowQuotas()
         self._record = client.register_script(RECORD_SCRIPT)
         self._reserve = client.register_script(_RESERVE)
-        self._spend = client.register_script(_SPEND)
+        self._spend = client.register_script(SPEND_SCRIPT)
 
     def record_interaction(self, openid: str, kind: InteractionKind, now: datetime) -> None:
         keys, args = record_call(self.key, openid, kind, now)
@@ -134,7 +146,7 @@ class CsWindows:
         return self._call(openid, now, take=False)
 
     def consume(self, openid: str, now: datetime) -> WindowVerdict:
-        """Take one message for a customer-service send made outside the outbox (late replies, follow-ups)."""
+        """Take one message for a customer-service send."""
         return self._call(openid, now, take=True)
 
     def spend(self, openid: str) -> None:
@@ -153,17 +165,16 @@ class AsyncCsWindows:
         self.client = client
         self.key = key
         self.quotas = quotas
-        self._reserve_many = client.register_script(_RESERVE_MANY)
-        self._spend = client.register_script(_SPEND)
+        self._reserve_many = client.register_script(RESERVE_SCRIPT)
+        self._spend = client.register_script(SPEND_SCRIPT)
 
     async def reserve_many(self, openids: Sequence[str], now: datetime) -> list[WindowVerdict]:
         """Take one message for each openid where a window allows it, in one script call per batch (on Redis
         Cluster its keys must share a slot: give `[redis] prefix` a hash tag)."""
         if not openids:
             return []
-        keys = [window_key(self.key, openid) for openid in openids]
-        results = await self._reserve_many(keys=keys, args=_reserve_args(now, self.quotas, take=True))
-        return [r.decode() if isinstance(r, bytes) else r for r in results]
+        keys, args = reserve_call(self.key, openids, now, self.quotas)
+        return verdicts_of(await self._reserve_many(keys=keys, args=args))
 
     async def spend(self, openids: Sequence[str]) -> None:
         if not openids:
@@ -172,6 +183,11 @@ class AsyncCsWindows:
             for openid in openids:
                 await self._spend(keys=[window_key(self.key, openid)], client=pipe)
             await pipe.execute()
+
+
+def verdicts_of(reply: Sequence[bytes | str]) -> list[WindowVerdict]:
+    """`RESERVE_SCRIPT`'s reply as verdicts."""
+    return [r.decode() if isinstance(r, bytes) else r for r in reply]  # type: ignore[misc]
 
 
 def _reserve_args(now: datetime, quotas: WindowQuotas, take: bool) -> list[int | str]:

@@ -14,14 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Config
-from bot.outbox_service import build_dispatcher, close_sender, open_sender
 from bot.runtime import RESOURCES
 from bot.sandbox.follower import FollowerSimulator
 from bot.sandbox.server import Sandbox
 from bot.sandbox.tracking import TrackingEmulator
 from bot.tracking_client import NOTIFY_PATH, Kuaidi100Client
 from scheduler.logistics_jobs import subscribe_parcels
-from scheduler.outbox import OutboxSettings
 from store.after_sales import AfterSalesRules
 from store.clock import ManualClock
 from store.logistics import Shipment
@@ -29,7 +27,7 @@ from store.orders import CartLine, Order, create_order
 from store.outbox import Notice
 from store.parcel_alerts import LogisticsRules
 from store.payments import mark_paid
-from store.windows import record_interaction
+from store.windows import CsWindows
 from tests.gateway_support import account_for
 from tests.order_support import HOME, RULES, START, Shop
 from tests.pay_support import PayWorld, pay_world
@@ -129,17 +127,11 @@ class ServiceWorld:
         resources = self.pay.app[RESOURCES]
         self.pay.sandbox.world.follow(openid)
         self.pay.sandbox.world.record_interaction(openid, "payment")
-        record_interaction(resources.redis, resources.key, openid, "payment", self.clock.now())
+        CsWindows(resources.redis, resources.key).record_interaction(openid, "payment", self.clock.now())
 
     async def deliver_notices(self) -> None:
         """Run the outbox dispatcher once over everything due (what the worker does continuously)."""
-        config, resources = self.pay.config, self.pay.app[RESOURCES]
-        sender, gateway = open_sender(config, resources, 10)
-        try:
-            settings = OutboxSettings(batch_size=50, lanes=1, concurrency=10)
-            await build_dispatcher(config, resources, sender, "test", settings).drain()
-        finally:
-            await close_sender(sender, gateway)
+        await self.pay.deliver_notices()
 
     def delivered_texts(self, openid: str) -> list[str]:
         """The customer-service texts the follower has seen, oldest first."""

@@ -20,12 +20,13 @@ from aiohttp.test_utils import TestServer
 
 from bot.app import create_app
 from bot.config import Config
+from bot.outbox_service import build_dispatcher, close_sender, open_sender
 from bot.pay_client import WeChatPayClient
 from bot.runtime import RESOURCES
 from bot.sandbox.ports import free_port
 from bot.sandbox.server import Sandbox, build_sandbox
-from bot.wechat import WeChatGateway
 from scheduler.jobs import JobDeps
+from scheduler.outbox import DispatchStats, OutboxSettings
 from store.clock import ManualClock
 from store.db import open_database
 from store.orders import ShopRules
@@ -58,15 +59,23 @@ class PayWorld:
 
     def deps(self, **overrides: Any) -> JobDeps:
         """What the worker hands its jobs, built the way bot/worker.py builds it."""
-        resources = self.app[RESOURCES]
         options: dict[str, Any] = {
             "clock": self.clock,
             "worker_name": "test",
             "pay": WeChatPayClient(self.config),
-            "messenger": WeChatGateway(self.config, resources.redis),
             "rules": ShopRules.from_settings(self.config.shop),
         }
         return JobDeps(**(options | overrides))
+
+    async def deliver_notices(self) -> DispatchStats:
+        """Run the outbox dispatcher once over everything due (what the worker does continuously)."""
+        resources = self.app[RESOURCES]
+        sender, gateway = open_sender(self.config, resources, 10)
+        try:
+            settings = OutboxSettings(batch_size=50, lanes=1, concurrency=10)
+            return await build_dispatcher(self.config, resources, sender, "test", settings).drain()
+        finally:
+            await close_sender(sender, gateway)
 
     async def open_pay_link(self, order_no: str, openid: str) -> aiohttp.ClientResponse:
         """Link → OAuth in the sandbox (as `openid`) → back to the pay page; returns the final response."""

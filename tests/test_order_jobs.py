@@ -22,14 +22,13 @@ from bot.sandbox.ports import free_port
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS
 from scheduler.order_jobs import (
-    after_payment,
     cancel_expired_orders,
     cancel_unpaid,
     refund_payment,
     sync_refunds,
 )
 from store.inventory import stock_of
-from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, cancel_if_unpaid, create_order
+from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, create_order
 from store.payments import Payment, Refund
 from tests.order_support import BUYER, HOME, RULES
 from tests.pay_support import PayWorld, pay_world
@@ -44,9 +43,7 @@ async def world(migrated: Config) -> AsyncIterator[PayWorld]:
 
 @pytest.fixture
 def ctx(world: PayWorld) -> dict[str, Any]:
-    deps = world.deps()
-    yield {"deps": deps}
-    deps.messenger.close()  # type: ignore[union-attr]
+    return {"deps": world.deps()}
 
 
 def new_order(w: PayWorld, quantity: int = 2) -> Order:
@@ -59,7 +56,7 @@ def status(order: Order) -> str:
 
 def test_jobs_are_registered() -> None:
     names = {f.__name__ for f in FUNCTIONS}
-    assert {"cancel_unpaid", "cancel_expired_orders", "after_payment", "refund_payment", "sync_refunds"} <= names
+    assert {"cancel_unpaid", "cancel_expired_orders", "refund_payment", "sync_refunds"} <= names
     crons = {c.name for c in cron_table()}
     assert {"order-timeouts", "refund-sync"} <= crons
 
@@ -142,33 +139,22 @@ async def test_sweep_and_deferred_job_racing_cancel_once(world: PayWorld, ctx: d
     assert stock_of(world.shop.dress) == 10
 
 
-async def test_after_payment_waits_for_a_payment(world: PayWorld, ctx: dict[str, Any]) -> None:
-    order = new_order(world)
-    assert not await after_payment(ctx, order.order_no)
-    cancel_if_unpaid(order.order_no, world.clock.now())
-    assert not await after_payment(ctx, order.order_no)
-    assert world.sandbox.world.delivered(BUYER) == []
-
-
 async def test_refund_sweep_settles_refunds_wechat_was_still_processing(migrated: Config) -> None:
     async with pay_world(migrated, refund_delay_s=120) as w:
         w.sandbox.world.follow(BUYER)
         deps = w.deps()
-        try:
-            order = new_order(w)
-            params = await w.pay_params(order.order_no, BUYER)
-            await w.confirm(params, BUYER)
-            await w.sandbox.pay.deliver_due()
-            status_code, refund = await w.admin("POST", f"/admin/api/orders/{order.order_no}/refund",
-                                                json={"reason": "不想要了"})  # fmt: skip
-            assert status_code == 201 and refund["status"] == "submitted"
-            assert await sync_refunds({"deps": deps}) == 0
-            w.clock.advance(minutes=3)
-            assert await sync_refunds({"deps": deps}) == 1
-            assert Refund.get(Refund.refund_no == refund["refund_no"]).status == "succeeded"
-            assert status(order) == "refunded" and stock_of(w.shop.dress) == 10
-        finally:
-            deps.messenger.close()  # type: ignore[union-attr]
+        order = new_order(w)
+        params = await w.pay_params(order.order_no, BUYER)
+        await w.confirm(params, BUYER)
+        await w.sandbox.pay.deliver_due()
+        status_code, refund = await w.admin("POST", f"/admin/api/orders/{order.order_no}/refund",
+                                            json={"reason": "不想要了"})  # fmt: skip
+        assert status_code == 201 and refund["status"] == "submitted"
+        assert await sync_refunds({"deps": deps}) == 0
+        w.clock.advance(minutes=3)
+        assert await sync_refunds({"deps": deps}) == 1
+        assert Refund.get(Refund.refund_no == refund["refund_no"]).status == "succeeded"
+        assert status(order) == "refunded" and stock_of(w.shop.dress) == 10
 
 
 async def test_the_chat_flow_schedules_the_timeout_by_id_at_the_deadline(world: PayWorld) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,7 +87,7 @@ async def test_a_dead_dispatchers_batch_is_taken_over_without_repeats(config: Co
         assert rig.notice(untouched).status == SENT
         texts = [d.payload["text"]["content"] for d in rig.world.delivered("o_cs")]
         assert texts == ["您的订单CS0已支付"] + [
-            f"您的订单CS{i}已支付¥199.00（红色连衣裙 M码），我们会尽快发货。" for i in (2, 3)
+            f"支付成功！您的订单CS{i}已支付¥199.00（红色连衣裙 M码），发送“订单详情”可随时查看进度。" for i in (2, 3)
         ]
         assert [len(rig.world.delivered(o)) for o in ("o_t1", "o_t2")] == [1, 1]
 
@@ -225,5 +226,6 @@ async def test_a_worker_killed_mid_run_and_restarted_sends_nothing_twice(
 
 
 def _order_no(delivered: Delivered) -> str:
-    text = delivered.payload["text"]["content"]
-    return text[len("您的订单") : len("您的订单") + len("N000000")]
+    found = re.search(r"订单(N\d{6})", delivered.payload["text"]["content"])
+    assert found, delivered.payload
+    return found[1]

@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import ConfigError, load
 from store.outbox_templates import TemplateConfigError, parse_templates
-from store.template_lint import TemplateLintError, lint_template_data, value_problems
+from store.template_lint import TemplateLintError, lint_template_data, thing_value, value_problems
 from tests.outbox_support import TEMPLATES
 
 
@@ -130,3 +130,19 @@ def test_config_load_validates_templates(tmp_path: Path) -> None:
 
 def test_the_shipped_config_file_is_valid() -> None:
     load(Path(__file__).resolve().parent.parent / "config.toml", env={})
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("法式碎花连衣裙 等3件", "法式碎花连衣裙 等3件"),
+        ("限时特价🔥连衣裙\n红色 M码", "连衣裙 红色 M码"),
+        ("特特价价", "商品"),  # removing one word must not leave another behind
+        ("超长标题" * 8, "超长标题" * 5),
+    ],
+)
+def test_a_product_title_becomes_a_thing_field_wechat_accepts(title: str, shown: str) -> None:
+    """The paid notice is queued inside the payment's transaction: its goods field must never fail the linter."""
+    value = thing_value(title, "商品")
+    assert value == shown
+    assert value_problems("goods", "thing", value) == []

@@ -16,12 +16,12 @@ from bot.pay_pages import client_ip, oauth_base_url
 from bot.runtime import RESOURCES
 from bot.sandbox.pay_xml import parse_xml
 from bot.sandbox.server import Sandbox
-from scheduler.order_jobs import after_payment
 from store.catalog import Product
 from store.coupons import USED, Coupon
 from store.inventory import stock_of
 from store.members import Member
 from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, cancel_if_unpaid, create_order
+from store.outbox import Notice
 from store.payments import Payment, Refund
 from store.windows import CsWindows
 from tests.order_support import BUYER, HOME, OTHER, RULES, START, coupon
@@ -96,19 +96,13 @@ async def test_pay_link_to_paid_order_end_to_end(world: PayWorld) -> None:
     resources = world.app[RESOURCES]
     windows = CsWindows(resources.redis, resources.key)
     assert windows.verdict(BUYER, world.clock.now()) == "payment", "the payment opened the 48 h window"
-    client = redis.Redis.from_url(resources.redis_url)
-    try:
-        assert client.exists(f"arq:job:paid:{order.order_no}"), "after_payment queued after the commit"
-    finally:
-        client.close()
-    deps = world.deps()
-    try:
-        assert await after_payment({"deps": deps}, order.order_no)
-        assert not await after_payment({"deps": deps}, order.order_no), "the buyer's message goes once"
-    finally:
-        deps.messenger.close()  # type: ignore[union-attr]
+    [notice] = Notice.select().where(Notice.openid == BUYER)
+    assert (notice.kind, notice.dedup_key) == ("paid", f"paid:{order.order_no}"), "queued with the payment"
+    await world.deliver_notices()
+    await world.deliver_notices()
     texts = [d.payload["text"]["content"] for d in world.sandbox.world.delivered(BUYER)]
-    assert len(texts) == 1 and texts[0].startswith("支付成功！") and order.order_no in texts[0]
+    assert len(texts) == 1 and texts[0].startswith("支付成功！") and order.order_no in texts[0], texts
+    assert world.sandbox.world.refused() == []
 
 
 async def test_duplicate_and_concurrent_notices_mark_paid_once(world: PayWorld) -> None:
@@ -123,6 +117,11 @@ async def test_duplicate_and_concurrent_notices_mark_paid_once(world: PayWorld) 
     assert Payment.select().count() == 1
     assert Member.get(Member.openid == BUYER).total_spend_fen == order.payable_fen
     assert stock_of(world.shop.dress) == 8
+    assert [n.kind for n in Notice.select().where(Notice.openid == BUYER)] == ["paid"], "one notice for the buyer"
+    await world.deliver_notices()
+    [paid] = world.sandbox.world.delivered(BUYER)
+    assert paid.kind == "custom" and order.order_no in paid.payload["text"]["content"], "inside the payment window"
+    assert world.sandbox.world.refused() == []
 
 
 @pytest.mark.parametrize(

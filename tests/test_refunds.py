@@ -121,7 +121,7 @@ async def test_transient_and_permanent_refusals(world: PayWorld) -> None:
     status, refund = await world.admin("POST", refund_path(order), json={"amount_fen": 500})
     assert status == 201 and refund["status"] == "pending" and "SYSTEMERROR" in refund["error"]
     assert Order.get_by_id(order.id).status == "refunding"
-    deps = world.deps(messenger=None)
+    deps = world.deps()
     assert await sync_refunds({"deps": deps}) == 1, "the sweep pushes it again"
     assert Refund.get(Refund.refund_no == refund["refund_no"]).status == "succeeded"
     assert Order.get_by_id(order.id).status == PARTIALLY_REFUNDED

@@ -76,12 +76,12 @@ async def test_every_state_reaches_the_buyer_once(world: ServiceWorld) -> None:
     done = shipment(order.order_no)
     assert (done.state, done.state_code, done.monitor, done.events) == ("3", "301", "shutdown", 6)
     assert Order.get(Order.order_no == order.order_no).status == COMPLETED, "签收 completes the order"
-    assert [n.kind for n in notices(BUYER)] == ["shipped", "tracking", "tracking", "tracking", "tracking"]
+    assert [n.kind for n in notices(BUYER)] == ["paid", "shipped", "tracking", "tracking", "tracking", "tracking"]
 
     world.open_window(BUYER)
     await world.deliver_notices()
     texts = world.delivered_texts(BUYER)
-    assert len(texts) == 5 and sum(f"已发货：圆通速递 {NUMBER}" in t for t in texts) == 1, texts
+    assert len(texts) == 6 and sum(f"已发货：圆通速递 {NUMBER}" in t for t in texts) == 1, texts
     updates = [t.split("物流更新：")[1].split("（运单号")[0] for t in texts if "物流更新" in t]
     assert sorted(updates) == sorted(states()), "every state delivered (customer-service sends run concurrently)"
     status, tracking = await world.admin("GET", f"/admin/api/orders/{order.order_no}/tracking")

@@ -168,6 +168,7 @@ class World:
         self._listeners: list[DeliveryListener] = []
         self._menu: dict[str, Any] | None = None
         self._qrcodes: dict[str, QrCode] = {}
+        self._refused: list[tuple[str, CsVerdict, datetime]] = []
 
     # -- followers -------------------------------------------------------------------------------------------
 
@@ -245,28 +246,39 @@ class World:
             return total
 
     def send_custom(self, openid: str, payload: dict[str, Any]) -> CsVerdict:
-        """Check the windows, consume one message and record the delivery, atomically."""
+        """Check the windows, consume one message and record the delivery, atomically; a refusal is kept
+        (`refused`)."""
         now = self.clock.now()
         with self._lock:
-            follower = self._followers.get(openid)
-            if follower is None:
-                return CsVerdict.UNKNOWN_OPENID
-            if not follower.subscribed:
-                return CsVerdict.NOT_FOLLOWING
-            open_windows = [
-                follower.windows[b] for b in _BUCKET_ORDER if b in follower.windows and follower.windows[b].open_at(now)
-            ]
-            if not open_windows:
-                return CsVerdict.OUT_OF_WINDOW
-            granting = next((w for w in open_windows if w.has_room()), None)
-            if granting is None:
-                return CsVerdict.QUOTA_EXHAUSTED
+            granting = self._granting_locked(openid, now)
+            if isinstance(granting, CsVerdict):
+                self._refused.append((openid, granting, now))
+                return granting
+            follower = self._followers[openid]
             granting.used += 1
             delivered = Delivered("custom", copy.deepcopy(payload), now, None)
             follower.deliveries.append(delivered)
             listeners = list(self._listeners)
         self._notify(listeners, openid, delivered)
         return CsVerdict.SENT
+
+    def refused(self) -> list[tuple[str, CsVerdict, datetime]]:
+        """Every customer-service send refused so far: (openid, verdict, when). A product that keeps to the
+        windows leaves this empty."""
+        with self._lock:
+            return list(self._refused)
+
+    def _granting_locked(self, openid: str, now: datetime) -> _Window | CsVerdict:
+        """The window a customer-service send would take from, or why there is none."""
+        follower = self._followers.get(openid)
+        if follower is None:
+            return CsVerdict.UNKNOWN_OPENID
+        if not follower.subscribed:
+            return CsVerdict.NOT_FOLLOWING
+        open_windows = [w for b in _BUCKET_ORDER if (w := follower.windows.get(b)) is not None and w.open_at(now)]
+        if not open_windows:
+            return CsVerdict.OUT_OF_WINDOW
+        return next((w for w in open_windows if w.has_room()), CsVerdict.QUOTA_EXHAUSTED)
 
     # -- deliveries ------------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from bot.sandbox.ports import free_port
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS
 from scheduler.order_jobs import (
+    after_payment,
     cancel_expired_orders,
     cancel_unpaid,
     refund_payment,
@@ -29,7 +30,8 @@ from scheduler.order_jobs import (
 )
 from store.inventory import stock_of
 from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, create_order
-from store.payments import Payment, Refund
+from store.outbox import Notice
+from store.payments import Payment, Refund, mark_paid
 from tests.order_support import BUYER, HOME, RULES
 from tests.pay_support import PayWorld, pay_world
 
@@ -192,3 +194,20 @@ def test_expiry_counts_from_when_the_job_is_due() -> None:
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     assert job_queue.expiry_for(now + timedelta(minutes=30), now) == timedelta(days=1, minutes=30)
     assert job_queue.expiry_for(now - timedelta(days=3), now) == timedelta(days=1)
+
+
+async def test_an_after_payment_job_left_by_the_previous_version_queues_the_paid_notice(
+    world: PayWorld, ctx: dict[str, Any]
+) -> None:
+    """Before the paid notice moved into the outbox, each payment queued an `after_payment` job that sent it; one
+    still queued across the upgrade queues the notice, once, and never for a buyer told already."""
+    order, told = new_order(world), new_order(world, 1)
+    for o in (order, told):
+        mark_paid(o.order_no, f"T{o.order_no}", o.payable_fen, world.clock.now(), rules=RULES.members)
+    Notice.delete().where(Notice.kind == "paid").execute()  # what the previous version had queued: nothing
+    Order.update(buyer_notified_at=world.clock.now()).where(Order.id == told.id).execute()
+    assert await after_payment(ctx, order.order_no)
+    assert not await after_payment(ctx, told.order_no)
+    assert await after_payment(ctx, order.order_no), "a second run finds the notice queued (deduplicated)"
+    assert [n.openid for n in Notice.select().where(Notice.kind == "paid")] == [order.openid]
+    assert not await after_payment(ctx, "NO-SUCH-ORDER")

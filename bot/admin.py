@@ -1,7 +1,9 @@
-"""The admin JSON API under /admin/api/, guarded by `Authorization: Bearer {admin.api_token}`.
+"""The admin JSON API under /admin/api/, guarded by `Authorization: Bearer {admin.api_token}` or a console session
+(bot.admin_sessions: the cookie, plus the `X-CSRF-Token` header on POST/PUT/PATCH/DELETE).
 
-An empty token disables the API (every call answers 403 saying so). Errors are JSON `{"error": …}` with the
-status that says what went wrong; validation errors list every problem (`{"error": …, "problems": [...]}`).
+An empty token disables bearer access (a call without a session answers 403 saying so). Errors are JSON
+`{"error": …}` with the status that says what went wrong; validation errors list every problem
+(`{"error": …, "problems": [...]}`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,27 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.admin_sessions import (
+    COOKIE,
+    CSRF_HEADER,
+    UNSAFE_METHODS,
+    csrf_ok,
+    request_session,
+    setup_sessions,
+)
 from bot.conversation import RULES
 from bot.runtime import CONFIG, RESOURCES, run_blocking
 from dialogs.rules_cache import announce_async
-from dialogs.rules_file import RulesInvalid, validate_document
+from dialogs.rules_file import RulesInvalid, parse_toml, validate_document
 from store.keywords import current_version, delete_rule, load_rule_set, save_rules
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/admin/api/"
+TOML_TYPES = frozenset({"application/toml", "text/toml"})
 
 
 def setup_admin(app: web.Application) -> None:
+    setup_sessions(app)
     app.middlewares.append(admin_auth)
     app.router.add_get("/admin/api/keywords", list_keywords)
     app.router.add_post("/admin/api/keywords", import_keywords)
@@ -41,12 +53,22 @@ def _dumps(value: Any) -> str:
 
 @web.middleware
 async def admin_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A bearer token, or a console session cookie (with its CSRF token on requests that change something)."""
     if not request.path.startswith(PREFIX):
         return await handler(request)
     token = request.app[CONFIG].admin.api_token
-    if not token:
-        return error(403, "the admin API is disabled: set [admin] api_token (WXSHOP_ADMIN__API_TOKEN)")
     given = request.headers.get("Authorization", "")
+    if not given:
+        session = await request_session(request)
+        if session is not None:
+            if request.method in UNSAFE_METHODS and not csrf_ok(request, session):
+                return error(403, f"missing or wrong {CSRF_HEADER} header for this console session")
+            return await handler(request)
+        if COOKIE in request.cookies:
+            return error(401, "the console session has ended: sign in again at /admin/login")
+    if not token:
+        return error(403, "the admin API is disabled: set [admin] api_token (WXSHOP_ADMIN__API_TOKEN)"
+                          " or sign in to the console at /admin/login")  # fmt: skip
     if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
         return error(401, "missing or wrong bearer token")
     return await handler(request)
@@ -73,14 +95,16 @@ async def list_keywords(request: web.Request) -> web.Response:
 
 
 async def import_keywords(request: web.Request) -> web.Response:
-    """Body: the rules document as JSON (`{"rules": [...], "follow_reply": …, "default_reply": …}`); query
-    `replace=1` deletes rules the body does not name. Validated whole; nothing is saved on any problem."""
+    """Body: the rules document as JSON (`{"rules": [...], "follow_reply": …, "default_reply": …}`), or the rules
+    file itself with `Content-Type: application/toml` (the console's upload); query `replace=1` deletes rules the
+    body does not name. Validated whole; nothing is saved on any problem."""
     try:
-        body = await request.json()
+        if request.content_type in TOML_TYPES:
+            document = parse_toml(await request.text())
+        else:
+            document = validate_document(await request.json())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error(400, "body is not JSON")
-    try:
-        document = validate_document(body)
     except RulesInvalid as exc:
         return error(422, "the rules have problems; nothing was saved", problems=exc.errors)
     app = request.app

@@ -14,6 +14,7 @@ from bot import metrics
 from bot.admin import setup_admin
 from bot.admin_after_sales import setup_after_sales_admin
 from bot.admin_catalog import setup_admin_catalog
+from bot.admin_console import setup_console
 from bot.admin_members import setup_members
 from bot.admin_metrics import setup_shop_metrics
 from bot.admin_orders import setup_order_admin
@@ -48,6 +49,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_conversation(app)
     setup_gateway(app)
     setup_admin(app)
+    setup_console(app)
     setup_admin_catalog(app)
     setup_members(app)
     setup_product_pages(app)

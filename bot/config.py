@@ -148,6 +148,10 @@ class RedisConfig:
 @dataclass(frozen=True)
 class AdminConfig:
     api_token: str = ""
+    # Console sessions end after this long without a request (each request starts the time again).
+    session_ttl_minutes: int = field(default=480, metadata=_check(lambda v: 5 <= v <= 43200, "5..43200"))
+    login_max_failures: int = field(default=5, metadata=_check(_positive, "a positive integer"))  # per name + IP
+    login_window_minutes: int = field(default=15, metadata=_check(_positive, "a positive integer"))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
 from store.addresses import Address
+from store.admin_users import AdminUser
 from store.after_sales import Ticket
 from store.birthdays import BirthdayGift
 from store.catalog import Category, Product, Sku
@@ -100,6 +101,7 @@ STEPS: list[Step] = [
     Step(6, "outbox: notices and early template receipts", _create(Notice, TemplateReceipt)),
     Step(7, "shipments with their traces, and after-sales tickets", _create(Shipment, Ticket)),
     Step(8, "members: gift ledger, birthday gifts, QR codes, sweep marks; sweep indexes", _members_side),
+    Step(9, "admin console users", _create(AdminUser)),
     Step(10, "orders: paid_at and created_at indexes for the shop metrics", _metrics_indexes),
 ]
 

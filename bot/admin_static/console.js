@@ -1,0 +1,544 @@
+// The wxshop console: one page over the admin JSON API (/admin/api/...). No dependencies, no innerHTML:
+// every value reaches the page as text. Tables are drawn from the JSON itself, so fields added later show up
+// (behind 全部字段) instead of breaking them. Changes send the session's CSRF token in X-CSRF-Token.
+"use strict";
+
+(() => {
+  const state = { csrf: null, user: null };
+  const main = document.getElementById("main");
+
+  const LABELS = {
+    order_no: "订单号", status: "状态码", status_label: "状态", title: "标题", openid: "openid",
+    payable_fen: "实付", subtotal_fen: "商品合计", discount_fen: "优惠", refunded_fen: "已退款", points_fen: "积分抵扣",
+    points_used: "所用积分", created_at: "创建时间", paid_at: "支付时间", expires_at: "过期时间",
+    cancelled_at: "取消时间", cancel_reason: "取消原因", tier: "会员等级", transaction_id: "微信支付单号",
+    spu: "SPU", sku: "SKU", spec: "规格", category: "类目", price_fen: "价格", stock: "库存", stock_alert: "预警库存",
+    on_sale: "在售", tags: "标签", virtual: "虚拟商品", commission_bp: "佣金(基点)",
+    name: "名称", keywords: "关键词", match: "匹配", priority: "优先级", enabled: "启用", reply_mode: "回复方式",
+    reply: "回复", starts: "开始", ends: "结束", case_no: "售后单号", kind: "类型", kind_label: "类型",
+    reason: "原因", amount_fen: "金额", note: "备注", due_at: "应处理时间", overdue: "已超时", scene: "场景值",
+    purpose: "用途", referrer: "推荐人", url: "链接", quantity: "数量", unit_price_fen: "单价", paid_fen: "实付",
+    fen: "金额", previous_fen: "上期", growth: "增长", net_fen: "净额", baseline_fen: "基线", band: "波动范围",
+    within_band: "在范围内", exposure: "曝光", click: "点击", paid: "支付", click_rate: "点击率", pay_rate: "支付率",
+    attempts: "发起", rate: "比率", day: "日期", cancelled: "取消", threshold: "阈值", alert: "告警",
+    complaints: "投诉", paid_orders: "支付订单", week: "本周", month: "本月", quarter: "本季度", hour: "近1小时",
+    today: "今天", period: "时段", as_of: "截至", since: "起", until: "止", orders: "订单数", created: "下单",
+    by_reason: "取消原因", week_start: "周起始", id: "ID", channel: "渠道", sent_at: "发送时间", delivery_status: "送达状态",
+    carrier: "快递公司", carrier_name: "快递公司", tracking_no: "运单号",
+  };
+  const SECTION_LABELS = {
+    gmv: "GMV", average_order_value: "客单价", funnel: "转化漏斗", payment_success_rate: "支付成功率",
+    cancellation_rate: "取消率", complaint_rate: "投诉率",
+  };
+  const DASHBOARD_COLUMNS = {
+    gmv: ["fen", "previous_fen", "growth", "refunded_fen", "net_fen"],
+    payment_success_rate: ["attempts", "paid", "rate"],
+  };
+  const ORDER_STATUSES = { "": "全部", unpaid: "待支付", paid: "待发货", shipped: "已发货", completed: "已完成",
+    cancelled: "已取消", refunding: "退款中", refunded: "已退款", partially_refunded: "部分退款" };
+  const CARRIERS = { yuantong: "圆通速递", zhongtong: "中通快递", shunfeng: "顺丰速运", yunda: "韵达快递",
+    shentong: "申通快递", jd: "京东物流", ems: "EMS", jtexpress: "极兔速递", youzhengguonei: "邮政快递包裹" };
+
+  // ---- building blocks --------------------------------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "class") node.className = value;
+      else if (key === "value") node.value = value;
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.error) || `HTTP ${status}`);
+      this.status = status;
+      this.problems = (body && body.problems) || [];
+    }
+  }
+
+  async function api(method, path, body, contentType) {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+    let payload;
+    if (body !== undefined) {
+      headers["Content-Type"] = contentType || "application/json";
+      payload = contentType ? body : JSON.stringify(body);
+    }
+    const response = await fetch(`/admin/api/${path}`, { method, headers, body: payload, credentials: "same-origin" });
+    if (response.status === 401) {
+      location.assign("/admin/login");
+      throw new ApiError(401, { error: "登录已过期，请重新登录" });
+    }
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  function flash(message, bad) {
+    const box = document.getElementById("flash");
+    const note = el("div", { class: bad ? "bad" : "" }, message);
+    box.replaceChildren(note);
+    setTimeout(() => { if (note.parentNode === box) note.remove(); }, 6000);
+  }
+
+  function problems(error) {
+    return error.problems && error.problems.length ? el("ul", { class: "problems" }, error.problems.map((p) => el("li", {}, p))) : null;
+  }
+
+  // Runs an action from a button: disables it meanwhile, shows the outcome, reports errors with their problems.
+  async function act(button, work, done) {
+    if (button) button.disabled = true;
+    try {
+      const result = await work();
+      if (done) flash(typeof done === "function" ? done(result) : done);
+      return result;
+    } catch (error) {
+      const count = (error.problems || []).length;
+      flash(`${error.message}${count ? `（${count} 个问题，见下方）` : ""}`, true);
+      throw error;
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  function yuan(fen) {
+    const sign = fen < 0 ? "-" : "";
+    const abs = Math.abs(Math.round(fen));
+    return `${sign}¥${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
+  }
+
+  function fenOf(text) {
+    const match = /^\s*(\d+)(?:\.(\d{1,2}))?\s*$/.exec(text);
+    if (!match) return null;
+    return Number(match[1]) * 100 + Number((match[2] || "0").padEnd(2, "0"));
+  }
+
+  const isMoney = (key) => key === "fen" || key.endsWith("_fen") || key === "total_fee";
+  const isRatio = (key) => key === "growth" || key === "band" || key === "threshold" || key.endsWith("rate");
+  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$/;
+
+  function show(key, value) {
+    if (value === null || value === undefined) return "";
+    if (isMoney(key) && typeof value === "number") return yuan(value);
+    if (isMoney(key) && Array.isArray(value) && value.every((v) => typeof v === "number")) {
+      return [...new Set(value)].map(yuan).join(" – ");
+    }
+    if (isRatio(key) && typeof value === "number") return `${(value * 100).toFixed(2)}%`;
+    if (typeof value === "boolean") return value ? "是" : "否";
+    if (typeof value === "string" && ISO.test(value)) return value.slice(0, 16).replace("T", " ");
+    if (Array.isArray(value) && value.every((v) => typeof v !== "object" || v === null)) return value.join("、");
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  const label = (key) => LABELS[key] || key;
+
+  // A table of `rows` (objects): `columns` first, the other fields behind 全部字段; `actions(row)` gives buttons.
+  function table(rows, { columns = [], actions, rowKey } = {}) {
+    const wrap = el("div", { class: "table-wrap" });
+    if (!rows.length) {
+      wrap.append(el("p", { class: "muted" }, "没有数据"));
+      return wrap;
+    }
+    const all = [];
+    for (const row of rows) for (const key of Object.keys(row)) if (!all.includes(key)) all.push(key);
+    const preferred = columns.filter((key) => all.includes(key));
+    let showAll = !preferred.length;
+    const toggle = el("label", { class: "muted" }, el("input", { type: "checkbox" }), " 全部字段");
+    const holder = el("div");
+    const draw = () => {
+      const keys = showAll ? preferred.concat(all.filter((key) => !preferred.includes(key))) : preferred;
+      const head = el("tr", {}, keys.map((key) => el("th", { title: key }, label(key))), actions ? el("th", {}, "操作") : null);
+      const body = rows.map((row) => el("tr", { "data-key": rowKey ? row[rowKey] : null },
+        keys.map((key) => el("td", { class: typeof row[key] === "object" || key === "reply" ? "wrap" : null }, show(key, row[key]))),
+        actions ? el("td", {}, actions(row)) : null));
+      holder.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
+    };
+    toggle.firstChild.checked = showAll;
+    toggle.firstChild.addEventListener("change", (event) => { showAll = event.target.checked; draw(); });
+    draw();
+    if (preferred.length && preferred.length < all.length) wrap.append(toggle);
+    wrap.append(holder);
+    return wrap;
+  }
+
+  // Key → value rows of an object; nested objects become nested tables.
+  function kv(object, skip = []) {
+    const rows = Object.entries(object || {}).filter(([key]) => !skip.includes(key)).map(([key, value]) =>
+      el("tr", {}, el("th", { title: key }, label(key)),
+        el("td", {}, value && typeof value === "object" && !Array.isArray(value) ? kv(value) : show(key, value))));
+    return el("table", { class: "kv" }, el("tbody", {}, rows));
+  }
+
+  function panel(title, ...children) {
+    return el("section", { class: "panel" }, title ? el("h3", {}, title) : null, ...children);
+  }
+
+  function notAvailable(what) {
+    return panel(what, el("p", { class: "muted not-available" }, "not available（该功能尚未在服务器上启用）"));
+  }
+
+  // Loads `path`; a 404 means the server does not have that API yet.
+  async function optional(path) {
+    try {
+      return await api("GET", path);
+    } catch (error) {
+      if (error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  function input(name, attrs) { return el("input", { name, ...attrs }); }
+
+  function select(name, options, value) {
+    return el("select", { name }, Object.entries(options).map(([key, text]) =>
+      el("option", { value: key, selected: key === value }, text)));
+  }
+
+  function query(params) {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) if (value !== "" && value !== null && value !== undefined) search.set(key, value);
+    const text = search.toString();
+    return text ? `?${text}` : "";
+  }
+
+  // ---- views ------------------------------------------------------------------------------------------------
+
+  async function dashboard() {
+    const figures = await optional("metrics");
+    if (!figures) return [el("h2", {}, "经营概况"), notAvailable("经营数据")];
+    const cards = Object.entries(figures).map(([key, value]) => {
+      const title = SECTION_LABELS[key] || label(key);
+      if (!value || typeof value !== "object") return panel(title, show(key, value));
+      const spans = Object.values(value);
+      if (!spans.length || !spans.every((v) => v && typeof v === "object" && !Array.isArray(v))) return panel(title, kv(value));
+      // week/month/quarter, hour/today: one row each
+      const rows = Object.entries(value).map(([span, figures]) => ({ period: label(span), ...figures }));
+      const card = panel(title, table(rows, { columns: DASHBOARD_COLUMNS[key] ? ["period", ...DASHBOARD_COLUMNS[key]] : [] }));
+      card.classList.add("wide");
+      return card;
+    });
+    return [el("h2", {}, "经营概况"), el("div", { class: "cards", id: "metrics" }, cards)];
+  }
+
+  async function orders(params) {
+    const filters = { status: params.get("status") || "", openid: params.get("openid") || "" };
+    const list = el("div", { id: "order-list" });
+    let before = null;
+    const more = el("button", { type: "button", class: "secondary", onclick: () => load(more) }, "更多");
+    async function load(button) {
+      const page = await act(button, () => api("GET", `orders${query({ ...filters, before_id: before, limit: 50 })}`));
+      list.append(table(page.orders, {
+        rowKey: "order_no",
+        columns: ["order_no", "status_label", "title", "payable_fen", "refunded_fen", "openid", "created_at", "paid_at"],
+        actions: (row) => el("a", { href: `#order/${encodeURIComponent(row.order_no)}` }, "详情"),
+      }));
+      before = page.next_before_id;
+      more.hidden = !before;
+    }
+    const form = el("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      location.hash = `#orders${query({ status: form.status.value, openid: form.openid.value.trim() })}`;
+    } }, "状态", select("status", ORDER_STATUSES, filters.status), "openid",
+    input("openid", { value: filters.openid, placeholder: "买家 openid" }), el("button", {}, "筛选"));
+    await load();
+    return [el("h2", {}, "订单"), form, list, el("div", { class: "pager" }, more)];
+  }
+
+  async function order(orderNo) {
+    const detail = await api("GET", `orders/${encodeURIComponent(orderNo)}`);
+    const tracking = await optional(`orders/${encodeURIComponent(orderNo)}/tracking`);
+    const reload = () => route();
+    const ship = el("form", { class: "inline", id: "ship-form", onsubmit: async (event) => {
+      event.preventDefault();
+      await act(ship.querySelector("button"), () => api("POST", `orders/${encodeURIComponent(orderNo)}/ship`,
+        { carrier: ship.carrier.value.trim(), tracking_no: ship.tracking_no.value.trim() }), "已发货");
+      reload();
+    } }, "快递公司", input("carrier", { list: "carriers", value: "yuantong", required: true, size: 12 }),
+    el("datalist", { id: "carriers" }, Object.entries(CARRIERS).map(([code, name]) => el("option", { value: code }, name))),
+    "运单号", input("tracking_no", { required: true, placeholder: "YT1234567890" }), el("button", {}, "发货"));
+    const refund = el("form", { class: "inline", id: "refund-form", onsubmit: async (event) => {
+      event.preventDefault();
+      const text = refund.amount.value.trim();
+      const fen = text ? fenOf(text) : null;
+      if (text && !fen) return flash("金额格式：元，最多两位小数", true);
+      if (!confirm(`确认退款 ${fen ? yuan(fen) : "全部剩余金额"}？`)) return;
+      const body = { reason: refund.reason.value.trim() || "商家退款" };
+      if (fen) body.amount_fen = fen;
+      await act(refund.querySelector("button"), () => api("POST", `orders/${encodeURIComponent(orderNo)}/refund`, body),
+        (r) => `退款 ${yuan(r.amount_fen)}：${r.status}`);
+      reload();
+    } }, "金额（元，空=全部剩余）", input("amount", { size: 8, inputmode: "decimal" }), "原因", input("reason", { placeholder: "商家退款" }),
+    el("button", { class: "danger" }, "退款"));
+    return [
+      el("h2", {}, el("a", { href: "#orders" }, "订单"), " / ", orderNo),
+      panel("订单", kv(detail, ["lines", "payments", "refunds", "pricing", "shipping"])),
+      panel("商品", table(detail.lines, { columns: ["sku_code", "title", "spec", "quantity", "unit_price_fen", "subtotal_fen", "paid_fen"] })),
+      detail.shipping ? panel("收货信息", kv(detail.shipping)) : null,
+      panel("价格说明", el("ul", {}, (detail.pricing || []).map((line) => el("li", {}, line)))),
+      panel("物流", tracking ? kv(tracking, ["trace"]) : el("p", { class: "muted" }, "未发货"),
+        tracking && tracking.trace ? table(tracking.trace) : null, tracking ? null : ship),
+      panel("支付", table(detail.payments)),
+      panel("退款", table(detail.refunds), refund),
+    ];
+  }
+
+  async function products(params) {
+    const page = Number(params.get("page") || 1);
+    const list = await api("GET", `products${query({ page, per_page: 20, category: params.get("category") || "" })}`);
+    const pages = Math.max(1, Math.ceil(list.total / list.per_page));
+    const upload = el("form", { class: "inline", onsubmit: async (event) => {
+      event.preventDefault();
+      const file = upload.file.files[0];
+      if (!file) return flash("请选择 CSV 文件", true);
+      const out = upload.querySelector(".out");
+      out.replaceChildren();
+      try {
+        const result = await act(upload.querySelector("button"), async () => api("POST", "products", await file.text(), "text/csv; charset=utf-8"),
+          (r) => `导入完成：${r.summary}`);
+        out.append(result.summary);
+        route();
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+    } }, "导入商品 CSV", input("file", { type: "file", accept: ".csv,text/csv" }), el("button", {}, "导入"), el("div", { class: "out" }));
+    return [
+      el("h2", {}, "商品"), panel(null, upload),
+      table(list.products, { rowKey: "spu", columns: ["spu", "title", "category", "price_fen", "stock", "on_sale"],
+        actions: (row) => el("a", { href: `#product/${encodeURIComponent(row.spu)}` }, "SKU 与库存") }),
+      el("div", { class: "pager" }, page > 1 ? el("a", { href: `#products${query({ page: page - 1 })}` }, "上一页") : null,
+        `第 ${page} / ${pages} 页，共 ${list.total} 个商品`,
+        page < pages ? el("a", { href: `#products${query({ page: page + 1 })}` }, "下一页") : null),
+    ];
+  }
+
+  async function product(code) {
+    const detail = await api("GET", `products/${encodeURIComponent(code)}`);
+    const stockControls = (sku) => {
+      const path = `skus/${encodeURIComponent(sku.sku)}`;
+      const set = input("stock", { type: "number", min: 0, size: 5, value: sku.stock });
+      const add = input("quantity", { type: "number", min: 1, size: 5, placeholder: "数量" });
+      return el("span", { class: "row" }, set,
+        el("button", { type: "button", class: "secondary", onclick: async (event) => {
+          await act(event.target, () => api("PUT", `${path}/stock`, { stock: Number(set.value) }), `${sku.sku} 库存已设为 ${set.value}`);
+          route();
+        } }, "盘点"), add,
+        el("button", { type: "button", onclick: async (event) => {
+          await act(event.target, () => api("POST", `${path}/restock`, { quantity: Number(add.value) }), (r) => `${sku.sku} 补货后库存 ${r.stock}`);
+          route();
+        } }, "补货"));
+    };
+    return [
+      el("h2", {}, el("a", { href: "#products" }, "商品"), " / ", detail.title),
+      panel("商品", kv(detail, ["skus"])),
+      panel("SKU 与库存", table(detail.skus, { rowKey: "sku", columns: ["sku", "spec", "price_fen", "stock", "stock_alert", "on_sale"], actions: stockControls })),
+    ];
+  }
+
+  async function keywords() {
+    const rules = await api("GET", "keywords");
+    const output = el("div");
+    const importer = el("form", { onsubmit: async (event) => {
+      event.preventDefault();
+      output.replaceChildren();
+      const replace = importer.replace.checked ? "?replace=1" : "";
+      try {
+        await act(importer.querySelector("button"), () => api("POST", `keywords${replace}`, importer.toml.value, "application/toml; charset=utf-8"),
+          (r) => `已导入：新增 ${r.created}，更新 ${r.updated}，删除 ${r.deleted}`);
+        route();
+      } catch (error) {
+        output.append(problems(error) || "");
+      }
+    } }, el("textarea", { name: "toml", placeholder: "[[rules]]\nname = \"营业时间\"\nkeywords = [\"营业时间\"]\nmatch = \"contains\"\nreply = \"每天 9:00-21:00\"" }),
+    el("div", { class: "row" }, input("file", { type: "file", accept: ".toml", onchange: async (event) => {
+      const file = event.target.files[0];
+      if (file) importer.toml.value = await file.text();
+    } }), el("label", {}, input("replace", { type: "checkbox" }), " 删除文件中没有的规则"), el("button", {}, "导入")), output);
+    const result = el("div");
+    const tester = el("form", { class: "inline", onsubmit: async (event) => {
+      event.preventDefault();
+      const answer = await act(tester.querySelector("button"), () => api("GET", `keywords/test${query({ text: tester.text.value })}`));
+      result.replaceChildren(answer.rule ? kv(answer.rule) : el("p", { class: "muted" }, "没有规则命中（由对话引擎的内置意图和兜底回复处理）"),
+        answer.conflicts.length ? el("ul", { class: "problems" }, answer.conflicts.map((c) => el("li", {}, c))) : null);
+    } }, input("text", { placeholder: "粉丝发来的文字", required: true, size: 30 }), el("button", {}, "测试"));
+    const standing = Object.fromEntries(Object.entries(rules).filter(([key]) => key.endsWith("_reply")));
+    return [
+      el("h2", {}, "关键词回复"),
+      panel("测试一句话", tester, result),
+      panel(`规则（版本 ${rules.version}）`, table(rules.rules, {
+        rowKey: "name", columns: ["name", "keywords", "match", "priority", "enabled", "reply_mode", "reply", "starts", "ends"],
+        actions: (row) => el("button", { type: "button", class: "danger", onclick: async (event) => {
+          if (!confirm(`删除规则「${row.name}」？`)) return;
+          await act(event.target, () => api("DELETE", `keywords/${encodeURIComponent(row.name)}`), "已删除");
+          route();
+        } }, "删除"),
+      })),
+      panel("关注回复与默认回复", kv(standing)),
+      panel("导入规则文件（TOML）", importer),
+    ];
+  }
+
+  async function afterSales(params) {
+    const filters = { status: params.get("status") || "" };
+    const [list, stats] = await Promise.all([api("GET", `after-sales${query({ ...filters, limit: 100 })}`), optional("after-sales/stats")]);
+    const decide = el("div");
+    const form = el("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      location.hash = `#after-sales${query({ status: form.status.value })}`;
+    } }, "状态", select("status", { "": "全部", open: "待处理", refunding: "退款中", refunded: "已退款", approved: "已通过",
+      refused: "未通过", refund_failed: "退款异常" }, filters.status), el("button", {}, "筛选"));
+    const open = (ticket, approve) => {
+      const path = `after-sales/${encodeURIComponent(ticket.case_no)}/${approve ? "approve" : "refuse"}`;
+      const box = el("form", { class: "inline", onsubmit: async (event) => {
+        event.preventDefault();
+        let body;
+        if (approve) {
+          body = { note: box.note.value.trim() };
+          const text = box.amount.value.trim();
+          if (text) {
+            body.amount_fen = fenOf(text);
+            if (body.amount_fen === null) return flash("金额格式：元，最多两位小数", true);
+          }
+        } else {
+          body = { reason: box.reason.value.trim() };
+        }
+        await act(box.querySelector("button"), () => api("POST", path, body), (r) => `${r.case_no}：${r.status_label}`);
+        route();
+      } }, `${ticket.case_no}（${ticket.kind_label}）`,
+      approve ? ["金额（元，空=全部）", input("amount", { size: 8 }), "备注", input("note")] : ["拒绝原因（告知买家）", input("reason", { required: true, size: 30 })],
+      el("button", { class: approve ? null : "danger" }, approve ? "同意" : "拒绝"));
+      decide.replaceChildren(panel(approve ? "同意售后" : "拒绝售后", box));
+    };
+    return [
+      el("h2", {}, "售后"), stats ? panel("近 7 天", kv(stats)) : null, form, decide,
+      table(list.tickets, {
+        rowKey: "case_no",
+        columns: ["case_no", "kind_label", "status_label", "order_no", "amount_fen", "reason", "created_at", "due_at", "overdue"],
+        actions: (row) => row.status === "open" ? [
+          el("button", { type: "button", onclick: () => open(row, true) }, "同意"), " ",
+          el("button", { type: "button", class: "danger", onclick: () => open(row, false) }, "拒绝"),
+        ] : null,
+      }),
+    ];
+  }
+
+  async function members(params) {
+    const openid = params.get("openid") || "";
+    const lookup = el("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      location.hash = `#members${query({ openid: lookup.openid.value.trim() })}`;
+    } }, "openid", input("openid", { value: openid, required: true, size: 32 }), el("button", {}, "查询"));
+    let found = null;
+    if (openid) {
+      try {
+        const member = await api("GET", `members/${encodeURIComponent(openid)}`);
+        found = [panel("会员", kv(member, ["coupons"])), panel("优惠券", table(member.coupons))];
+      } catch (error) {
+        if (error.status !== 404) throw error;
+        found = el("p", { class: "muted" }, "没有这个会员或粉丝");
+      }
+    }
+    const [codes, gifts] = await Promise.all([api("GET", "qrcodes"), optional("gifts")]);
+    const create = el("form", { class: "inline", onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { purpose: create.purpose.value, name: create.name.value.trim() };
+      if (create.referrer.value.trim()) body.referrer = create.referrer.value.trim();
+      if (create.expire_seconds.value) body.expire_seconds = Number(create.expire_seconds.value);
+      const out = create.querySelector(".out");
+      out.replaceChildren();
+      try {
+        await act(create.querySelector("button"), () => api("POST", "qrcodes", body), (r) => `二维码已创建：${r.scene}`);
+        route();
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+    } }, "用途", select("purpose", { channel: "渠道码", referrer: "推荐码" }, "channel"), "名称", input("name", { required: true }),
+    "推荐人 openid", input("referrer"), "有效期（秒，空=永久）", input("expire_seconds", { type: "number", min: 60, size: 8 }),
+    el("button", {}, "创建"), el("div", { class: "out" }));
+    return [
+      el("h2", {}, "会员"), panel("查询会员", lookup), found,
+      gifts ? panel("新人礼包", kv(gifts)) : null,
+      panel("渠道与推荐二维码", table(codes.qrcodes, { rowKey: "scene" }), create),
+    ];
+  }
+
+  async function outbox(params) {
+    const filters = { status: params.get("status") || "", kind: params.get("kind") || "", openid: params.get("openid") || "" };
+    const page = Number(params.get("page") || 1);
+    const [stats, list] = await Promise.all([optional("outbox/stats"), optional(`outbox${query({ ...filters, page, per_page: 50 })}`)]);
+    if (!list) return [el("h2", {}, "消息队列"), notAvailable("消息队列")];
+    const form = el("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      location.hash = `#outbox${query({ status: form.status.value.trim(), kind: form.kind.value.trim(), openid: form.openid.value.trim() })}`;
+    } }, "状态", input("status", { value: filters.status, size: 10 }), "类型", input("kind", { value: filters.kind, size: 12 }),
+    "openid", input("openid", { value: filters.openid }), el("button", {}, "筛选"));
+    const pages = Math.max(1, Math.ceil((list.total || 0) / (list.per_page || 50)));
+    const to = (n) => `#outbox${query({ ...filters, page: n })}`;
+    return [
+      el("h2", {}, "消息队列"), stats ? panel("统计", kv(stats)) : null, form,
+      table(list.items, {
+        rowKey: "id",
+        columns: ["id", "openid", "kind", "priority", "status", "channel", "reason", "attempts", "created_at", "sent_at", "delivery_status"],
+        actions: (row) => el("button", { type: "button", class: "secondary", onclick: async (event) => {
+          await act(event.target, () => api("POST", `outbox/${encodeURIComponent(row.id)}/retry`), `消息 ${row.id} 已重新排队`);
+          route();
+        } }, "重试"),
+      }),
+      el("div", { class: "pager" }, page > 1 ? el("a", { href: to(page - 1) }, "上一页") : null,
+        `第 ${page} / ${pages} 页，共 ${list.total} 条`, page < pages ? el("a", { href: to(page + 1) }, "下一页") : null),
+    ];
+  }
+
+  // ---- routing ----------------------------------------------------------------------------------------------
+
+  const VIEWS = { dashboard, orders, products, keywords, "after-sales": afterSales, members, outbox };
+  const DETAILS = { order, product };
+
+  async function route() {
+    const hash = location.hash.replace(/^#/, "") || "dashboard";
+    const [path, search] = hash.split("?");
+    const [name, ...rest] = path.split("/");
+    const params = new URLSearchParams(search || "");
+    const arg = decodeURIComponent(rest.join("/"));
+    const view = DETAILS[name] && arg ? () => DETAILS[name](arg) : VIEWS[name] || dashboard;
+    const section = DETAILS[name] ? `${name}s` : name;
+    for (const link of document.querySelectorAll("#nav a")) link.classList.toggle("active", link.dataset.view === section);
+    document.body.dataset.view = name;
+    document.body.dataset.ready = "false";
+    try {
+      const content = await view(params);
+      main.replaceChildren(...[content].flat().filter(Boolean));
+    } catch (error) {
+      main.replaceChildren(el("p", { class: "error" }, `加载失败：${error.message}`), problems(error) || "");
+    } finally {
+      document.body.dataset.ready = "true";
+    }
+  }
+
+  async function start() {
+    const session = await api("GET", "session");
+    state.csrf = session.csrf_token;
+    state.user = session.username;
+    document.getElementById("user").textContent = state.user || "";
+    document.getElementById("logout").addEventListener("click", async () => {
+      await fetch("/admin/logout", { method: "POST", headers: { "X-CSRF-Token": state.csrf }, credentials: "same-origin" });
+      location.assign("/admin/login");
+    });
+    window.addEventListener("hashchange", route);
+    await route();
+  }
+
+  start().catch((error) => {
+    main.replaceChildren(el("p", { class: "error" }, `加载失败：${error.message}`));
+  });
+})();

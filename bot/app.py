@@ -18,6 +18,7 @@ from bot.admin_console import setup_console
 from bot.admin_members import setup_members
 from bot.admin_metrics import setup_shop_metrics
 from bot.admin_orders import setup_order_admin
+from bot.admin_outbox import setup_outbox_admin
 from bot.admin_shipping import setup_shipping
 from bot.config import Config
 from bot.conversation import setup_conversation
@@ -57,6 +58,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_pay_pages(app)
     setup_pay_notify(app)
     setup_order_admin(app)
+    setup_outbox_admin(app)
     setup_shipping(app)
     setup_after_sales_admin(app)
     setup_shop_metrics(app)

@@ -32,6 +32,13 @@ def outbox_settings(config: Config) -> OutboxSettings:
     return replace(OutboxSettings(), concurrency=config.shop.outbox_concurrency)
 
 
+def template_quota(config: Config, resources: Resources) -> TemplateQuota:
+    """The daily template quota every dispatcher reserves from (and the admin API reads)."""
+    shop = config.shop
+    shares = QuotaShares(shop.template_quota_share_service, shop.template_quota_share_member_care)
+    return TemplateQuota(resources.aredis, resources.key, shop.template_daily_quota, shares)
+
+
 def build_dispatcher(
     config: Config, resources: Resources, sender: NoticeSender, name: str, settings: OutboxSettings | None = None
 ) -> Dispatcher:
@@ -42,12 +49,7 @@ def build_dispatcher(
         windows=AsyncCsWindows(
             resources.aredis, key, WindowQuotas(shop.cs_quota_after_message, shop.cs_quota_after_click)
         ),
-        quota=TemplateQuota(
-            resources.aredis,
-            key,
-            shop.template_daily_quota,
-            QuotaShares(shop.template_quota_share_service, shop.template_quota_share_member_care),
-        ),
+        quota=template_quota(config, resources),
         rate=RateLimiter(resources.aredis, key, shop.outbox_rate_per_second),
         liveness=Liveness(resources.aredis, key),
         send_log=SendLog(resources.aredis, key),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from store.outbox import CUSTOM, TEMPLATE, Claimed
+from store.outbox import CUSTOM, IN_DOUBT, TEMPLATE, Claimed
 from store.outbox_kinds import NoticeKind
 from store.outbox_templates import TemplateSpec
 from store.wechat_errors import (
@@ -92,4 +92,4 @@ def reclaim_verdict(
     elif now - notice.previous_started_at < dedup_window:
         return "resend"
     channel = "customer-service" if notice.previous_channel == CUSTOM else "template"
-    return Drop(f"in_doubt: a {channel} send was under way when its worker stopped; not sent twice")
+    return Drop(f"{IN_DOUBT} a {channel} send was under way when its worker stopped; not sent twice")

@@ -391,3 +391,63 @@ def status_counts() -> dict[str, int]:
 
 def get_notice(notice_id: int) -> Notice:
     return Notice.get_by_id(notice_id)
+
+
+def list_notices(
+    status: str | None, kind: str | None, openid: str | None, page: int, per_page: int
+) -> tuple[list[Notice], int]:
+    """A page of notices, newest first, with the total matching the filters (for the operators' view)."""
+    query = Notice.select()
+    if status:
+        query = query.where(Notice.status == status)
+    if kind:
+        query = query.where(Notice.kind == kind)
+    if openid:
+        query = query.where(Notice.openid == openid)
+    total = query.count()
+    return list(query.order_by(Notice.id.desc()).paginate(page, per_page)), total
+
+
+def channel_counts() -> dict[str, int]:
+    """Notices sent or delivered, by channel (customer-service message or template)."""
+    query = (
+        Notice.select(Notice.channel, peewee.fn.COUNT(Notice.id))
+        .where(Notice.status.in_([SENT, DELIVERED]))
+        .group_by(Notice.channel)
+    )
+    return {channel: count for channel, count in query.tuples()}
+
+
+def oldest_due(now: datetime) -> datetime | None:
+    """When the longest-waiting pending notice that is due became due (how far behind delivery is)."""
+    return Notice.select(peewee.fn.MIN(Notice.due_at)).where(Notice.status == PENDING, Notice.due_at <= now).scalar()
+
+
+IN_DOUBT = "in_doubt:"  # the reason of a notice dropped because its send may have gone (scheduler.outbox_plan)
+
+
+class NotRetryable(Exception):
+    """The notice is not one an operator may send again; the message says why."""
+
+
+def retry_notice(notice_id: int, now: datetime) -> None:
+    """Put a failed or dropped notice back in the queue, due now, for an operator. Only what cannot repeat a
+    message: a dropped notice never went out, a failed one WeChat refused or could not deliver; one dropped in
+    doubt (its send was under way when a worker died) may have arrived and is refused. One conditional UPDATE,
+    so concurrent retries queue it once. Raises `Notice.DoesNotExist` or `NotRetryable`."""
+    retryable = (Notice.status == FAILED) | ((Notice.status == DROPPED) & ~Notice.reason.startswith(IN_DOUBT))
+    with write_transaction():
+        moved = (
+            Notice.update(
+                status=PENDING, due_at=now, reason="retried by an operator", channel=None, msgid=None,
+                delivery_status=None, attempt_started_at=None, finished_at=None, lease_owner=None, lease_until=None,
+            )
+            .where((Notice.id == notice_id) & retryable)
+            .execute()
+        )  # fmt: skip
+        if moved:
+            return
+        notice = Notice.get_by_id(notice_id)
+    if notice.status == DROPPED:
+        raise NotRetryable("dropped in doubt: its send was under way when a worker stopped and may have arrived")
+    raise NotRetryable(f"only failed or dropped notices are sent again; this one is {notice.status}")

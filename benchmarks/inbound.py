@@ -61,29 +61,21 @@ PATH = "/wechat"
 REFERENCE_CONCURRENCY = 16
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
+def wait_for(url: str, seconds: float = 30, healthy: bool = False) -> None:
+    """Until the server answers (any HTTP status), or with `healthy` until it answers 200 (the start-up figure
+    counts from the process start to that)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
         except urllib.error.HTTPError:
-            return  # it answers
+            if not healthy:
+                return  # it answers
         except OSError:
-            time.sleep(0.05)
+            pass  # not listening yet
+        time.sleep(0.01)
     raise RuntimeError(f"{url} did not come up")
-
-
-def wait_healthy(url: str, seconds: float = 30) -> None:
-    """Until the server answers 200 (the start-up figure counts from the process start to this)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:  # refused while starting, or 503 while a dependency is not up yet
-            time.sleep(0.01)
-    raise RuntimeError(f"{url} did not become healthy")
 
 
 @dataclass(frozen=True)
@@ -131,7 +123,7 @@ def our_server(var_dir: Path, aes: bool) -> Iterator[Server]:
     started = time.monotonic()
     proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        wait_for(f"http://127.0.0.1:{port}/healthz", healthy=True)
         yield Server(f"http://127.0.0.1:{port}", proc.pid, time.monotonic() - started)
     finally:
         proc.terminate()

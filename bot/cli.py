@@ -13,6 +13,7 @@ import redis
 from bot import cli_admin, cli_catalog, cli_chat, cli_keywords, cli_orders
 from bot.config import Config, ConfigError, load
 from bot.logs import setup_logging
+from store.clock import ClockSpecError, process_clock
 from store.schema import SchemaOutOfDate
 
 log = logging.getLogger("wxshop.cli")
@@ -73,9 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_format, args.log_level.upper())
     try:
+        process_clock()  # a bad WXSHOP_CLOCK is refused before anything starts
         config = load(args.config)
         return args.run(args, config)
-    except (ConfigError, SchemaOutOfDate) as exc:
+    except (ConfigError, SchemaOutOfDate, ClockSpecError) as exc:
         print(f"wxshop: {exc}", file=sys.stderr)
         return 2
     except peewee.OperationalError as exc:
@@ -116,13 +118,12 @@ def _demo(args: argparse.Namespace, config: Config) -> int:
 
     from bot.demo import run_demo
     from bot.sandbox.demo_seed import seed_demo_shop
-    from store.clock import SystemClock
     from store.db import close_database, open_database
 
     _migrate(config)
     open_database(config.database.url, config.var_dir)
     try:
-        for line in seed_demo_shop(SystemClock().now()):
+        for line in seed_demo_shop(process_clock().now()):
             print(f"seeded {line}")
     finally:
         close_database()
@@ -148,13 +149,12 @@ def _wechat_token(args: argparse.Namespace, config: Config) -> int:
 
 
 def _migrate(config: Config) -> list[str]:
-    from store.clock import SystemClock
     from store.db import close_database, open_database
     from store.schema import upgrade
 
     open_database(config.database.url, config.var_dir)
     try:
-        return [f"{s.version}: {s.description}" for s in upgrade(SystemClock().now())]
+        return [f"{s.version}: {s.description}" for s in upgrade(process_clock().now())]
     finally:
         close_database()
 

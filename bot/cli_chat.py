@@ -285,7 +285,7 @@ class _DirectTalker:
 
     def __init__(self, session: aiohttp.ClientSession, config: Config, openid: str, mode: str) -> None:
         from bot.sandbox.follower import Account, FollowerSimulator
-        from store.clock import SystemClock
+        from store.clock import process_clock
 
         self.session = session
         self.openid = openid
@@ -300,7 +300,7 @@ class _DirectTalker:
             encoding_aes_key=config.wechat.encoding_aes_key,
             mode=mode,  # type: ignore[arg-type]
         )
-        self.simulator: FollowerSimulator = FollowerSimulator(self.url, account, session, SystemClock())
+        self.simulator: FollowerSimulator = FollowerSimulator(self.url, account, session, process_clock())
 
     def banner(self) -> str:
         mode = MODE_NAMES.get(self.mode, self.mode)

@@ -25,19 +25,19 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 
 
 def _open(config: Config) -> None:
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import open_database
     from store.schema import prepare
 
     open_database(config.database.url, config.var_dir)
-    prepare(SystemClock().now())
+    prepare(process_clock().now())
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
     from bot.resources import publish
     from dialogs.rules_cache import channel
     from dialogs.rules_file import RulesInvalid, parse_toml
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.keywords import current_version, save_rules
 
     try:
@@ -54,7 +54,7 @@ def _import(args: argparse.Namespace, config: Config) -> int:
         return 2
     _open(config)
     created, updated, deleted = save_rules(
-        document.rules, document.standing, SystemClock().now(), replace=args.replace
+        document.rules, document.standing, process_clock().now(), replace=args.replace
     )
     publish(config, channel(config.redis.prefix), str(current_version()))
     print(f"imported {len(document.rules)} rule(s): {created} new, {updated} updated, {deleted} deleted")
@@ -81,11 +81,11 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 
 def _test(args: argparse.Namespace, config: Config) -> int:
     from dialogs.rules_cache import compile_rules
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.keywords import load_rule_set
 
     _open(config)
-    now = SystemClock().now()
+    now = process_clock().now()
     compiled = compile_rules(load_rule_set())
     hit = compiled.match(args.text, now)
     if hit is None:

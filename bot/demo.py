@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -19,13 +20,13 @@ from bot.app import create_app
 from bot.config import Config
 from bot.sandbox.preview import setup_preview
 from bot.sandbox.server import build_sandbox
-from store.clock import SystemClock
+from store.clock import CLOCK_ENV, clock_spec, process_clock
 
 log = logging.getLogger("wxshop.demo")
 
 
 async def run_demo(config: Config, worker_args: list[str]) -> int:
-    clock = SystemClock()
+    clock = process_clock()
     sandbox = build_sandbox(config, clock, demo=True)
     shop = create_app(config, clock=clock)
     setup_preview(shop, sandbox)
@@ -34,7 +35,9 @@ async def run_demo(config: Config, worker_args: list[str]) -> int:
         await runner.setup()
     await web.TCPSite(runners[0], sandbox.host, sandbox.port).start()
     await web.TCPSite(runners[1], config.server.host, config.server.port).start()
-    worker = subprocess.Popen([sys.executable, "-m", "bot", *worker_args, "worker"])
+    # The worker decides timeouts and windows by the demo's clock, whatever date that clock shows.
+    worker_env = {**os.environ, CLOCK_ENV: clock_spec(clock)}
+    worker = subprocess.Popen([sys.executable, "-m", "bot", *worker_args, "worker"], env=worker_env)
     base = f"http://{config.server.host}:{config.server.port}"
     print(f"\nwxshop demo is running.\n  chat preview:  {base}/sandbox/\n  health:        {base}/healthz", flush=True)
     print("Press Ctrl-C to stop.", flush=True)

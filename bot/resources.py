@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.cs_windows import LoopWindows
 from bot.embedded_redis import EmbeddedRedis
 from bot.redis_pipe import RedisPipe
-from store.clock import Clock, SystemClock
+from store.clock import Clock, process_clock
 from store.db import close_database, open_database
 from store.windows import WindowQuotas
 
@@ -87,7 +87,7 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
         redis=redis.Redis(connection_pool=ThreadAffinePool.from_url(url, **options)),
         aredis=aioredis.Redis.from_url(url, **options),
         pipe=RedisPipe(url, connect_timeout=options["socket_connect_timeout"]),
-        clock=clock or SystemClock(),
+        clock=clock or process_clock(),
         embedded=embedded,
     )
 

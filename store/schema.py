@@ -30,6 +30,7 @@ from store.inventory import StockAlert
 from store.keywords import KeywordRule, RulesVersion, StandingReply
 from store.logistics import Shipment
 from store.members import Member, MemberEvent, PointsEntry, SpendEntry
+from store.nlu import NluExample, NluVersion, UnansweredUtterance
 from store.orders import Order, OrderLine
 from store.outbox import Notice, TemplateReceipt
 from store.payments import Payment, Refund
@@ -104,6 +105,9 @@ STEPS: list[Step] = [
     Step(8, "members: gift ledger, birthday gifts, QR codes, sweep marks; sweep indexes", _members_side),
     Step(9, "admin console users", _create(AdminUser)),
     Step(10, "orders: paid_at and created_at indexes for the shop metrics", _metrics_indexes),
+    Step(11, "understanding: operators' examples and the unanswered-questions inbox", _create(
+        NluExample, NluVersion, UnansweredUtterance
+    )),
 ]
 
 LATEST = STEPS[-1].version

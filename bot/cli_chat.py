@@ -10,6 +10,9 @@ as WeChat does. Input is read line by line, so it works as well piped as typed.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
 import secrets
 import sys
 from collections.abc import Callable, Mapping
@@ -25,6 +28,10 @@ if TYPE_CHECKING:
 READABLE = "abcdefghjkmnpqrstuvwxyz23456789"
 PROBE_TIMEOUT_S = 3.0
 HELP = "命令：/follow [场景]  /unfollow  /click KEY  /menu  /help  /quit；其他输入作为文字消息发送"
+PROMPT = "你> "
+SETTLE_S = 0.5
+SETTLE_LIMIT_S = 15.0
+RECONNECT_S = 1.0
 MODE_NAMES = {"plain": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}
 
 
@@ -56,39 +63,73 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 def run_chat(config: Config, openid: str, mode: str | None, lines: TextIO, out: TextIO) -> int:
     """Read commands from `lines` until EOF or /quit, printing what the follower sees to `out`."""
-    import asyncio
+    try:
+        return asyncio.run(_chat(config, openid, mode, lines, out))
+    except Unreachable as exc:
+        print(f"wxshop: {exc}", file=sys.stderr)
+        return 1
 
-    with asyncio.Runner() as runner:
+
+async def _chat(config: Config, openid: str, mode: str | None, lines: TextIO, out: TextIO) -> int:
+    talker = await _connect(config, openid, mode)
+    screen = _Screen(out, lines.isatty())
+    talker.show = screen.show
+    try:
+        screen.show([talker.banner()])
+        while True:
+            line = await screen.read(lines)
+            if not line:
+                return 0
+            command = line.strip()
+            if not command:
+                continue
+            screen.echo(command)
+            if command in ("/quit", "/exit"):
+                return 0
+            screen.show(await _dispatch(talker, command))
+    finally:
+        await talker.close()
+
+
+class _Screen:
+    """The terminal: what the shop says may arrive while the follower is typing (a notice from the worker), so
+    it is printed on its own lines and the prompt shown again. Piped input is echoed as `你> …`, so a scripted
+    session reads as a conversation."""
+
+    def __init__(self, out: TextIO, interactive: bool) -> None:
+        self.out = out
+        self.interactive = interactive
+        self.prompting = False
+
+    def show(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self.prompting:
+            print(file=self.out)
+        print("\n".join(lines), file=self.out, flush=True)
+        if self.prompting:
+            print(PROMPT, end="", file=self.out, flush=True)
+
+    def echo(self, command: str) -> None:
+        if not self.interactive:
+            print(PROMPT + command, file=self.out, flush=True)
+
+    async def read(self, lines: TextIO) -> str:
+        if self.interactive:
+            print(PROMPT, end="", file=self.out, flush=True)
+            self.prompting = True
         try:
-            talker = runner.run(_connect(config, openid, mode))
-        except Unreachable as exc:
-            print(f"wxshop: {exc}", file=sys.stderr)
-            return 1
-        try:
-            print(talker.banner(), file=out, flush=True)
-            interactive = lines.isatty()
-            while True:
-                if interactive:
-                    print("你> ", end="", file=out, flush=True)
-                line = lines.readline()
-                if not line:
-                    return 0
-                command = line.strip()
-                if not command:
-                    continue
-                if command in ("/quit", "/exit"):
-                    return 0
-                for shown in runner.run(_dispatch(talker, command)):
-                    print(shown, file=out, flush=True)
-        except Unreachable as exc:
-            print(f"wxshop: {exc}", file=sys.stderr)
-            return 1
+            return await asyncio.to_thread(lines.readline)
         finally:
-            runner.run(talker.close())
+            self.prompting = False
 
 
 async def _dispatch(talker: _Talker, command: str) -> list[str]:
+    from bot.sandbox.preview import MAX_TEXT
+
     if not command.startswith("/"):
+        if len(command) > MAX_TEXT:
+            return [f"（没有发出：微信的文字消息最多 {MAX_TEXT} 个字，这条有 {len(command)} 个字）"]
         return await talker.send("text", text=command)
     name, _, rest = command.partition(" ")
     rest = rest.strip()
@@ -154,6 +195,7 @@ class _Talker(Protocol):
     """What the chat loop needs from either way of reaching the shop."""
 
     menu: Any
+    show: Callable[[list[str]], None]  # prints what arrives on its own (the preview's live messages)
 
     def banner(self) -> str: ...
 
@@ -209,7 +251,13 @@ def _reason(exc: BaseException) -> str:
 
 
 class _PreviewTalker:
-    """Through a running demo's /sandbox/api: the World and the browser preview see the same follower."""
+    """Through a running demo's /sandbox/api: the World and the browser preview see the same follower.
+
+    What the follower sees comes from the preview's event stream, in the preview's order: the passive reply,
+    the follow-ups the shop sends right after it, and notices the worker sends while nobody is typing. After
+    each message the chat waits until the stream has shown the reply and then stayed quiet for `SETTLE_S`, so a
+    scripted session reads in the order the preview shows it.
+    """
 
     def __init__(
         self, session: aiohttp.ClientSession, base: str, openid: str, mode: str | None, state: dict[str, Any]
@@ -222,7 +270,11 @@ class _PreviewTalker:
         self.server_mode = str(state["shop"].get("mode", "plain"))
         self.menu = state.get("menu") or []
         self.subscribed = False
-        self.seen = 0
+        self.shown = 0  # the last entry id printed
+        self.show: Callable[[list[str]], None] = lambda lines: None
+        self._arrived = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._stream: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         status, body = await self._call("POST", "followers", {"openid": self.openid})
@@ -230,7 +282,12 @@ class _PreviewTalker:
             raise Unreachable(f"the chat preview refused {self.openid}: {body.get('error', status)}")
         self.subscribed = bool(body["follower"]["subscribed"])
         _, state = await self._call("GET", f"state?openid={self.openid}")
-        self.seen = max((e["id"] for e in state.get("history") or []), default=0)
+        self.shown = max((e["id"] for e in state.get("history") or []), default=0)
+        self._stream = asyncio.create_task(self._follow())
+        try:
+            await asyncio.wait_for(self._connected.wait(), PROBE_TIMEOUT_S)
+        except TimeoutError:
+            raise Unreachable(f"the chat preview at {self.base} sent no event stream") from None
 
     def banner(self) -> str:
         mode = MODE_NAMES.get(self.mode or self.server_mode, self.mode or self.server_mode)
@@ -248,20 +305,55 @@ class _PreviewTalker:
         status, body = await self._call("POST", "send", payload)
         if status >= 400:
             return [f"（{body.get('error') or f'HTTP {status}'}）"]
-        shown: list[str] = []
-        for entry in body["entries"]:
-            self.seen = max(self.seen, entry["id"])
-            shown += render(entry, self.shop)
-        return (shown or _nothing_shown(kind)) + await self._arrived()
+        entries = body["entries"]
+        await self._settle(max((e["id"] for e in entries), default=self.shown))
+        seen_something = any(e.get("from") != "follower" for e in entries)
+        return [] if seen_something else _nothing_shown(kind)
 
-    async def _arrived(self) -> list[str]:
-        """Customer-service and template messages that reached the follower since the last look."""
-        _, state = await self._call("GET", f"state?openid={self.openid}&after={self.seen}")
-        shown: list[str] = []
-        for entry in state.get("history") or []:
-            self.seen = max(self.seen, entry["id"])
-            shown += render(entry, self.shop)
-        return shown
+    async def _settle(self, reply_id: int) -> None:
+        """Wait until the stream has shown `reply_id`, then until nothing more arrives for `SETTLE_S`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_LIMIT_S
+        while self.shown < reply_id and loop.time() < deadline:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), max(0.0, deadline - loop.time()))
+        if self.shown < reply_id:  # the stream is gone: read what is missing once
+            _, state = await self._call("GET", f"state?openid={self.openid}&after={self.shown}")
+            self._print(state.get("history") or [])
+        while loop.time() < deadline:
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), min(SETTLE_S, max(0.0, deadline - loop.time())))
+            except TimeoutError:
+                return
+
+    def _print(self, entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            if entry.get("id", 0) <= self.shown:
+                continue
+            self.shown = entry["id"]
+            lines = render(entry, self.shop)
+            if lines:
+                self.show(lines)
+            self._arrived.set()
+
+    async def _follow(self) -> None:
+        """Read the preview's event stream for this follower, reconnecting after the last entry shown."""
+        import aiohttp
+
+        while True:
+            url = f"{self.base}/sandbox/api/events?openid={self.openid}&after={self.shown}"
+            try:
+                async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=60)) as stream:
+                    self._connected.set()
+                    async for raw in stream.content:
+                        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                        if line.startswith("data:"):
+                            self._print([json.loads(line[5:])])
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                pass
+            await asyncio.sleep(RECONNECT_S)
 
     async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         import aiohttp
@@ -277,6 +369,10 @@ class _PreviewTalker:
             raise Unreachable(f"cannot reach the server at {self.base}: {_reason(exc)}") from None
 
     async def close(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stream
         await self.session.close()
 
 
@@ -301,6 +397,7 @@ class _DirectTalker:
             mode=mode,  # type: ignore[arg-type]
         )
         self.simulator: FollowerSimulator = FollowerSimulator(self.url, account, session, process_clock())
+        self.show: Callable[[list[str]], None] = lambda lines: None
 
     def banner(self) -> str:
         mode = MODE_NAMES.get(self.mode, self.mode)

@@ -15,6 +15,7 @@ import contextlib
 import json
 import secrets
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -115,11 +116,24 @@ class _Screen:
             print(PROMPT + command, file=self.out, flush=True)
 
     async def read(self, lines: TextIO) -> str:
+        """The next line ("" at EOF). Read on a daemon thread: Ctrl-C must not wait for a blocked readline."""
         if self.interactive:
             print(PROMPT, end="", file=self.out, flush=True)
             self.prompting = True
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str] = loop.create_future()
+
+        def readline() -> None:
+            try:
+                got = lines.readline()
+            except (OSError, ValueError):
+                got = ""
+            with contextlib.suppress(RuntimeError):  # the chat ended while the thread waited
+                loop.call_soon_threadsafe(lambda: line.done() or line.set_result(got))
+
+        threading.Thread(target=readline, name="chat-stdin", daemon=True).start()
         try:
-            return await asyncio.to_thread(lines.readline)
+            return await line
         finally:
             self.prompting = False
 

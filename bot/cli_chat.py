@@ -143,7 +143,7 @@ async def _dispatch(talker: _Talker, command: str) -> list[str]:
 
     if not command.startswith("/"):
         if len(command) > MAX_TEXT:
-            return [f"（没有发出：微信的文字消息最多 {MAX_TEXT} 个字，这条有 {len(command)} 个字）"]
+            return [f"（没有发出：一条文字消息最多 {MAX_TEXT} 个字，这条有 {len(command)} 个字）"]
         return await talker.send("text", text=command)
     name, _, rest = command.partition(" ")
     rest = rest.strip()

@@ -46,7 +46,7 @@ async def test_chat_with_a_running_demo_goes_through_the_preview(migrated: Confi
     assert [line for line in out if line.startswith("你> ")] == [
         "你> /menu", "你> 你好", "你> /follow", "你> 你好", f"你> {too_long}", "你> /click BROWSE", "你> /click",
         "你> /bogus", "你> /quit"], "piped input is echoed, so the transcript reads as a conversation"
-    assert "（没有发出：微信的文字消息最多 2048 个字，这条有 2049 个字）" in out
+    assert "（没有发出：一条文字消息最多 2048 个字，这条有 2049 个字）" in out
     assert_shows_in_order(out, state["history"], migrated.shop.name)
     assert kinds.count("message") == 1 and "click" in kinds
     texts = [e.get("text") for e in state["history"] if e["from"] == "follower"]

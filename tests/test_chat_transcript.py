@@ -19,7 +19,7 @@ from bot.cli_chat import PROMPT
 from bot.config import Config
 from bot.sandbox.demo_seed import seed_demo_shop
 from bot.sandbox.mp_oauth import OPENID_PARAM
-from store.clock import CLOCK_ENV, ManualClock
+from store.clock import CLOCK_ENV, ManualClock, clock_spec
 from store.db import close_database, open_database
 from tests.preview_support import Demo, assert_shows_in_order, demo_running, with_default_menu
 from tests.support import ROOT, child_env, wxshop
@@ -109,7 +109,7 @@ def demo_env(env: dict[str, str], demo: Demo, clock: ManualClock) -> dict[str, s
         "WXSHOP_WECHAT__API_BASE_URL": sandbox,
         "WXSHOP_PAY__API_BASE_URL": sandbox,
         "WXSHOP_LOGISTICS__API_BASE_URL": sandbox,
-        CLOCK_ENV: clock.now().isoformat(),
+        CLOCK_ENV: clock_spec(clock),
     }
 
 

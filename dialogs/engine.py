@@ -209,7 +209,7 @@ class Engine:
             turn.slots = {"_query": intent.argument} if intent.name == "search" else {}
             step = flow.entry(turn)
             return self._advance(flow, step, turn, DialogState(flow=flow.name))
-        if intent.name == "greet":
+        if intent.name == "greet" and "greet" not in self.answers:  # the standard greeting, unless one is given
             greeting = f"您好，欢迎来到{self.settings.shop_name}！回复“逛商城”看看商品，或回复“帮助”看看我能做什么。"
             return Answer(greeting), replace(dialog, misses=0)
         answer_for = self.answers.get(intent.name)

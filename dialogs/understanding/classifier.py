@@ -63,7 +63,7 @@ class Prediction:
     def margin(self) -> float:
         return self.confidence - self.runner_up_confidence
 
-    def is_sure(self, thresholds: Thresholds = Thresholds()) -> bool:  # noqa: B008 - frozen, shared default
+    def is_sure(self, thresholds: Thresholds = Thresholds()) -> bool:
         return self.confidence >= thresholds.min_confidence and self.margin >= thresholds.min_margin
 
 

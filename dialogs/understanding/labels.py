@@ -42,5 +42,5 @@ LABELS: Mapping[str, str] = {
 
 
 def clarifying_question(first: str, second: str, labels: Mapping[str, str] = LABELS) -> str:
-    """"您是想查物流，还是想退货退款？" for the two likeliest intents."""
+    """The question offering the two likeliest intents: "您是想查物流，还是想退货退款？"."""
     return f"您是想{labels.get(first, first)}，还是想{labels.get(second, second)}？"

@@ -4,9 +4,10 @@ Over the shipped evaluation set (800+ shopper messages, `dialogs/understanding/e
 the import and training time of the understanding layer (what `wxshop serve` pays at start-up), the
 per-message latency p50/p99 of normalise + classify + entities after warm-up, and the accuracy on the
 development fold and on the held-out fifth. The machine is shared, so latency is given twice: wall clock
-(what a message waits, descheduling included) and the thread's CPU time (what the work costs). Baseline in the same run: the built-in keyword table
-(`dialogs.intents.IntentDetector`), its latency and how many of the same messages it gets right.
-DESIGN §7 budget: p99 ≤ 300 µs per message; start-up ≤ 2 s in all. `--quick` repeats the set once.
+(what a message waits, descheduling included) and the thread's CPU time (what the work costs). Baseline in
+the same run: the built-in keyword table (`dialogs.intents.IntentDetector`), its latency and how many of the
+same messages it gets right. DESIGN §7 budget: p99 ≤ 300 µs per message; start-up ≤ 2 s in all. `--quick`
+repeats the set once.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def test_an_operator_example_overrides_a_shipped_one() -> None:
 def test_malformed_operator_examples_are_refused(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(CorpusError, match="bad.toml"):
+    with pytest.raises(CorpusError, match=r"bad\.toml"):
         load_examples(path)
     with pytest.raises(CorpusError) as raised:
         load_examples(path)
@@ -170,7 +170,7 @@ def test_evaluate_reports_accuracy_confusions_and_misses(understander: Understan
 def test_evaluate_refuses_a_malformed_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.tsv"
     path.write_text("tracking 没有制表符\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.tsv:1"):
+    with pytest.raises(ValueError, match=r"bad\.tsv:1"):
         evaluate(path)
 
 

@@ -40,6 +40,7 @@ def _open(config: Config) -> None:
 
 def _import(args: argparse.Namespace, config: Config) -> int:
     from bot.resources import publish
+    from dialogs.intents import shadow_warnings
     from dialogs.rules_cache import channel
     from dialogs.rules_file import RulesInvalid, parse_toml
     from store.clock import process_clock
@@ -63,6 +64,9 @@ def _import(args: argparse.Namespace, config: Config) -> int:
     )
     publish(config, channel(config.redis.prefix), str(current_version()))
     print(f"imported {len(document.rules)} rule(s): {created} new, {updated} updated, {deleted} deleted")
+    for rule in document.rules:
+        for line in shadow_warnings(rule["name"], rule["keywords"], rule["match"], rule.get("overrides", False)):
+            print(f"warning: {line}")
     return 0
 
 
@@ -120,6 +124,8 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 def _test(args: argparse.Namespace, config: Config) -> int:
     from bot.engine_probe import describe, probe
     from bot.resources import open_resources
+    from dialogs.intents import OWN_DATA, IntentDetector, shadow_warnings
+    from dialogs.normalize import normalize
     from dialogs.rules_cache import compile_rules
     from store.keywords import load_rule_set
     from store.schema import prepare
@@ -130,6 +136,11 @@ def _test(args: argparse.Namespace, config: Config) -> int:
         prepare(now)
         compiled = compile_rules(load_rule_set())
         hit = compiled.match(args.text, now)
+        builtin = IntentDetector().detect(args.text, normalize(args.text), now)
+        if hit is not None and builtin is not None and builtin.name in OWN_DATA and not hit[1].overrides:
+            print(f"rule {hit[1].name} matches, but the built-in {builtin.name} answers: it reads the follower's "
+                  "own data (the rule can set overrides = true)")
+            hit = None
         if hit is None:
             engine = probe(config, resources, args.text)
             print(f"no rule answers; the dialog engine does, with {engine.step}")
@@ -142,6 +153,9 @@ def _test(args: argparse.Namespace, config: Config) -> int:
                 print(f"reply ({record.reply_mode}): {json.dumps(reply, ensure_ascii=False)}")
         for conflict in compiled.matcher.conflicts(now):
             print(f"conflict: {conflict}")
+        for rule in compiled.matcher.rules:
+            for line in shadow_warnings(rule.name, rule.keywords, rule.match, rule.reply.overrides):
+                print(f"warning: {line}")
     finally:
         resources.close_sync()
     return 0

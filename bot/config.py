@@ -233,6 +233,16 @@ class ShopConfig:
 
 
 @dataclass(frozen=True)
+class NluConfig:
+    """The understanding layer: operators' examples file (TOML, `[[examples]] intent text`), and how sure the
+    classifier must be to act rather than ask which of the two likeliest intents the shopper meant."""
+
+    examples_file: str = ""
+    min_confidence: float = field(default=0.55, metadata=_check(_fraction, "0..1"))
+    min_margin: float = field(default=0.2, metadata=_check(_fraction, "0..1"))
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     wechat: WechatConfig = WechatConfig()
@@ -243,6 +253,7 @@ class Config:
     logistics: LogisticsConfig = LogisticsConfig()
     after_sales: AfterSalesConfig = AfterSalesConfig()
     shop: ShopConfig = ShopConfig()
+    nlu: NluConfig = NluConfig()
     menu: tuple[Mapping[str, Any], ...] = ()
     templates: Mapping[str, Any] = field(default_factory=dict)
     var_dir: Path = Path("var")
@@ -410,4 +421,5 @@ _SECTIONS: dict[str, type] = {
     "logistics": LogisticsConfig,
     "after_sales": AfterSalesConfig,
     "shop": ShopConfig,
+    "nlu": NluConfig,
 }

@@ -28,15 +28,19 @@ from dialogs.knowledge.chat import KnowledgeChat
 from dialogs.knowledge.settings import KnowledgeSettings
 from dialogs.knowledge.store_facts import StoreFacts
 from dialogs.member_answers import MemberChat
-from dialogs.order_answers import make_orders_answer
+from dialogs.order_answers import make_cancel_order_answer, make_orders_answer
 from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
 from dialogs.state import DialogStore
+from dialogs.unanswered import UnansweredCollector
+from dialogs.understanding.cache import UnderstanderCache
+from dialogs.understanding.classifier import Thresholds
 from store import funnel
 from store import members as member_store
 from store.followers import set_birthday
 from store.member_settings import MemberSettings
 from store.money import times_rate_half_up
+from store.nlu import record_unanswered
 from store.orders import ShopRules
 from store.search import SearchService
 from store.spec_cache import SpecCache
@@ -49,6 +53,7 @@ def catalog_channel(prefix: str) -> str:
 
 ENGINE = web.AppKey("engine", Engine)
 RULES = web.AppKey("rules", RulesCache)
+UNANSWERED = web.AppKey("unanswered", UnansweredCollector)
 SEARCH = web.AppKey("search", SearchService)
 SEARCH_BUILT = web.AppKey("search_built", asyncio.Future)  # the start-up build of the search index
 VERSION_CHECK_S = 5.0
@@ -62,10 +67,13 @@ def build_engine(
     search: SearchService,
     after_order: Callable[[str, datetime], None] | None = None,
     specs: SpecCache | None = None,
+    understanding: UnderstanderCache | None = None,
+    unanswered: UnansweredCollector | None = None,
 ) -> Engine:
     """`after_order(order_no, expires_at)` schedules the unpaid-order timeout job; without it the worker's
     minute sweep still cancels unpaid orders on time. `specs` is the process's copy of SKU specs, cleared when
-    the catalog changes."""
+    the catalog changes. `understanding` is the process's trained model (retrained when operators teach it);
+    `unanswered` collects what nobody understood, for the operators' inbox."""
     clock = resources.clock
     renderer = ReplyRenderer(config.server.public_url)
 
@@ -123,6 +131,7 @@ def build_engine(
         answers={
             **PLACEHOLDERS,
             "orders": make_orders_answer(config.server.public_url),
+            "cancel_order": make_cancel_order_answer(clock),
             **members.answers(),
             **knowledge.answers(),  # shop knowledge (满减, tiers, points, after-sales…) and small talk
         },
@@ -132,7 +141,24 @@ def build_engine(
         rng=rng,
         names_products=names_products,
         members=members,  # member, points and coupons answers; the gift on follow; the birthday greeting
+        understander=understanding or understander_for(config),
+        unanswered=unanswered.note if unanswered is not None else None,
     )
+
+
+def understander_for(config: Config) -> UnderstanderCache:
+    thresholds = Thresholds(config.nlu.min_confidence, config.nlu.min_margin)
+    return UnderstanderCache(config.nlu.examples_file, thresholds)
+
+
+def flush_unanswered(collector: UnansweredCollector) -> None:
+    """Store what the collector holds; on failure keep it for the next beat (the database away a moment)."""
+    batch = collector.drain()
+    try:
+        record_unanswered(batch)
+    except Exception:
+        collector.restore(batch)
+        raise
 
 
 def setup_conversation(app: web.Application) -> None:
@@ -145,13 +171,18 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     await run_blocking(app, rules.refresh)
     search = SearchService()
     specs = SpecCache(resources.clock.now)
-    app[RULES], app[SEARCH] = rules, search
-    app[ENGINE] = build_engine(config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs)
+    understanding, unanswered = understander_for(config), UnansweredCollector()
+    await run_blocking(app, understanding.refresh)
+    app[RULES], app[SEARCH], app[UNANSWERED] = rules, search, unanswered
+    app[ENGINE] = build_engine(
+        config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs,
+        understanding=understanding, unanswered=unanswered,
+    )
     # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
     # search waits for it only if it comes before the build is done.
     building = app[SEARCH_BUILT] = asyncio.ensure_future(run_blocking(app, search.rebuild))
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch(app, rules, search, specs, stop))
+    watcher = asyncio.create_task(_watch(app, rules, search, specs, stop, understanding))
     yield
     stop.set()
     watcher.cancel()
@@ -163,13 +194,23 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("rules watcher still stopping; the Redis pool's close will end it")
     with contextlib.suppress(Exception):
         await building
+    try:  # what nobody understood since the last beat
+        await run_blocking(app, flush_unanswered, unanswered)
+    except Exception as exc:
+        log.warning("unanswered questions not stored at shutdown", extra={"error": str(exc)})
 
 
 async def _watch(
-    app: web.Application, rules: RulesCache, search: SearchService, specs: SpecCache, stop: asyncio.Event
+    app: web.Application,
+    rules: RulesCache,
+    search: SearchService,
+    specs: SpecCache,
+    stop: asyncio.Event,
+    understanding: UnderstanderCache,
 ) -> None:
-    """Reload rules on announcements (and check their version every few seconds in case one was missed);
-    when the catalog changes, drop the copy of SKU specs and rebuild the search index. Runs until `stop` is set."""
+    """Reload rules and retrain the understanding model on announcements (and check their versions every few
+    seconds in case one was missed), storing the unanswered questions on the same beat; when the catalog
+    changes, drop the copy of SKU specs and rebuild the search index. Runs until `stop` is set."""
     resources = app[RESOURCES]
     prefix = app[CONFIG].redis.prefix
     while not stop.is_set():
@@ -183,6 +224,8 @@ async def _watch(
                         await run_blocking(app, search.rebuild)
                         continue
                     await run_blocking(app, rules.refresh)
+                    await run_blocking(app, understanding.refresh)
+                    await run_blocking(app, flush_unanswered, app[UNANSWERED])
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis or the database away for a moment: keep serving the rules we have

@@ -45,7 +45,11 @@ def probe(config: Config, resources: Resources, text: str) -> EngineAnswer:
         engine.on_unfollow(PROBE_OPENID)
     intent = engine.intents.detect(text, normalize(text), resources.clock.now())
     state = _state_written(io)
-    if intent is not None:
+    seen = engine.understander.understand(text) if engine.understander is not None else None
+    if intent is None and seen is not None and seen.sure and state.get("flow") != "browse":
+        confidence = seen.prediction.confidence
+        step = f"the understanding layer: intent “{seen.prediction.intent}” ({confidence:.0%} sure)"
+    elif intent is not None:
         kind = "global word" if intent.name in GLOBAL else "built-in intent"
         step = f"{kind} “{intent.name}”" + (f" (search for “{intent.argument}”)" if intent.argument else "")
     elif state.get("flow") == "browse":

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from dialogs.flows import END, Flow, Step, Turn
-from dialogs.intents import GLOBAL, MENU_KEYS, Intent, IntentDetector
+from dialogs.intents import GLOBAL, MENU_KEYS, OWN_DATA, Intent, IntentDetector
 from dialogs.normalize import normalize
 from dialogs.replies import Answer, ReplyRenderer, followup_of
 from dialogs.rules_cache import RulesCache
@@ -43,14 +43,14 @@ OFFER_HUMAN = "需要人工客服帮忙吗？回复“人工”即可转接。"
 
 IntentAnswer = Callable[[Turn, Intent], Any]
 UnansweredHook = Callable[[str, str, str, str, datetime], None]  # (openid, text, norm, outcome, now)
-
-OWN_DATA = frozenset({"orders", "tracking", "coupons", "points", "member", "cart"})
-"""Built-ins that read the follower's own data: they win over an operator's rule unless the rule overrides them
-(one `contains "快递"` rule must not stop 查快递 from showing the buyer's parcel)."""
 LIST_INTENTS = frozenset({"search"})  # start their own list even mid-flow, instead of answering and resuming
 SEARCHES = frozenset({"search", "search_need", "refine"})  # understood as "find products": the browse flow
 ROUTES = {"after_sales_fact": "after_sales"}  # predicted intents another built-in handles
-CLARIFY_FLOOR = 0.2  # below it the text is unfamiliar (量子纠缠): asking "did you mean A or B" would be a guess
+MID_FLOW_MIN_CHARS = 4  # "很多", "随便" answer the flow's question badly; they do not change the subject
+MID_FLOW_CONFIDENCE = 0.8
+CLARIFY_FLOOR = 0.3  # below it the text is unfamiliar (量子纠缠): asking "did you mean A or B" would be a guess
+CHATTER = frozenset({"greet", "smalltalk_thanks", "smalltalk_ok", "smalltalk_laugh", "smalltalk_bye"})
+"""Never offered in a clarifying question: "您是想打个招呼吗" helps nobody."""
 
 
 class MemberHooks(Protocol):
@@ -208,15 +208,21 @@ class Engine:
             return None, None
         seen = self.understander.understand(turn.text)
         intent = seen.prediction.intent
+        if flow is not None:  # the flow asked a question: only a clear change of subject leaves it
+            if len(seen.norm) < MID_FLOW_MIN_CHARS or seen.prediction.confidence < MID_FLOW_CONFIDENCE:
+                return None, None
+            if intent in SEARCHES or intent in CHATTER or intent == flow.name:
+                return None, None
         if seen.sure:
             if intent in SEARCHES:
                 return Intent("search", turn.text), None
             return Intent(ROUTES.get(intent, intent), turn.text), None
-        if flow is not None or seen.prediction.confidence < CLARIFY_FLOOR:
+        if flow is not None:
             return None, None
         if self.names_products is not None and self.names_products(turn.text):
             return Intent("search", turn.text), None
-        if dialog.misses == 0:
+        pair = {intent, seen.prediction.runner_up}
+        if dialog.misses == 0 and seen.prediction.confidence >= CLARIFY_FLOOR and not pair & CHATTER:
             self._note_unanswered(turn, "clarify")
             return None, (Answer(f"{seen.question}回复“帮助”看看我能做什么。"), replace(dialog, misses=1))
         return None, None

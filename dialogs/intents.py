@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dialogs.matcher import Matcher, Rule
+from dialogs.normalize import normalize
 
 GLOBAL = frozenset({"cancel", "back", "help", "human"})
 """Checked before the active flow: they must work whatever the follower is in the middle of."""
@@ -100,3 +101,43 @@ class IntentDetector:
         if found and found["query"] not in ("什么", "啥", "东西"):
             return Intent("search", found["query"])
         return None
+
+
+OWN_DATA = frozenset({"orders", "tracking", "coupons", "points", "member", "cart"})
+"""Built-ins that read the follower's own data: they win over an operator's rule unless the rule overrides them
+(one `contains "快递"` rule must not stop 查快递 from showing the buyer's parcel)."""
+
+_NAMES = {
+    "orders": "我的订单", "tracking": "查物流", "coupons": "我的优惠券", "points": "我的积分", "member": "会员等级",
+    "cart": "购物车结算", "after_sales": "售后", "browse": "逛商城", "birthday": "设置生日", "greet": "问候",
+    "help": "帮助", "cancel": "取消", "back": "返回", "human": "转人工",
+}  # fmt: skip
+
+
+def shadowed_builtins(keywords: tuple[str, ...] | list[str], match: str) -> dict[str, str]:
+    """The built-in intents whose own words a rule's keywords would also match: {intent: one such word}."""
+    if match not in ("exact", "contains"):
+        return {}
+    found: dict[str, str] = {}
+    for intent, _mode, _priority, words in _TABLE:
+        for keyword in keywords:
+            key = normalize(keyword)
+            hit = next((w for w in words if (key in w if match == "contains" else key == w)), None)
+            if key and hit and intent not in found:
+                found[intent] = hit
+    return found
+
+
+def shadow_warnings(name: str, keywords: tuple[str, ...] | list[str], match: str, overrides: bool) -> list[str]:
+    """What an operator should know before a rule takes words the built-ins answer."""
+    lines = []
+    for intent, word in shadowed_builtins(keywords, match).items():
+        builtin = f"the built-in {_NAMES.get(intent, intent)} ({intent}, e.g. {word!r})"
+        if intent in GLOBAL:
+            lines.append(f"rule {name!r} never answers {word!r}: {builtin} always comes first")
+        elif intent in OWN_DATA and not overrides:
+            lines.append(f"rule {name!r} also matches {builtin}; the built-in answers there, since it reads the "
+                         "follower's own data (set overrides = true to answer with the rule instead)")
+        else:
+            lines.append(f"rule {name!r} takes over {builtin}")
+    return lines

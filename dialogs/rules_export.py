@@ -40,6 +40,7 @@ def _rule(rule: RuleRecord) -> list[str]:
         f"reply_mode = {_value(rule.reply_mode)}",
         f"enabled = {_value(rule.enabled)}",
     ]
+    lines += ["overrides = true"] if rule.overrides else []
     lines += [f"{key} = {_value(when)}" for key, when in (("starts", rule.starts), ("ends", rule.ends)) if when]
     return lines
 

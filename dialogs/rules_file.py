@@ -17,7 +17,9 @@ from store.clock import SHANGHAI
 MATCH_MODES = ("exact", "contains", "regex")
 REPLY_TYPES = ("text", "news", "product", "coupon")
 REPLY_MODES = ("all", "random")
-RULE_KEYS = {"name", "keywords", "match", "reply", "priority", "reply_mode", "starts", "ends", "enabled"}
+RULE_KEYS = {
+    "name", "keywords", "match", "reply", "priority", "reply_mode", "starts", "ends", "enabled", "overrides",
+}
 MAX_TEXT = 2000  # WeChat shows about 2,048 bytes of a passive text reply; keep well inside
 MAX_REPLIES = 5
 
@@ -100,6 +102,9 @@ def validate_rule(raw: Any, index: int) -> tuple[dict[str, Any] | None, list[str
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         errors.append(f"{label}: enabled: expected true or false")
+    overrides = raw.get("overrides", False)
+    if not isinstance(overrides, bool):
+        errors.append(f"{label}: overrides: expected true or false")
     starts, problem = _when(raw.get("starts"))
     errors += [f"{label}: starts: {problem}"] if problem else []
     ends, problem = _when(raw.get("ends"))
@@ -121,6 +126,7 @@ def validate_rule(raw: Any, index: int) -> tuple[dict[str, Any] | None, list[str
         "priority": priority,
         "reply_mode": reply_mode,
         "enabled": enabled,
+        "overrides": overrides,
         "starts": starts,
         "ends": ends,
         "replies": replies,

@@ -27,6 +27,7 @@ class KeywordRule(BaseModel):
     ends = ShanghaiDateTimeField(null=True)
     reply_mode = peewee.CharField(max_length=10, default="all")
     replies = peewee.TextField()  # JSON list of reply payloads
+    overrides = peewee.BooleanField(default=False)  # answers even where a built-in reads the follower's own data
     updated_at = ShanghaiDateTimeField()
 
 
@@ -58,6 +59,7 @@ class RuleRecord:
     ends: datetime | None
     reply_mode: str
     replies: tuple[Any, ...]
+    overrides: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def load_rule_set() -> RuleSet:
             ends=row.ends,
             reply_mode=row.reply_mode,
             replies=tuple(json.loads(row.replies)),
+            overrides=row.overrides,
         )
         for row in KeywordRule.select().order_by(KeywordRule.id)
     )
@@ -148,5 +151,6 @@ def _columns(rule: dict[str, Any], now: datetime) -> dict[str, Any]:
         "ends": rule.get("ends"),
         "reply_mode": rule.get("reply_mode", "all"),
         "replies": json.dumps(list(rule["replies"]), ensure_ascii=False),
+        "overrides": rule.get("overrides", False),
         "updated_at": now,
     }

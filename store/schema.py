@@ -87,6 +87,11 @@ def _metrics_indexes() -> None:
     Order._schema.create_indexes(safe=True)  # paid_at and created_at, for the shop metrics
 
 
+def _nlu() -> None:
+    database.create_tables([NluExample, NluVersion, UnansweredUtterance], safe=True)
+    add_column_if_missing(KeywordRule, "overrides")
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -105,9 +110,7 @@ STEPS: list[Step] = [
     Step(8, "members: gift ledger, birthday gifts, QR codes, sweep marks; sweep indexes", _members_side),
     Step(9, "admin console users", _create(AdminUser)),
     Step(10, "orders: paid_at and created_at indexes for the shop metrics", _metrics_indexes),
-    Step(11, "understanding: operators' examples and the unanswered-questions inbox", _create(
-        NluExample, NluVersion, UnansweredUtterance
-    )),
+    Step(11, "understanding: operators' examples, the unanswered inbox; rules that override built-ins", _nlu),
 ]
 
 LATEST = STEPS[-1].version

@@ -214,15 +214,17 @@ def test_when_no_rule_answers_the_engine_says_which_step_does_and_its_reply(env:
         "no rule answers; the dialog engine does, with built-in intent “orders”",
         "reply: 您最近还没有订单。回复“逛商城”挑选商品吧～",
     ]
-    unclear = wxshop("keywords", "test", "嗯嗯哦哦", env=env)
+    unclear = wxshop("keywords", "test", "量子纠缠", env=env)
     assert unclear.stdout.splitlines()[:2] == [
         "no rule answers; the dialog engine does, with the fallback's clarifying question"
         " (a second unclear message gets the default reply)",
         f"reply: {CLARIFY}",
     ], "a probe leaves no state behind: the same text asked again is still the first unclear message"
-    assert wxshop("keywords", "test", "嗯嗯哦哦", env=env).stdout == unclear.stdout
+    assert wxshop("keywords", "test", "量子纠缠", env=env).stdout == unclear.stdout
     human = wxshop("keywords", "test", "转人工", env=env)
     assert "with global word “human”" in human.stdout and "transfer_customer_service" in human.stdout
+    colloquial = wxshop("keywords", "test", "啥时候能发出来啊", env=env)
+    assert "the understanding layer: intent “ask_shipping_time”" in colloquial.stdout, colloquial.stdout
 
 
 def test_search_probe_writes_nothing(migrated: Config, env: dict[str, str]) -> None:

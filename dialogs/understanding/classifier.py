@@ -41,7 +41,7 @@ __all__ = ["Classifier", "Prediction", "Thresholds", "ngrams"]
 
 SMOOTHING = 0.3  # additive (Lidstone) smoothing of n-gram counts; 0.1–1.0 all within half a point on dev
 SHARPNESS = 4.0  # softmax scale over the mean per-n-gram log-likelihood
-FAMILIAR = 0.1  # below this share of known 2- and 3-grams ("量子力学", "asdfgh") confidence shrinks with it
+FAMILIAR = 0.4  # below this share of known 2- and 3-grams ("量子力学", "虫洞") confidence shrinks with it
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import peewee
 import redis
 
-from bot import cli_admin, cli_catalog, cli_chat, cli_keywords, cli_orders
+from bot import cli_admin, cli_catalog, cli_chat, cli_keywords, cli_nlu, cli_orders
 from bot.config import Config, ConfigError, load
 from bot.listen import CannotListen
 from bot.logs import setup_logging
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_orders.register(sub, _common)
     cli_chat.register(sub, _common)
     cli_admin.register(sub, _common)
+    cli_nlu.register(sub, _common)
     return parser
 
 

@@ -23,7 +23,7 @@ from dialogs.normalize import normalize
 from dialogs.replies import Answer, ReplyRenderer, followup_of
 from dialogs.rules_cache import RulesCache
 from dialogs.state import DialogState, DialogStore, Snapshot, StateIO
-from dialogs.understanding.understand import Understander
+from dialogs.understanding.understand import Understander, Understanding
 from store.clock import Clock
 
 HUMAN_SESSION = timedelta(minutes=30)
@@ -173,6 +173,13 @@ class Engine:
         intent = self.intents.detect(turn.text, turn.norm, turn.now)
         if intent is not None and intent.name in GLOBAL:
             return self._global(turn, intent, dialog)
+        seen = None
+        if intent is not None and intent.how != "exact" and self.understander is not None:
+            # A keyword inside a longer message ("快递盒压坏了", "新人礼包是啥") may not mean its intent: the
+            # classifier, reading the whole message, decides when it is sure of something else.
+            seen = self.understander.understand(turn.text)
+            if seen.sure and seen.prediction.intent != intent.name and seen.prediction.intent not in CHATTER:
+                intent = None
         flow = self.flows.get(dialog.flow) if dialog.active else None
         if flow is not None:
             turn.slots = dict(dialog.slots)
@@ -180,12 +187,12 @@ class Engine:
             if step.understood:
                 return self._advance(flow, step, turn, dialog)
         rule = self.rules.current.match(turn.text, turn.now)
-        if rule is not None and not (intent is not None and intent.name in OWN_DATA and not rule[1].overrides):
+        if rule is not None and not (self._means_own_data(intent, seen) and not rule[1].overrides):
             _, record = rule
             answer = self.renderer.answer(record.replies, record.reply_mode, self.rng)
             return (self._resume(answer, flow, dialog) if flow else answer), replace(dialog, misses=0)
         if intent is None:
-            intent, understood = self._understood(turn, flow, dialog)
+            intent, understood = self._understood(turn, flow, dialog, seen)
             if understood is not None:
                 return understood
         if intent is not None:
@@ -200,13 +207,13 @@ class Engine:
         return self._fallback(turn, dialog, snap)
 
     def _understood(
-        self, turn: Turn, flow: Flow | None, dialog: DialogState
+        self, turn: Turn, flow: Flow | None, dialog: DialogState, seen: Understanding | None
     ) -> tuple[Intent | None, tuple[Answer, DialogState] | None]:
         """What the understanding layer makes of a text no rule or keyword placed: an intent to act on, or an
         answer of its own (a clarifying question offering the two likeliest intents), or neither."""
         if self.understander is None:
             return None, None
-        seen = self.understander.understand(turn.text)
+        seen = seen or self.understander.understand(turn.text)
         intent = seen.prediction.intent
         if flow is not None:  # the flow asked a question: only a clear change of subject leaves it
             if len(seen.norm) < MID_FLOW_MIN_CHARS or seen.prediction.confidence < MID_FLOW_CONFIDENCE:
@@ -226,6 +233,14 @@ class Engine:
             self._note_unanswered(turn, "clarify")
             return None, (Answer(f"{seen.question}回复“帮助”看看我能做什么。"), replace(dialog, misses=1))
         return None, None
+
+    @staticmethod
+    def _means_own_data(intent: Intent | None, seen: Understanding | None) -> bool:
+        """A built-in reading the follower's own data is what the message asks for: its exact words, or a
+        keyword inside a message the classifier reads the same way ("查快递", not "你们用什么快递公司")."""
+        if intent is None or intent.name not in OWN_DATA:
+            return False
+        return intent.how == "exact" or (seen is not None and seen.prediction.intent == intent.name)
 
     def _note_unanswered(self, turn: Turn, outcome: str) -> None:
         if self.unanswered is not None:

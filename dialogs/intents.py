@@ -81,6 +81,7 @@ _SEARCH = re.compile(
 class Intent:
     name: str
     argument: str = ""  # the search words for "search"
+    how: str = ""  # "exact", "contains" or "pattern": how the keyword table found it ("" from elsewhere)
 
 
 class IntentDetector:
@@ -96,10 +97,10 @@ class IntentDetector:
             return Intent("help")
         hit = self._matcher.match(text, now)
         if hit is not None:
-            return Intent(hit.rule.name)
+            return Intent(hit.rule.name, how=hit.mode)
         found = _SEARCH.match(norm)
         if found and found["query"] not in ("什么", "啥", "东西"):
-            return Intent("search", found["query"])
+            return Intent("search", found["query"], how="pattern")
         return None
 
 

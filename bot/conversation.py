@@ -141,14 +141,18 @@ def build_engine(
         rng=rng,
         names_products=names_products,
         members=members,  # member, points and coupons answers; the gift on follow; the birthday greeting
-        understander=understanding or understander_for(config),
+        understander=understanding or understander_for(config, taught=True),
         unanswered=unanswered.note if unanswered is not None else None,
     )
 
 
-def understander_for(config: Config) -> UnderstanderCache:
+def understander_for(config: Config, taught: bool = False) -> UnderstanderCache:
+    """The configured model; with `taught`, trained on the examples operators taught too (reads the database)."""
     thresholds = Thresholds(config.nlu.min_confidence, config.nlu.min_margin)
-    return UnderstanderCache(config.nlu.examples_file, thresholds)
+    cache = UnderstanderCache(config.nlu.examples_file, thresholds)
+    if taught:
+        cache.refresh()
+    return cache
 
 
 def flush_unanswered(collector: UnansweredCollector) -> None:

@@ -45,6 +45,7 @@ IntentAnswer = Callable[[Turn, Intent], Any]
 UnansweredHook = Callable[[str, str, str, str, datetime], None]  # (openid, text, norm, outcome, now)
 LIST_INTENTS = frozenset({"search"})  # start their own list even mid-flow, instead of answering and resuming
 SEARCHES = frozenset({"search", "search_need", "refine"})  # understood as "find products": the browse flow
+FINDING = SEARCHES | {"browse"}
 ROUTES = {"after_sales_fact": "after_sales"}  # predicted intents another built-in handles
 MID_FLOW_MIN_CHARS = 4  # "很多", "随便" answer the flow's question badly; they do not change the subject
 MID_FLOW_CONFIDENCE = 0.8
@@ -178,8 +179,12 @@ class Engine:
             # A keyword inside a longer message ("快递盒压坏了", "新人礼包是啥") may not mean its intent: the
             # classifier, reading the whole message, decides when it is sure of something else.
             seen = self.understander.understand(turn.text)
-            if seen.sure and seen.prediction.intent != intent.name and seen.prediction.intent not in CHATTER:
-                intent = None
+            other = seen.prediction.intent
+            same_kind = intent.name in FINDING and other in FINDING  # 看看女装: search or browse, the words decide
+            if seen.sure and other != intent.name and other not in CHATTER and not same_kind:
+                names = intent.name == "search" and self.names_products is not None
+                if not (names and self.names_products(intent.argument)):  # 看看视频会员 stays a search
+                    intent = None
         flow = self.flows.get(dialog.flow) if dialog.active else None
         if flow is not None:
             turn.slots = dict(dialog.slots)

@@ -96,8 +96,8 @@ class IntentDetector:
         if not norm:
             return Intent("help")
         hit = self._matcher.match(text, now)
-        if hit is not None:
-            return Intent(hit.rule.name, how=hit.mode)
+        if hit is not None:  # the whole message being the keyword is an exact hit, whatever the table says
+            return Intent(hit.rule.name, how="exact" if hit.found == norm else hit.mode)
         found = _SEARCH.match(norm)
         if found and found["query"] not in ("什么", "啥", "东西"):
             return Intent("search", found["query"], how="pattern")

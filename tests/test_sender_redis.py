@@ -38,14 +38,14 @@ async def test_a_retry_does_not_reopen_a_used_window(migrated: Config) -> None:
         windows = CsWindows(resources.redis, resources.key)
         follower = shop.follower()
         xml = follower.build_xml("o_retry", {"MsgType": "text", "Content": "你好"})
-        assert "您好" in (await follower.deliver(xml, "o_retry")).shown
+        assert "欢迎来到" in (await follower.deliver(xml, "o_retry")).shown
         for _ in range(5):
             assert windows.consume("o_retry", shop.clock.now()) == "message"
         assert windows.verdict("o_retry", shop.clock.now()) == "used_up"
 
         shop.clock.advance(seconds=5)
         again = await follower.deliver(xml, "o_retry")  # WeChat retries the same MsgId
-        assert "您好" in again.shown, "the stored reply"
+        assert "欢迎来到" in again.shown, "the stored reply"
         assert windows.verdict("o_retry", shop.clock.now()) == "used_up", "the retry is not a new interaction"
 
         await follower.send_text("o_retry", "你好")
@@ -89,7 +89,7 @@ async def test_a_keyword_answer_reads_the_state_once_and_writes_nothing_back(mig
         client = redis.Redis.from_url(shop.app[RESOURCES].redis_url)
         try:
             with commands_on(client, prefix) as seen:
-                assert "您好" in (await follower.send_text("o_kw", "你好")).shown
+                assert "欢迎来到" in (await follower.send_text("o_kw", "你好")).shown
             names = [command[0].strip('"').upper() for command in seen if "o_kw" in " ".join(command)]
         finally:
             client.close()

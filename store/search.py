@@ -20,30 +20,53 @@ categories whose names share words or characters with the query.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 
 from store.catalog import Category, Product, Sku
-from store.search_build import build_index
+from store.search_build import BIGRAM, DESCRIPTION, PINYIN, build_index
+from store.search_lexicon import Lexicon, LexiconError, load_lexicon
 from store.search_text import (
     EXPANSIONS,
     PriceFilter,
+    bigrams,
     document_terms,
     normalise,
     parse_price,
     query_tokens,
     sub_terms,
+    to_simplified,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_SUGGESTIONS = 4
 
 # Rows the index is built from (plain tuples, so tests and benchmarks can build one without a database).
 CategoryRow = tuple[int, int | None, str, str]  # id, parent id, name, path
-ProductRow = tuple[int, str, int, str]  # id, title, category id, tags
+ProductRow = tuple[int, str, int, str, str]  # id, title, category id, tags, description
 SkuRow = tuple[int, int, str, int, int]  # id, product id, spec, price in fen, stock
-# A ranked candidate: (words covered, product position, SKU position shown, in stock, score).
-_Entry = tuple[int, int, int, bool, float]
+# A ranked candidate: (words matched as product words, words matched at all, product position, SKU position
+# shown, in stock, score).
+_Entry = tuple[int, int, int, int, bool, float]
+MAX_CANDIDATES = 3000
+MAX_CLOSEST = 3
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why a hit matched one query word: the index term (without its namespace), how it was reached (词 the word
+    itself, 同义 a synonym, 上位 a narrower word of a broad one, 分类 a category name, 扩展 a built-in variant, 拼音,
+    字组 a shared character pair, 描述 the description), and the impact it added to the score."""
+
+    word: str
+    term: str
+    via: str
+    impact: float
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,7 @@ class SearchHit:
     in_stock: bool
     score: float
     coverage: int
+    matches: tuple[Match, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,14 +97,35 @@ class SearchResult:
     terms: tuple[str, ...]
     unmatched: tuple[str, ...]
     suggestions: tuple[CategorySuggestion, ...]
+    closest: tuple[SearchHit, ...] = ()  # on a miss: products of the suggested categories, to offer instead
+    looked_for: tuple[str, ...] = ()  # the words searched, with their synonyms and narrower words
+    strengths: tuple[tuple[str, bool], ...] = ()  # each word, and whether it matched as a product word
+
+    @property
+    def confident(self) -> bool:
+        """Every word of the text is a product word (not only a description word or a shared character pair):
+        a bare "红色连衣裙" is a search, "质量怎么样" is not."""
+        return bool(self.hits) and bool(self.terms) and not self.unmatched and all(s for _, s in self.strengths)
+
+
+# How a query word reaches index terms; the factor scales the term's impact (the shopper's own word ranks first).
+_VIA_FACTOR: Mapping[str, float] = MappingProxyType(
+    {"词": 1.0, "扩展": 1.0, "分类": 1.0, "拼音": 1.0, "同义": 0.9, "上位": 0.8, "描述": 1.0, "字组": 1.0}
+)
+_WEAK = frozenset({"描述", "字组"})
+_PREFIX = {"描述": DESCRIPTION, "字组": BIGRAM, "拼音": PINYIN}
 
 
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """One query word and the index terms that satisfy it (itself, synonyms, matching category names)."""
+    """One query word and the index terms that satisfy it, each with how it was reached."""
 
     word: str
-    terms: frozenset[str]
+    terms: tuple[tuple[str, str], ...]  # (index term, via)
+
+    @property
+    def strong(self) -> bool:
+        return any(via not in _WEAK for _, via in self.terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +146,15 @@ class SearchIndex:
     prices_sku: tuple[int, ...]  # SKU position for each entry of prices_sorted
     categories: tuple[tuple[int, str, str, int], ...]  # id, path, name (normalised), level
     category_words: Mapping[str, frozenset[str]]  # category names (as terms) by character they contain
+    category_samples: Mapping[int, tuple[int, ...]]  # category id → a few product positions in it, in stock first
+    lexicon: Lexicon
 
     @classmethod
-    def build(cls) -> SearchIndex:
-        """Read the on-sale catalog from the database and index it."""
+    def build(cls, lexicon: Lexicon | None = None) -> SearchIndex:
+        """Read the on-sale catalog from the database and index it (with the shipped lexicon unless given one)."""
         categories = Category.select(Category.id, Category.parent, Category.name, Category.path).tuples()
         products = (
-            Product.select(Product.id, Product.title, Product.category, Product.tags)
+            Product.select(Product.id, Product.title, Product.category, Product.tags, Product.description)
             .where(Product.on_sale == True)  # noqa: E712
             .tuples()
         )
@@ -117,13 +164,17 @@ class SearchIndex:
             .order_by(Sku.id)
             .tuples()
         )
-        return cls.from_rows(list(categories), list(products), list(skus))
+        return cls.from_rows(list(categories), list(products), list(skus), lexicon)
 
     @classmethod
     def from_rows(
-        cls, categories: Iterable[CategoryRow], products: Iterable[ProductRow], skus: Iterable[SkuRow]
+        cls,
+        categories: Iterable[CategoryRow],
+        products: Iterable[ProductRow],
+        skus: Iterable[SkuRow],
+        lexicon: Lexicon | None = None,
     ) -> SearchIndex:
-        return build_index(cls, list(categories), list(products), list(skus))
+        return build_index(cls, list(categories), list(products), list(skus), lexicon or load_lexicon())
 
     @property
     def size(self) -> tuple[int, int, int]:
@@ -133,7 +184,7 @@ class SearchIndex:
     # ---- query ------------------------------------------------------------------------------------------
 
     def search(self, text: str, limit: int = 8, offset: int = 0) -> SearchResult:
-        price, rest = parse_price(normalise(text))
+        price, rest = parse_price(normalise(to_simplified(text)))
         groups, unmatched = self._groups(query_tokens(rest))
         if groups:
             ranked = self._rank_matches(groups, price)
@@ -141,7 +192,7 @@ class SearchIndex:
             ranked = self._rank_by_price(price)
         else:
             ranked = []
-        hits = tuple(self._hit(entry) for entry in ranked[offset : offset + limit])
+        hits = tuple(self._hit(entry, groups) for entry in ranked[offset : offset + limit])
         suggestions = () if ranked else self._suggest([g.word for g in groups] + unmatched)
         return SearchResult(
             query=text,
@@ -151,7 +202,32 @@ class SearchIndex:
             terms=tuple(g.word for g in groups),
             unmatched=tuple(unmatched),
             suggestions=suggestions,
+            closest=() if ranked else self._closest(suggestions),
+            looked_for=tuple(dict.fromkeys(w for g in groups for w in _looked_for(g))) + tuple(unmatched),
+            strengths=tuple((g.word, g.strong) for g in groups),
         )
+
+    def _strong_terms(self, token: str) -> list[tuple[str, str]]:
+        """The index terms a word reaches through itself, variants, the lexicon, category names and pinyin."""
+        found: list[tuple[str, str]] = [(token, "词")]
+        found.extend((t, "扩展") for t in EXPANSIONS.get(token, ()))
+        found.extend((t, "同义") for t in sorted(self.lexicon.synonyms.get(token, ())))
+        for narrower in self.lexicon.hypernyms.get(token, ()):
+            found.append((narrower, "上位"))
+            found.extend((t, "上位") for t in sorted(self.lexicon.synonyms.get(narrower, ())))
+        if len(token) == 1:
+            found.extend((t, "分类") for t in sorted(self._category_names_containing(token)))
+        if len(token) >= 3 and token.isascii() and token.isalpha():
+            found.append((PINYIN + token, "拼音"))
+        known: dict[str, str] = {}
+        for term, via in found:
+            if term in self.postings and term not in known:
+                known[term] = via
+        return list(known.items())
+
+    def _weak_terms(self, token: str) -> list[tuple[str, str]]:
+        found = [(DESCRIPTION + token, "描述"), *((BIGRAM + p, "字组") for p in dict.fromkeys(bigrams(token)))]
+        return [(t, via) for t, via in found if t in self.postings]
 
     def _groups(self, tokens: list[str]) -> tuple[list[_Group], list[str]]:
         groups: list[_Group] = []
@@ -161,22 +237,22 @@ class SearchIndex:
             if token in seen:
                 continue
             seen.add(token)
-            known = {t for t in (token, *EXPANSIONS.get(token, ())) if t in self.postings}
-            if len(token) == 1:
-                known |= self._category_names_containing(token)
-            if known:
-                groups.append(_Group(token, frozenset(known)))
+            strong = self._strong_terms(token)
+            if strong:
+                groups.append(_Group(token, tuple(strong + self._weak_terms(token))))
                 continue
             finer = sub_terms(token) or (document_terms(token) if len(token) >= 4 else [])
-            parts = [p for p in finer if p != token and p in self.postings]
-            if parts:
-                groups.extend(_Group(p, frozenset({p})) for p in dict.fromkeys(parts) if p not in seen)
-                seen.update(parts)
+            parts = [p for p in dict.fromkeys(finer) if p != token and p not in seen]
+            part_groups = [_Group(p, tuple(t)) for p in parts if (t := self._strong_terms(p))]
+            if part_groups:
+                groups.extend(part_groups)
+                seen.update(g.word for g in part_groups)
                 continue
             stem = token[0] if len(token) == 2 and token.endswith("子") else ""  # 裙子 → 裙, 鞋子 → 鞋
             names = self._category_names_containing(stem or token)
-            if names:
-                groups.append(_Group(token, names))
+            weak = self._weak_terms(token)
+            if names or weak:
+                groups.append(_Group(token, tuple([(n, "分类") for n in sorted(names)] + weak)))
             else:
                 unmatched.append(token)
         return groups, unmatched
@@ -189,65 +265,79 @@ class SearchIndex:
             found = names if found is None else found & names
         return frozenset(n for n in found or () if token in n)
 
-    def _posting(self, group: _Group) -> Mapping[int, float]:
-        terms = list(group.terms)
-        if len(terms) == 1:
-            return self.postings[terms[0]]
-        merged: dict[int, float] = dict(self.postings[terms[0]])
-        for term in terms[1:]:
-            for pos, impact in self.postings[term].items():
-                old = merged.get(pos)
+    def _posting(self, group: _Group) -> tuple[Mapping[int, float], Mapping[int, float]]:
+        """(strong, weak): the best impact per product through the word's strong terms, and through its weak
+        ones (description, character pairs) for products the strong terms miss."""
+        merged: list[dict[int, float]] = [{}, {}]
+        for term, via in group.terms:
+            posting, factor = self.postings[term], _VIA_FACTOR[via]
+            target = merged[via in _WEAK]
+            if not target and factor == 1.0:
+                target.update(posting)
+                continue
+            for pos, impact in posting.items():
+                impact *= factor
+                old = target.get(pos)
                 if old is None or (impact > 0, abs(impact)) > (old > 0, abs(old)):
-                    merged[pos] = impact
-        return merged
+                    target[pos] = impact
+        return merged[0], merged[1]
 
     def _rank_matches(self, groups: list[_Group], price: PriceFilter) -> list[_Entry]:
+        """OR over the words: a product matching more words (strongly) ranks first, but one word the product
+        lacks does not hide it. Candidates come from the rarest words first, up to MAX_CANDIDATES products, so a
+        common word ("男", "礼物") next to a rare one does not make the query score half the catalog."""
         postings = [self._posting(g) for g in groups]
-        ordered = sorted(postings, key=len)
-        smallest, others = ordered[0], ordered[1:]
-        candidates: Iterable[int] = [p for p in smallest if all(p in d for d in others)]
-        entries = self._score(candidates, groups, postings, price, len(groups))
-        if not entries and len(groups) > 1:  # nothing has every word: rank what has some
-            entries = self._score(set().union(*postings), groups, postings, price, 1)
-        return self._order(entries, price)
+        order = sorted(range(len(groups)), key=lambda i: len(postings[i][0]) + len(postings[i][1]))
+        candidates: set[int] = set()
+        for i in order:
+            strong, weak = postings[i]
+            if candidates and len(candidates) + len(strong) + len(weak) > MAX_CANDIDATES:
+                break
+            candidates.update(strong)
+            candidates.update(weak)
+        return self._order(self._score(candidates, groups, postings, price), price)
 
     def _score(
         self,
         candidates: Iterable[int],
         groups: list[_Group],
-        postings: list[Mapping[int, float]],
+        postings: list[tuple[Mapping[int, float], Mapping[int, float]]],
         price: PriceFilter,
-        need: int,
     ) -> list[_Entry]:
-        """Entries for the candidates whose best SKU (in the price range, carrying the most spec-only words,
-        in stock, cheapest) covers at least `need` of the query's words."""
+        """Entries for the candidates with a SKU in the price range; the SKU shown is the one carrying the most
+        spec-only words, then in stock, then cheapest."""
         entries = []
         sku_prices, sku_terms, sku_in_stock = self.sku_prices, self.sku_terms, self.sku_in_stock
         for pos in candidates:
             score = 0.0
-            text_hits = 0
-            spec_only = []
-            for group, posting in zip(groups, postings, strict=True):
-                impact = posting.get(pos)
+            strong_hits = weak_hits = 0
+            spec_only: list[tuple[tuple[str, str], ...]] = []
+            for group, (strong, weak) in zip(groups, postings, strict=True):
+                impact = strong.get(pos)
                 if impact is None:
-                    continue
-                if impact < 0:
+                    impact = weak.get(pos)
+                    if impact is None:
+                        continue
+                    weak_hits += 1
+                    score += impact
+                elif impact < 0:
                     score -= impact
                     spec_only.append(group.terms)
                 else:
                     score += impact
-                    text_hits += 1
+                    strong_hits += 1
             best: tuple[int, bool, int, int] | None = None
             for s in self.product_skus[pos]:
                 if not price.admits(sku_prices[s]):
                     continue
-                spec_hits = sum(1 for terms in spec_only if not terms.isdisjoint(sku_terms[s]))
+                spec_hits = sum(1 for terms in spec_only if any(t in sku_terms[s] for t, _ in terms))
                 key = (spec_hits, sku_in_stock[s], -sku_prices[s], -s)
                 if best is None or key > best:
                     best = key
-            if best is None or text_hits + best[0] < need:
+            if best is None or strong_hits + best[0] + weak_hits == 0:
                 continue
-            entries.append((text_hits + best[0], pos, -best[3], best[1], score))
+            strength = strong_hits + best[0]
+            entries.append((strength, strength + weak_hits, pos, -best[3], best[1], score))
         return entries
 
     def _order(self, entries: list[_Entry], price: PriceFilter) -> list[_Entry]:
@@ -255,11 +345,14 @@ class SearchIndex:
             return []
         if price.cheap:
             if price.max_fen is None:
-                prices = sorted(self.sku_prices[e[2]] for e in entries)
+                top = max(e[:2] for e in entries)
+                prices = sorted(self.sku_prices[e[3]] for e in entries if e[:2] == top)
                 median = prices[(len(prices) - 1) // 2]
-                entries = [e for e in entries if self.sku_prices[e[2]] <= median]
-            return sorted(entries, key=lambda e: (-e[0], not e[3], self.sku_prices[e[2]], self.product_ids[e[1]]))
-        return sorted(entries, key=lambda e: (-e[0], not e[3], -e[4], self.product_ids[e[1]]))
+                entries = [e for e in entries if self.sku_prices[e[3]] <= median]
+            return sorted(
+                entries, key=lambda e: (-e[0], -e[1], not e[4], self.sku_prices[e[3]], self.product_ids[e[2]])
+            )
+        return sorted(entries, key=lambda e: (-e[0], -e[1], not e[4], -e[5], self.product_ids[e[2]]))
 
     def _rank_by_price(self, price: PriceFilter) -> list[_Entry]:
         """Only a price was asked for ("200以内的"): every product with a SKU in range, cheapest first."""
@@ -274,11 +367,11 @@ class SearchIndex:
             key = (self.sku_in_stock[s], -self.sku_prices[s], -s)
             if pos not in best or key > best[pos]:
                 best[pos] = key
-        entries: list[_Entry] = [(0, pos, -key[2], key[0], 0.0) for pos, key in best.items()]
-        return sorted(entries, key=lambda e: (not e[3], self.sku_prices[e[2]], self.product_ids[e[1]]))
+        entries: list[_Entry] = [(0, 0, pos, -key[2], key[0], 0.0) for pos, key in best.items()]
+        return sorted(entries, key=lambda e: (not e[4], self.sku_prices[e[3]], self.product_ids[e[2]]))
 
-    def _hit(self, entry: _Entry) -> SearchHit:
-        coverage, pos, s, in_stock, score = entry
+    def _hit(self, entry: _Entry, groups: list[_Group]) -> SearchHit:
+        _, coverage, pos, s, in_stock, score = entry
         return SearchHit(
             product_id=self.product_ids[pos],
             sku_id=self.sku_ids[s],
@@ -288,7 +381,29 @@ class SearchIndex:
             in_stock=in_stock,
             score=round(score, 4),
             coverage=coverage,
+            matches=tuple(m for g in groups if (m := self._match(g, pos, s)) is not None),
         )
+
+    def _match(self, group: _Group, pos: int, s: int) -> Match | None:
+        """The term that carried `group` for the product (a spec-only term only if the SKU shown has it)."""
+        best: Match | None = None
+        for term, via in group.terms:
+            impact = self.postings[term].get(pos)
+            if impact is None or (impact < 0 and term not in self.sku_terms[s]):
+                continue
+            value = round(abs(impact) * _VIA_FACTOR[via], 4)
+            if best is None or (via not in _WEAK, value) > (best.via not in _WEAK, best.impact):
+                best = Match(group.word, term.removeprefix(_PREFIX.get(via, "")), via, value)
+        return best
+
+    def _closest(self, suggestions: tuple[CategorySuggestion, ...]) -> tuple[SearchHit, ...]:
+        """A few products of the suggested categories, to offer when nothing matched."""
+        positions = dict.fromkeys(p for c in suggestions for p in self.category_samples.get(c.category_id, ()))
+        hits = []
+        for pos in list(positions)[:MAX_CLOSEST]:
+            s = min(self.product_skus[pos], key=lambda k: (not self.sku_in_stock[k], self.sku_prices[k], k))
+            hits.append(self._hit((0, 0, pos, s, self.sku_in_stock[s], 0.0), []))
+        return tuple(hits)
 
     def _suggest(self, words: list[str]) -> tuple[CategorySuggestion, ...]:
         """Categories whose names share words or characters with the query; the top level when none does."""
@@ -310,13 +425,31 @@ class SearchIndex:
         return tuple(CategorySuggestion(c, p) for _, _, c, p in sorted(scored)[:MAX_SUGGESTIONS])
 
 
+def _looked_for(group: _Group) -> list[str]:
+    """The word and the product words it reached through variants and the lexicon."""
+    return [group.word] + [t for t, via in group.terms if via in ("扩展", "同义", "上位", "分类") and t != group.word]
+
+
 class SearchService:
     """Holds the current index. `rebuild()` builds a new one to the side and swaps the reference in one
-    assignment, so searches running meanwhile finish on the old one."""
+    assignment, so searches running meanwhile finish on the old one. The lexicon (shipped, plus the operator's
+    `lexicon_file`) is read again at each rebuild; a broken operator file is logged and the last good lexicon
+    kept, so a typo never stops the search."""
 
-    def __init__(self, index: SearchIndex | None = None) -> None:
+    def __init__(self, index: SearchIndex | None = None, lexicon_file: Path | None = None) -> None:
         self._index = index
         self._build_lock = threading.Lock()
+        self._lexicon_file = lexicon_file
+        self._lexicon: Lexicon | None = index.lexicon if index is not None else None
+
+    def _read_lexicon(self) -> Lexicon:
+        try:
+            self._lexicon = load_lexicon(self._lexicon_file)
+        except LexiconError as exc:
+            log.warning("search lexicon not reloaded, keeping the last good one", extra={"error": str(exc)})
+            if self._lexicon is None:
+                self._lexicon = load_lexicon()
+        return self._lexicon
 
     @property
     def index(self) -> SearchIndex:
@@ -325,14 +458,14 @@ class SearchService:
         if index is None:
             with self._build_lock:
                 if self._index is None:
-                    self._index = SearchIndex.build()
+                    self._index = SearchIndex.build(self._read_lexicon())
                 index = self._index
         return index
 
     def rebuild(self) -> SearchIndex:
         """Build from the database now (after an import, on an invalidation message) and swap it in."""
         with self._build_lock:
-            index = SearchIndex.build()
+            index = SearchIndex.build(self._read_lexicon())
             self._index = index
             return index
 

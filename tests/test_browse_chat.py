@@ -87,19 +87,19 @@ async def test_product_list_pages_and_numbers(shop_config: Config) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("看看连衣裙", "连衣裙"),
-        ("有没有蓝牙耳机", "耳机"),
-        ("200以内的红色连衣裙", "连衣裙"),
-        ("口红", "口红"),
-        ("找四件套", "四件套"),
+        ("看看连衣裙", ("连衣裙",)),
+        ("有没有蓝牙耳机", ("耳机",)),
+        ("200以内的红色连衣裙", ("连衣裙",)),
+        ("口红", ("口红", "唇膏")),  # 唇膏 is a synonym in the shipped lexicon
+        ("找四件套", ("四件套",)),
     ],
 )
-async def test_search_in_chat(shop_config: Config, text: str, expected: str) -> None:
+async def test_search_in_chat(shop_config: Config, text: str, expected: tuple[str, ...]) -> None:
     async with running(shop_config) as shop:
         found = await shop.follower().send_text("o_s", text)
         assert "相关商品" in found.shown and "1. " in found.shown, found.shown
         first_line = found.shown.splitlines()[1]
-        assert expected in first_line, found.shown
+        assert any(word in first_line for word in expected), found.shown
 
 
 async def test_search_price_filter_and_selection(shop_config: Config) -> None:

@@ -100,7 +100,9 @@ def build_index(
     for _, _, spec, _, _ in skus:
         if spec not in spec_values:
             spec_values[spec] = list(parse_spec(spec).values())
-    SEGMENTER.add_words(_dictionary_words(categories, products, {v for vs in spec_values.values() for v in vs}))
+    words = _dictionary_words(categories, products, {v for vs in spec_values.values() for v in vs})
+    words.update(w for w in (*lexicon.synonyms, *lexicon.hypernyms) if not w.isascii())  # "潮鞋" stays whole
+    SEGMENTER.add_words(words)
 
     by_id = {c[0]: c for c in categories}
     category_terms = {c[0]: _terms_of_phrase(c[2]) for c in categories}

@@ -118,6 +118,22 @@ async def test_nothing_found_suggests_categories(shop_config: Config) -> None:
         assert "没找到“潜水艇”" in missing.shown and "逛商城" in missing.shown
 
 
+async def test_a_miss_offers_the_closest_products(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        missing = await follower.send_text("o_m", "看看无人机")
+        assert "没找到“无人机”相关的商品（找了：无人机）。这些最接近：" in missing.shown, missing.shown
+        assert "\n1. " in missing.shown and "逛商城" in missing.shown
+        card = await follower.send_text("o_m", "1")
+        assert card.reply["MsgType"] == "news"
+
+
+async def test_synonyms_and_traditional_characters_find_products_in_chat(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        found = await shop.follower().send_text("o_t", "有沒有跑鞋")
+        assert "相关商品" in found.shown and "跑" in found.shown.splitlines()[1], found.shown
+
+
 async def test_sold_out_sku_is_refused(shop_config: Config) -> None:
     async with running(shop_config) as shop:
         follower = shop.follower()

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
     imp.add_argument("file", type=Path, metavar="FILE")
     exp = action("export", "write the catalog as CSV (the import format)", _export)
     exp.add_argument("file", nargs="?", default="-", metavar="FILE", help="output file, or - for stdout (default)")
+    action("reindex", "tell running servers to rebuild their search index (after editing the search lexicon)", _reindex)
     search = action("search", "search the catalog as a follower would and print the top results", _search)
     search.add_argument("text", metavar="TEXT")
     search.add_argument("--limit", type=int, default=10, metavar="N")
@@ -108,6 +109,21 @@ def _export(args: argparse.Namespace, config: Config) -> int:
     finally:
         close_database()
     print(f"exported {count} SKU rows to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _reindex(args: argparse.Namespace, config: Config) -> int:
+    from bot.conversation import catalog_channel
+    from bot.resources import publish
+    from store.search_lexicon import LexiconError, load_lexicon
+
+    try:
+        load_lexicon(config.shop.search_lexicon_file)
+    except LexiconError as exc:
+        print(f"wxshop: search lexicon: {exc}", file=sys.stderr)
+        return 2
+    publish(config, catalog_channel(config.redis.prefix), "reindex")
+    print("search index rebuild requested")
     return 0
 
 

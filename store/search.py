@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,6 @@ SkuRow = tuple[int, int, str, int, int]  # id, product id, spec, price in fen, s
 # A ranked candidate: (words matched as product words, words matched at all, product position, SKU position
 # shown, in stock, score).
 _Entry = tuple[int, int, int, int, bool, float]
-MAX_CANDIDATES = 3000
 MAX_CLOSEST = 3
 
 
@@ -146,6 +146,8 @@ class SearchIndex:
     prices_sku: tuple[int, ...]  # SKU position for each entry of prices_sorted
     categories: tuple[tuple[int, str, str, int], ...]  # id, path, name (normalised), level
     category_words: Mapping[str, frozenset[str]]  # category names (as terms) by character they contain
+    product_min_price: tuple[int, ...]
+    product_max_price: tuple[int, ...]
     category_samples: Mapping[int, tuple[int, ...]]  # category id → a few product positions in it, in stock first
     lexicon: Lexicon
 
@@ -187,17 +189,18 @@ class SearchIndex:
         price, rest = parse_price(normalise(to_simplified(text)))
         groups, unmatched = self._groups(query_tokens(rest))
         if groups:
-            ranked = self._rank_matches(groups, price)
+            ranked, total = self._rank_matches(groups, price, offset + limit)
         elif price.active and not unmatched:
             ranked = self._rank_by_price(price)
+            total = len(ranked)
         else:
-            ranked = []
+            ranked, total = [], 0
         hits = tuple(self._hit(entry, groups) for entry in ranked[offset : offset + limit])
         suggestions = () if ranked else self._suggest([g.word for g in groups] + unmatched)
         return SearchResult(
             query=text,
             hits=hits,
-            total=len(ranked),
+            total=total,
             price=price,
             terms=tuple(g.word for g in groups),
             unmatched=tuple(unmatched),
@@ -233,13 +236,15 @@ class SearchIndex:
         groups: list[_Group] = []
         unmatched: list[str] = []
         seen: set[str] = set()
+        previous = ""
         for token in tokens:
+            before, previous = previous, token
             if token in seen:
                 continue
             seen.add(token)
             strong = self._strong_terms(token)
             if strong:
-                groups.append(_Group(token, tuple(strong + self._weak_terms(token))))
+                groups.append(_Group(token, tuple(strong)))
                 continue
             finer = sub_terms(token) or (document_terms(token) if len(token) >= 4 else [])
             parts = [p for p in dict.fromkeys(finer) if p != token and p not in seen]
@@ -250,12 +255,27 @@ class SearchIndex:
                 continue
             stem = token[0] if len(token) == 2 and token.endswith("子") else ""  # 裙子 → 裙, 鞋子 → 鞋
             names = self._category_names_containing(stem or token)
-            weak = self._weak_terms(token)
-            if names or weak:
-                groups.append(_Group(token, tuple([(n, "分类") for n in sorted(names)] + weak)))
+            if names:
+                groups.append(_Group(token, tuple((n, "分类") for n in sorted(names))))
+                continue
+            joined = self._joined_with_fragment(groups, before, token)
+            if joined is not None:
+                groups[-1] = joined
+            elif weak := self._weak_terms(token):
+                groups.append(_Group(token, tuple(weak)))
             else:
                 unmatched.append(token)
         return groups, unmatched
+
+    def _joined_with_fragment(self, groups: list[_Group], before: str, token: str) -> _Group | None:
+        """jieba splits an unknown compound into a character and the rest (电饭盆 → 电, 饭盆): when the rest is
+        unknown, search the whole compound by its character pairs instead of the lone character (电饭 → 电饭煲,
+        智能电饭锅), which would match anything with 电 in it."""
+        last = groups[-1] if groups else None
+        if last is None or last.word != before or len(before) != 1 or before.isascii():
+            return None
+        weak = self._weak_terms(before + token)
+        return _Group(before + token, tuple(weak)) if weak else None
 
     def _category_names_containing(self, token: str) -> frozenset[str]:
         """Category names that contain an otherwise unknown word: "鞋" → 运动鞋, 帆布鞋."""
@@ -265,72 +285,89 @@ class SearchIndex:
             found = names if found is None else found & names
         return frozenset(n for n in found or () if token in n)
 
-    def _posting(self, group: _Group) -> tuple[Mapping[int, float], Mapping[int, float]]:
-        """(strong, weak): the best impact per product through the word's strong terms, and through its weak
-        ones (description, character pairs) for products the strong terms miss."""
-        merged: list[dict[int, float]] = [{}, {}]
+    def _posting(self, group: _Group) -> Mapping[int, float]:
+        """The best impact per product through any of the word's terms (scaled by how each was reached)."""
+        if len(group.terms) == 1 and _VIA_FACTOR[group.terms[0][1]] == 1.0:
+            return self.postings[group.terms[0][0]]
+        merged: dict[int, float] = {}
         for term, via in group.terms:
             posting, factor = self.postings[term], _VIA_FACTOR[via]
-            target = merged[via in _WEAK]
-            if not target and factor == 1.0:
-                target.update(posting)
+            if not merged and factor == 1.0:
+                merged.update(posting)
                 continue
             for pos, impact in posting.items():
                 impact *= factor
-                old = target.get(pos)
+                old = merged.get(pos)
                 if old is None or (impact > 0, abs(impact)) > (old > 0, abs(old)):
-                    target[pos] = impact
-        return merged[0], merged[1]
+                    merged[pos] = impact
+        return merged
 
-    def _rank_matches(self, groups: list[_Group], price: PriceFilter) -> list[_Entry]:
-        """OR over the words: a product matching more words (strongly) ranks first, but one word the product
-        lacks does not hide it. Candidates come from the rarest words first, up to MAX_CANDIDATES products, so a
-        common word ("男", "礼物") next to a rare one does not make the query score half the catalog."""
+    def _rank_matches(self, groups: list[_Group], price: PriceFilter, wanted: int) -> tuple[list[_Entry], int]:
+        """OR over the words: a product matching more of them (as product words) ranks first, but one word it
+        lacks does not hide it. Products are bucketed by how many words they match (counted in C); buckets are
+        scored from the fullest down only until `wanted` entries are placed, since a product in a lower bucket
+        cannot outrank them. Returns the ranked entries and the total (the unscored buckets counted by price
+        range, without choosing their SKU)."""
         postings = [self._posting(g) for g in groups]
-        order = sorted(range(len(groups)), key=lambda i: len(postings[i][0]) + len(postings[i][1]))
-        candidates: set[int] = set()
-        for i in order:
-            strong, weak = postings[i]
-            if candidates and len(candidates) + len(strong) + len(weak) > MAX_CANDIDATES:
-                break
-            candidates.update(strong)
-            candidates.update(weak)
-        return self._order(self._score(candidates, groups, postings, price), price)
+        counts: Counter[int] = Counter()
+        for posting in postings:
+            counts.update(posting.keys())
+        buckets: dict[int, list[int]] = {}
+        for pos, n in counts.items():
+            buckets.setdefault(n, []).append(pos)
+        levels = sorted(buckets, reverse=True)
+        entries: list[_Entry] = []
+        for i, level in enumerate(levels):
+            entries.extend(self._score(buckets[level], groups, postings, price))
+            below = levels[i + 1] if i + 1 < len(levels) else 0
+            if i + 1 < len(levels) and sum(1 for e in entries if e[0] > below) >= wanted:
+                rest = [p for level in levels[i + 1 :] for p in buckets[level]]
+                return self._order(entries, price), len(entries) + self._count_in_range(rest, price)
+        return self._order(entries, price), len(entries)
+
+    def _count_in_range(self, positions: list[int], price: PriceFilter) -> int:
+        if price.min_fen is None and price.max_fen is None:
+            return len(positions)
+        low, high = price.min_fen or 0, price.max_fen if price.max_fen is not None else 1 << 62
+        lows, highs = self.product_min_price, self.product_max_price
+        return sum(1 for p in positions if lows[p] <= high and highs[p] >= low)
 
     def _score(
         self,
         candidates: Iterable[int],
         groups: list[_Group],
-        postings: list[tuple[Mapping[int, float], Mapping[int, float]]],
+        postings: list[Mapping[int, float]],
         price: PriceFilter,
     ) -> list[_Entry]:
         """Entries for the candidates with a SKU in the price range; the SKU shown is the one carrying the most
         spec-only words, then in stock, then cheapest."""
         entries = []
         sku_prices, sku_terms, sku_in_stock = self.sku_prices, self.sku_terms, self.sku_in_stock
+        pairs = [(g.terms, g.strong, posting) for g, posting in zip(groups, postings, strict=True)]
         for pos in candidates:
             score = 0.0
             strong_hits = weak_hits = 0
             spec_only: list[tuple[tuple[str, str], ...]] = []
-            for group, (strong, weak) in zip(groups, postings, strict=True):
-                impact = strong.get(pos)
+            for terms, strong, posting in pairs:
+                impact = posting.get(pos)
                 if impact is None:
-                    impact = weak.get(pos)
-                    if impact is None:
-                        continue
-                    weak_hits += 1
-                    score += impact
-                elif impact < 0:
+                    continue
+                if impact < 0:
                     score -= impact
-                    spec_only.append(group.terms)
+                    spec_only.append(terms)
                 else:
                     score += impact
-                    strong_hits += 1
+                    if strong:
+                        strong_hits += 1
+                    else:
+                        weak_hits += 1
             best: tuple[int, bool, int, int] | None = None
             for s in self.product_skus[pos]:
                 if not price.admits(sku_prices[s]):
                     continue
-                spec_hits = sum(1 for terms in spec_only if any(t in sku_terms[s] for t, _ in terms))
+                spec_hits = (
+                    sum(1 for terms in spec_only if any(t in sku_terms[s] for t, _ in terms)) if spec_only else 0
+                )
                 key = (spec_hits, sku_in_stock[s], -sku_prices[s], -s)
                 if best is None or key > best:
                     best = key

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from store.search import CategoryRow, ProductRow, SearchIndex, SkuRow
 
 # Field weights (BM25F): a word in the title counts most, then tags and the leaf category, then spec values;
-# the description and character pairs only break ties and rescue queries that match nothing else.
+# the description and character pairs are looked at only for a query word that matches no product word.
 WEIGHTS: Mapping[str, float] = MappingProxyType(
     {"title": 3.0, "tag": 2.0, "leaf": 2.0, "parent": 1.0, "spec": 1.5, "description": 0.5, "bigram": 0.5}
 )
@@ -161,8 +161,9 @@ def build_index(
             for term in category_terms[node[0]]:
                 _add(tf, term, weight)
             _add_pinyin(tf, category_terms[node[0]], weight, spelled)
-            for pair in category_pairs[node[0]]:
-                _add(tf, BIGRAM + pair, WEIGHTS["bigram"])
+            if node[0] == category_id:
+                for pair in category_pairs[node[0]]:
+                    _add(tf, BIGRAM + pair, WEIGHTS["bigram"])
             node, weight = by_id.get(node[1]) if node[1] is not None else None, WEIGHTS["parent"]
         if description:
             for term in set(document_terms(description)):
@@ -226,6 +227,8 @@ def build_index(
         prices_sku=tuple(order),
         categories=tuple((c[0], c[3], names[c[0]], c[3].count("/") + 1) for c in sorted(categories)),
         category_words=MappingProxyType({k: frozenset(v) for k, v in by_char.items()}),
+        product_min_price=tuple(min(sku_prices[s] for s in p) for p in product_skus),
+        product_max_price=tuple(max(sku_prices[s] for s in p) for p in product_skus),
         category_samples=_samples(
             categories, product_category, [any(sku_in_stock[s] for s in p) for p in product_skus]
         ),

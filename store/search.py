@@ -343,11 +343,13 @@ class SearchIndex:
         spec-only words, then in stock, then cheapest."""
         entries = []
         sku_prices, sku_terms, sku_in_stock = self.sku_prices, self.sku_terms, self.sku_in_stock
-        pairs = [(g.terms, g.strong, posting) for g, posting in zip(groups, postings, strict=True)]
+        low = price.min_fen if price.min_fen is not None else -1
+        high = price.max_fen if price.max_fen is not None else 1 << 62
+        pairs = [(frozenset(t for t, _ in g.terms), g.strong, p) for g, p in zip(groups, postings, strict=True)]
         for pos in candidates:
             score = 0.0
             strong_hits = weak_hits = 0
-            spec_only: list[tuple[tuple[str, str], ...]] = []
+            spec_only: list[frozenset[str]] = []
             for terms, strong, posting in pairs:
                 impact = posting.get(pos)
                 if impact is None:
@@ -363,11 +365,10 @@ class SearchIndex:
                         weak_hits += 1
             best: tuple[int, bool, int, int] | None = None
             for s in self.product_skus[pos]:
-                if not price.admits(sku_prices[s]):
+                if not low <= sku_prices[s] <= high:
                     continue
-                spec_hits = (
-                    sum(1 for terms in spec_only if any(t in sku_terms[s] for t, _ in terms)) if spec_only else 0
-                )
+                held = sku_terms[s]
+                spec_hits = sum(1 for terms in spec_only if not terms.isdisjoint(held)) if spec_only else 0
                 key = (spec_hits, sku_in_stock[s], -sku_prices[s], -s)
                 if best is None or key > best:
                     best = key

@@ -23,7 +23,7 @@ import bisect
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -309,6 +309,13 @@ class SearchIndex:
         cannot outrank them. Returns the ranked entries and the total (the unscored buckets counted by price
         range, without choosing their SKU)."""
         postings = [self._posting(g) for g in groups]
+        if len(groups) > 1:  # the common case first: enough products have every word (set operations, in C)
+            keys = sorted((p.keys() for p in postings), key=len)
+            full = set(keys[0]).intersection(*keys[1:])
+            entries = self._score(full, groups, postings, price)
+            if sum(1 for e in entries if e[0] == len(groups)) >= wanted:
+                rest = set().union(*keys) - full
+                return self._order(entries, price), len(entries) + self._count_in_range(rest, price)
         counts: Counter[int] = Counter()
         for posting in postings:
             counts.update(posting.keys())
@@ -325,7 +332,7 @@ class SearchIndex:
                 return self._order(entries, price), len(entries) + self._count_in_range(rest, price)
         return self._order(entries, price), len(entries)
 
-    def _count_in_range(self, positions: list[int], price: PriceFilter) -> int:
+    def _count_in_range(self, positions: Collection[int], price: PriceFilter) -> int:
         if price.min_fen is None and price.max_fen is None:
             return len(positions)
         low, high = price.min_fen or 0, price.max_fen if price.max_fen is not None else 1 << 62

@@ -128,6 +128,12 @@ async def test_a_miss_offers_the_closest_products(shop_config: Config) -> None:
         assert card.reply["MsgType"] == "news"
 
 
+async def test_description_words_alone_are_offered_as_maybe_related(shop_config: Config) -> None:
+    async with running(shop_config) as shop:
+        found = await shop.follower().send_text("o_d", "看看面料")
+        assert found.shown.startswith("没有正好是“面料”的商品，这些可能相关：\n1. "), found.shown
+
+
 async def test_synonyms_and_traditional_characters_find_products_in_chat(shop_config: Config) -> None:
     async with running(shop_config) as shop:
         found = await shop.follower().send_text("o_t", "有沒有跑鞋")

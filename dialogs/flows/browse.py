@@ -149,7 +149,10 @@ def build(deps: BrowseDeps) -> Flow:
         lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.product_id in in_stock else "（已售罄）")
                  for i, h in enumerate(result.hits, start=1)]  # fmt: skip
         more = "，“下一页”看更多" if result.total > page * PER_PAGE else ""
-        return Step(f"为您找到“{query}”相关商品：\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
+        header = f"为您找到“{query}”相关商品："
+        if not any(strong for _, strong in result.strengths):  # only descriptions or shared characters matched
+            header = f"没有正好是“{query}”的商品，这些可能相关："
+        return Step(header + "\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
 
     def _card(turn: Turn, product_id: int) -> Step:
         view = product_with_skus(product_id)

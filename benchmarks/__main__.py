@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("inbound", "matcher", "search", "stock", "outbox", "sweeps")
+BENCHMARKS = ("inbound", "matcher", "understanding", "search", "stock", "outbox", "sweeps")
 
 
 def main() -> int:

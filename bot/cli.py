@@ -12,7 +12,9 @@ import redis
 
 from bot import cli_admin, cli_catalog, cli_chat, cli_keywords, cli_orders
 from bot.config import Config, ConfigError, load
+from bot.listen import CannotListen
 from bot.logs import setup_logging
+from store.clock import ClockSpecError, process_clock
 from store.schema import SchemaOutOfDate
 
 log = logging.getLogger("wxshop.cli")
@@ -73,16 +75,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_format, args.log_level.upper())
     try:
+        process_clock()  # a bad WXSHOP_CLOCK is refused before anything starts
         config = load(args.config)
         return args.run(args, config)
-    except (ConfigError, SchemaOutOfDate) as exc:
+    except (ConfigError, SchemaOutOfDate, ClockSpecError) as exc:
         print(f"wxshop: {exc}", file=sys.stderr)
         return 2
     except peewee.OperationalError as exc:
         print(f"wxshop: database unavailable: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 1
-    except redis.ConnectionError as exc:
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
         print(f"wxshop: redis unavailable: {exc}", file=sys.stderr)
+        return 1
+    except CannotListen as exc:
+        print(f"wxshop: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -114,19 +120,24 @@ def _worker(args: argparse.Namespace, config: Config) -> int:
 def _demo(args: argparse.Namespace, config: Config) -> int:
     import asyncio
 
-    from bot.demo import run_demo
+    from bot.demo import demo_listeners, run_demo
     from bot.sandbox.demo_seed import seed_demo_shop
-    from store.clock import SystemClock
     from store.db import close_database, open_database
 
-    _migrate(config)
-    open_database(config.database.url, config.var_dir)
+    listeners = demo_listeners(config)  # a second demo stops here, before touching the database
     try:
-        for line in seed_demo_shop(SystemClock().now()):
-            print(f"seeded {line}")
-    finally:
-        close_database()
-    return asyncio.run(run_demo(config, _tail(args)))
+        _migrate(config)
+        open_database(config.database.url, config.var_dir)
+        try:
+            for line in seed_demo_shop(process_clock().now()):
+                print(f"seeded {line}")
+        finally:
+            close_database()
+    except BaseException:
+        for sock in listeners:
+            sock.close()
+        raise
+    return asyncio.run(run_demo(config, _tail(args), listeners))
 
 
 def _db_help(args: argparse.Namespace, config: Config) -> int:  # pragma: no cover - argparse requires ACTION
@@ -148,13 +159,12 @@ def _wechat_token(args: argparse.Namespace, config: Config) -> int:
 
 
 def _migrate(config: Config) -> list[str]:
-    from store.clock import SystemClock
     from store.db import close_database, open_database
     from store.schema import upgrade
 
     open_database(config.database.url, config.var_dir)
     try:
-        return [f"{s.version}: {s.description}" for s in upgrade(SystemClock().now())]
+        return [f"{s.version}: {s.description}" for s in upgrade(process_clock().now())]
     finally:
         close_database()
 

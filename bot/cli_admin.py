@@ -21,12 +21,12 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 
 
 def _open(config: Config) -> None:
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import open_database
     from store.schema import prepare
 
     open_database(config.database.url, config.var_dir)
-    prepare(SystemClock().now())
+    prepare(process_clock().now())
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -46,7 +46,7 @@ def _read_password(from_stdin: bool) -> str | None:
 
 def _create(args: argparse.Namespace, config: Config) -> int:
     from store.admin_users import AdminUserError, UserExists, check_username, create_user, user_exists
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import close_database
 
     try:
@@ -60,7 +60,7 @@ def _create(args: argparse.Namespace, config: Config) -> int:
         password = _read_password(args.password_stdin)
         if password is None:
             return _fail("the passwords do not match; no user was created")
-        create_user(args.username, password, SystemClock().now())
+        create_user(args.username, password, process_clock().now())
     except UserExists as exc:
         return _fail(str(exc), 1)
     except AdminUserError as exc:
@@ -77,12 +77,12 @@ def _disable(args: argparse.Namespace, config: Config) -> int:
     from bot.admin_sessions import end_user_sessions
     from bot.resources import command_redis
     from store.admin_users import UserNotFound, disable_user
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import close_database
 
     _open(config)
     try:
-        changed = disable_user(args.username, SystemClock().now())
+        changed = disable_user(args.username, process_clock().now())
     except UserNotFound as exc:
         return _fail(str(exc), 1)
     finally:

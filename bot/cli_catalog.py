@@ -32,12 +32,12 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 
 
 def _open(config: Config) -> None:
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import open_database
     from store.schema import prepare
 
     open_database(config.database.url, config.var_dir)
-    prepare(SystemClock().now())
+    prepare(process_clock().now())
 
 
 class _ProgressBar:

@@ -10,8 +10,11 @@ as WeChat does. Input is read line by line, so it works as well piped as typed.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import secrets
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 READABLE = "abcdefghjkmnpqrstuvwxyz23456789"
 PROBE_TIMEOUT_S = 3.0
 HELP = "命令：/follow [场景]  /unfollow  /click KEY  /menu  /help  /quit；其他输入作为文字消息发送"
+PROMPT = "你> "
 MODE_NAMES = {"plain": "明文模式", "compatible": "兼容模式", "safe": "安全模式"}
 
 
@@ -56,39 +60,86 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 def run_chat(config: Config, openid: str, mode: str | None, lines: TextIO, out: TextIO) -> int:
     """Read commands from `lines` until EOF or /quit, printing what the follower sees to `out`."""
-    import asyncio
+    try:
+        return asyncio.run(_chat(config, openid, mode, lines, out))
+    except Unreachable as exc:
+        print(f"wxshop: {exc}", file=sys.stderr)
+        return 1
 
-    with asyncio.Runner() as runner:
+
+async def _chat(config: Config, openid: str, mode: str | None, lines: TextIO, out: TextIO) -> int:
+    talker = await _connect(config, openid, mode)
+    screen = _Screen(out, lines.isatty())
+    talker.show = screen.show
+    try:
+        screen.show([talker.banner()])
+        while True:
+            line = await screen.read(lines)
+            if not line:
+                return 0
+            command = line.strip()
+            if not command:
+                continue
+            screen.echo(command)
+            if command in ("/quit", "/exit"):
+                return 0
+            screen.show(await _dispatch(talker, command))
+    finally:
+        await talker.close()
+
+
+class _Screen:
+    """The terminal: what the shop says may arrive while the follower is typing (a notice from the worker), so
+    it is printed on its own lines and the prompt shown again. Piped input is echoed as `你> …`, so a scripted
+    session reads as a conversation."""
+
+    def __init__(self, out: TextIO, interactive: bool) -> None:
+        self.out = out
+        self.interactive = interactive
+        self.prompting = False
+
+    def show(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self.prompting:
+            print(file=self.out)
+        print("\n".join(lines), file=self.out, flush=True)
+        if self.prompting:
+            print(PROMPT, end="", file=self.out, flush=True)
+
+    def echo(self, command: str) -> None:
+        if not self.interactive:
+            print(PROMPT + command, file=self.out, flush=True)
+
+    async def read(self, lines: TextIO) -> str:
+        """The next line ("" at EOF). Read on a daemon thread: Ctrl-C must not wait for a blocked readline."""
+        if self.interactive:
+            print(PROMPT, end="", file=self.out, flush=True)
+            self.prompting = True
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str] = loop.create_future()
+
+        def readline() -> None:
+            try:
+                got = lines.readline()
+            except (OSError, ValueError):
+                got = ""
+            with contextlib.suppress(RuntimeError):  # the chat ended while the thread waited
+                loop.call_soon_threadsafe(lambda: line.done() or line.set_result(got))
+
+        threading.Thread(target=readline, name="chat-stdin", daemon=True).start()
         try:
-            talker = runner.run(_connect(config, openid, mode))
-        except Unreachable as exc:
-            print(f"wxshop: {exc}", file=sys.stderr)
-            return 1
-        try:
-            print(talker.banner(), file=out, flush=True)
-            interactive = lines.isatty()
-            while True:
-                if interactive:
-                    print("你> ", end="", file=out, flush=True)
-                line = lines.readline()
-                if not line:
-                    return 0
-                command = line.strip()
-                if not command:
-                    continue
-                if command in ("/quit", "/exit"):
-                    return 0
-                for shown in runner.run(_dispatch(talker, command)):
-                    print(shown, file=out, flush=True)
-        except Unreachable as exc:
-            print(f"wxshop: {exc}", file=sys.stderr)
-            return 1
+            return await line
         finally:
-            runner.run(talker.close())
+            self.prompting = False
 
 
 async def _dispatch(talker: _Talker, command: str) -> list[str]:
+    from bot.sandbox.preview import MAX_TEXT
+
     if not command.startswith("/"):
+        if len(command) > MAX_TEXT:
+            return [f"（没有发出：一条文字消息最多 {MAX_TEXT} 个字，这条有 {len(command)} 个字）"]
         return await talker.send("text", text=command)
     name, _, rest = command.partition(" ")
     rest = rest.strip()
@@ -154,6 +205,7 @@ class _Talker(Protocol):
     """What the chat loop needs from either way of reaching the shop."""
 
     menu: Any
+    show: Callable[[list[str]], None]  # prints what arrives on its own (the preview's live messages)
 
     def banner(self) -> str: ...
 
@@ -164,7 +216,7 @@ class _Talker(Protocol):
     async def close(self) -> None: ...
 
 
-def _nothing_shown(kind: str) -> list[str]:
+def nothing_shown(kind: str) -> list[str]:
     return ["（已取消关注）"] if kind == "unfollow" else ["（公众号没有回复）"]
 
 
@@ -180,11 +232,13 @@ async def _connect(config: Config, openid: str, mode: str | None) -> _Talker:
             ) as response:
                 state = await response.json() if response.status == 200 else None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unreachable(f"cannot reach the server at {base}: {_reason(exc)}") from None
+            raise Unreachable(f"cannot reach the server at {base}: {reason(exc)}") from None
         except ValueError:
             state = None
         if isinstance(state, dict) and "shop" in state:
-            preview = _PreviewTalker(session, base, openid, mode, state)
+            from bot.cli_chat_preview import PreviewTalker
+
+            preview = PreviewTalker(session, base, openid, mode, state)
             await preview.start()
             return preview
         return _DirectTalker(session, config, openid, mode or _default_mode(config))
@@ -197,7 +251,7 @@ def _default_mode(config: Config) -> str:
     return "safe" if config.wechat.encoding_aes_key else "plain"
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     """A short cause: "Connection refused" rather than aiohttp's full repr."""
     if isinstance(exc, TimeoutError):
         return "no answer in time"
@@ -208,84 +262,12 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class _PreviewTalker:
-    """Through a running demo's /sandbox/api: the World and the browser preview see the same follower."""
-
-    def __init__(
-        self, session: aiohttp.ClientSession, base: str, openid: str, mode: str | None, state: dict[str, Any]
-    ) -> None:
-        self.session = session
-        self.base = base
-        self.openid = openid
-        self.mode = mode
-        self.shop = str(state["shop"].get("name", "公众号"))
-        self.server_mode = str(state["shop"].get("mode", "plain"))
-        self.menu = state.get("menu") or []
-        self.subscribed = False
-        self.seen = 0
-
-    async def start(self) -> None:
-        status, body = await self._call("POST", "followers", {"openid": self.openid})
-        if status >= 400:
-            raise Unreachable(f"the chat preview refused {self.openid}: {body.get('error', status)}")
-        self.subscribed = bool(body["follower"]["subscribed"])
-        _, state = await self._call("GET", f"state?openid={self.openid}")
-        self.seen = max((e["id"] for e in state.get("history") or []), default=0)
-
-    def banner(self) -> str:
-        mode = MODE_NAMES.get(self.mode or self.server_mode, self.mode or self.server_mode)
-        lines = [
-            f"wxshop chat：{self.shop}（沙箱预览 {self.base}/sandbox/，{mode}）",
-            f"粉丝 {self.openid}" + ("" if self.subscribed else "（未关注：输入 /follow 关注公众号）"),
-            HELP,
-        ]
-        return "\n".join(lines)
-
-    async def send(self, kind: str, **fields: Any) -> list[str]:
-        payload = {"openid": self.openid, "kind": kind, **{k: v for k, v in fields.items() if v is not None}}
-        if self.mode:
-            payload["mode"] = self.mode
-        status, body = await self._call("POST", "send", payload)
-        if status >= 400:
-            return [f"（{body.get('error') or f'HTTP {status}'}）"]
-        shown: list[str] = []
-        for entry in body["entries"]:
-            self.seen = max(self.seen, entry["id"])
-            shown += render(entry, self.shop)
-        return (shown or _nothing_shown(kind)) + await self._arrived()
-
-    async def _arrived(self) -> list[str]:
-        """Customer-service and template messages that reached the follower since the last look."""
-        _, state = await self._call("GET", f"state?openid={self.openid}&after={self.seen}")
-        shown: list[str] = []
-        for entry in state.get("history") or []:
-            self.seen = max(self.seen, entry["id"])
-            shown += render(entry, self.shop)
-        return shown
-
-    async def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        import aiohttp
-
-        try:
-            async with self.session.request(method, f"{self.base}/sandbox/api/{path}", json=body) as response:
-                try:
-                    data = await response.json(content_type=None)
-                except ValueError:
-                    data = {}
-                return response.status, data if isinstance(data, dict) else {}
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unreachable(f"cannot reach the server at {self.base}: {_reason(exc)}") from None
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
 class _DirectTalker:
     """The follower simulator against the callback URL: what WeChat itself would send."""
 
     def __init__(self, session: aiohttp.ClientSession, config: Config, openid: str, mode: str) -> None:
         from bot.sandbox.follower import Account, FollowerSimulator
-        from store.clock import SystemClock
+        from store.clock import process_clock
 
         self.session = session
         self.openid = openid
@@ -300,7 +282,8 @@ class _DirectTalker:
             encoding_aes_key=config.wechat.encoding_aes_key,
             mode=mode,  # type: ignore[arg-type]
         )
-        self.simulator: FollowerSimulator = FollowerSimulator(self.url, account, session, SystemClock())
+        self.simulator: FollowerSimulator = FollowerSimulator(self.url, account, session, process_clock())
+        self.show: Callable[[list[str]], None] = lambda lines: None
 
     def banner(self) -> str:
         mode = MODE_NAMES.get(self.mode, self.mode)
@@ -322,7 +305,7 @@ class _DirectTalker:
         if delivery.attempts and all(a.status is None and a.error != "TimeoutError" for a in delivery.attempts):
             raise Unreachable(f"cannot reach the server at {self.url}: {errors[-1]}")
         shown = [line for entry in reply_entries(delivery) for line in render(entry, self.shop)]
-        return shown or _nothing_shown(kind)
+        return shown or nothing_shown(kind)
 
     async def close(self) -> None:
         await self.session.close()

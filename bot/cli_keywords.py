@@ -1,4 +1,5 @@
-"""`wxshop keywords import FILE | list | test TEXT` and `wxshop menu push`: operator replies and the custom menu."""
+"""`wxshop keywords import FILE | export [FILE|-] | delete NAME | list | test TEXT` and `wxshop menu push`: operator
+replies and the custom menu."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
     imp = action("import", "validate a rules file (TOML) whole, then upsert its rules by name", _import)
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--replace", action="store_true", help="also delete rules the file does not name")
+    exp = action("export", "write the rules and standing replies as a rules file (the import format)", _export)
+    exp.add_argument("file", nargs="?", default="-", metavar="FILE", help="output file, or - for stdout (default)")
+    delete = action("delete", "delete the rule named NAME", _delete)
+    delete.add_argument("name", metavar="NAME")
     action("list", "list the rules, best-ranked first", _list)
     test = action("test", "show which rule answers TEXT, the reply, and rules that shadow each other", _test)
     test.add_argument("text", metavar="TEXT")
@@ -25,19 +30,19 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 
 
 def _open(config: Config) -> None:
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import open_database
     from store.schema import prepare
 
     open_database(config.database.url, config.var_dir)
-    prepare(SystemClock().now())
+    prepare(process_clock().now())
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
     from bot.resources import publish
     from dialogs.rules_cache import channel
     from dialogs.rules_file import RulesInvalid, parse_toml
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.keywords import current_version, save_rules
 
     try:
@@ -54,10 +59,43 @@ def _import(args: argparse.Namespace, config: Config) -> int:
         return 2
     _open(config)
     created, updated, deleted = save_rules(
-        document.rules, document.standing, SystemClock().now(), replace=args.replace
+        document.rules, document.standing, process_clock().now(), replace=args.replace
     )
     publish(config, channel(config.redis.prefix), str(current_version()))
     print(f"imported {len(document.rules)} rule(s): {created} new, {updated} updated, {deleted} deleted")
+    return 0
+
+
+def _export(args: argparse.Namespace, config: Config) -> int:
+    from dialogs.rules_export import rules_toml
+    from store.keywords import load_rule_set
+
+    _open(config)
+    rule_set = load_rule_set()
+    text = rules_toml(rule_set)
+    if args.file == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"wxshop: cannot write {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"exported {len(rule_set.rules)} rule(s) to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _delete(args: argparse.Namespace, config: Config) -> int:
+    from bot.resources import publish
+    from dialogs.rules_cache import channel
+    from store.keywords import current_version, delete_rule
+
+    _open(config)
+    if not delete_rule(args.name):
+        print(f"wxshop: no rule named {args.name!r}", file=sys.stderr)
+        return 1
+    publish(config, channel(config.redis.prefix), str(current_version()))
+    print(f"deleted rule {args.name!r}")
     return 0
 
 
@@ -80,24 +118,32 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 
 
 def _test(args: argparse.Namespace, config: Config) -> int:
+    from bot.engine_probe import describe, probe
+    from bot.resources import open_resources
     from dialogs.rules_cache import compile_rules
-    from store.clock import SystemClock
     from store.keywords import load_rule_set
+    from store.schema import prepare
 
-    _open(config)
-    now = SystemClock().now()
-    compiled = compile_rules(load_rule_set())
-    hit = compiled.match(args.text, now)
-    if hit is None:
-        print("no rule answers; the dialog engine's built-in intents and fallbacks would")
-    else:
-        match, record = hit
-        print(f"rule: {record.name} ({match.mode} on {match.keyword!r}, priority {record.priority})")
-        for reply in record.replies:
-            print(f"reply ({record.reply_mode}): {json.dumps(reply, ensure_ascii=False)}")
-    conflicts = compiled.matcher.conflicts(now)
-    for conflict in conflicts:
-        print(f"conflict: {conflict}")
+    resources = open_resources(config)
+    try:
+        now = resources.clock.now()
+        prepare(now)
+        compiled = compile_rules(load_rule_set())
+        hit = compiled.match(args.text, now)
+        if hit is None:
+            engine = probe(config, resources, args.text)
+            print(f"no rule answers; the dialog engine does, with {engine.step}")
+            for line in describe(engine.answer):
+                print(line)
+        else:
+            match, record = hit
+            print(f"rule: {record.name} ({match.mode} on {match.keyword!r}, priority {record.priority})")
+            for reply in record.replies:
+                print(f"reply ({record.reply_mode}): {json.dumps(reply, ensure_ascii=False)}")
+        for conflict in compiled.matcher.conflicts(now):
+            print(f"conflict: {conflict}")
+    finally:
+        resources.close_sync()
     return 0
 
 

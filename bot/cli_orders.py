@@ -30,22 +30,22 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 
 
 def _open(config: Config) -> None:
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import open_database
     from store.schema import prepare
 
     open_database(config.database.url, config.var_dir)
-    prepare(SystemClock().now())
+    prepare(process_clock().now())
 
 
 def _ship(args: argparse.Namespace, config: Config) -> int:
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import close_database
     from store.logistics import ShippingError, ship_order
 
     _open(config)
     try:
-        shipped = ship_order(args.order_no, args.carrier, args.number, SystemClock().now())
+        shipped = ship_order(args.order_no, args.carrier, args.number, process_clock().now())
     except ShippingError as exc:
         print(f"wxshop: {exc}", file=sys.stderr)
         return 1
@@ -78,7 +78,7 @@ def read_rows(path: Path) -> list:  # -> list[ShipRow]; raises ShipmentRowsInval
 
 
 def _ship_csv(args: argparse.Namespace, config: Config) -> int:
-    from store.clock import SystemClock
+    from store.clock import process_clock
     from store.db import close_database
     from store.logistics import ShipmentRowsInvalid, ship_many
 
@@ -88,7 +88,7 @@ def _ship_csv(args: argparse.Namespace, config: Config) -> int:
         return 1
     _open(config)
     try:
-        results = ship_many(read_rows(path), SystemClock().now())
+        results = ship_many(read_rows(path), process_clock().now())
     except ShipmentRowsInvalid as exc:
         for problem in exc.problems[:MAX_SHOWN_ERRORS]:
             print(f"{path}: {problem}", file=sys.stderr)

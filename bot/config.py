@@ -181,6 +181,7 @@ class AfterSalesConfig:
     dispute_max_working_days: int = field(default=5, metadata=_check(_positive, "a positive integer"))
     holidays: tuple[str, ...] = field(default=(), metadata=_check(_dates, "dates like 2026-10-01"))
     eligible_days: int = field(default=30, metadata=_check(_positive, "a positive integer"))
+    no_reason_return_days: int = field(default=7, metadata=_check(_non_negative, ">= 0"))  # 七天无理由; 0 = none
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class ShopConfig:
     unpaid_timeout_minutes: int = field(default=30, metadata=_check(_positive, "a positive integer"))
     dialog_ttl_minutes: int = field(default=30, metadata=_check(_positive, "a positive integer"))
     default_reply_interval_minutes: int = field(default=60, metadata=_check(_non_negative, ">= 0"))
+    ship_within_hours: int = field(default=48, metadata=_check(_positive, "a positive integer"))
     gift_claim_hours: int = field(default=24, metadata=_check(_positive, "a positive integer"))
     gift_reminder_hours_before: int = field(default=4, metadata=_check(_positive, "a positive integer"))
     gift_coupons: tuple[str, ...] = field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -23,6 +24,9 @@ from dialogs.answers import PLACEHOLDERS
 from dialogs.cart import CartStore
 from dialogs.engine import Engine, EngineSettings
 from dialogs.flows import birthday, browse, checkout
+from dialogs.knowledge.chat import KnowledgeChat
+from dialogs.knowledge.settings import KnowledgeSettings
+from dialogs.knowledge.store_facts import StoreFacts
 from dialogs.member_answers import MemberChat
 from dialogs.order_answers import make_orders_answer
 from dialogs.replies import ReplyRenderer
@@ -103,6 +107,10 @@ def build_engine(
         **service_flows(config, clock),  # tracking, after_sales
     }
     members = MemberChat(MemberSettings.from_settings(config.shop, config.wechat.app_id))
+    rng = random.Random()
+    knowledge = KnowledgeChat(
+        KnowledgeSettings.from_settings(config.shop, config.after_sales), StoreFacts(shop_rules.members), rng
+    )
     return Engine(
         clock=clock,
         store=DialogStore(
@@ -111,10 +119,16 @@ def build_engine(
         rules=rules,
         renderer=renderer,
         flows=flows,
-        answers={**PLACEHOLDERS, "orders": make_orders_answer(config.server.public_url), **members.answers()},
+        answers={
+            **PLACEHOLDERS,
+            "orders": make_orders_answer(config.server.public_url),
+            **members.answers(),
+            **knowledge.answers(),  # shop knowledge (满减, tiers, points, after-sales…) and small talk
+        },
         settings=EngineSettings(
             default_reply_interval_s=config.shop.default_reply_interval_minutes * 60, shop_name=config.shop.name
         ),
+        rng=rng,
         names_products=names_products,
         members=members,  # member, points and coupons answers; the gift on follow; the birthday greeting
     )

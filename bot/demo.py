@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -17,39 +19,61 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.config import Config
+from bot.listen import CannotListen, listen
 from bot.sandbox.preview import setup_preview
-from bot.sandbox.server import build_sandbox
-from store.clock import SystemClock
+from bot.sandbox.server import build_sandbox, sandbox_address
+from store.clock import CLOCK_ENV, clock_spec, process_clock
 
 log = logging.getLogger("wxshop.demo")
 
 
-async def run_demo(config: Config, worker_args: list[str]) -> int:
-    clock = SystemClock()
+def demo_listeners(config: Config) -> list[socket.socket]:
+    """The sandbox's and the shop's sockets, taken before anything else: a second demo stops with one line."""
+    sockets: list[socket.socket] = []
+    try:
+        for host, port in (sandbox_address(config), (config.server.host, config.server.port)):
+            sockets.append(listen(host, port))
+    except CannotListen:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+async def run_demo(config: Config, worker_args: list[str], listeners: list[socket.socket]) -> int:
+    """Serve on `listeners` (from `demo_listeners`) until Ctrl-C or SIGTERM."""
+    clock = process_clock()
     sandbox = build_sandbox(config, clock, demo=True)
     shop = create_app(config, clock=clock)
     setup_preview(shop, sandbox)
-    runners = [web.AppRunner(sandbox.app, access_log=None), web.AppRunner(shop, access_log=None)]
-    for runner in runners:
-        await runner.setup()
-    await web.TCPSite(runners[0], sandbox.host, sandbox.port).start()
-    await web.TCPSite(runners[1], config.server.host, config.server.port).start()
-    worker = subprocess.Popen([sys.executable, "-m", "bot", *worker_args, "worker"])
-    base = f"http://{config.server.host}:{config.server.port}"
-    print(f"\nwxshop demo is running.\n  chat preview:  {base}/sandbox/\n  health:        {base}/healthz", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    runners: list[web.AppRunner] = []
+    worker: subprocess.Popen[bytes] | None = None
     try:
+        for app, sock in zip((sandbox.app, shop), listeners, strict=True):
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            runners.append(runner)
+            await web.SockSite(runner, sock).start()
+        # The worker decides timeouts and windows by the demo's clock, whatever date that clock shows.
+        worker_env = {**os.environ, CLOCK_ENV: clock_spec(clock)}
+        worker = subprocess.Popen([sys.executable, "-m", "bot", *worker_args, "worker"], env=worker_env)
+        base = f"http://{config.server.host}:{config.server.port}"
+        print(f"\nwxshop demo is running.\n  chat preview:  {base}/sandbox/", flush=True)
+        print(f"  health:        {base}/healthz\nPress Ctrl-C to stop.", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
-        worker.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.wait(15)
-        if worker.poll() is None:
-            worker.kill()
+        if worker is not None:
+            worker.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.wait(15)
+            if worker.poll() is None:
+                worker.kill()
         for runner in reversed(runners):
             await runner.cleanup()
+        for sock in listeners:
+            sock.close()
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +17,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import expires_extra_ms
 
 from bot.runtime import RESOURCES
+from store.clock import Clock
 
 log = logging.getLogger("wxshop.jobs")
 
@@ -24,20 +25,19 @@ ENQUEUE_TIMEOUT_S = 5.0
 
 
 class JobQueue:
-    def __init__(self, pool: ArqRedis, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, pool: ArqRedis, loop: asyncio.AbstractEventLoop, clock: Clock) -> None:
         self.pool = pool
         self.loop = loop
+        self.clock = clock
         self.closed = False
 
     async def enqueue(self, function: str, *args: Any, **options: Any) -> bool:
-        """Queue `function(*args)`; options are arq's (`_job_id`, `_defer_until`…). False when not queued
-        (the id exists already, Redis failed, or the app is shutting down)."""
+        """Queue `function(*args)`; options are arq's (`_job_id`, `_defer_until`…), `_defer_until` in business
+        time. False when not queued (the id exists already, Redis failed, or the app is shutting down)."""
         if self.closed:  # a closed pool would quietly open a new connection that nothing ever closes
             log.warning("could not enqueue: shutting down", extra={"function": function})
             return False
-        defer_until = options.get("_defer_until")
-        if defer_until is not None and options.get("_expires") is None:
-            options["_expires"] = expiry_for(defer_until, datetime.now(UTC))
+        options = wall_timing(options, self.clock.now())
         try:
             job = await self.pool.enqueue_job(function, *args, **options)
         except Exception as exc:  # Redis down or slow: the sweeps pick the work up
@@ -73,11 +73,19 @@ class JobQueue:
         )
 
 
-def expiry_for(defer_until: datetime, wall_now: datetime) -> timedelta:
-    """How long arq keeps a deferred job that has not started: until it is due, plus a day. arq's own default
-    counts from `defer_until`, so a time already more than a day past (an order timed out while the shop was
-    down, or a clock behind the wall's) gives a negative expiry that Redis refuses, and nothing is queued."""
-    return max(defer_until - wall_now, timedelta(0)) + timedelta(milliseconds=expires_extra_ms)
+def wall_timing(options: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """arq times deferred jobs by the wall clock, our callers by the business clock (`now`, which a test or demo
+    may have moved): `_defer_until` becomes a delay from now, so a job falls due after the same interval on
+    either clock. arq's default expiry counts from the due time; ours is until due plus a day (a time already
+    past would give a negative expiry that Redis refuses, and nothing would be queued)."""
+    due = options.get("_defer_until")
+    if due is None:
+        return options
+    delay = max(due - now, timedelta(0))
+    timed = {k: v for k, v in options.items() if k != "_defer_until"}
+    timed["_defer_by"] = delay
+    timed.setdefault("_expires", delay + timedelta(milliseconds=expires_extra_ms))
+    return timed
 
 
 JOBS = web.AppKey("jobs", JobQueue)
@@ -104,7 +112,7 @@ def setup_jobs(app: web.Application) -> None:
         pool = await create_pool(
             RedisSettings.from_dsn(resources.redis_url), default_queue_name=resources.queue_name
         )
-        jobs = app[JOBS] = JobQueue(pool, asyncio.get_running_loop())
+        jobs = app[JOBS] = JobQueue(pool, asyncio.get_running_loop(), resources.clock)
         yield
         pending = [task for task in _background if not task.done()]
         if pending:  # enqueues handed over from the loop's own thread finish before the pool closes

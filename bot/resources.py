@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.cs_windows import LoopWindows
 from bot.embedded_redis import EmbeddedRedis
 from bot.redis_pipe import RedisPipe
-from store.clock import Clock, SystemClock
+from store.clock import Clock, process_clock
 from store.db import close_database, open_database
 from store.windows import WindowQuotas
 
@@ -80,14 +80,23 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
     db = open_database(config.database.url, config.var_dir)
     url, embedded = redis_url(config)
     options = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 30}
+    client = redis.Redis(connection_pool=ThreadAffinePool.from_url(url, **options))
+    try:  # one round trip now: a Redis that is away is one clear error, not the job queue's retries and warnings
+        client.ping()
+    except redis.RedisError:
+        client.close()
+        close_database()
+        if embedded is not None:
+            embedded.release()
+        raise
     return Resources(
         config=config,
         db=db,
         redis_url=url,
-        redis=redis.Redis(connection_pool=ThreadAffinePool.from_url(url, **options)),
+        redis=client,
         aredis=aioredis.Redis.from_url(url, **options),
         pipe=RedisPipe(url, connect_timeout=options["socket_connect_timeout"]),
-        clock=clock or SystemClock(),
+        clock=clock or process_clock(),
         embedded=embedded,
     )
 

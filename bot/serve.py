@@ -17,6 +17,8 @@ from aiohttp import web
 from bot.app import create_app
 from bot.config import Config
 from bot.conversation import SEARCH_BUILT
+from bot.listen import check_free, listen
+from bot.runtime import CONFIG
 
 log = logging.getLogger("wxshop.serve")
 
@@ -26,25 +28,29 @@ def serve(config: Config, workers: int | None = None, argv_tail: list[str] | Non
     if count <= 1:
         run_one(config, reuse_port=False)
         return 0
+    check_free(config.server.host, config.server.port, reuse_port=True)  # or every child fails, restarted forever
     return supervise(config, count, argv_tail or [])
 
 
 def run_one(config: Config, reuse_port: bool) -> None:
+    """Serve until SIGTERM. The port is taken before the app opens anything (`bot.listen`)."""
+    sock = listen(config.server.host, config.server.port, reuse_port=reuse_port)
     app = create_app(config)
     app.on_startup.append(_freeze_startup_objects)
-    log.info(
-        "serving",
-        extra={"url": f"http://{config.server.host}:{config.server.port}", "pid": os.getpid()},
-    )
+    app.on_startup.append(_announce)
     web.run_app(
         app,
-        host=config.server.host,
-        port=config.server.port,
-        reuse_port=reuse_port,
+        sock=sock,
         shutdown_timeout=config.server.shutdown_timeout_s,
         print=None,
         access_log=None,
     )
+
+
+async def _announce(app: web.Application) -> None:
+    """Logged once start-up has opened everything: a database or Redis that is away stops us before this."""
+    config = app[CONFIG]
+    log.info("serving", extra={"url": f"http://{config.server.host}:{config.server.port}", "pid": os.getpid()})
 
 
 async def _freeze_startup_objects(app: web.Application) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import time
 from typing import Any
 
 from arq import Worker
@@ -13,6 +15,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import CronJob
 
 from bot.config import Config
+from bot.job_queue import wall_timing
 from bot.outbox_service import OutboxService
 from bot.pay_client import WeChatPayClient
 from bot.resources import Resources, open_resources
@@ -73,7 +76,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         "queue_name": resources.queue_name,
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
-        "burst": burst,
+        "burst": False,  # arq's burst waits for deferred jobs too, however far off: `run_burst` stops when idle
         "handle_signals": not burst,
         "max_jobs": 20,
         "job_timeout": 300,
@@ -90,10 +93,45 @@ def run_worker(config: Config, burst: bool = False, clock: Clock | None = None) 
         prepare()
         worker = build_worker(config, resources, burst=burst)
         log.info("worker started", extra={"queue": resources.queue_name, "burst": burst})
-        worker.run()
+        if burst:
+            run_burst(worker)
+        else:
+            worker.run()
     finally:
         resources.close_sync()
     return 0
+
+
+def run_burst(worker: Worker) -> None:
+    """Run the jobs that are due, then stop (the notices they queued are sent by `on_shutdown`). Jobs deferred
+    to later stay queued for a later run or a standing worker: a burst run started by cron must not wait for an
+    order's half-hour payment window."""
+
+    async def until_idle() -> None:
+        main = asyncio.ensure_future(worker.async_run())
+        try:
+            while not main.done():
+                await asyncio.wait({main}, timeout=worker.poll_delay_s)
+                if not main.done() and await _idle(worker):
+                    return
+            main.result()  # a worker that failed on its own says why
+        finally:
+            main.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await main
+
+    try:
+        worker.loop.run_until_complete(until_idle())
+    finally:
+        worker.loop.run_until_complete(worker.close())
+
+
+async def _idle(worker: Worker) -> bool:
+    """No job is running and none is due: arq keeps a job in its queue until the job is done."""
+    if any(not task.done() for task in worker.tasks.values()):
+        return False
+    due = await worker.pool.zcount(worker.queue_name, float("-inf"), time.time() * 1000)
+    return due == 0
 
 
 async def job_pool(resources: Resources) -> ArqRedis:
@@ -102,7 +140,9 @@ async def job_pool(resources: Resources) -> ArqRedis:
 
 
 def enqueue(resources: Resources, function: str, *args: Any, **kwargs: Any) -> str | None:
-    """Enqueue from synchronous code (the CLI); returns the job id, or None when that id already exists."""
+    """Enqueue from synchronous code (the CLI); returns the job id, or None when that id already exists.
+    `_defer_until` is business time, as for `JobQueue.enqueue`."""
+    kwargs = wall_timing(kwargs, resources.clock.now())
 
     async def go() -> str | None:
         pool = await job_pool(resources)

@@ -23,6 +23,7 @@ from dialogs.normalize import normalize
 from dialogs.replies import Answer, ReplyRenderer, followup_of
 from dialogs.rules_cache import RulesCache
 from dialogs.state import DialogState, DialogStore, Snapshot, StateIO
+from dialogs.understanding.understand import Understander
 from store.clock import Clock
 
 HUMAN_SESSION = timedelta(minutes=30)
@@ -41,6 +42,15 @@ DEFAULT_REPLY = "抱歉，我还在学习中。回复“帮助”看看我能做
 OFFER_HUMAN = "需要人工客服帮忙吗？回复“人工”即可转接。"
 
 IntentAnswer = Callable[[Turn, Intent], Any]
+UnansweredHook = Callable[[str, str, str, str, datetime], None]  # (openid, text, norm, outcome, now)
+
+OWN_DATA = frozenset({"orders", "tracking", "coupons", "points", "member", "cart"})
+"""Built-ins that read the follower's own data: they win over an operator's rule unless the rule overrides them
+(one `contains "快递"` rule must not stop 查快递 from showing the buyer's parcel)."""
+LIST_INTENTS = frozenset({"search"})  # start their own list even mid-flow, instead of answering and resuming
+SEARCHES = frozenset({"search", "search_need", "refine"})  # understood as "find products": the browse flow
+ROUTES = {"after_sales_fact": "after_sales"}  # predicted intents another built-in handles
+CLARIFY_FLOOR = 0.2  # below it the text is unfamiliar (量子纠缠): asking "did you mean A or B" would be a guess
 
 
 class MemberHooks(Protocol):
@@ -75,6 +85,8 @@ class Engine:
         rng: random.Random | None = None,
         names_products: Callable[[str], bool] | None = None,
         members: MemberHooks | None = None,
+        understander: Understander | None = None,
+        unanswered: UnansweredHook | None = None,
     ) -> None:
         self.clock = clock
         self.store = store
@@ -87,6 +99,8 @@ class Engine:
         self.names_products = names_products  # "连衣裙" or "200以内的耳机" with no intent words is a search
         self.intents = IntentDetector()
         self.members = members
+        self.understander = understander  # intents from examples, for what no rule or keyword placed
+        self.unanswered = unanswered  # told of every clarifying question and fallback, for the operators' inbox
 
     # -- entry points ---------------------------------------------------------------------------------------
     def on_text(self, openid: str, text: str, io: StateIO | None = None) -> Answer:
@@ -166,12 +180,16 @@ class Engine:
             if step.understood:
                 return self._advance(flow, step, turn, dialog)
         rule = self.rules.current.match(turn.text, turn.now)
-        if rule is not None:
+        if rule is not None and not (intent is not None and intent.name in OWN_DATA and not rule[1].overrides):
             _, record = rule
             answer = self.renderer.answer(record.replies, record.reply_mode, self.rng)
             return (self._resume(answer, flow, dialog) if flow else answer), replace(dialog, misses=0)
+        if intent is None:
+            intent, understood = self._understood(turn, flow, dialog)
+            if understood is not None:
+                return understood
         if intent is not None:
-            if flow is not None and intent.name not in self.flows and intent.name != "search":
+            if flow is not None and intent.name not in self.flows and intent.name not in LIST_INTENTS:
                 answer, _ = self._intent(turn, intent, DialogState())
                 return self._resume(answer, flow, dialog), dialog
             return self._intent(turn, intent, DialogState())
@@ -180,6 +198,32 @@ class Engine:
         if self.names_products is not None and self.names_products(turn.text):
             return self._intent(turn, Intent("search", turn.text), DialogState())
         return self._fallback(turn, dialog, snap)
+
+    def _understood(
+        self, turn: Turn, flow: Flow | None, dialog: DialogState
+    ) -> tuple[Intent | None, tuple[Answer, DialogState] | None]:
+        """What the understanding layer makes of a text no rule or keyword placed: an intent to act on, or an
+        answer of its own (a clarifying question offering the two likeliest intents), or neither."""
+        if self.understander is None:
+            return None, None
+        seen = self.understander.understand(turn.text)
+        intent = seen.prediction.intent
+        if seen.sure:
+            if intent in SEARCHES:
+                return Intent("search", turn.text), None
+            return Intent(ROUTES.get(intent, intent), turn.text), None
+        if flow is not None or seen.prediction.confidence < CLARIFY_FLOOR:
+            return None, None
+        if self.names_products is not None and self.names_products(turn.text):
+            return Intent("search", turn.text), None
+        if dialog.misses == 0:
+            self._note_unanswered(turn, "clarify")
+            return None, (Answer(f"{seen.question}回复“帮助”看看我能做什么。"), replace(dialog, misses=1))
+        return None, None
+
+    def _note_unanswered(self, turn: Turn, outcome: str) -> None:
+        if self.unanswered is not None:
+            self.unanswered(turn.openid, turn.text, turn.norm, outcome, turn.now)
 
     def _global(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
         flow = self.flows.get(dialog.flow) if dialog.active else None
@@ -209,7 +253,7 @@ class Engine:
             turn.slots = {"_query": intent.argument} if intent.name == "search" else {}
             step = flow.entry(turn)
             return self._advance(flow, step, turn, DialogState(flow=flow.name))
-        if intent.name == "greet":
+        if intent.name == "greet" and "greet" not in self.answers:  # the standard greeting, unless one is given
             greeting = f"您好，欢迎来到{self.settings.shop_name}！回复“逛商城”看看商品，或回复“帮助”看看我能做什么。"
             return Answer(greeting), replace(dialog, misses=0)
         answer_for = self.answers.get(intent.name)
@@ -245,6 +289,7 @@ class Engine:
 
     def _fallback(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
         """Clarify once, then the default reply (at most once per interval), then offer a human."""
+        self._note_unanswered(turn, "fallback")
         if dialog.misses == 0:
             return Answer(CLARIFY), replace(dialog, misses=1)
         interval = self.settings.default_reply_interval_s

@@ -35,6 +35,25 @@ _TABLE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("cart", "contains", 59, ("购物车", "去结算", "我要结算")),
     ("cart", "exact", 59, ("结算", "买单", "下单")),
     ("birthday", "contains", 58, ("设置生日", "我的生日", "生日是", "改生日", "修改生日")),
+    # Shop knowledge: asking about the rules rather than one's own data; above the data intents they contain
+    # ("积分怎么用" is not "我的积分", "退货政策" starts no after-sales request).
+    ("ask_promotions", "contains", 54, ("满减", "有什么活动", "有活动吗", "优惠活动", "促销")),
+    ("ask_promotions", "contains", 54, ("有什么优惠", "有优惠吗")),
+    ("ask_coupon_rules", "contains", 62, ("优惠券怎么用", "券怎么用", "能叠加", "可以叠加", "叠加使用", "同享")),
+    ("ask_gift", "contains", 62, ("新人礼包有什么", "新人礼包是什么", "新人福利", "新人优惠", "新人有什么")),
+    ("ask_tiers", "contains", 62, ("怎么升级", "如何升级", "升级条件", "会员规则", "等级规则", "成为vip", "成为黑金")),
+    ("ask_birthday_benefit", "contains", 62, ("生日有什么", "生日福利", "生日礼", "生日优惠", "过生日")),
+    ("ask_points_rules", "contains", 62, ("积分怎么用", "积分怎么得", "积分怎么获得", "积分规则", "积分有什么用")),
+    ("ask_points_rules", "contains", 62, ("积分过期", "积分有效期")),
+    ("ask_return_policy", "contains", 72, ("无理由", "退货政策", "退换货政策", "售后政策", "退货规则", "售后规则")),
+    ("ask_shipping_time", "contains", 66, ("多久发货", "几天发货", "多久能发货", "发货时间", "多久能到", "几天能到")),
+    # Small talk: whole messages only, so "好的，要M码" still reaches the flow's own handling.
+    ("smalltalk_thanks", "exact", 30, ("谢谢", "谢谢你", "谢谢您", "多谢", "感谢", "谢啦", "谢了", "thanks", "thx")),
+    ("smalltalk_ok", "exact", 30, ("好的", "好", "好吧", "嗯", "嗯嗯", "ok", "okay", "行", "知道了", "收到")),
+    ("smalltalk_ok", "exact", 30, ("明白了", "好滴")),
+    ("smalltalk_laugh", "exact", 30, ("哈哈", "哈哈哈", "哈哈哈哈", "哈哈哈哈哈", "hh", "hhh", "haha", "呵呵")),
+    ("smalltalk_laugh", "exact", 30, ("嘿嘿", "嘻嘻", "笑死", "😂", "🤣")),
+    ("smalltalk_bye", "exact", 30, ("再见", "拜拜", "拜", "bye", "byebye", "88", "下次见", "回见", "晚安")),
 )
 
 MENU_KEYS = {

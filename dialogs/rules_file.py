@@ -127,7 +127,10 @@ def validate_rule(raw: Any, index: int) -> tuple[dict[str, Any] | None, list[str
     }
     try:  # the matcher's own checks: keywords that normalise to nothing, unsafe or invalid regexes
         Matcher.build([Rule(id=1, name=rule["name"], keywords=tuple(rule["keywords"]), match=match)])
-    except (RuleError, UnsafePattern) as exc:
+    except RuleError as exc:  # its message numbers the probe rule, not the file's: name the keyword only
+        keyword = f"{exc.keyword!r}: " if exc.keyword is not None else ""
+        return None, [f"{label}: keywords: {keyword}{exc.reason}"]
+    except UnsafePattern as exc:
         return None, [f"{label}: keywords: {exc}"]
     return rule, []
 

@@ -198,13 +198,18 @@ def _read(stream: TextIO, check: _Checker) -> list[CatalogRow]:
         if len(record) != len(header):
             check.add(line, None, f"expected {len(header)} fields, found {len(record)}")
             continue
-        row = _row(line, dict(zip(header, record, strict=True)), check)
-        if row is None:
+        fields = dict(zip(header, record, strict=True))
+        # Judged on the raw code, before the rest of the line: a first line with other errors still claims its
+        # sku, so fixing those errors cannot reveal a duplicate that this run did not report.
+        sku = (fields.get("sku") or "").strip()
+        duplicate = sku in seen_sku
+        if duplicate:
+            check.add(line, "sku", f"duplicate sku {sku!r} (first on line {seen_sku[sku]})")
+        elif sku:
+            seen_sku[sku] = line
+        row = _row(line, fields, check)
+        if row is None or duplicate:
             continue
-        if row.sku in seen_sku:
-            check.add(line, "sku", f"duplicate sku {row.sku!r} (first on line {seen_sku[row.sku]})")
-            continue
-        seen_sku[row.sku] = line
         first = first_of_spu.setdefault(row.spu, row)
         for name in PRODUCT_FIELDS:
             if getattr(row, name) != getattr(first, name):

@@ -7,7 +7,8 @@ the upgrade twice, or from two processes at once, is harmless.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from store.after_sales import Ticket
 from store.birthdays import BirthdayGift
 from store.catalog import Category, Product, Sku
 from store.coupons import Coupon, CouponTemplate
-from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite
+from store.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
 from store.followers import Follower
 from store.funnel import FunnelEvent
 from store.gifts import GiftGrant
@@ -29,6 +30,7 @@ from store.inventory import StockAlert
 from store.keywords import KeywordRule, RulesVersion, StandingReply
 from store.logistics import Shipment
 from store.members import Member, MemberEvent, PointsEntry, SpendEntry
+from store.nlu import NluExample, NluVersion, UnansweredUtterance
 from store.orders import Order, OrderLine
 from store.outbox import Notice, TemplateReceipt
 from store.payments import Payment, Refund
@@ -103,6 +105,9 @@ STEPS: list[Step] = [
     Step(8, "members: gift ledger, birthday gifts, QR codes, sweep marks; sweep indexes", _members_side),
     Step(9, "admin console users", _create(AdminUser)),
     Step(10, "orders: paid_at and created_at indexes for the shop metrics", _metrics_indexes),
+    Step(11, "understanding: operators' examples and the unanswered-questions inbox", _create(
+        NluExample, NluVersion, UnansweredUtterance
+    )),
 ]
 
 LATEST = STEPS[-1].version
@@ -115,26 +120,44 @@ def current_version() -> int:
 
 
 def upgrade(now: datetime | None = None) -> list[Step]:
-    """Apply every missing step in order, each in its own transaction; return the steps applied."""
-    database.create_tables([SchemaVersion], safe=True)
-    applied: list[Step] = []
-    for step in STEPS:
-        with database.atomic("IMMEDIATE") if is_sqlite() else database.atomic():
-            if not is_sqlite():
-                database.execute_sql("SELECT pg_advisory_xact_lock(7242001)")
-            if SchemaVersion.get_or_none(SchemaVersion.version == step.version):
-                continue
-            step.apply()
-            SchemaVersion.create(version=step.version, description=step.description, applied_at=now)
-            applied.append(step)
-    return applied
+    """Apply every missing step in order, all in one transaction under the schema lock (nothing half-applied,
+    and a second process upgrading at the same moment waits, then finds nothing to do); the steps applied."""
+    with _schema_lock():
+        return _apply_missing(now)
 
 
 def prepare(now: datetime | None = None) -> None:
-    """At start-up: create the schema in an empty database (nothing to lose), else insist it is current."""
-    if not database.get_tables():
-        upgrade(now)
+    """At start-up: create the schema in an empty database (nothing to lose), else insist it is current.
+
+    The emptiness check and the creation run under the lock `upgrade` takes, so a serve and a worker starting
+    together on an empty database do not see each other's half-made schema: the second waits, then finds it
+    current."""
+    with _schema_lock():
+        if not database.get_tables():
+            _apply_missing(now)
     check_current()
+
+
+@contextmanager
+def _schema_lock() -> Iterator[None]:
+    """One schema changer at a time: SQLite's write lock taken up front, PostgreSQL's advisory lock."""
+    with write_transaction():
+        if not is_sqlite():
+            database.execute_sql("SELECT pg_advisory_xact_lock(7242001)")
+        yield
+
+
+def _apply_missing(now: datetime | None) -> list[Step]:
+    database.create_tables([SchemaVersion], safe=True)
+    done = {v for (v,) in SchemaVersion.select(SchemaVersion.version).tuples()}
+    applied: list[Step] = []
+    for step in STEPS:
+        if step.version in done:
+            continue
+        step.apply()
+        SchemaVersion.create(version=step.version, description=step.description, applied_at=now)
+        applied.append(step)
+    return applied
 
 
 def missing_steps() -> list[Step]:

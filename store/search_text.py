@@ -31,7 +31,6 @@ from types import MappingProxyType
 
 import jieba
 from opencc import OpenCC
-from pypinyin import Style, lazy_pinyin
 
 AROUND = Decimal("0.2")
 
@@ -197,7 +196,9 @@ def pinyin_of(word: str) -> str:
     """Toneless pinyin of a Chinese word, syllables joined (连衣裙 → lianyiqun); "" when it is not all Chinese."""
     if len(word) < 2 or not all(_CJK.fullmatch(c) for c in word):
         return ""
-    return "".join(lazy_pinyin(word, style=Style.NORMAL))
+    import pypinyin  # its dictionaries load on import (~0.2 s): at the first index build, not at start-up
+
+    return "".join(pypinyin.lazy_pinyin(word, style=pypinyin.Style.NORMAL))
 
 
 def bigrams(text: str) -> list[str]:

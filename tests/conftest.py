@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
@@ -33,16 +33,28 @@ def redis_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A clean database for one test: a fresh SQLite file, or a fresh schema in the test PostgreSQL."""
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    _pg(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in TEST_DATABASE_URL else "?"
-    yield f"{TEST_DATABASE_URL}{separator}options=-c%20search_path%3D{schema}"
-    _pg(f"DROP SCHEMA {schema} CASCADE")
+def fresh_database(tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes clean databases on demand (a SQLite file, or a schema in the test PostgreSQL), dropped afterwards."""
+    schemas: list[str] = []
+
+    def make() -> str:
+        if not TEST_DATABASE_URL:
+            return f"sqlite:///{tmp_path / f'test-{uuid.uuid4().hex[:8]}.db'}"
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        _pg(f"CREATE SCHEMA {schema}")
+        schemas.append(schema)
+        separator = "&" if "?" in TEST_DATABASE_URL else "?"
+        return f"{TEST_DATABASE_URL}{separator}options=-c%20search_path%3D{schema}"
+
+    yield make
+    for schema in schemas:
+        _pg(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def database_url(fresh_database: Callable[[], str]) -> str:
+    """A clean database for one test."""
+    return fresh_database()
 
 
 def _pg(sql: str) -> None:

@@ -109,3 +109,20 @@ async def demo_running(
     finally:
         for runner in reversed(started):
             await runner.cleanup()
+
+
+def assert_shows_in_order(chat_lines: list[str], history: list[dict[str, Any]], shop: str) -> None:
+    """`wxshop chat`'s output holds every line the preview shows for the follower (their own text as `你> …`,
+    every message of the account), in the preview's order."""
+    from bot.cli_chat import PROMPT, render
+
+    expected: list[str] = []
+    for entry in history:
+        if entry["from"] != "follower":
+            expected += render(entry, shop)
+        elif entry["kind"] == "text":
+            expected.append(PROMPT + entry["text"])
+    shown = iter(chat_lines)
+    missing = [line for line in expected if not any(line == seen for seen in shown)]
+    chat = "\n".join(chat_lines)
+    assert not missing, "the chat lacks (or misorders) what the preview shows:\n" + "\n".join(missing) + "\n" + chat

@@ -208,6 +208,20 @@ def test_every_error_in_a_file_is_collected_in_line_order(db: Config, tmp_path: 
     assert counts() == (0, 0, 0)
 
 
+def test_a_duplicate_sku_is_reported_even_when_its_first_line_has_other_errors(db: Config, tmp_path: Path) -> None:
+    rows = rows_of(ORIGINAL)
+    edit_cell(9, "price", "abc")(rows)
+    rows.append(list(rows[8]))
+    rows[-1][column("price")] = "10.00"
+    with pytest.raises(CatalogFileError) as failure:
+        import_file(write(tmp_path, text_of(rows)))
+    sku = rows[8][column("sku")]
+    assert [str(e) for e in failure.value.errors] == [
+        "line 9, column price: 'abc' is not a price in yuan such as 199.00",
+        f"line {len(rows)}, column sku: duplicate sku {sku!r} (first on line 9)",
+    ]
+
+
 def test_a_file_that_is_not_utf8_is_refused(db: Config, tmp_path: Path) -> None:
     with pytest.raises(CatalogFileError) as failure:
         import_file(write(tmp_path, ORIGINAL, encoding="gbk"))

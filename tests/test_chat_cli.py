@@ -13,7 +13,7 @@ from bot.config import Config
 from bot.sandbox.ports import free_port
 from store.clock import ManualClock
 from tests.gateway_support import AES_KEY, with_mode
-from tests.preview_support import demo_running, with_default_menu
+from tests.preview_support import assert_shows_in_order, demo_running, with_default_menu
 from tests.support import start_app_server, wxshop
 
 
@@ -25,7 +25,8 @@ async def chat(env: dict[str, str], public_url: str, stdin: str, *args: str) -> 
 
 async def test_chat_with_a_running_demo_goes_through_the_preview(migrated: Config, env: dict[str, str]) -> None:
     async with demo_running(with_default_menu(migrated)) as demo:
-        script = "/menu\n你好\n/follow\n你好\n\n/click BROWSE\n/click\n/bogus\n/quit\n这一行不会发出\n"
+        too_long = "长" * 2049
+        script = f"/menu\n你好\n/follow\n你好\n{too_long}\n\n/click BROWSE\n/click\n/bogus\n/quit\n这一行不会发出\n"
         done = await chat(env, demo.base, script, "--openid", "o_cli_fan")
         world = demo.sandbox.world
         assert world.is_following("o_cli_fan"), "the sandbox World saw the follow"
@@ -42,6 +43,11 @@ async def test_chat_with_a_running_demo_goes_through_the_preview(migrated: Confi
     assert len(replies) >= 3 and "欢迎" in replies[0], out
     assert "用法：/click KEY（/menu 列出菜单的 KEY）" in out and any(line.startswith("未知命令 /bogus") for line in out)
     assert "这一行不会发出" not in done.stdout
+    assert [line for line in out if line.startswith("你> ")] == [
+        "你> /menu", "你> 你好", "你> /follow", "你> 你好", f"你> {too_long}", "你> /click BROWSE", "你> /click",
+        "你> /bogus", "你> /quit"], "piped input is echoed, so the transcript reads as a conversation"
+    assert "（没有发出：一条文字消息最多 2048 个字，这条有 2049 个字）" in out
+    assert_shows_in_order(out, state["history"], migrated.shop.name)
     assert kinds.count("message") == 1 and "click" in kinds
     texts = [e.get("text") for e in state["history"] if e["from"] == "follower"]
     assert texts == ["关注了公众号", "你好", "点击菜单 逛商城"], "the browser preview shows the same chat"

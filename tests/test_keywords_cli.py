@@ -202,3 +202,86 @@ async def test_menu_push_publishes_the_configured_menu(migrated: Config, env: di
         assert (first["name"], first["type"], first["key"]) == ("我的订单", "click", "MY_ORDERS")
     finally:
         await mp.close()
+
+
+def test_when_no_rule_answers_the_engine_says_which_step_does_and_its_reply(env: dict[str, str]) -> None:
+    from dialogs.engine import CLARIFY
+
+    assert wxshop("keywords", "import", str(DATA / "rules.toml"), env=env).returncode == 0
+    orders = wxshop("keywords", "test", "我的订单", env=env)
+    assert orders.returncode == 0, orders.stderr
+    assert orders.stdout.splitlines()[:2] == [
+        "no rule answers; the dialog engine does, with built-in intent “orders”",
+        "reply: 您最近还没有订单。回复“逛商城”挑选商品吧～",
+    ]
+    unclear = wxshop("keywords", "test", "嗯嗯哦哦", env=env)
+    assert unclear.stdout.splitlines()[:2] == [
+        "no rule answers; the dialog engine does, with the fallback's clarifying question"
+        " (a second unclear message gets the default reply)",
+        f"reply: {CLARIFY}",
+    ], "a probe leaves no state behind: the same text asked again is still the first unclear message"
+    assert wxshop("keywords", "test", "嗯嗯哦哦", env=env).stdout == unclear.stdout
+    human = wxshop("keywords", "test", "转人工", env=env)
+    assert "with global word “human”" in human.stdout and "transfer_customer_service" in human.stdout
+
+
+def test_search_probe_writes_nothing(migrated: Config, env: dict[str, str]) -> None:
+    from store.funnel import FunnelEvent
+
+    assert wxshop("catalog", "import", str(DATA / "catalog.csv"), env=env).returncode == 0
+    result = wxshop("keywords", "test", "看看连衣裙", env=env)
+    assert "with built-in intent “search” (search for “连衣裙”)" in result.stdout, result.stdout
+    assert "reply: 为您找到“连衣裙”相关商品" in result.stdout
+    open_database(migrated.database.url, migrated.var_dir)
+    assert FunnelEvent.select().count() == 0, "the exposures of the probe's search were rolled back"
+
+
+def test_export_edit_import_round_trips(env: dict[str, str], tmp_path: Path) -> None:
+    assert wxshop("keywords", "import", str(DATA / "rules.toml"), env=env).returncode == 0
+    tricky = write(
+        tmp_path,
+        '[[rules]]\nname = "引号 \\"和\\" 反斜杠"\nkeywords = ["a\\\\b", "x y"]\nmatch = "exact"\n'
+        'reply = ["第一行\\n第二行\\t制表", { type = "coupon", code = "NEW20" }]\npriority = -3\nenabled = false\n',
+    )
+    assert wxshop("keywords", "import", str(tricky), env=env).returncode == 0
+    out = tmp_path / "exported.toml"
+    exported = wxshop("keywords", "export", str(out), env=env)
+    assert exported.returncode == 0 and "exported 7 rule(s)" in exported.stderr
+    text = out.read_text(encoding="utf-8")
+    assert 'default_reply = "这个问题我还不会回答，已记录下来。回复“人工”可联系客服。"' in text
+    assert 'starts = 2026-11-01T00:00:00' in text
+
+    again = wxshop("keywords", "import", str(out), "--replace", env=env)
+    assert again.returncode == 0 and "7 rule(s): 0 new, 7 updated, 0 deleted" in again.stdout
+    assert wxshop("keywords", "export", "-", env=env).stdout == text, "nothing changed on the way round"
+
+    edited = out.read_text(encoding="utf-8").replace("全场满99元包邮", "全场满88元包邮")
+    out.write_text(edited, encoding="utf-8")
+    assert wxshop("keywords", "import", str(out), env=env).returncode == 0
+    assert "全场满88元包邮" in wxshop("keywords", "test", "包邮吗", env=env).stdout
+
+
+def test_delete_a_rule_by_name(env: dict[str, str]) -> None:
+    assert wxshop("keywords", "import", str(DATA / "rules.toml"), env=env).returncode == 0
+    deleted = wxshop("keywords", "delete", "营业时间", env=env)
+    assert deleted.returncode == 0 and deleted.stdout.strip() == "deleted rule '营业时间'"
+    assert "5 rule(s)" in wxshop("keywords", "list", env=env).stdout
+    assert "rule: 营业时间" not in wxshop("keywords", "test", "营业时间", env=env).stdout
+    missing = wxshop("keywords", "delete", "营业时间", env=env)
+    assert missing.returncode == 1 and missing.stderr == "wxshop: no rule named '营业时间'\n"
+
+
+def test_import_problems_number_rules_as_the_file_does(env: dict[str, str], tmp_path: Path) -> None:
+    rules = write(
+        tmp_path,
+        '[[rules]]\nname = "ok"\nkeywords = ["a"]\nreply = "r"\n'
+        '[[rules]]\nname = "x"\nkeywords = ["[unclosed"]\nmatch = "regex"\nreply = "r"\n'
+        '[[rules]]\nname = "y"\nkeywords = ["！！"]\nreply = "r"\n',
+    )
+    result = wxshop("keywords", "import", str(rules), env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[:2] == [
+        f"{rules}: rules[2] \"x\": keywords: '[unclosed': invalid regular expression: unterminated character set"
+        " at position 0",
+        f"{rules}: rules[3] \"y\": keywords: '！！': is empty once spaces and punctuation are removed",
+    ]

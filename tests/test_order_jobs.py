@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -168,7 +169,8 @@ async def test_the_chat_flow_schedules_the_timeout_by_id_at_the_deadline(world: 
     assert not await asyncio.to_thread(jobs.schedule_cancel, order.order_no, order.expires_at)
     resources = world.app[RESOURCES]
     score = await resources.aredis.zscore(resources.queue_name, f"cancel:{order.order_no}")
-    assert score == int(order.expires_at.timestamp() * 1000)
+    wait_ms = (order.expires_at - world.clock.now()).total_seconds() * 1000  # due then, by arq's wall clock
+    assert abs(score - (time.time() * 1000 + wait_ms)) < 10_000
 
     other = new_order(world, 1)
     await asyncio.to_thread(cancel_scheduler(world.app), other.order_no, other.expires_at)  # the flow's hook
@@ -179,21 +181,40 @@ async def test_the_chat_flow_schedules_the_timeout_by_id_at_the_deadline(world: 
 
 
 async def test_a_job_due_long_ago_is_still_queued(world: PayWorld) -> None:
-    """An order whose timeout passed days ago (the shop was down; a clock behind the wall's) is still queued, due
-    at once: arq's default expiry would be negative there, and a Redis server refuses that."""
+    """An order whose timeout passed days ago (the shop was down) is still queued, due at once: arq's default
+    expiry would be negative there, and a Redis server refuses that."""
     resources = world.app[RESOURCES]
-    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    long_ago = world.clock.now() - timedelta(days=3)
     job_id = f"late:{uuid.uuid4().hex}"
+    before_ms = time.time() * 1000
     assert await world.app[JOBS].enqueue("cancel_unpaid", "NO-SUCH-ORDER", _job_id=job_id, _defer_until=long_ago)
-    assert await resources.aredis.zscore(resources.queue_name, job_id) == int(long_ago.timestamp() * 1000)
+    due_ms = await resources.aredis.zscore(resources.queue_name, job_id)
+    assert before_ms - 1 <= due_ms <= time.time() * 1000 + 1, "due now by the wall clock arq reads"
     ttl_ms = await resources.aredis.pttl(job_key_prefix + job_id)
     assert timedelta(hours=23) < timedelta(milliseconds=ttl_ms) <= timedelta(days=1)
 
 
-def test_expiry_counts_from_when_the_job_is_due() -> None:
+async def test_a_deferred_job_falls_due_after_the_same_interval_whatever_date_the_clock_shows(
+    world: PayWorld,
+) -> None:
+    """The business clock (a test's, a demo's) and the wall clock arq reads may show different dates: a job
+    deferred 30 minutes by the one is due 30 minutes later by the other."""
+    resources = world.app[RESOURCES]
+    job_id = f"later:{uuid.uuid4().hex}"
+    before_ms = time.time() * 1000
+    due = world.clock.now() + timedelta(minutes=30)
+    assert await world.app[JOBS].enqueue("cancel_unpaid", "NO-SUCH-ORDER", _job_id=job_id, _defer_until=due)
+    due_ms = await resources.aredis.zscore(resources.queue_name, job_id)
+    assert before_ms + 30 * 60_000 - 1 <= due_ms <= time.time() * 1000 + 30 * 60_000 + 1
+
+
+def test_timing_turns_a_business_due_time_into_a_delay() -> None:
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    assert job_queue.expiry_for(now + timedelta(minutes=30), now) == timedelta(days=1, minutes=30)
-    assert job_queue.expiry_for(now - timedelta(days=3), now) == timedelta(days=1)
+    timed = job_queue.wall_timing({"_job_id": "x", "_defer_until": now + timedelta(minutes=30)}, now)
+    assert timed == {"_job_id": "x", "_defer_by": timedelta(minutes=30), "_expires": timedelta(days=1, minutes=30)}
+    late = job_queue.wall_timing({"_defer_until": now - timedelta(days=3)}, now)
+    assert late == {"_defer_by": timedelta(0), "_expires": timedelta(days=1)}
+    assert job_queue.wall_timing({"_job_id": "y"}, now) == {"_job_id": "y"}
 
 
 async def test_an_after_payment_job_left_by_the_previous_version_queues_the_paid_notice(

@@ -23,7 +23,7 @@ from wechatpy.pay import WeChatPay
 
 from bot.config import Config
 from bot.sandbox.demo_seed import seed_demo_shop
-from store.clock import ManualClock
+from store.clock import CLOCK_ENV, ManualClock, clock_spec
 from store.db import close_database, open_database
 from tests.preview_support import Demo, demo_running, with_default_menu
 from tests.support import wxshop
@@ -247,7 +247,8 @@ async def buy_and_pay(page: Page, demo: Demo, env: dict[str, str]) -> None:
 
     sandbox_url = demo.config.wechat.api_base_url
     worker_env = {**env, "WXSHOP_WECHAT__API_BASE_URL": sandbox_url, "WXSHOP_PAY__API_BASE_URL": sandbox_url,
-                  "WXSHOP_LOGISTICS__API_BASE_URL": sandbox_url, "WXSHOP_SERVER__PUBLIC_URL": demo.base}
+                  "WXSHOP_LOGISTICS__API_BASE_URL": sandbox_url, "WXSHOP_SERVER__PUBLIC_URL": demo.base,
+                  CLOCK_ENV: clock_spec(demo.clock)}  # the worker decides by the demo's time, not the wall's
     done = await asyncio.to_thread(wxshop, "worker", "--burst", env=worker_env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     await page.click("#browser-close")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
 from bot.config import Config
 from bot.sandbox.ports import free_port
 from store.db import close_database, database, open_database
 from store.schema import LATEST, STEPS, SchemaVersion, current_version, upgrade
-from tests.support import wxshop
+from tests.support import ROOT, spawn, wait_healthy, wxshop
 
 
 def test_upgrade_twice_is_harmless(config: Config) -> None:
@@ -77,3 +82,61 @@ def test_a_step_missing_below_the_latest_is_noticed(config: Config, env: dict[st
     upgraded = wxshop("db", "upgrade", env=env)
     assert upgraded.returncode == 0 and f"applied {older}:" in upgraded.stdout
     assert wxshop("db", "status", env=env).returncode == 0
+
+
+# A process that opens the database, waits for the go file (so all of them race), then starts as serve and worker
+# do: `prepare()` creates the schema in an empty database or insists it is current.
+PREPARE = """
+import sys, time
+from pathlib import Path
+from store.db import open_database
+from store.schema import SchemaOutOfDate, prepare
+open_database(sys.argv[1], Path(sys.argv[2]))
+go = Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.002)
+try:
+    prepare()
+except SchemaOutOfDate as exc:
+    print(exc)
+    sys.exit(2)
+"""
+
+
+def test_processes_starting_together_on_an_empty_database_all_come_up(
+    fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    for round_ in range(6):
+        url, go = fresh_database(), tmp_path / f"go-{round_}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", PREPARE, url, str(tmp_path / "var"), str(go)],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )
+            for _ in range(4)
+        ]
+        go.touch()
+        outcomes = [(proc.wait(timeout=60), proc.communicate()[0]) for proc in procs]
+        assert all(code == 0 for code, _ in outcomes), f"round {round_}: {outcomes}"
+        open_database(url, tmp_path / "var")
+        try:
+            assert current_version() == LATEST and SchemaVersion.select().count() == len(STEPS)
+        finally:
+            close_database()
+
+
+def test_a_serve_and_a_worker_starting_together_on_an_empty_database_both_run(
+    fresh_database: Callable[[], str], env: dict[str, str]
+) -> None:
+    for _ in range(3):
+        port = free_port()
+        both = {**env, "WXSHOP_DATABASE__URL": fresh_database(), "WXSHOP_SERVER__PORT": str(port)}
+        server = spawn("serve", env=both)
+        try:
+            worker = wxshop("worker", "--burst", env=both, timeout=60)
+            wait_healthy(port, server)
+        finally:
+            server.terminate()
+            output = server.communicate(timeout=30)[0]
+        assert worker.returncode == 0, worker.stdout + worker.stderr
+        assert "schema" not in output, output

@@ -69,3 +69,19 @@ def test_worker_runs_several_jobs_and_each_once(migrated: Config, env: dict[str,
         assert sorted(found) == sorted(ids)
     finally:
         resources.close_sync()
+
+
+def test_a_burst_run_does_what_is_due_and_leaves_what_is_deferred(migrated: Config, env: dict[str, str]) -> None:
+    """`--burst` from cron must not wait half an hour for an order's payment window to close."""
+    resources = open_resources(migrated)
+    try:
+        now = resources.clock.now()
+        due, later = resources.key("due-now"), resources.key("due-later")
+        assert enqueue(resources, "beat", "burst", _job_id=due, _defer_until=now - timedelta(minutes=1)) == due
+        assert enqueue(resources, "beat", "burst", _job_id=later, _defer_until=now + timedelta(minutes=30)) == later
+        [result] = burst_workers(env, 1)
+        assert result.returncode == 0, result.stdout
+        assert [row.job_id for row in Heartbeat.select().where(Heartbeat.source.startswith("burst@"))] == [due]
+        assert resources.redis.zscore(resources.queue_name, later) is not None, "still queued for later"
+    finally:
+        resources.close_sync()

@@ -26,7 +26,7 @@ from bot.sandbox.courier import Attempt, Courier, Delivery
 from bot.sandbox.fault_plan import FaultPlan
 from bot.sandbox.pay_ledger import PayLedger, PayOrder
 from bot.sandbox.pay_xml import XmlFormatError, nonce, parse_xml, render_xml, sign, signed
-from store.clock import Clock, SystemClock
+from store.clock import Clock, process_clock
 
 DEFAULT_NOTIFY_SCHEDULE: tuple[timedelta, ...] = tuple(
     timedelta(seconds=s)
@@ -69,7 +69,7 @@ class PayEmulator:
         self.appid = appid
         self.mch_id = mch_id
         self.api_key = api_key
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or process_clock()
         self.on_paid = on_paid
         self.ledger = PayLedger(refund_delay)
         self.notices = Courier(self.clock, notify_schedule, notify_timeout, _notice_acknowledged)

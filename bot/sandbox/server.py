@@ -61,5 +61,10 @@ def build_sandbox(config: Config, clock: Clock, *, demo: bool = True) -> Sandbox
         key=config.logistics.key, clock=clock, auto_walk=timedelta(minutes=2) if demo else None
     )
     setup_tracking(app, tracking)
+    return Sandbox(world, pay, tracking, app, *sandbox_address(config))
+
+
+def sandbox_address(config: Config) -> tuple[str, int]:
+    """Where the emulators listen: the host and port of `[wechat] api_base_url`."""
     url = urlparse(config.wechat.api_base_url)
-    return Sandbox(world, pay, tracking, app, url.hostname or "127.0.0.1", url.port or 80)
+    return url.hostname or "127.0.0.1", url.port or 80

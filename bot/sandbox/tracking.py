@@ -35,7 +35,7 @@ from bot.sandbox import tracking_http
 from bot.sandbox.courier import Attempt, Courier, Delivery
 from bot.sandbox.fault_plan import FaultPlan
 from bot.sandbox.tracking_script import SCENARIOS, Step, TraceEvent, last_result, push_body
-from store.clock import Clock, SystemClock
+from store.clock import Clock, process_clock
 
 DEFAULT_COMPANIES = frozenset({
     "shunfeng", "shunfengkuaiyun", "fengwang", "yuantong", "zhongtong", "yunda", "shentong", "jd", "ems",
@@ -122,7 +122,7 @@ class TrackingEmulator:
             raise ValueError(f"unknown scenario {default_scenario!r}")
         self.key = key
         self.customer = customer
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or process_clock()
         self.companies = frozenset(companies)
         self.refused_companies = frozenset(refused_companies)
         self.default_scenario = default_scenario

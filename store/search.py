@@ -3,18 +3,24 @@
 The index is built from the database in one pass (`SearchIndex.build()`), never changes afterwards, and is
 swapped whole by `SearchService.rebuild()`, so a search never sees half an index and needs no lock.
 
-Ranking, best first:
-1. coverage: how many of the query's words the product matches (all of them, when any product does);
+A query word reaches index terms through itself, built-in variants, the lexicon (synonyms 0.9, narrower words of
+a broad one 0.8 of their impact), category names, or its pinyin; a word reaching none of those is looked for in
+descriptions and by its character pairs ("weak": ranked after product words, and not enough for the engine to
+take chat for a search). Traditional characters are converted first.
+
+Ranking, best first (OR semantics: no word is required):
+1. how many words the product matches as product words, then how many at all;
 2. in stock before sold out (stock as of the build; the product card shows live stock);
 3. a BM25F-style score: each word's weight (rarer words weigh more) times its field-weighted frequency in the
-   product — title 3, tags 2, leaf category 2, parent categories 1, spec values 1.5 — with a gentle length
-   normalisation, precomputed per (word, product) at build time so a query only adds numbers up;
-   with "便宜" the price (lowest first) replaces the score;
+   product — title 3, tags 2, leaf category 2, parent categories 1, spec values 1.5, description and character
+   pairs 0.5 — with a gentle length normalisation, precomputed per (term, product) at build time so a query only
+   adds numbers up; with "便宜" the price (lowest first) replaces the score;
 4. product id, so equal products keep a stable order across pages.
 
-Words matched only through spec values ("红色", "256gb") must be carried by the SKU the hit shows; price filters
-apply to that SKU too. Only on-sale products and SKUs are indexed. When nothing matches, `suggestions` names
-categories whose names share words or characters with the query.
+Words matched only through spec values ("红色", "粉" → 粉色, "256gb") must be carried by the SKU the hit shows;
+price filters apply to that SKU too. Only on-sale products and SKUs are indexed. When nothing matches,
+`suggestions` names categories whose names share words or characters with the query and `closest` a few of
+their products.
 """
 
 from __future__ import annotations

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli_groups import Common, command_group
 from bot.config import Config
+
+if TYPE_CHECKING:
+    from store.search import SearchHit, SearchResult
 
 MAX_SHOWN_ERRORS = 50
 PROGRESS_FROM_ROWS = 5000
@@ -20,9 +24,11 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
     imp.add_argument("file", type=Path, metavar="FILE")
     exp = action("export", "write the catalog as CSV (the import format)", _export)
     exp.add_argument("file", nargs="?", default="-", metavar="FILE", help="output file, or - for stdout (default)")
+    action("reindex", "tell running servers to rebuild their search index (after editing the search lexicon)", _reindex)
     search = action("search", "search the catalog as a follower would and print the top results", _search)
     search.add_argument("text", metavar="TEXT")
     search.add_argument("--limit", type=int, default=10, metavar="N")
+    search.add_argument("--explain", action="store_true", help="show which word matched which term, and why")
 
 
 def _open(config: Config) -> None:
@@ -106,6 +112,21 @@ def _export(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _reindex(args: argparse.Namespace, config: Config) -> int:
+    from bot.conversation import catalog_channel
+    from bot.resources import publish
+    from store.search_lexicon import LexiconError, load_lexicon
+
+    try:
+        load_lexicon(config.shop.search_lexicon_file)
+    except LexiconError as exc:
+        print(f"wxshop: search lexicon: {exc}", file=sys.stderr)
+        return 2
+    publish(config, catalog_channel(config.redis.prefix), "reindex")
+    print("search index rebuild requested")
+    return 0
+
+
 def _yuan(fen: int) -> str:
     return f"¥{fen // 100}.{fen % 100:02d}"
 
@@ -114,13 +135,20 @@ def _search(args: argparse.Namespace, config: Config) -> int:
     from store.catalog import Product, Sku
     from store.db import close_database
     from store.search import SearchIndex
+    from store.search_lexicon import LexiconError, load_lexicon
 
+    try:
+        lexicon = load_lexicon(config.shop.search_lexicon_file)
+    except LexiconError as exc:
+        print(f"wxshop: search lexicon: {exc}", file=sys.stderr)
+        return 2
     _open(config)
     try:
-        result = SearchIndex.build().search(args.text, limit=max(args.limit, 1))
-        codes = dict(Sku.select(Sku.id, Sku.code).where(Sku.id.in_([h.sku_id for h in result.hits])).tuples())
+        result = SearchIndex.build(lexicon).search(args.text, limit=max(args.limit, 1))
+        shown = result.hits or result.closest
+        codes = dict(Sku.select(Sku.id, Sku.code).where(Sku.id.in_([h.sku_id for h in shown])).tuples())
         spus = dict(
-            Product.select(Product.id, Product.code).where(Product.id.in_([h.product_id for h in result.hits])).tuples()
+            Product.select(Product.id, Product.code).where(Product.id.in_([h.product_id for h in shown])).tuples()
         )
     finally:
         close_database()
@@ -136,17 +164,41 @@ def _search(args: argparse.Namespace, config: Config) -> int:
     if result.unmatched:
         header += f" · 未识别: {' '.join(result.unmatched)}"
     print(header)
+    if args.explain:
+        _explain_header(result)
     for n, hit in enumerate(result.hits, 1):
         stock = "" if hit.in_stock else " 已售罄"
         print(
             f"{n:>2}. {hit.title}  {_yuan(hit.price_fen)}  {hit.spec or '-'}  [{spus[hit.product_id]} / "
             f"{codes[hit.sku_id]}]  score {hit.score:.2f}{stock}"
         )
+        if args.explain:
+            print(f"      匹配 {hit.coverage}/{len(result.terms)} 个词: " + _matches(hit))
     if result.hits:
         print(f"共 {result.total} 件商品")
-    else:
-        print(
-            "没找到相关商品"
-            + (f"，试试这些分类: {'、'.join(s.path for s in result.suggestions)}" if result.suggestions else "")
-        )
+        return 0
+    print(
+        f"没找到相关商品（找了: {'、'.join(result.looked_for) or '-'}）"
+        + (f"，试试这些分类: {'、'.join(s.path for s in result.suggestions)}" if result.suggestions else "")
+    )
+    for hit in result.closest:
+        print(f"  相近: {hit.title}  {_yuan(hit.price_fen)}  [{spus[hit.product_id]} / {codes[hit.sku_id]}]")
     return 0
+
+
+def _explain_header(result: SearchResult) -> None:
+    from store.search_build import WEIGHTS
+
+    print(f"找了: {'、'.join(result.looked_for) or '-'}")
+    print(
+        "排序: 匹配的商品词多者先（同义词、上位词算商品词；描述、字组只在其后），有货先于售罄，再按得分"
+        + ("（便宜优先: 按价格）" if result.price.cheap else "")
+    )
+    print("字段权重: " + ", ".join(f"{name} {weight:g}" for name, weight in WEIGHTS.items()))
+
+
+def _matches(hit: SearchHit) -> str:
+    return "; ".join(
+        f"{m.word}" + ("" if m.via == "词" and m.term == m.word else f" → {m.term} [{m.via}]") + f" +{m.impact:.2f}"
+        for m in hit.matches
+    )

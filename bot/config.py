@@ -230,6 +230,11 @@ class ShopConfig:
     aov_band: float = field(default=0.15, metadata=_check(_fraction, "0..1"))
     cancellation_alert_rate: float = field(default=0.08, metadata=_check(_fraction, "0..1"))
     metrics_check_at: str = field(default="00:45", metadata=_check(_clock_time, "HH:MM, 00:00..23:59"))
+    search_lexicon: str = ""  # operator synonyms/hypernyms TOML merged on the shipped lexicon; relative to config
+
+    @property
+    def search_lexicon_file(self) -> Path | None:
+        return Path(self.search_lexicon) if self.search_lexicon else None
 
 
 @dataclass(frozen=True)
@@ -334,6 +339,9 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
             values[name] = _section(name, raw[name])
     config = Config(**values)
     var_dir = config.var_dir if config.var_dir.is_absolute() else base / config.var_dir
+    lexicon = config.shop.search_lexicon
+    if lexicon and not Path(lexicon).is_absolute():
+        config = dataclasses.replace(config, shop=dataclasses.replace(config.shop, search_lexicon=str(base / lexicon)))
     return dataclasses.replace(config, var_dir=var_dir)
 
 

@@ -78,9 +78,8 @@ def build_engine(
     renderer = ReplyRenderer(config.server.public_url)
 
     def names_products(text: str) -> bool:
-        """Every word of the text found in the catalog: treat a bare "红色连衣裙" as a search."""
-        result = search.search(text, 1, 0)
-        return bool(result.hits) and bool(result.terms) and not result.unmatched
+        """Every word of the text a product word of the catalog: treat a bare "红色连衣裙" as a search."""
+        return search.search(text, 1, 0).confident
 
     shop_rules = ShopRules.from_settings(config.shop)
 
@@ -173,7 +172,7 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     config, resources = app[CONFIG], app[RESOURCES]
     rules = RulesCache()
     await run_blocking(app, rules.refresh)
-    search = SearchService()
+    search = SearchService(lexicon_file=config.shop.search_lexicon_file)
     specs = SpecCache(resources.clock.now)
     understanding, unanswered = understander_for(config), UnansweredCollector()
     await run_blocking(app, understanding.refresh)

@@ -14,13 +14,23 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from store.catalog import parse_spec, split_tags
-from store.search_text import SEGMENTER, canonical, document_terms, normalise
+from store.search_lexicon import Lexicon
+from store.search_text import SEGMENTER, bigrams, canonical, document_terms, normalise, pinyin_of
 
 if TYPE_CHECKING:
     from store.search import CategoryRow, ProductRow, SearchIndex, SkuRow
 
-# Field weights (BM25F): a word in the title counts most, then tags and the leaf category, then spec values.
-WEIGHTS: Mapping[str, float] = MappingProxyType({"title": 3.0, "tag": 2.0, "leaf": 2.0, "parent": 1.0, "spec": 1.5})
+# Field weights (BM25F): a word in the title counts most, then tags and the leaf category, then spec values;
+# the description and character pairs are looked at only for a query word that matches no product word.
+WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {"title": 3.0, "tag": 2.0, "leaf": 2.0, "parent": 1.0, "spec": 1.5, "description": 0.5, "bigram": 0.5}
+)
+# Terms from the description, character pairs and pinyin live in their own namespaces, so a query word matched
+# only there is known as such (for ranking, for `--explain`, and to tell a product search from chat).
+SAMPLES = 3
+DESCRIPTION = "§"
+BIGRAM = "~"
+PINYIN = "@"
 K1 = 1.2  # term-frequency saturation
 B = 0.4  # length normalisation: gentle, titles are short and similar in length
 
@@ -40,21 +50,59 @@ def _dictionary_words(categories: list[CategoryRow], products: list[ProductRow],
     words = {normalise(name) for _, _, name, _ in categories}
     words.update(normalise(v) for v in spec_values)
     chunks: Counter[str] = Counter()
-    for _, title, _, tags in products:
+    for _, title, _, tags, _ in products:
         words.update(normalise(t) for t in split_tags(tags))
         chunks.update({c for c in _TITLE_CHUNK.split(normalise(title)) if _CJK_WORD.fullmatch(c)})
     words.update(c for c, n in chunks.items() if n >= 2)
     return {w for w in words if not w.isascii() and " " not in w}
 
 
+def _add(tf: dict[str, float], term: str, weight: float) -> None:
+    tf[term] = tf.get(term, 0.0) + weight
+
+
+def _add_pinyin(tf: dict[str, float], terms: set[str] | list[str], weight: float, cache: dict[str, str]) -> None:
+    for term in terms:
+        spelled = cache.get(term)
+        if spelled is None:
+            spelled = cache[term] = pinyin_of(term)
+        if spelled:
+            _add(tf, PINYIN + spelled, weight)
+
+
+def _samples(
+    categories: list[CategoryRow], product_category: list[int], in_stock: list[bool]
+) -> Mapping[int, tuple[int, ...]]:
+    """A few product positions per category (its subtree), in stock first: what a miss can offer instead."""
+    parent = {c[0]: c[1] for c in categories}
+    samples: dict[int, list[int]] = {}
+    for wanted in (True, False):
+        for pos, category_id in enumerate(product_category):
+            if in_stock[pos] != wanted:
+                continue
+            node: int | None = category_id
+            while node is not None:
+                found = samples.setdefault(node, [])
+                if len(found) < SAMPLES:
+                    found.append(pos)
+                node = parent.get(node)
+    return MappingProxyType({c: tuple(p) for c, p in samples.items()})
+
+
 def build_index(
-    cls: type[SearchIndex], categories: list[CategoryRow], products: list[ProductRow], skus: list[SkuRow]
+    cls: type[SearchIndex],
+    categories: list[CategoryRow],
+    products: list[ProductRow],
+    skus: list[SkuRow],
+    lexicon: Lexicon,
 ) -> SearchIndex:
     spec_values: dict[str, list[str]] = {}
     for _, _, spec, _, _ in skus:
         if spec not in spec_values:
             spec_values[spec] = list(parse_spec(spec).values())
-    SEGMENTER.add_words(_dictionary_words(categories, products, {v for vs in spec_values.values() for v in vs}))
+    words = _dictionary_words(categories, products, {v for vs in spec_values.values() for v in vs})
+    words.update(w for w in (*lexicon.synonyms, *lexicon.hypernyms) if not w.isascii())  # "潮鞋" stays whole
+    SEGMENTER.add_words(words)
 
     by_id = {c[0]: c for c in categories}
     category_terms = {c[0]: _terms_of_phrase(c[2]) for c in categories}
@@ -86,7 +134,10 @@ def build_index(
     spec_only: list[set[str]] = []
     df: Counter[str] = Counter()
 
-    for product_id, title, category_id, tags in sorted(products):
+    spelled: dict[str, str] = {}
+    category_pairs = {c[0]: bigrams(normalise(c[2])) for c in categories}
+    product_category: list[int] = []
+    for product_id, title, category_id, tags, description in sorted(products):
         rows = skus_of.get(product_id)
         if not rows:
             continue
@@ -94,17 +145,29 @@ def build_index(
         tf: dict[str, float] = {}
         title_terms = document_terms(title)
         for term in title_terms:
-            tf[term] = tf.get(term, 0.0) + WEIGHTS["title"]
+            _add(tf, term, WEIGHTS["title"])
+        _add_pinyin(tf, title_terms, WEIGHTS["title"], spelled)
+        for pair in bigrams(normalise(title)):
+            _add(tf, BIGRAM + pair, WEIGHTS["bigram"])
         tag_count = 0
         for tag in split_tags(tags):
-            for term in _terms_of_phrase(tag):
-                tf[term] = tf.get(term, 0.0) + WEIGHTS["tag"]
+            tag_terms = _terms_of_phrase(tag)
+            for term in tag_terms:
+                _add(tf, term, WEIGHTS["tag"])
                 tag_count += 1
+            _add_pinyin(tf, tag_terms, WEIGHTS["tag"], spelled)
         node, weight = by_id.get(category_id), WEIGHTS["leaf"]
         while node is not None:
             for term in category_terms[node[0]]:
-                tf[term] = tf.get(term, 0.0) + weight
+                _add(tf, term, weight)
+            _add_pinyin(tf, category_terms[node[0]], weight, spelled)
+            if node[0] == category_id:
+                for pair in category_pairs[node[0]]:
+                    _add(tf, BIGRAM + pair, WEIGHTS["bigram"])
             node, weight = by_id.get(node[1]) if node[1] is not None else None, WEIGHTS["parent"]
+        if description:
+            for term in set(document_terms(description)):
+                _add(tf, DESCRIPTION + term, WEIGHTS["description"])
         text_terms = set(tf)
         positions = []
         spec_union: set[str] = set()
@@ -120,6 +183,7 @@ def build_index(
         for term in spec_union:
             tf[term] = tf.get(term, 0.0) + WEIGHTS["spec"]
         product_ids.append(product_id)
+        product_category.append(category_id)
         titles.append(title)
         product_skus.append(tuple(positions))
         tfs.append(tf)
@@ -163,4 +227,10 @@ def build_index(
         prices_sku=tuple(order),
         categories=tuple((c[0], c[3], names[c[0]], c[3].count("/") + 1) for c in sorted(categories)),
         category_words=MappingProxyType({k: frozenset(v) for k, v in by_char.items()}),
+        product_min_price=tuple(min(sku_prices[s] for s in p) for p in product_skus),
+        product_max_price=tuple(max(sku_prices[s] for s in p) for p in product_skus),
+        category_samples=_samples(
+            categories, product_category, [any(sku_in_stock[s] for s in p) for p in product_skus]
+        ),
+        lexicon=lexicon,
     )

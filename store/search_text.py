@@ -30,6 +30,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 import jieba
+from opencc import OpenCC
 
 AROUND = Decimal("0.2")
 
@@ -175,6 +176,38 @@ _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 def normalise(text: str) -> str:
     """NFKC (full-width → half-width), case-folded, spaces collapsed."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{3,}")
+_converter: list[OpenCC] = []
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters to simplified (買 → 买, 連衣裙 stays): shoppers in Hong Kong and Taiwan type 繁體."""
+    if not _CJK.search(text):
+        return text
+    if not _converter:
+        _converter.append(OpenCC("t2s"))  # ~10 ms to load: on the first query, not at import
+    return _converter[0].convert(text)
+
+
+def pinyin_of(word: str) -> str:
+    """Toneless pinyin of a Chinese word, syllables joined (连衣裙 → lianyiqun); "" when it is not all Chinese."""
+    if len(word) < 2 or not all(_CJK.fullmatch(c) for c in word):
+        return ""
+    import pypinyin  # its dictionaries load on import (~0.2 s): at the first index build, not at start-up
+
+    return "".join(pypinyin.lazy_pinyin(word, style=pypinyin.Style.NORMAL))
+
+
+def bigrams(text: str) -> list[str]:
+    """Character pairs of every run of three or more Chinese characters (电饭锅 → 电饭, 饭锅), so compound
+    words match words sharing a part (电饭煲, 智能电饭锅)."""
+    pairs: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        pairs.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return pairs
 
 
 def canonical(token: str) -> str:

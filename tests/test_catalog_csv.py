@@ -285,9 +285,9 @@ def test_cli_import_export_and_search(migrated: Config, env: dict[str, str], tmp
     lines = found.stdout.splitlines()
     assert lines[0] == "词: 红色 连衣裙 · 价格 ≤ ¥200.00"
     assert lines[1].startswith(" 1. 法式碎花雪纺连衣裙 夏季新款  ¥159.00  颜色:红色;尺码:S  [P001 / P001-01]")
-    assert "已售罄" in lines[2] and lines[-1] == "共 2 件商品"
+    assert "已售罄" in lines[2] and lines[-1] == "共 4 件商品"  # both red dresses, then one-word matches
     nothing = wxshop("catalog", "search", "无人机", env=env)
-    assert nothing.returncode == 0 and "没找到相关商品，试试这些分类: 数码/" in nothing.stdout
+    assert nothing.returncode == 0 and "没找到相关商品（找了: 无人机），试试这些分类: 数码/" in nothing.stdout
 
 
 def test_cli_reports_every_bad_line_and_writes_nothing(migrated: Config, env: dict[str, str], tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def sku_code(sku_id: int) -> str:
         ("两百以内的口红", ["P042", "P043"]),
         ("送爸爸的礼物", ["P044", "P056"]),
         ("充电宝", ["P034", "P035"]),
-        ("鞋子", ["P023", "P021", "P022"]),
+        ("鞋子", ["P023"]),
         ("小米充电宝", ["P035"]),
         ("polo衫", ["P012"]),
         ("T恤 男", ["P009", "P010", "P012", "P011"]),
@@ -60,8 +60,9 @@ def test_realistic_searches_put_the_expected_products_first(index: SearchIndex, 
 def test_red_dress_under_200_shows_the_red_sku_and_sold_out_last(index: SearchIndex) -> None:
     result = index.search("200以内的红色连衣裙")
     assert result.price == PriceFilter(max_fen=20000) and result.terms == ("红色", "连衣裙")
-    assert codes(result) == ["P001", "P005"]
-    first, sold_out = result.hits
+    assert codes(result)[:2] == ["P001", "P005"]  # then products with one of the two words
+    first, sold_out = result.hits[:2]
+    assert [h.coverage for h in result.hits] == [2, 2] + [1] * (len(result.hits) - 2)
     assert "颜色:红色" in first.spec and first.price_fen == 15900 and first.in_stock
     assert sku_code(sold_out.sku_id) == "P005-01" and not sold_out.in_stock  # red P005 is sold out: shown, last
 
@@ -76,7 +77,8 @@ def test_iphone_256g_picks_the_256gb_sku(index: SearchIndex) -> None:
 def test_gift_for_mum_uses_tags(index: SearchIndex) -> None:
     result = index.search("送妈妈的礼物")
     assert codes(result)[0] == "P054"
-    assert set(codes(result)) == {"P054", "P037", "P052", "P056"}
+    assert set(codes(result)[:4]) == {"P054", "P037", "P052", "P056"}  # both words; gifts for anyone after
+    assert all(h.coverage == 1 for h in result.hits[4:])
 
 
 def test_t_shirts_between_100_and_300(index: SearchIndex) -> None:
@@ -131,10 +133,10 @@ def test_off_sale_goods_disappear_after_a_rebuild(index: SearchIndex) -> None:
     service = SearchService(index)
     Product.update(on_sale=False).where(Product.code == "P026").execute()
     Sku.update(on_sale=False).where(Sku.code == "P024-02").execute()
-    assert codes(service.search("华为手机")) == ["P026"]  # the old index until rebuilt
+    assert codes(service.search("华为手机"))[0] == "P026"  # the old index until rebuilt
     old = service.index
     service.rebuild()
-    assert service.index is not old and codes(old.search("华为手机")) == ["P026"]
+    assert service.index is not old and codes(old.search("华为手机"))[0] == "P026"
     assert "P026" not in codes(service.search("华为手机"))  # now only partial matches: other phones, Huawei buds
     assert sku_code(service.search("iphone 256g").hits[0].sku_id) == "P024-03"
 

@@ -84,7 +84,8 @@ def build(deps: BrowseDeps) -> Flow:
         """Words that pick nothing from the list may name products: "连衣裙" right after 逛商城 is a search."""
         if deps.search is None or not turn.norm or _NUMBER.match(turn.norm):
             return Step.not_understood()
-        if not deps.search(turn.text, 1, 0).hits:
+        found = deps.search(turn.text, 1, 0)
+        if not found.hits or not any(strong for _, strong in found.strengths):  # not a description word alone
             return Step.not_understood()
         return _search(turn, turn.text, 1)
 
@@ -132,15 +133,26 @@ def build(deps: BrowseDeps) -> Flow:
         if not result.hits:
             if page > 1:
                 return Step("没有更多了。回复数字查看商品。", LIST)
+            looked = f"（找了：{'、'.join(result.looked_for[:6])}）" if result.looked_for else ""
+            if result.closest:
+                turn.slots.update(query=query, page=1, options=[h.product_id for h in result.closest])
+                lines = "\n".join(f"{i}. {h.title} ¥{yuan(h.price_fen)}" for i, h in enumerate(result.closest, 1))
+                return Step(
+                    f"没找到“{query}”相关的商品{looked}。这些最接近：\n{lines}\n回复数字查看商品，或回复“逛商城”浏览全部分类。",
+                    LIST,
+                )
             suggestions = "、".join(s.path for s in result.suggestions[:4])
             hint = f"看看这些分类：{suggestions}。" if suggestions else ""
-            return Step(f"没找到“{query}”相关的商品。{hint}回复“逛商城”浏览全部分类。", END)
+            return Step(f"没找到“{query}”相关的商品{looked}。{hint}回复“逛商城”浏览全部分类。", END)
         turn.slots.update(query=query, page=page, options=[h.product_id for h in result.hits])
         in_stock = in_stock_now([h.product_id for h in result.hits])
         lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.product_id in in_stock else "（已售罄）")
                  for i, h in enumerate(result.hits, start=1)]  # fmt: skip
         more = "，“下一页”看更多" if result.total > page * PER_PAGE else ""
-        return Step(f"为您找到“{query}”相关商品：\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
+        header = f"为您找到“{query}”相关商品："
+        if not any(strong for _, strong in result.strengths):  # only descriptions or shared characters matched
+            header = f"没有正好是“{query}”的商品，这些可能相关："
+        return Step(header + "\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
 
     def _card(turn: Turn, product_id: int) -> Step:
         view = product_with_skus(product_id)

@@ -8,7 +8,14 @@ out and stays where it is; every message reads the dialog state, queries the SKU
 `flow` (the same followers answer "红色", which fits three SKUs: matched against the serve process's copy of the
 product's specs, no query, the question asked again), `event_db` (first follows of distinct followers: a
 database write, a member row and a gift per message), `aes` (the keyword mix in safe mode, both servers
-encrypting). Our server runs on the demo catalog, imported through the CLI before it starts. Plus `overload`:
+encrypting). Every conversation path, from fresh followers (no open flow) and from followers who have just seen a
+search's product list (`*_list`, 5,000 of them, brought there before the run): `keyword_list` (the greeting
+answered mid-list, the list's question asked again), `search` and `search_list` ("红色连衣裙", a bare search: a new
+list), `knowledge` and `knowledge_list` ("我的积分": the points answer, built from the shop's config and the
+member's balance), `fallback` (words nothing understands, each from a new follower: the clarifying question) and
+`fallback_rounds` (the same words from 5,000 followers in turn, so the run goes through every round: clarify, the
+default reply, the offer of a human). Our server runs on the demo catalog, imported through the CLI before it
+starts. Plus `overload`:
 the keyword mix at 10× the reference concurrency against our server, whose slowest answer must stay under the
 5-second deadline.
 
@@ -35,6 +42,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +60,11 @@ FLOW_FOLLOWERS = 500
 FLOW_PRODUCT = "法式碎花雪纺连衣裙"  # P001
 FLOW_SKU = "P001-02"  # 颜色:红色;尺码:M, made sold out
 FLOW_ANSWER = "红色 M"
+LIST_FOLLOWERS = 5000
+LIST_QUERY = "连衣裙"  # brings the `*_list` followers to a product list
+SEARCH_TEXT = "红色连衣裙"
+KNOWLEDGE_TEXT = "我的积分"
+FALLBACK_TEXT = "今天天气怎么样"
 
 TOKEN = "benchtoken"
 APP_ID = "wxbench000000001"
@@ -187,6 +200,16 @@ def spec_question(i: int) -> dict:
     return {"FromUserName": openid, "MsgType": "text", "Content": "红色", "MsgId": 6 * 10**12 + i}
 
 
+def text_from(prefix: str, followers: int | None, content: str, base: int) -> Callable[[int], dict]:
+    """Messages saying `content`, from follower `prefix{i % followers}` (each from a new follower when None)."""
+
+    def fields(i: int) -> dict:
+        openid = f"{prefix}{i if followers is None else i % followers}"
+        return {"FromUserName": openid, "MsgType": "text", "Content": content, "MsgId": base * 10**12 + i}
+
+    return fields
+
+
 def first_follow(i: int) -> dict:
     return {"FromUserName": f"o_new_{i}", "MsgType": "event", "Event": "subscribe", "EventKey": ""}
 
@@ -213,10 +236,11 @@ def post(base_url: str, line: str) -> str:
 
 
 def check_answer(base_url: str, requests_file: Path, must_contain: str) -> None:
-    """One request first: the benchmark measures real answers, not fast errors."""
+    """One request first: the benchmark measures real answers, not fast errors (`must_contain`: one of the
+    `|`-separated strings)."""
     text = post(base_url, requests_file.read_text().splitlines()[-1])
-    if must_contain not in text:
-        raise RuntimeError(f"unexpected answer from {base_url}: {text[:200]!r}")
+    if not any(part in text for part in must_contain.split("|")):
+        raise RuntimeError(f"unexpected answer from {base_url}: {text[-400:]!r}")
 
 
 def open_product_cards(server: Server) -> None:
@@ -240,9 +264,18 @@ def open_product_cards(server: Server) -> None:
             raise RuntimeError("picking the first search hit did not open its card")
 
 
+def open_product_lists(server: Server, followers: int) -> None:
+    """Bring every `*_list` follower to a search's product list (not measured; 16 at a time)."""
+    lines = list(request_lines(followers, text_from("o_list_", None, LIST_QUERY, 7), aes=False))
+    with ThreadPoolExecutor(REFERENCE_CONCURRENCY) as pool:
+        for answer in pool.map(lambda line: post(server.url, line), lines):
+            if "为您找到" not in answer:
+                raise RuntimeError(f"search for {LIST_QUERY} found nothing: {answer[:200]!r}")
+
+
 def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float) -> str:
     figures = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>9.1f} {r.errors:>7} {cpu_us:>11.0f}"
-    return f"{name:<10} {server:<6} {conc:>5} {figures}"
+    return f"{name:<15} {server:<6} {conc:>5} {figures}"
 
 
 def main() -> None:
@@ -251,12 +284,13 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 1 if args.quick else 5
     count = 3000 if args.quick else 120000
+    list_followers = 200 if args.quick else LIST_FOLLOWERS
     figures: dict[str, float] = {}
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, {platform.system()}"
     )
     print(
-        f"{'mix':<10} {'server':<6} {'conc':>5} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}"
+        f"{'mix':<15} {'server':<6} {'conc':>5} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}"
         f" {'cpu us/msg':>11}"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -269,6 +303,13 @@ def main() -> None:
                     ("keyword", keyword, "[text]"),
                     ("flow", spec_question, "有几个规格符合"),
                     ("flow_db", flow_step, "已售罄"),
+                    ("keyword_list", text_from("o_list_", list_followers, "你好", 11), "继续“逛商城”"),
+                    ("search", text_from("o_search_", None, SEARCH_TEXT, 12), "为您找到"),
+                    ("search_list", text_from("o_list_", list_followers, SEARCH_TEXT, 13), "为您找到"),
+                    ("knowledge", text_from("o_know_", LIST_FOLLOWERS, KNOWLEDGE_TEXT, 14), "积分抵1元"),
+                    ("knowledge_list", text_from("o_list_", list_followers, KNOWLEDGE_TEXT, 15), "继续“逛商城”"),
+                    ("fallback", text_from("o_fb_", None, FALLBACK_TEXT, 16), "没太明白"),
+                    ("fallback_rounds", text_from("o_fbr_", LIST_FOLLOWERS, FALLBACK_TEXT, 17), "帮助|人工"),
                     ("event_db", first_follow, ""),
                 ]
             )
@@ -287,6 +328,7 @@ def main() -> None:
                 warm_up(ours, folder, aes)
                 if not aes:
                     open_product_cards(ours)
+                    open_product_lists(ours, list_followers)
                 for name, _, expect in mixes:
                     if expect:
                         check_answer(ours.url, files[name], expect)

@@ -273,8 +273,9 @@ def open_product_lists(server: Server, followers: int) -> None:
                 raise RuntimeError(f"search for {LIST_QUERY} found nothing: {answer[:200]!r}")
 
 
-def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float) -> str:
+def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float, ratio: float | None = None) -> str:
     figures = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>9.1f} {r.errors:>7} {cpu_us:>11.0f}"
+    figures += "" if ratio is None else f" {ratio:>7.2f}"
     return f"{name:<15} {server:<6} {conc:>5} {figures}"
 
 
@@ -291,7 +292,7 @@ def main() -> None:
     )
     print(
         f"{'mix':<15} {'server':<6} {'conc':>5} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}"
-        f" {'cpu us/msg':>11}"
+        f" {'cpu us/msg':>11} {'x echo':>7}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -316,15 +317,12 @@ def main() -> None:
             files = {name: write_requests(folder, name, count, fields, aes) for name, fields, _ in mixes}
             results: dict[tuple[str, str], LoadResult] = {}
             cpu: dict[tuple[str, str], float] = {}
-            with echo_server(aes) as echo:
-                warm_up(echo, folder, aes)
-                for name, _, _ in mixes:
-                    key = (name, "echo")
-                    results[key], cpu[key] = measured(echo, files[name], REFERENCE_CONCURRENCY, seconds)
-                    print(row(name, "echo", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
-            with our_server(folder / f"var-{aes}", aes) as ours:
+            # Both servers up for the whole mix list, each mix run against the echo bot and at once against ours:
+            # other load on a shared machine then moves both sides of a ratio alike.
+            with echo_server(aes) as echo, our_server(folder / f"var-{aes}", aes) as ours:
                 print(f"start-up   wxshop healthy {ours.ready_s:.2f} s after its process started", flush=True)
                 figures["inbound_startup_s"] = max(figures.get("inbound_startup_s", 0.0), ours.ready_s)
+                warm_up(echo, folder, aes)
                 warm_up(ours, folder, aes)
                 if not aes:
                     open_product_cards(ours)
@@ -332,9 +330,11 @@ def main() -> None:
                 for name, _, expect in mixes:
                     if expect:
                         check_answer(ours.url, files[name], expect)
-                    key = (name, "wxshop")
-                    results[key], cpu[key] = measured(ours, files[name], REFERENCE_CONCURRENCY, seconds)
-                    print(row(name, "wxshop", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
+                    for server, label in ((echo, "echo"), (ours, "wxshop")):
+                        key = (name, label)
+                        results[key], cpu[key] = measured(server, files[name], REFERENCE_CONCURRENCY, seconds)
+                        ratio = results[key].rps / results[name, "echo"].rps if results[name, "echo"].rps else 0.0
+                        print(row(name, label, REFERENCE_CONCURRENCY, results[key], cpu[key], ratio), flush=True)
                 if not aes:
                     over = write_requests(folder, "overload", count, lambda i: keyword(i + 5 * count), False)
                     result, over_cpu = measured(ours, over, REFERENCE_CONCURRENCY * 10, seconds, timeout_s=10)

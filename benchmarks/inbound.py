@@ -8,13 +8,14 @@ out and stays where it is; every message reads the dialog state, queries the SKU
 `flow` (the same followers answer "红色", which fits three SKUs: matched against the serve process's copy of the
 product's specs, no query, the question asked again), `event_db` (first follows of distinct followers: a
 database write, a member row and a gift per message), `aes` (the keyword mix in safe mode, both servers
-encrypting). Every conversation path, from fresh followers (no open flow) and from followers who have just seen a
-search's product list (`*_list`, 5,000 of them, brought there before the run): `keyword_list` (the greeting
-answered mid-list, the list's question asked again), `search` and `search_list` ("红色连衣裙", a bare search: a new
-list), `knowledge` and `knowledge_list` ("我的积分": the points answer, built from the shop's config and the
-member's balance), `fallback` (words nothing understands, each from a new follower: the clarifying question) and
-`fallback_rounds` (the same words from 5,000 followers in turn, so the run goes through every round: clarify, the
-default reply, the offer of a human). Our server runs on the demo catalog, imported through the CLI before it
+encrypting). Every conversation path, from fresh followers (no open flow) and from followers who have just
+seen a search's product list (`*_list`, 5,000 of them, brought there before the run): `keyword_list` (the
+greeting answered mid-list, the list's question asked again), `search` and `search_list` (eight searches in
+turn, such as "红色连衣裙" or "200以内的连衣裙", most of them bare words: a new list), `knowledge` and
+`knowledge_list` ("我的积分": the points answer, from the shop's config and the member's balance), `fallback`
+(words nothing understands, each from a new follower: the clarifying question) and `fallback_rounds` (the
+same words from 5,000 followers in turn, so the run goes through every round: clarify, the default reply,
+the offer of a human). Our server runs on the demo catalog, imported through the CLI before it
 starts. Plus `overload`:
 the keyword mix at 10× the reference concurrency against our server, whose slowest answer must stay under the
 5-second deadline.
@@ -62,7 +63,7 @@ FLOW_SKU = "P001-02"  # 颜色:红色;尺码:M, made sold out
 FLOW_ANSWER = "红色 M"
 LIST_FOLLOWERS = 5000
 LIST_QUERY = "连衣裙"  # brings the `*_list` followers to a product list
-SEARCH_TEXT = "红色连衣裙"
+SEARCH_TEXTS = ("红色连衣裙", "黑色连衣裙", "蓝牙耳机", "200以内的连衣裙", "红色的裙子", "运动鞋", "手机", "耳机")
 KNOWLEDGE_TEXT = "我的积分"
 FALLBACK_TEXT = "今天天气怎么样"
 
@@ -200,12 +201,15 @@ def spec_question(i: int) -> dict:
     return {"FromUserName": openid, "MsgType": "text", "Content": "红色", "MsgId": 6 * 10**12 + i}
 
 
-def text_from(prefix: str, followers: int | None, content: str, base: int) -> Callable[[int], dict]:
-    """Messages saying `content`, from follower `prefix{i % followers}` (each from a new follower when None)."""
+def text_from(prefix: str, followers: int | None, content: str | tuple[str, ...], base: int) -> Callable[[int], dict]:
+    """Messages saying `content` (or each of its texts in turn), from follower `prefix{i % followers}` (each from
+    a new follower when None)."""
+    texts = (content,) if isinstance(content, str) else content
 
     def fields(i: int) -> dict:
         openid = f"{prefix}{i if followers is None else i % followers}"
-        return {"FromUserName": openid, "MsgType": "text", "Content": content, "MsgId": base * 10**12 + i}
+        text = texts[i % len(texts)]
+        return {"FromUserName": openid, "MsgType": "text", "Content": text, "MsgId": base * 10**12 + i}
 
     return fields
 
@@ -305,8 +309,8 @@ def main() -> None:
                     ("flow", spec_question, "有几个规格符合"),
                     ("flow_db", flow_step, "已售罄"),
                     ("keyword_list", text_from("o_list_", list_followers, "你好", 11), "继续“逛商城”"),
-                    ("search", text_from("o_search_", None, SEARCH_TEXT, 12), "为您找到"),
-                    ("search_list", text_from("o_list_", list_followers, SEARCH_TEXT, 13), "为您找到"),
+                    ("search", text_from("o_search_", None, SEARCH_TEXTS, 12), "为您找到"),
+                    ("search_list", text_from("o_list_", list_followers, SEARCH_TEXTS, 13), "为您找到"),
                     ("knowledge", text_from("o_know_", LIST_FOLLOWERS, KNOWLEDGE_TEXT, 14), "积分抵1元"),
                     ("knowledge_list", text_from("o_list_", list_followers, KNOWLEDGE_TEXT, 15), "继续“逛商城”"),
                     ("fallback", text_from("o_fb_", None, FALLBACK_TEXT, 16), "没太明白"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -34,7 +35,7 @@ from store.followers import set_birthday
 from store.member_settings import MemberSettings
 from store.money import times_rate_half_up
 from store.orders import ShopRules
-from store.search import SearchService
+from store.search import SearchResult, SearchService
 from store.spec_cache import SpecCache
 
 log = logging.getLogger("wxshop.conversation")
@@ -65,9 +66,12 @@ def build_engine(
     clock = resources.clock
     renderer = ReplyRenderer(config.server.public_url)
 
+    searched = LastSearch(search)
+
     def names_products(text: str) -> bool:
-        """Every word of the text found in the catalog: treat a bare "红色连衣裙" as a search."""
-        result = search.search(text, 1, 0)
+        """Every word of the text found in the catalog: treat a bare "红色连衣裙" as a search (asked as the list's
+        first page, which the browse flow then shows without searching again)."""
+        result = searched(text, browse.PER_PAGE, 0)
         return bool(result.hits) and bool(result.terms) and not result.unmatched
 
     shop_rules = ShopRules.from_settings(config.shop)
@@ -83,7 +87,7 @@ def build_engine(
         "browse": browse.build(
             browse.BrowseDeps(
                 renderer=renderer,
-                search=lambda text, limit, offset: search.search(text, limit, offset),
+                search=searched,
                 record_exposure=lambda openid, product_id: funnel.record(
                     funnel.EXPOSURE, product_id, clock.now(), openid
                 ),
@@ -119,6 +123,25 @@ def build_engine(
         names_products=names_products,
         members=members,  # member, points and coupons answers; the gift on follow; the birthday greeting
     )
+
+
+class LastSearch(threading.local):
+    """The last search each handler thread ran, answered again when the same one is asked on the same index: a
+    turn often asks twice (is "红色连衣裙" a search? then its first page). A result is a pure function of the
+    index and the arguments, and a rebuilt index is a new object, so a remembered result is never stale."""
+
+    def __init__(self, service: SearchService) -> None:
+        self.service = service
+        self.last: tuple[object, str, int, int, SearchResult] | None = None
+
+    def __call__(self, text: str, limit: int, offset: int) -> SearchResult:
+        index = self.service.index
+        last = self.last
+        if last is not None and last[0] is index and last[1:4] == (text, limit, offset):
+            return last[4]
+        result = index.search(text, limit=limit, offset=offset)
+        self.last = (index, text, limit, offset, result)
+        return result
 
 
 def setup_conversation(app: web.Application) -> None:

@@ -185,12 +185,21 @@ def in_stock_now(product_ids: Sequence[int]) -> set[int]:
     and orders, cancellations and timeouts change stock without rebuilding it."""
     if not product_ids:
         return set()
-    rows = (
+    ids = list(product_ids)
+    select = _in_stock_rows.get(len(ids))
+    if select is None:  # one SQL text per list length (a page holds at most a few)
+        select = _in_stock_rows.setdefault(len(ids), PreparedSelect(_in_stock_query))
+    return {sku.product_id for sku in select(*ids)}
+
+
+def _in_stock_query(*product_ids: int) -> peewee.ModelSelect:
+    return (
         Sku.select(Sku.product).distinct()
-        .where(Sku.product.in_(list(product_ids)), Sku.on_sale == True, Sku.stock > 0)  # noqa: E712
-        .tuples()
+        .where(Sku.product.in_(list(product_ids)), Sku.on_sale, Sku.stock > peewee.SQL("0"))
     )  # fmt: skip
-    return {product_id for (product_id,) in rows}
+
+
+_in_stock_rows: dict[int, PreparedSelect[Sku]] = {}
 
 
 def price_range(product: Product | int) -> tuple[int, int] | None:

@@ -66,12 +66,12 @@ def build_engine(
     clock = resources.clock
     renderer = ReplyRenderer(config.server.public_url)
 
-    searched = LastSearch(search)
+    searched = SearchOnce(search)
 
     def names_products(text: str) -> bool:
         """Every word of the text found in the catalog: treat a bare "红色连衣裙" as a search (asked as the list's
         first page, which the browse flow then shows without searching again)."""
-        result = searched(text, browse.PER_PAGE, 0)
+        result = searched.first(text, browse.PER_PAGE, 0)
         return bool(result.hits) and bool(result.terms) and not result.unmatched
 
     shop_rules = ShopRules.from_settings(config.shop)
@@ -125,23 +125,27 @@ def build_engine(
     )
 
 
-class LastSearch(threading.local):
-    """The last search each handler thread ran, answered again when the same one is asked on the same index: a
-    turn often asks twice (is "红色连衣裙" a search? then its first page). A result is a pure function of the
-    index and the arguments, and a rebuilt index is a new object, so a remembered result is never stale."""
+class SearchOnce(threading.local):
+    """A search asked twice in one turn runs once: is a bare "红色连衣裙" a search (`first`)? then its first page
+    (the next call on the same thread with the same arguments, on the same index, gets that result, once). Kept
+    per handler thread and taken at the next call, so no later turn is answered from it."""
 
     def __init__(self, service: SearchService) -> None:
         self.service = service
-        self.last: tuple[object, str, int, int, SearchResult] | None = None
+        self.kept: tuple[object, str, int, int, SearchResult] | None = None
+
+    def first(self, text: str, limit: int, offset: int) -> SearchResult:
+        index = self.service.index
+        result = index.search(text, limit=limit, offset=offset)
+        self.kept = (index, text, limit, offset, result)
+        return result
 
     def __call__(self, text: str, limit: int, offset: int) -> SearchResult:
+        kept, self.kept = self.kept, None
         index = self.service.index
-        last = self.last
-        if last is not None and last[0] is index and last[1:4] == (text, limit, offset):
-            return last[4]
-        result = index.search(text, limit=limit, offset=offset)
-        self.last = (index, text, limit, offset, result)
-        return result
+        if kept is not None and kept[0] is index and kept[1:4] == (text, limit, offset):
+            return kept[4]
+        return index.search(text, limit=limit, offset=offset)
 
 
 def setup_conversation(app: web.Application) -> None:

@@ -286,11 +286,13 @@ def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float, ratio: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser.add_argument("--mixes", help="comma-separated mix names to run (default: all), e.g. search,search_list")
     args = parser.parse_args()
     seconds = 1 if args.quick else 5
     count = 3000 if args.quick else 120000
     list_followers = 200 if args.quick else LIST_FOLLOWERS
     figures: dict[str, float] = {}
+    tool = ""
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, {platform.system()}"
     )
@@ -318,6 +320,9 @@ def main() -> None:
                     ("event_db", first_follow, ""),
                 ]
             )
+            mixes = [mix for mix in mixes if not args.mixes or mix[0] in args.mixes.split(",")]
+            if not mixes:
+                continue
             files = {name: write_requests(folder, name, count, fields, aes) for name, fields, _ in mixes}
             results: dict[tuple[str, str], LoadResult] = {}
             cpu: dict[tuple[str, str], float] = {}
@@ -337,6 +342,7 @@ def main() -> None:
                     for server, label in ((echo, "echo"), (ours, "wxshop")):
                         key = (name, label)
                         results[key], cpu[key] = measured(server, files[name], REFERENCE_CONCURRENCY, seconds)
+                        tool = results[key].tool
                         ratio = results[key].rps / results[name, "echo"].rps if results[name, "echo"].rps else 0.0
                         print(row(name, label, REFERENCE_CONCURRENCY, results[key], cpu[key], ratio), flush=True)
                 if not aes:
@@ -354,7 +360,7 @@ def main() -> None:
                 figures[f"inbound_{name}_errors"] = ours_r.errors
                 figures[f"inbound_{name}_cpu_us_per_msg"] = cpu[name, "wxshop"]
                 figures[f"inbound_{name}_echo_cpu_us_per_msg"] = cpu[name, "echo"]
-    print(f"load generator: {results[mixes[0][0], 'echo'].tool}")
+    print(f"load generator: {tool}")
     for name, value in figures.items():
         print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
 

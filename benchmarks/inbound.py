@@ -8,7 +8,15 @@ out and stays where it is; every message reads the dialog state, queries the SKU
 `flow` (the same followers answer "红色", which fits three SKUs: matched against the serve process's copy of the
 product's specs, no query, the question asked again), `event_db` (first follows of distinct followers: a
 database write, a member row and a gift per message), `aes` (the keyword mix in safe mode, both servers
-encrypting). Our server runs on the demo catalog, imported through the CLI before it starts. Plus `overload`:
+encrypting). Every conversation path, from fresh followers (no open flow) and from followers who have just
+seen a search's product list (`*_list`, 5,000 of them, brought there before the run): `keyword_list` (the
+greeting answered mid-list, the list's question asked again), `search` and `search_list` (eight searches in
+turn, such as "红色连衣裙" or "200以内的连衣裙", most of them bare words: a new list), `knowledge` and
+`knowledge_list` ("我的积分": the points answer, from the shop's config and the member's balance), `fallback`
+(words nothing understands, each from a new follower: the clarifying question) and `fallback_rounds` (the
+same words from 5,000 followers in turn, so the run goes through every round: clarify, the default reply,
+the offer of a human). Our server runs on the demo catalog, imported through the CLI before it
+starts. Plus `overload`:
 the keyword mix at 10× the reference concurrency against our server, whose slowest answer must stay under the
 5-second deadline.
 
@@ -35,6 +43,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +61,11 @@ FLOW_FOLLOWERS = 500
 FLOW_PRODUCT = "法式碎花雪纺连衣裙"  # P001
 FLOW_SKU = "P001-02"  # 颜色:红色;尺码:M, made sold out
 FLOW_ANSWER = "红色 M"
+LIST_FOLLOWERS = 5000
+LIST_QUERY = "连衣裙"  # brings the `*_list` followers to a product list
+SEARCH_TEXTS = ("红色连衣裙", "黑色连衣裙", "蓝牙耳机", "200以内的连衣裙", "红色的裙子", "运动鞋", "手机", "耳机")
+KNOWLEDGE_TEXT = "我的积分"
+FALLBACK_TEXT = "今天天气怎么样"
 
 TOKEN = "benchtoken"
 APP_ID = "wxbench000000001"
@@ -187,6 +201,19 @@ def spec_question(i: int) -> dict:
     return {"FromUserName": openid, "MsgType": "text", "Content": "红色", "MsgId": 6 * 10**12 + i}
 
 
+def text_from(prefix: str, followers: int | None, content: str | tuple[str, ...], base: int) -> Callable[[int], dict]:
+    """Messages saying `content` (or each of its texts in turn), from follower `prefix{i % followers}` (each from
+    a new follower when None)."""
+    texts = (content,) if isinstance(content, str) else content
+
+    def fields(i: int) -> dict:
+        openid = f"{prefix}{i if followers is None else i % followers}"
+        text = texts[i % len(texts)]
+        return {"FromUserName": openid, "MsgType": "text", "Content": text, "MsgId": base * 10**12 + i}
+
+    return fields
+
+
 def first_follow(i: int) -> dict:
     return {"FromUserName": f"o_new_{i}", "MsgType": "event", "Event": "subscribe", "EventKey": ""}
 
@@ -213,10 +240,11 @@ def post(base_url: str, line: str) -> str:
 
 
 def check_answer(base_url: str, requests_file: Path, must_contain: str) -> None:
-    """One request first: the benchmark measures real answers, not fast errors."""
+    """One request first: the benchmark measures real answers, not fast errors (`must_contain`: one of the
+    `|`-separated strings)."""
     text = post(base_url, requests_file.read_text().splitlines()[-1])
-    if must_contain not in text:
-        raise RuntimeError(f"unexpected answer from {base_url}: {text[:200]!r}")
+    if not any(part in text for part in must_contain.split("|")):
+        raise RuntimeError(f"unexpected answer from {base_url}: {text[-400:]!r}")
 
 
 def open_product_cards(server: Server) -> None:
@@ -240,24 +268,37 @@ def open_product_cards(server: Server) -> None:
             raise RuntimeError("picking the first search hit did not open its card")
 
 
-def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float) -> str:
+def open_product_lists(server: Server, followers: int) -> None:
+    """Bring every `*_list` follower to a search's product list (not measured; 16 at a time)."""
+    lines = list(request_lines(followers, text_from("o_list_", None, LIST_QUERY, 7), aes=False))
+    with ThreadPoolExecutor(REFERENCE_CONCURRENCY) as pool:
+        for answer in pool.map(lambda line: post(server.url, line), lines):
+            if "为您找到" not in answer:
+                raise RuntimeError(f"search for {LIST_QUERY} found nothing: {answer[:200]!r}")
+
+
+def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float, ratio: float | None = None) -> str:
     figures = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>9.1f} {r.errors:>7} {cpu_us:>11.0f}"
-    return f"{name:<10} {server:<6} {conc:>5} {figures}"
+    figures += "" if ratio is None else f" {ratio:>7.2f}"
+    return f"{name:<15} {server:<6} {conc:>5} {figures}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser.add_argument("--mixes", help="comma-separated mix names to run (default: all), e.g. search,search_list")
     args = parser.parse_args()
     seconds = 1 if args.quick else 5
     count = 3000 if args.quick else 120000
+    list_followers = 200 if args.quick else LIST_FOLLOWERS
     figures: dict[str, float] = {}
+    tool = ""
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}, {platform.system()}"
     )
     print(
-        f"{'mix':<10} {'server':<6} {'conc':>5} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}"
-        f" {'cpu us/msg':>11}"
+        f"{'mix':<15} {'server':<6} {'conc':>5} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>7}"
+        f" {'cpu us/msg':>11} {'x echo':>7}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -269,30 +310,41 @@ def main() -> None:
                     ("keyword", keyword, "[text]"),
                     ("flow", spec_question, "有几个规格符合"),
                     ("flow_db", flow_step, "已售罄"),
+                    ("keyword_list", text_from("o_list_", list_followers, "你好", 11), "继续“逛商城”"),
+                    ("search", text_from("o_search_", None, SEARCH_TEXTS, 12), "为您找到"),
+                    ("search_list", text_from("o_list_", list_followers, SEARCH_TEXTS, 13), "为您找到"),
+                    ("knowledge", text_from("o_know_", LIST_FOLLOWERS, KNOWLEDGE_TEXT, 14), "积分抵1元"),
+                    ("knowledge_list", text_from("o_list_", list_followers, KNOWLEDGE_TEXT, 15), "继续“逛商城”"),
+                    ("fallback", text_from("o_fb_", None, FALLBACK_TEXT, 16), "没太明白"),
+                    ("fallback_rounds", text_from("o_fbr_", LIST_FOLLOWERS, FALLBACK_TEXT, 17), "帮助|人工"),
                     ("event_db", first_follow, ""),
                 ]
             )
+            mixes = [mix for mix in mixes if not args.mixes or mix[0] in args.mixes.split(",")]
+            if not mixes:
+                continue
             files = {name: write_requests(folder, name, count, fields, aes) for name, fields, _ in mixes}
             results: dict[tuple[str, str], LoadResult] = {}
             cpu: dict[tuple[str, str], float] = {}
-            with echo_server(aes) as echo:
-                warm_up(echo, folder, aes)
-                for name, _, _ in mixes:
-                    key = (name, "echo")
-                    results[key], cpu[key] = measured(echo, files[name], REFERENCE_CONCURRENCY, seconds)
-                    print(row(name, "echo", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
-            with our_server(folder / f"var-{aes}", aes) as ours:
+            # Both servers up for the whole mix list, each mix run against the echo bot and at once against ours:
+            # other load on a shared machine then moves both sides of a ratio alike.
+            with echo_server(aes) as echo, our_server(folder / f"var-{aes}", aes) as ours:
                 print(f"start-up   wxshop healthy {ours.ready_s:.2f} s after its process started", flush=True)
                 figures["inbound_startup_s"] = max(figures.get("inbound_startup_s", 0.0), ours.ready_s)
+                warm_up(echo, folder, aes)
                 warm_up(ours, folder, aes)
                 if not aes:
                     open_product_cards(ours)
+                    open_product_lists(ours, list_followers)
                 for name, _, expect in mixes:
                     if expect:
                         check_answer(ours.url, files[name], expect)
-                    key = (name, "wxshop")
-                    results[key], cpu[key] = measured(ours, files[name], REFERENCE_CONCURRENCY, seconds)
-                    print(row(name, "wxshop", REFERENCE_CONCURRENCY, results[key], cpu[key]), flush=True)
+                    for server, label in ((echo, "echo"), (ours, "wxshop")):
+                        key = (name, label)
+                        results[key], cpu[key] = measured(server, files[name], REFERENCE_CONCURRENCY, seconds)
+                        tool = results[key].tool
+                        ratio = results[key].rps / results[name, "echo"].rps if results[name, "echo"].rps else 0.0
+                        print(row(name, label, REFERENCE_CONCURRENCY, results[key], cpu[key], ratio), flush=True)
                 if not aes:
                     over = write_requests(folder, "overload", count, lambda i: keyword(i + 5 * count), False)
                     result, over_cpu = measured(ours, over, REFERENCE_CONCURRENCY * 10, seconds, timeout_s=10)
@@ -308,7 +360,7 @@ def main() -> None:
                 figures[f"inbound_{name}_errors"] = ours_r.errors
                 figures[f"inbound_{name}_cpu_us_per_msg"] = cpu[name, "wxshop"]
                 figures[f"inbound_{name}_echo_cpu_us_per_msg"] = cpu[name, "echo"]
-    print(f"load generator: {results[mixes[0][0], 'echo'].tool}")
+    print(f"load generator: {tool}")
     for name, value in figures.items():
         print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
 

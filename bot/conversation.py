@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -42,7 +43,7 @@ from store.member_settings import MemberSettings
 from store.money import times_rate_half_up
 from store.nlu import record_unanswered
 from store.orders import ShopRules
-from store.search import SearchService
+from store.search import SearchResult, SearchService
 from store.spec_cache import SpecCache
 
 log = logging.getLogger("wxshop.conversation")
@@ -77,9 +78,12 @@ def build_engine(
     clock = resources.clock
     renderer = ReplyRenderer(config.server.public_url)
 
+    searched = SearchOnce(search)
+
     def names_products(text: str) -> bool:
-        """Every word of the text a product word of the catalog: treat a bare "红色连衣裙" as a search."""
-        return search.search(text, 1, 0).confident
+        """Every word of the text a product word of the catalog: treat a bare "红色连衣裙" as a search (asked as
+        the list's first page, which the browse flow then shows without searching again)."""
+        return searched.first(text, browse.PER_PAGE, 0).confident
 
     shop_rules = ShopRules.from_settings(config.shop)
 
@@ -94,7 +98,7 @@ def build_engine(
         "browse": browse.build(
             browse.BrowseDeps(
                 renderer=renderer,
-                search=lambda text, limit, offset: search.search(text, limit, offset),
+                search=searched,
                 record_exposure=lambda openid, product_id: funnel.record(
                     funnel.EXPOSURE, product_id, clock.now(), openid
                 ),
@@ -162,6 +166,29 @@ def flush_unanswered(collector: UnansweredCollector) -> None:
     except Exception:
         collector.restore(batch)
         raise
+
+
+class SearchOnce(threading.local):
+    """A search asked twice in one turn runs once: is a bare "红色连衣裙" a search (`first`)? then its first page
+    (the next call on the same thread with the same arguments, on the same index, gets that result, once). Kept
+    per handler thread and taken at the next call, so no later turn is answered from it."""
+
+    def __init__(self, service: SearchService) -> None:
+        self.service = service
+        self.kept: tuple[object, str, int, int, SearchResult] | None = None
+
+    def first(self, text: str, limit: int, offset: int) -> SearchResult:
+        index = self.service.index
+        result = index.search(text, limit=limit, offset=offset)
+        self.kept = (index, text, limit, offset, result)
+        return result
+
+    def __call__(self, text: str, limit: int, offset: int) -> SearchResult:
+        kept, self.kept = self.kept, None
+        index = self.service.index
+        if kept is not None and kept[0] is index and kept[1:4] == (text, limit, offset):
+            return kept[4]
+        return index.search(text, limit=limit, offset=offset)
 
 
 def setup_conversation(app: web.Application) -> None:

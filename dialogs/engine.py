@@ -119,7 +119,7 @@ class Engine:
             self.store.clear_greeting(openid)
             greeting = self.members.pending_greeting(openid, now) if self.members else None
             notice = "\n".join(part for part in (greeting, notice) if part)
-        answer, dialog = self._decide(turn, dialog, snap)
+        answer, dialog = self._decide(turn, dialog, snap, io)
         self.store.save(openid, dialog, now, stored=snap.stored, io=io)
         return _prefixed(notice, answer)
 
@@ -170,7 +170,9 @@ class Engine:
         self.store.end_human(openid)
 
     # -- the ladder -----------------------------------------------------------------------------------------
-    def _decide(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
+    def _decide(
+        self, turn: Turn, dialog: DialogState, snap: Snapshot, io: StateIO | None = None
+    ) -> tuple[Answer, DialogState]:
         intent = self.intents.detect(turn.text, turn.norm, turn.now)
         if intent is not None and intent.name in GLOBAL:
             return self._global(turn, intent, dialog)
@@ -209,7 +211,7 @@ class Engine:
             return self._retry(flow, dialog)
         if self.names_products is not None and self.names_products(turn.text):
             return self._intent(turn, Intent("search", turn.text), DialogState())
-        return self._fallback(turn, dialog, snap)
+        return self._fallback(turn, dialog, snap, io)
 
     def _understood(
         self, turn: Turn, flow: Flow | None, dialog: DialogState, seen: Understanding | None
@@ -313,14 +315,17 @@ class Engine:
             return Answer(f"{answer.reply}\n\n{prompt}")
         return replace(answer, followups=(*answer.followups, {"type": "text", "content": prompt}))
 
-    def _fallback(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
-        """Clarify once, then the default reply (at most once per interval), then offer a human."""
+    def _fallback(
+        self, turn: Turn, dialog: DialogState, snap: Snapshot, io: StateIO | None = None
+    ) -> tuple[Answer, DialogState]:
+        """Clarify once, then the default reply (at most once per interval), then offer a human. The default
+        reply's mark goes out with the turn's state write (`io`), in the same round trip."""
         self._note_unanswered(turn, "fallback")
         if dialog.misses == 0:
             return Answer(CLARIFY), replace(dialog, misses=1)
         interval = self.settings.default_reply_interval_s
         if turn.now.timestamp() - snap.last_default_reply >= interval:
-            self.store.mark_default_reply(turn.openid, turn.now, interval)
+            self.store.mark_default_reply(turn.openid, turn.now, interval, io)
             standing = self.rules.current.standing.get("default")
             answer = self.renderer.answer(standing, "all", self.rng) if standing else Answer(DEFAULT_REPLY)
             return answer, replace(dialog, misses=dialog.misses + 1)

@@ -89,8 +89,8 @@ class MemberChat:
             f"您有{balance}积分，可抵{yuan(worth)}。{pricing.points_per_yuan}积分抵1元，下单时可用"
             f"（最多抵订单金额的{pricing.points_max_share:.0%}）。"
         )
-        soon = expiring_within(turn.openid, turn.now, EXPIRY_HINT_DAYS)
-        if soon.points and soon.first_at is not None:
+        soon = expiring_within(turn.openid, turn.now, EXPIRY_HINT_DAYS) if balance > 0 else None  # none to lapse
+        if soon is not None and soon.points and soon.first_at is not None:
             text += f"\n其中{soon.points}积分将在{soon.first_at:%Y年%m月%d日}起陆续到期，请尽快使用。"
         earn = self.settings.rules.points_earn_per_yuan
         if earn:

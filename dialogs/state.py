@@ -117,8 +117,13 @@ class DialogStore:
     def end_human(self, openid: str) -> None:
         self.client.delete(self.keys(openid)[1])
 
-    def mark_default_reply(self, openid: str, now: datetime, interval_s: int) -> None:
-        self.client.set(self.keys(openid)[2], now.timestamp(), ex=interval_s + GC_MARGIN_S)
+    def mark_default_reply(self, openid: str, now: datetime, interval_s: int, io: StateIO | None = None) -> None:
+        """Note the default reply's time (or leave the write in `io`, to go out with the state write)."""
+        command = ("SET", self.keys(openid)[2], now.timestamp(), "EX", interval_s + GC_MARGIN_S)
+        if io is not None:
+            io.writes.append(command)
+        else:
+            self.client.execute_command(*command)
 
     def clear_greeting(self, openid: str) -> None:
         self.client.delete(self.keys(openid)[3])

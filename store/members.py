@@ -26,6 +26,7 @@ from typing import Any
 import peewee
 
 from store.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, is_sqlite, write_lock
+from store.prepared import PreparedSelect
 from store.pricing import Tier
 from store.tier_notices import notify_tier_change
 
@@ -164,7 +165,14 @@ def standing(openid: str, now: datetime, rules: MemberRules) -> tuple[Tier, int]
 
 
 def points_balance(openid: str) -> int:
-    return int(Member.select(Member.points).where(Member.openid == openid).scalar() or 0)
+    rows = _points_of(openid)
+    return int(rows[0].points or 0) if rows else 0
+
+
+# "我的积分" asks on the chat's hot path: the SQL text is rendered once (store.prepared says why)
+_points_of: PreparedSelect[Member] = PreparedSelect(
+    lambda openid: Member.select(Member.points).where(Member.openid == openid)
+)
 
 
 def spend_points(openid: str, points: int, order_no: str, now: datetime) -> None:

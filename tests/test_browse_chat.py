@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
+import redis
 from aiohttp.test_utils import TestServer
 
 from bot.config import Config
 from bot.gateway import LATE_TASKS
+from bot.runtime import RESOURCES
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
-from store.catalog import Sku
+from store.catalog import Product, Sku
 from store.catalog_import import import_file
 from store.clock import ManualClock
 from store.db import close_database, open_database
@@ -250,3 +253,37 @@ async def test_search_results_show_stock_as_it_is_now(shop_config: Config) -> No
         Sku.update(stock=3).where(Sku.code == "P001-04").execute()
         back = await follower.send_text("o_q3", "看看法式碎花雪纺连衣裙")
         assert "已售罄" not in back.shown.splitlines()[1], back.shown
+
+
+async def test_a_name_picks_from_the_list_as_it_was_shown(shop_config: Config) -> None:
+    """The listed products' names travel in the dialog state, so a name is matched without reading each listed
+    product: a title changed since the list was shown still picks what the follower saw."""
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        assert "为您找到“连衣裙”相关商品" in (await follower.send_text("o_n", "连衣裙")).shown
+        open_database(shop_config.database.url, shop_config.var_dir)
+        Product.update(title="宴会长裙").where(Product.code == "P002").execute()
+        card = await follower.send_text("o_n", "真丝")
+        assert card.reply["MsgType"] == "news", card.shown
+        assert card.reply["Articles"]["item"]["Title"].startswith("宴会长裙")
+
+
+async def test_a_list_stored_without_its_names_still_picks_by_name(shop_config: Config) -> None:
+    """A conversation saved before the names were kept (a deploy mid-conversation) reads them in one query."""
+    async with running(shop_config) as shop:
+        open_database(shop_config.database.url, shop_config.var_dir)
+        listed = Product.select().where(Product.code.in_(["P001", "P002", "P003"])).order_by(Product.id)
+        options = [p.id for p in listed]
+        state = {
+            "flow": "browse", "state": "LIST", "slots": {"options": options, "query": "连衣裙", "page": 1},
+            "retries": 0, "misses": 0, "expires_at": shop.clock.now().timestamp() + 600, "v": 1,
+        }  # fmt: skip
+        client = redis.Redis.from_url(shop.app[RESOURCES].redis_url)
+        try:
+            client.set(f"{shop_config.redis.prefix}dialog:o_old", json.dumps(state, ensure_ascii=False))
+        finally:
+            client.close()
+        follower = shop.follower()
+        card = await follower.send_text("o_old", "条纹")
+        assert card.reply["MsgType"] == "news", card.shown
+        assert card.reply["Articles"]["item"]["Title"].startswith("纯棉条纹衬衫裙")

@@ -11,7 +11,10 @@ from pathlib import Path
 from tests.support import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
-MIXES = ("keyword", "flow", "flow_db", "event_db", "aes")
+MIXES = (
+    "keyword", "flow", "flow_db", "keyword_list", "search", "search_list", "knowledge", "knowledge_list", "fallback",
+    "fallback_rounds", "event_db", "aes",
+)  # fmt: skip
 
 
 def test_inbound_benchmark_quick_run(tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ async def test_a_retry_does_not_reopen_a_used_window(migrated: Config) -> None:
 
 @contextmanager
 def commands_on(client: redis.Redis, prefix: str) -> Iterator[list[list[str]]]:
-    """Every command Redis runs that names one of `prefix`'s keys, while the block runs (MONITOR)."""
+    """Every command Redis runs that names one of `prefix`'s keys, while the block runs (MONITOR), each followed by
+    the connection that sent it."""
     seen: list[list[str]] = []
     end = f"{prefix}end-of-watch"
     ready = threading.Event()
@@ -63,11 +64,12 @@ def commands_on(client: redis.Redis, prefix: str) -> Iterator[list[list[str]]]:
         with client.monitor() as monitor:
             ready.set()
             while True:
-                command = monitor.next_command()["command"]
+                seen_command = monitor.next_command()
+                command = seen_command["command"]
                 if end in command:
                     return
-                if prefix in command:
-                    seen.append(command.split())
+                if prefix in command:  # the sending connection last, e.g. "@127.0.0.1:50622"
+                    seen.append([*command.split(), f"@{seen_command['client_address']}:{seen_command['client_port']}"])
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -117,3 +119,24 @@ async def test_a_flow_step_reads_the_state_once_and_its_write_reaches_the_next_m
         assert "确认把生日设为5月20日" in (await follower.send_text("o_bd", "5月20日")).shown
         assert "确认把生日设为6月1日" in (await follower.send_text("o_bd", "6月1日")).shown
         assert "6月1日" in (await follower.send_text("o_bd", "是")).shown
+
+
+async def test_the_default_reply_mark_goes_out_with_the_state_write(migrated: Config) -> None:
+    """The fallback's once-per-interval mark is written on the gateway's connection with the state, not by the
+    handler thread in a round trip of its own, and the follower's next message reads it."""
+    prefix = migrated.redis.prefix
+    async with running(migrated) as shop:
+        follower = shop.follower()
+        assert "没太明白" in (await follower.send_text("o_fb", "今天天气怎么样")).shown
+        client = redis.Redis.from_url(shop.app[RESOURCES].redis_url)
+        try:
+            with commands_on(client, prefix) as seen:
+                assert "还在学习中" in (await follower.send_text("o_fb", "今天天气怎么样")).shown
+        finally:
+            client.close()
+        (mark,) = [c for c in seen if c[0].strip('"').upper() == "SET" and "default-reply:o_fb" in c[1]]
+        (state,) = [c for c in seen if c[0].strip('"').upper() == "SET" and "dialog:o_fb" in c[1]]
+        (read,) = [c for c in seen if c[0].strip('"').upper() == "MGET" and "dialog:o_fb" in c[1]]
+        assert mark[-1] == state[-1] == read[-1], seen  # the gateway's pipelined connection
+        assert seen.index(state) == seen.index(mark) + 1, seen
+        assert "需要人工客服帮忙吗" in (await follower.send_text("o_fb", "今天天气怎么样")).shown

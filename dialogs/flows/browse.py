@@ -58,7 +58,7 @@ def build(deps: BrowseDeps) -> Flow:
 
     def pick_category(turn: Turn) -> Step:
         options: list[int] = turn.slots.get("options", [])
-        chosen = _choice(turn.norm, options, lambda cid: Category.get_by_id(cid).name)
+        chosen = _choice(turn.norm, options, _listed_names(turn.slots, Category, Category.name))
         if chosen is None:
             return _search_instead(turn)
         category = Category.get_by_id(chosen)
@@ -75,19 +75,20 @@ def build(deps: BrowseDeps) -> Flow:
             turn.slots["page"] = page
             return _search(turn, turn.slots["query"], page) if turn.slots.get("query") else _list(turn)
         options: list[int] = turn.slots.get("options", [])
-        chosen = _choice(turn.norm, options, lambda pid: Product.get_by_id(pid).title)
+        chosen = _choice(turn.norm, options, _listed_names(turn.slots, Product, Product.title))
         if chosen is None:
             return _search_instead(turn)
         return _card(turn, chosen)
 
     def _search_instead(turn: Turn) -> Step:
-        """Words that pick nothing from the list may name products: "连衣裙" right after 逛商城 is a search."""
+        """Words that pick nothing from the list may name products: "连衣裙" right after 逛商城 is a search (searched
+        once: its first page is the answer)."""
         if deps.search is None or not turn.norm or _NUMBER.match(turn.norm):
             return Step.not_understood()
-        found = deps.search(turn.text, 1, 0)
-        if not found.hits or not any(strong for _, strong in found.strengths):  # not a description word alone
+        result = deps.search(turn.text, PER_PAGE, 0)
+        if not result.hits or not any(strong for _, strong in result.strengths):  # not a description word alone
             return Step.not_understood()
-        return _search(turn, turn.text, 1)
+        return _search(turn, turn.text, 1, result)
 
     def pick_sku(turn: Turn) -> Step:
         candidates = match_specs(deps.spec_choices(turn.slots["product"]), turn.text)
@@ -110,7 +111,7 @@ def build(deps: BrowseDeps) -> Flow:
         children = top_categories() if parent is None else child_categories(parent)
         if not children:
             return Step("商城还在上新中，稍后再来看看吧～", END)
-        turn.slots.update(options=[c.id for c in children])
+        turn.slots.update(options=[c.id for c in children], names=[c.name for c in children])
         title = "请选择分类" if parent is None else f"{parent.name}下有"
         lines = "\n".join(f"{i}. {c.name}" for i, c in enumerate(children, start=1))
         return Step(f"{title}：\n{lines}\n回复数字或分类名选择。", PICK_CATEGORY)
@@ -120,16 +121,18 @@ def build(deps: BrowseDeps) -> Flow:
         page = products_in_category(category, page=turn.slots.get("page", 1), per_page=PER_PAGE)
         if not page.items:
             return Step(f"“{category.name}”暂时没有在售商品。回复“逛商城”看看别的分类。", END)
-        turn.slots["options"] = [p.id for p in page.items]
+        turn.slots.update(options=[p.id for p in page.items], names=[p.title for p in page.items])
         lines = [f"{i}. {p.title} {_price(p)}" for i, p in enumerate(page.items, start=1)]
         more = "，“下一页”看更多" if page.has_next else ""
         header = f"{category.path}（第{page.number}页，共{page.total}件）"
         return Step(f"{header}\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
 
-    def _search(turn: Turn, query: str, page: int) -> Step:
+    def _search(turn: Turn, query: str, page: int, result: SearchResult | None = None) -> Step:
+        """The list for `query`'s `page`, from `result` when the caller has searched already."""
         if deps.search is None:
             return Step("商品目录加载中，请稍后再试～", END)
-        result = deps.search(query, PER_PAGE, (page - 1) * PER_PAGE)
+        if result is None:
+            result = deps.search(query, PER_PAGE, (page - 1) * PER_PAGE)
         if not result.hits:
             if page > 1:
                 return Step("没有更多了。回复数字查看商品。", LIST)
@@ -144,7 +147,8 @@ def build(deps: BrowseDeps) -> Flow:
             suggestions = "、".join(s.path for s in result.suggestions[:4])
             hint = f"看看这些分类：{suggestions}。" if suggestions else ""
             return Step(f"没找到“{query}”相关的商品{looked}。{hint}回复“逛商城”浏览全部分类。", END)
-        turn.slots.update(query=query, page=page, options=[h.product_id for h in result.hits])
+        hits = result.hits
+        turn.slots.update(query=query, page=page, options=[h.product_id for h in hits], names=[h.title for h in hits])
         in_stock = in_stock_now([h.product_id for h in result.hits])
         lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.product_id in in_stock else "（已售罄）")
                  for i, h in enumerate(result.hits, start=1)]  # fmt: skip
@@ -187,16 +191,32 @@ def build(deps: BrowseDeps) -> Flow:
     )
 
 
-def _choice(norm: str, options: list[int], name_of: Callable[[int], str]) -> int | None:
-    """A number from the list ("2", "第2个") or a name that picks exactly one option."""
+def _choice(norm: str, options: list[int], names: Callable[[], Sequence[str]]) -> int | None:
+    """A number from the list ("2", "第2个") or a name that picks exactly one option (`names()`: the options'
+    names in order, asked for only when the text is not a number)."""
     found = _NUMBER.match(norm)
     if found:
         index = int(found[1]) - 1
         return options[index] if 0 <= index < len(options) else None
     if not norm:
         return None
-    named = [option for option in options if norm in name_of(option).lower()]
+    named = [option for option, name in zip(options, names(), strict=True) if norm in name.lower()]
     return named[0] if len(named) == 1 else None
+
+
+def _listed_names(slots: dict[str, Any], model: type[Category | Product], name: Any) -> Callable[[], list[str]]:
+    """The names the list showed, kept in the state next to the options: whether the text names one is decided
+    without the database. A state saved without them gets them in one query ("" for an option gone since)."""
+
+    def names() -> list[str]:
+        options: list[int] = slots.get("options", [])
+        kept = slots.get("names")
+        if isinstance(kept, list) and len(kept) == len(options):
+            return kept
+        found = dict(model.select(model.id, name).where(model.id.in_(options)).tuples())
+        return [found.get(option, "") for option in options]
+
+    return names
 
 
 def _price(product: Product) -> str:

@@ -198,10 +198,9 @@ class Engine:
             _, record = rule
             answer = self.renderer.answer(record.replies, record.reply_mode, self.rng)
             return (self._resume(answer, flow, dialog) if flow else answer), replace(dialog, misses=0)
+        clarify = None
         if intent is None:
-            intent, understood = self._understood(turn, flow, dialog, seen)
-            if understood is not None:
-                return understood
+            intent, clarify = self._understood(turn, flow, dialog, seen)
         if intent is not None:
             if flow is not None and intent.name not in self.flows and intent.name not in LIST_INTENTS:
                 answer, _ = self._intent(turn, intent, DialogState())
@@ -211,13 +210,16 @@ class Engine:
             return self._retry(flow, dialog)
         if self.names_products is not None and self.names_products(turn.text):
             return self._intent(turn, Intent("search", turn.text), DialogState())
+        if clarify is not None:
+            self._note_unanswered(turn, "clarify")
+            return Answer(f"{clarify}回复“帮助”看看我能做什么。"), replace(dialog, misses=1)
         return self._fallback(turn, dialog, snap, io)
 
     def _understood(
         self, turn: Turn, flow: Flow | None, dialog: DialogState, seen: Understanding | None
-    ) -> tuple[Intent | None, tuple[Answer, DialogState] | None]:
-        """What the understanding layer makes of a text no rule or keyword placed: an intent to act on, or an
-        answer of its own (a clarifying question offering the two likeliest intents), or neither."""
+    ) -> tuple[Intent | None, str | None]:
+        """What the understanding layer makes of a text no rule or keyword placed: an intent to act on, or a
+        clarifying question offering the two likeliest intents (asked if the text names no products), or neither."""
         if self.understander is None:
             return None, None
         seen = seen or self.understander.understand(turn.text)
@@ -231,14 +233,9 @@ class Engine:
             if intent in SEARCHES:
                 return Intent("search", turn.text), None
             return Intent(ROUTES.get(intent, intent), turn.text), None
-        if flow is not None:
-            return None, None
-        if self.names_products is not None and self.names_products(turn.text):
-            return Intent("search", turn.text), None
         pair = {intent, seen.prediction.runner_up}
-        if dialog.misses == 0 and seen.prediction.confidence >= CLARIFY_FLOOR and not pair & CHATTER:
-            self._note_unanswered(turn, "clarify")
-            return None, (Answer(f"{seen.question}回复“帮助”看看我能做什么。"), replace(dialog, misses=1))
+        if flow is None and dialog.misses == 0 and seen.prediction.confidence >= CLARIFY_FLOOR and not pair & CHATTER:
+            return None, seen.question
         return None, None
 
     @staticmethod

@@ -13,10 +13,8 @@ repeats the set once.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -48,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 1 if args.quick else 20
     samples = time_each(understander.understand, texts * repeats, warmup=texts)
     latency = summarize_ns(samples)
-    cpu = summarize_ns(_cpu_each(understander.understand, texts * repeats))
+    cpu = summarize_ns(time_each(understander.understand, texts * repeats, clock=time.thread_time_ns))
     report = evaluate(path, understander)
 
     from dialogs.intents import IntentDetector
@@ -81,18 +79,6 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     return 0
-
-
-def _cpu_each(fn: Callable[[str], object], items: list[str]) -> list[int]:
-    """This thread's CPU nanoseconds for each call: unlike wall time, not inflated by other processes."""
-    gc.collect()
-    clock = time.thread_time_ns
-    samples = []
-    for item in items:
-        started = clock()
-        fn(item)
-        samples.append(clock() - started)
-    return samples
 
 
 if __name__ == "__main__":

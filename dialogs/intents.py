@@ -12,6 +12,7 @@ from datetime import datetime
 
 from dialogs.matcher import Matcher, Rule
 from dialogs.normalize import normalize
+from dialogs.understanding.labels import LABELS
 
 GLOBAL = frozenset({"cancel", "back", "help", "human"})
 """Checked before the active flow: they must work whatever the follower is in the middle of."""
@@ -108,11 +109,6 @@ OWN_DATA = frozenset({"orders", "tracking", "coupons", "points", "member", "cart
 """Built-ins that read the follower's own data: they win over an operator's rule unless the rule overrides them
 (one `contains "快递"` rule must not stop 查快递 from showing the buyer's parcel)."""
 
-_NAMES = {
-    "orders": "我的订单", "tracking": "查物流", "coupons": "我的优惠券", "points": "我的积分", "member": "会员等级",
-    "cart": "购物车结算", "after_sales": "售后", "browse": "逛商城", "birthday": "设置生日", "greet": "问候",
-    "help": "帮助", "cancel": "取消", "back": "返回", "human": "转人工",
-}  # fmt: skip
 
 
 def shadowed_builtins(keywords: tuple[str, ...] | list[str], match: str) -> dict[str, str]:
@@ -133,7 +129,7 @@ def shadow_warnings(name: str, keywords: tuple[str, ...] | list[str], match: str
     """What an operator should know before a rule takes words the built-ins answer."""
     lines = []
     for intent, word in shadowed_builtins(keywords, match).items():
-        builtin = f"the built-in {_NAMES.get(intent, intent)} ({intent}, e.g. {word!r})"
+        builtin = f"the built-in {LABELS.get(intent, intent)} ({intent}, e.g. {word!r})"
         if intent in GLOBAL:
             lines.append(f"rule {name!r} never answers {word!r}: {builtin} always comes first")
         elif intent in OWN_DATA and not overrides:

@@ -287,3 +287,19 @@ def test_import_problems_number_rules_as_the_file_does(env: dict[str, str], tmp_
         " at position 0",
         f"{rules}: rules[3] \"y\": keywords: '！！': is empty once spaces and punctuation are removed",
     ]
+
+
+def test_import_and_test_warn_when_a_rule_takes_a_builtins_words(env: dict[str, str], tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\nname = "快递合作"\nkeywords = ["快递"]\nmatch = "contains"\nreply = "我们与顺丰合作。"\n\n'
+        '[[rules]]\nname = "问好"\nkeywords = ["你好"]\nmatch = "exact"\nreply = "嗨～"\n',
+        encoding="utf-8",
+    )
+    imported = wxshop("keywords", "import", str(rules), env=env)
+    assert imported.returncode == 0, imported.stderr
+    warnings = [line for line in imported.stdout.splitlines() if line.startswith("warning:")]
+    assert any("'快递合作'" in w and "tracking" in w and "overrides = true" in w for w in warnings), warnings
+    assert any("'问好'" in w and "takes over" in w and "greet" in w for w in warnings), warnings
+    tested = wxshop("keywords", "test", "查快递", env=env)
+    assert "rule 快递合作 matches, but the built-in tracking answers" in tested.stdout, tested.stdout

@@ -38,7 +38,8 @@ class UnderstanderCache:
         """Retrain when the taught examples changed; True when a new model was swapped in."""
         with self._lock:
             version = examples_version()
-            if version == self._version:
+            if version == self._version or (version == 0 and self._version == -1):
+                self._version = version  # nothing ever taught: the model built at start is the one
                 return False
             taught = [Example(intent, text) for intent, text in examples()]
             self._current = Understander.build(taught, examples_file=self.examples_file, thresholds=self.thresholds)

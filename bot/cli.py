@@ -14,6 +14,7 @@ from bot import cli_admin, cli_catalog, cli_chat, cli_keywords, cli_nlu, cli_ord
 from bot.config import Config, ConfigError, load
 from bot.listen import CannotListen
 from bot.logs import setup_logging
+from dialogs.understanding.corpus import CorpusError
 from store.clock import ClockSpecError, process_clock
 from store.schema import SchemaOutOfDate
 
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         process_clock()  # a bad WXSHOP_CLOCK is refused before anything starts
         config = load(args.config)
         return args.run(args, config)
-    except (ConfigError, SchemaOutOfDate, ClockSpecError) as exc:
+    except (ConfigError, SchemaOutOfDate, ClockSpecError, CorpusError) as exc:
         print(f"wxshop: {exc}", file=sys.stderr)
         return 2
     except peewee.OperationalError as exc:

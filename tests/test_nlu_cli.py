@@ -39,3 +39,18 @@ def test_eval_prints_both_figures_and_intents_lists_the_labels(env: dict[str, st
     assert "ask_return_policy" in intents.stdout and "了解退换货政策" in intents.stdout
     empty = wxshop("nlu", "unanswered", env=env)
     assert empty.returncode == 0 and "nothing unanswered" in empty.stdout
+
+
+def test_a_bad_examples_file_or_eval_file_is_one_line(env: dict[str, str], tmp_path) -> None:
+    broken = tmp_path / "examples.toml"
+    broken.write_text("[[examples]]\nintent = \n", encoding="utf-8")
+    for path in (tmp_path / "missing.toml", broken):
+        result = wxshop("keywords", "test", "你好", env={**env, "WXSHOP_NLU__EXAMPLES_FILE": str(path)})
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines()[-1].startswith(f"wxshop: {path}"), result.stderr
+        assert "Traceback" not in result.stderr
+    garbage = tmp_path / "garbage.tsv"
+    garbage.write_text("no tab here\n", encoding="utf-8")
+    for path in (tmp_path / "missing.tsv", garbage):
+        result = wxshop("nlu", "eval", str(path), env=env)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg2
 
-from store.db import close_database
+from store.core.db import close_database
 
 
 def var_dir() -> Path:

@@ -40,16 +40,16 @@ import redis
 from aiohttp import web
 
 from benchmarks.common import print_figures, print_machine_info
-from bot.embedded_redis import EmbeddedRedis
+from bot.process.embedded_redis import EmbeddedRedis
 from bot.sandbox.mp_api import create_mp_app
 from bot.sandbox.mp_state import mp_state
 from bot.sandbox.world import Delivered, World
-from store.clock import ManualClock, SystemClock
-from store.db import close_database, open_database, write_transaction
-from store.outbox import FAILED, PENDING, SENDING, SENT, Notice, TemplateReceipt, enqueue_notice, status_counts
-from store.outbox_kinds import KINDS, format_time
-from store.schema import upgrade
-from store.windows import CsWindows
+from store.core.clock import ManualClock, SystemClock
+from store.core.db import close_database, open_database, write_transaction
+from store.core.schema import upgrade
+from store.outbox.kinds import KINDS, format_time
+from store.outbox.notices import FAILED, PENDING, SENDING, SENT, Notice, TemplateReceipt, enqueue_notice, status_counts
+from store.outbox.windows import CsWindows
 
 APP_ID, APP_SECRET = "wxd0000000000sandbox", "sandbox-app-secret-0000000000000"
 LATENCY_MS = 20

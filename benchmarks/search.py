@@ -23,12 +23,12 @@ import tracemalloc
 from benchmarks.common import percentile, print_figures, print_machine_info
 from benchmarks.databases import fresh_sqlite_url, var_dir
 from benchmarks.search_catalog import generate
-from store.catalog import Product, Sku
-from store.catalog_import import import_file
-from store.db import close_database, open_database
-from store.schema import upgrade
-from store.search import SearchIndex
-from store.search_text import SEGMENTER, normalise, parse_price, query_tokens
+from store.catalog.csv_import import import_file
+from store.catalog.products import Product, Sku
+from store.core.db import close_database, open_database
+from store.core.schema import upgrade
+from store.search.index import SearchIndex
+from store.search.text import SEGMENTER, normalise, parse_price, query_tokens
 
 QUERIES = [
     "200以内的红色连衣裙",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from store.catalog_csv import COLUMNS, format_price
+from store.catalog.csv_format import COLUMNS, format_price
 
 TREE: dict[str, dict[str, list[str]]] = {
     "服饰": {

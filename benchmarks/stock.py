@@ -26,13 +26,13 @@ from collections.abc import Callable
 
 from benchmarks.common import percentile, print_figures, print_machine_info
 from benchmarks.databases import fresh_sqlite_url, postgres_schema, var_dir
-from store.addresses import AddressInput
-from store.catalog import Category, Product, Sku
-from store.clock import SystemClock
-from store.db import close_database, database, open_database, write_transaction
-from store.inventory import stock_of, take_stock
-from store.orders import CartLine, Order, OutOfStock, ShopRules, create_order
-from store.schema import upgrade
+from store.catalog.inventory import stock_of, take_stock
+from store.catalog.products import Category, Product, Sku
+from store.core.clock import SystemClock
+from store.core.db import close_database, database, open_database, write_transaction
+from store.core.schema import upgrade
+from store.orders.addresses import AddressInput
+from store.orders.checkout import CartLine, Order, OutOfStock, ShopRules, create_order
 
 HOME = AddressInput("张三", "13812345678", "广东省 深圳市 南山区", "科技园南路 88 号")
 RULES = ShopRules()

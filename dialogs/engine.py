@@ -24,7 +24,7 @@ from dialogs.replies import Answer, ReplyRenderer, followup_of
 from dialogs.rules_cache import RulesCache
 from dialogs.state import DialogState, DialogStore, Snapshot, StateIO
 from dialogs.understanding.understand import Understander, Understanding
-from store.clock import Clock
+from store.core.clock import Clock
 
 HUMAN_SESSION = timedelta(minutes=30)
 HELP = (

@@ -1,7 +1,7 @@
 """The members side of the conversation: "我是什么会员", "我的积分", "我的优惠券" (and "礼包"), the new-follower gift
 announced in the follow reply, and the birthday greeting shown once on the member's next message.
 
-`MemberChat` is what bot/conversation.py hands the engine: its `answers()` replace the placeholders, and the
+`MemberChat` is what bot/chat/conversation.py hands the engine: its `answers()` replace the placeholders, and the
 engine calls `on_follow` and `pending_greeting` (the engine's `MemberHooks`).
 """
 
@@ -13,15 +13,15 @@ from datetime import datetime
 from dialogs.flows import Turn
 from dialogs.intents import Intent
 from dialogs.replies import ReplyLike
-from store import gifts
-from store.birthdays import take_greeting
-from store.coupons import available_coupons
-from store.member_settings import MemberSettings
-from store.members import ensure_member, points_balance
-from store.money import rate_label, yuan
-from store.points_expiry import expiring_within
-from store.pricing import Tier
-from store.tiers import standing
+from store.core.money import rate_label, yuan
+from store.members.accounts import ensure_member, points_balance
+from store.members.birthdays import take_greeting
+from store.members.points_expiry import expiring_within
+from store.members.settings import MemberSettings
+from store.members.tiers import standing
+from store.orders.pricing import Tier
+from store.promotions import gifts
+from store.promotions.coupons import available_coupons
 
 SOURCE_LABELS = {gifts.SOURCE: "新人礼包", "birthday": "生日礼"}
 EXPIRY_HINT_DAYS = 30

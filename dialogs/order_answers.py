@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dialogs.flows import Turn
 from dialogs.intents import Intent
 from dialogs.replies import ReplyLike, yuan
-from store.clock import Clock
-from store.order_views import OrderDetail, order_detail, recent_orders
-from store.orders import PAID, SHIPPED, UNPAID, cancel_if_unpaid, pay_link
+from store.core.clock import Clock
+from store.orders.checkout import PAID, SHIPPED, UNPAID, cancel_if_unpaid, pay_link
+from store.orders.views import OrderDetail, order_detail, recent_orders
 
 _ORDER_NO = re.compile(r"\d{16,32}")
 REFUNDABLE = frozenset({PAID, SHIPPED})

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.catalog import product_with_skus
+from store.catalog.products import product_with_skus
 
 ReplyLike = Any  # str | list of (title, description, image, url) | a WeRoBot reply
 

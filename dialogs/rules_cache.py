@@ -15,7 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from dialogs.matcher import Match, Matcher, Rule
-from store.keywords import RuleRecord, RuleSet, current_version, load_rule_set
+from store.chat.keywords import RuleRecord, RuleSet, current_version, load_rule_set
 
 log = logging.getLogger("wxshop.rules")
 

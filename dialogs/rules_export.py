@@ -12,8 +12,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from store.clock import SHANGHAI
-from store.keywords import RuleRecord, RuleSet
+from store.chat.keywords import RuleRecord, RuleSet
+from store.core.clock import SHANGHAI
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 

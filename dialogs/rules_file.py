@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dialogs.matcher import Matcher, Rule, RuleError, UnsafePattern
-from store.clock import SHANGHAI
+from store.core.clock import SHANGHAI
 
 MATCH_MODES = ("exact", "contains", "regex")
 REPLY_TYPES = ("text", "news", "product", "coupon")

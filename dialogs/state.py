@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from store.birthdays import greeting_flag_key
+from store.members.birthdays import greeting_flag_key
 
 VERSION = 1
 GC_MARGIN_S = 3600
@@ -45,7 +45,7 @@ class Snapshot:
     expired_flow: str  # the flow that timed out since the last message ("" when none)
     human_until: float  # epoch seconds while a human agent has the conversation, else 0
     last_default_reply: float  # epoch seconds of the last default reply, else 0
-    greeting: bool = False  # a greeting waits (the birthday gift: store.birthdays sets the flag)
+    greeting: bool = False  # a greeting waits (the birthday gift: store.members.birthdays sets the flag)
     stored: bool = True  # a dialog record exists in Redis (False: nothing to delete when the turn ends idle)
 
 

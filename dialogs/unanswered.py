@@ -1,7 +1,7 @@
 """Utterances the bot could not place, collected in memory on the reply path and drained in batches.
 
 Noting one is a dict update under a lock (microseconds, no I/O); `serve` drains the collection into the
-database every few seconds and at shutdown (`store.nlu.record_unanswered`), so the fallback path stays as fast
+database every few seconds and at shutdown (`store.chat.nlu.record_unanswered`), so the fallback path stays as fast
 as the keyword path and the operators still see every question nobody answered.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from store.nlu import Sighting
+from store.chat.nlu import Sighting
 
 MAX_PENDING = 10_000  # distinct utterances held between drains; past it new ones are counted as dropped
 

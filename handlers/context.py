@@ -3,7 +3,7 @@
 Handlers cannot import `bot`; what they need from the outside world is handed in by `bot` when it assembles the
 app. A handler never sends customer-service messages itself: what it has to say after its reply goes in the
 answer's follow-ups, which the gateway sends after the reply, each taking one message from the follower's
-customer-service window (`bot.customer_service`).
+customer-service window (`bot.wechat.customer_service`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from werobot.messages.messages import WeChatMessage
 
 from dialogs.engine import Engine
 from dialogs.state import StateIO
-from store.clock import Clock
+from store.core.clock import Clock
 
 ReplyLike = Any  # WeChatReply | str | list of articles | dialogs.replies.Answer | None
 

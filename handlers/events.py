@@ -9,7 +9,7 @@ from werobot.messages.events import WeChatEvent
 from werobot.robot import BaseRoBot
 
 from handlers.context import HandlerContext, ReplyLike, bind, message_field
-from store.outbox import record_template_result
+from store.outbox.notices import record_template_result
 
 log = logging.getLogger("wxshop.handlers.events")
 

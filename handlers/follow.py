@@ -6,8 +6,8 @@ from werobot.messages.events import ScanEvent, SubscribeEvent, UnSubscribeEvent
 from werobot.robot import BaseRoBot
 
 from handlers.context import HandlerContext, ReplyLike, bind
-from store.followers import record_follow
-from store.privacy import forget_follower
+from store.members.followers import record_follow
+from store.members.privacy import forget_follower
 
 
 def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
@@ -25,7 +25,7 @@ def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
 
 
 def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> ReplyLike:
-    """WeChat's rule: the follower's personal data goes (see store.privacy); no reply can reach them now."""
+    """WeChat's rule: the follower's personal data goes (see store.members.privacy); no reply can reach them now."""
     forget_follower(message.source, ctx.clock.now())
     ctx.engine.on_unfollow(message.source)
     return None

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from store.after_sales import escalate_overdue, settle_refunds
+from store.after_sales.tickets import escalate_overdue, settle_refunds
 
 if TYPE_CHECKING:
     from scheduler.jobs import JobDeps

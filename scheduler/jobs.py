@@ -1,6 +1,6 @@
 """Job functions: plain async functions taking arq's `ctx`; blocking domain work goes to a thread.
 
-`ctx["deps"]` is handed in by whoever assembles the worker (bot/worker.py); it carries the clock and, later,
+`ctx["deps"]` is handed in by whoever assembles the worker (bot/jobs/worker.py); it carries the clock and, later,
 the WeChat gateway. Jobs never read config or open connections themselves.
 """
 
@@ -17,16 +17,16 @@ from scheduler.member_jobs import MEMBER_FUNCTIONS, MemberJobDeps
 from scheduler.metrics_jobs import METRICS_FUNCTIONS
 from scheduler.order_jobs import ORDER_FUNCTIONS
 from scheduler.stock_jobs import STOCK_FUNCTIONS
-from store.after_sales import AfterSalesRules
-from store.clock import Clock
-from store.db import write_transaction
-from store.heartbeat import record_heartbeat
-from store.orders import ShopRules
-from store.outbox import apply_receipts, purge_receipts
-from store.parcel_alerts import LogisticsRules
-from store.payments import PayGateway
-from store.shop_metrics import MetricRules
-from store.tracking import TrackingProvider
+from store.after_sales.tickets import AfterSalesRules
+from store.core.clock import Clock
+from store.core.db import write_transaction
+from store.logistics.parcel_alerts import LogisticsRules
+from store.logistics.tracking import TrackingProvider
+from store.monitoring.figures import MetricRules
+from store.monitoring.heartbeat import record_heartbeat
+from store.orders.checkout import ShopRules
+from store.orders.payments import PayGateway
+from store.outbox.notices import apply_receipts, purge_receipts
 
 RECEIPTS_KEPT = timedelta(days=2)
 

@@ -2,11 +2,11 @@
 again or on several workers at once:
 
 * `subscribe_parcels` (every minute, and queued right after shipping): subscribe pending shipments with the
-  tracking provider, so shipping never waits on it (store.tracking.subscribe_due).
+  tracking provider, so shipping never waits on it (store.logistics.tracking.subscribe_due).
 * `poll_parcels` (every 15 minutes): the polling fallback — parcels with no push for `stall_hours` are queried
-  in real time and the answer applied like a push (store.tracking.poll_due).
+  in real time and the answer applied like a push (store.logistics.tracking.poll_due).
 * `parcel_exceptions` (every 10 minutes): not collected `not_collected_hours` after shipping, or stalled even
-  after polling → operator alert and apology, once (store.parcel_alerts).
+  after polling → operator alert and apology, once (store.logistics.parcel_alerts).
 * `complete_virtual_orders` (every minute): paid orders with nothing to ship become completed.
 """
 
@@ -16,9 +16,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from store.logistics import complete_virtual, virtual_orders_to_complete
-from store.parcel_alerts import alert_not_collected, alert_stalled
-from store.tracking import poll_due, subscribe_due
+from store.logistics.parcel_alerts import alert_not_collected, alert_stalled
+from store.logistics.shipments import complete_virtual, virtual_orders_to_complete
+from store.logistics.tracking import poll_due, subscribe_due
 
 if TYPE_CHECKING:
     from scheduler.jobs import JobDeps

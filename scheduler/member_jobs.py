@@ -14,12 +14,12 @@ from typing import Any
 
 from arq.cron import CronJob, cron
 
-from store import gifts
-from store.birthdays import BirthdayRun, greeting_flag_key, sweep_birthdays
-from store.member_settings import MemberSettings
-from store.member_templates import seed_templates
-from store.points_expiry import expire_points, remind_points
-from store.tiers import sweep_tiers
+from store.members.birthdays import BirthdayRun, greeting_flag_key, sweep_birthdays
+from store.members.points_expiry import expire_points, remind_points
+from store.members.settings import MemberSettings
+from store.members.templates import seed_templates
+from store.members.tiers import sweep_tiers
+from store.promotions import gifts
 
 log = logging.getLogger("wxshop.members")
 

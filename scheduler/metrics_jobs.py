@@ -1,4 +1,4 @@
-"""The daily check of the shop's figures (store.metric_alerts), on the injected clock; safe to repeat, so the cron
+"""The daily check of the shop's figures (store.monitoring.alerts), on the injected clock; safe to repeat, so the cron
 runs it at `[shop] metrics_check_at` and hourly after it, in case the worker was down at that time."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from arq.cron import CronJob, cron
 
-from store.metric_alerts import check_daily
+from store.monitoring.alerts import check_daily
 
 if TYPE_CHECKING:
     from scheduler.jobs import JobDeps

@@ -1,13 +1,13 @@
 """Order jobs: unpaid timeouts (a deferred job per order plus a minute sweep) and refunds pushed to WeChat Pay (a
 job per refund plus a sweep). Each uses the injected clock (`ctx["deps"].clock`), so tests run them directly
-with a ManualClock and a ctx dict. The buyer's message after payment is no job: `store.payments.mark_paid`
+with a ManualClock and a ctx dict. The buyer's message after payment is no job: `store.orders.payments.mark_paid`
 queues it in the outbox with the payment.
 
 Timeout (`cancel_unpaid`, `cancel_expired_orders`): an order past `expires_at` is first looked up at WeChat Pay
 (`PayGateway.query_order`): paid there but the notice not yet here → recorded as paid (amount checked) instead
 of cancelled; otherwise the WeChat order is closed (so it can no longer be paid) and ours cancelled, releasing
-stock, coupons and points once (`store.orders.cancel_if_unpaid` is the gate). If WeChat cannot be reached the
-order is cancelled anyway; a payment that still lands is refunded (`store.payments`).
+stock, coupons and points once (`store.orders.checkout.cancel_if_unpaid` is the gate). If WeChat cannot be reached the
+order is cancelled anyway; a payment that still lands is refunded (`store.orders.payments`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from store.orders import UNPAID, ShopRules, cancel_if_unpaid, expired_unpaid, get_order
-from store.payments import AmountMismatch, PayError, PayGateway, PaymentOutcome, mark_paid, queue_paid_notice
-from store.refunds import refunds_to_submit, submit_refund, sync_refund
+from store.orders.checkout import UNPAID, ShopRules, cancel_if_unpaid, expired_unpaid, get_order
+from store.orders.payments import AmountMismatch, PayError, PayGateway, PaymentOutcome, mark_paid, queue_paid_notice
+from store.orders.refunds import refunds_to_submit, submit_refund, sync_refund
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -29,8 +29,10 @@ from datetime import datetime, timedelta
 from scheduler.outbox_limits import Liveness, RateLimiter, SendLog, TemplateQuota
 from scheduler.outbox_plan import Drop, choose_channel, classify, reclaim_verdict, retry_at, template_fallback
 from scheduler.outbox_ports import NoticeSender, TemplateSent
-from store.clock import Clock
-from store.outbox import (
+from store.core.clock import Clock
+from store.core.wechat_errors import WeChatError
+from store.outbox.kinds import KINDS, NoticeKind, next_shanghai_midnight, shanghai_day_start
+from store.outbox.notices import (
     CUSTOM,
     TEMPLATE,
     Claimed,
@@ -41,11 +43,9 @@ from store.outbox import (
     sending_owners,
     template_attempts_since,
 )
-from store.outbox_kinds import KINDS, NoticeKind, next_shanghai_midnight, shanghai_day_start
-from store.outbox_templates import TemplateSpec
-from store.template_lint import TemplateLintError, lint_template_data
-from store.wechat_errors import WeChatError
-from store.windows import AsyncCsWindows
+from store.outbox.template_lint import TemplateLintError, lint_template_data
+from store.outbox.templates import TemplateSpec
+from store.outbox.windows import AsyncCsWindows
 
 log = logging.getLogger("wxshop.outbox")
 

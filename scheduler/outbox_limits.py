@@ -18,8 +18,8 @@ from datetime import datetime
 
 import redis.asyncio as aioredis
 
-from store.clock import SHANGHAI
-from store.outbox_kinds import Priority
+from store.core.clock import SHANGHAI
+from store.outbox.kinds import Priority
 
 DAY_TTL_S = 3 * 86400
 UNKNOWN = -1

@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from store.outbox import CUSTOM, IN_DOUBT, TEMPLATE, Claimed
-from store.outbox_kinds import NoticeKind
-from store.outbox_templates import TemplateSpec
-from store.wechat_errors import (
+from store.core.wechat_errors import (
     DuplicateMessage,
     InvalidOpenid,
     NotFollowing,
@@ -24,7 +21,10 @@ from store.wechat_errors import (
     TokenInvalid,
     WeChatError,
 )
-from store.windows import GRANTED, WindowVerdict
+from store.outbox.kinds import NoticeKind
+from store.outbox.notices import CUSTOM, IN_DOUBT, TEMPLATE, Claimed
+from store.outbox.templates import TemplateSpec
+from store.outbox.windows import GRANTED, WindowVerdict
 
 Verdict = Literal["sent", "fallback", "drop", "retry", "fail", "close_day"]
 

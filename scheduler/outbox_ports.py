@@ -1,5 +1,5 @@
-"""What the outbox dispatcher needs from WeChat, declared here and implemented in `bot` (bot/wechat_async.py):
-two asynchronous sends that raise the typed errors of `store.wechat_errors`."""
+"""What the outbox dispatcher needs from WeChat, declared here and implemented in `bot` (bot/wechat/api_async.py):
+two asynchronous sends that raise the typed errors of `store.core.wechat_errors`."""
 
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from store.catalog import Sku
-from store.db import write_transaction
-from store.inventory import mark_alert_delivered, pending_alerts
-from store.ops_alerts import alert_operators
+from store.catalog.inventory import mark_alert_delivered, pending_alerts
+from store.catalog.products import Sku
+from store.core.db import write_transaction
+from store.monitoring.ops_alerts import alert_operators
 
 BATCH = 100
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from bot.config import Config, load
-from bot.embedded_redis import EmbeddedRedis
-from store.db import close_database, open_database
-from store.schema import upgrade
+from bot.process.config import Config, load
+from bot.process.embedded_redis import EmbeddedRedis
+from store.core.db import close_database, open_database
+from store.core.schema import upgrade
 from tests.support import config_env
 
 TEST_DATABASE_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL", "")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.config import Config
-from store.db import close_database, open_database
+from bot.process.config import Config
+from store.core.db import close_database, open_database
 from tests.gateway_support import Running, running
 from tests.logistics_support import paid_order
 from tests.order_support import BUYER, make_shop

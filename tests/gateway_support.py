@@ -11,10 +11,10 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.app import create_app
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.follower import Account, FollowerSimulator, Mode
-from store.clock import ManualClock
+from bot.web.app import create_app
+from store.core.clock import ManualClock
 from tests.support import start_app_server
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

@@ -13,21 +13,21 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.config import Config
-from bot.runtime import RESOURCES
+from bot.logistics.client import NOTIFY_PATH, Kuaidi100Client
+from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
 from bot.sandbox.server import Sandbox
 from bot.sandbox.tracking import TrackingEmulator
-from bot.tracking_client import NOTIFY_PATH, Kuaidi100Client
+from bot.web.runtime import RESOURCES
 from scheduler.logistics_jobs import subscribe_parcels
-from store.after_sales import AfterSalesRules
-from store.clock import ManualClock
-from store.logistics import Shipment
-from store.orders import CartLine, Order, create_order
-from store.outbox import Notice
-from store.parcel_alerts import LogisticsRules
-from store.payments import mark_paid
-from store.windows import CsWindows
+from store.after_sales.tickets import AfterSalesRules
+from store.core.clock import ManualClock
+from store.logistics.parcel_alerts import LogisticsRules
+from store.logistics.shipments import Shipment
+from store.orders.checkout import CartLine, Order, create_order
+from store.orders.payments import mark_paid
+from store.outbox.notices import Notice
+from store.outbox.windows import CsWindows
 from tests.gateway_support import account_for
 from tests.order_support import HOME, RULES, START, Shop
 from tests.pay_support import PayWorld, pay_world

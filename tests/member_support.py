@@ -6,13 +6,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from store.clock import SHANGHAI
-from store.db import write_transaction
-from store.followers import Follower, record_follow
-from store.member_settings import MemberSettings
-from store.member_templates import seed_templates
-from store.members import MemberRules, record_payment, record_refund
-from store.outbox import Notice
+from store.core.clock import SHANGHAI
+from store.core.db import write_transaction
+from store.members.accounts import MemberRules, record_payment, record_refund
+from store.members.followers import Follower, record_follow
+from store.members.settings import MemberSettings
+from store.members.templates import seed_templates
+from store.outbox.notices import Notice
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
 RULES = MemberRules()
@@ -20,7 +20,7 @@ SETTINGS = MemberSettings(ledger_salt="wxd0000000000sandbox")
 
 
 def pay(openid: str, fen: int, ref: str, now: datetime, rules: MemberRules = RULES) -> int:
-    """A paid order as store.payments records it: spend, points, tier (and its notice) in one transaction."""
+    """A paid order as store.orders.payments records it: spend, points, tier (and its notice) in one transaction."""
     with write_transaction():
         return record_payment(openid, f"O{ref}", fen, ref, now, rules)
 

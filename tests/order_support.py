@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from store.addresses import AddressInput
-from store.catalog import Category, Product, Sku
-from store.clock import SHANGHAI
-from store.coupons import CouponTemplate, create_template, issue_coupon
-from store.db import database, write_transaction
-from store.members import Member, ensure_member
-from store.orders import ShopRules
+from store.catalog.products import Category, Product, Sku
+from store.core.clock import SHANGHAI
+from store.core.db import database, write_transaction
+from store.members.accounts import Member, ensure_member
+from store.orders.addresses import AddressInput
+from store.orders.checkout import ShopRules
+from store.promotions.coupons import CouponTemplate, create_template, issue_coupon
 
 T = TypeVar("T")
 

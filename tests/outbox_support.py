@@ -11,17 +11,17 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from bot.config import Config
-from bot.outbox_service import build_dispatcher, close_sender, open_sender
-from bot.resources import Resources, open_resources
+from bot.jobs.outbox_service import build_dispatcher, close_sender, open_sender
+from bot.process.config import Config
+from bot.process.resources import Resources, open_resources
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
 from bot.sandbox.mp_state import MpState, mp_state
 from scheduler.outbox import Dispatcher, DispatchStats, OutboxSettings
-from store.clock import ManualClock
-from store.outbox import Notice, enqueue_notice
-from store.outbox_kinds import KINDS, Priority
-from store.windows import CsWindows, InteractionKind, WindowQuotas
+from store.core.clock import ManualClock
+from store.outbox.kinds import KINDS, Priority
+from store.outbox.notices import Notice, enqueue_notice
+from store.outbox.windows import CsWindows, InteractionKind, WindowQuotas
 from tests.support import start_app_server
 
 TEMPLATES: dict[str, Any] = {

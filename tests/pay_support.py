@@ -18,18 +18,18 @@ import yarl
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.app import create_app
-from bot.config import Config
-from bot.outbox_service import build_dispatcher, close_sender, open_sender
-from bot.pay_client import WeChatPayClient
-from bot.runtime import RESOURCES
+from bot.jobs.outbox_service import build_dispatcher, close_sender, open_sender
+from bot.pay.client import WeChatPayClient
+from bot.process.config import Config
 from bot.sandbox.ports import free_port
 from bot.sandbox.server import Sandbox, build_sandbox
+from bot.web.app import create_app
+from bot.web.runtime import RESOURCES
 from scheduler.jobs import JobDeps
 from scheduler.outbox import DispatchStats, OutboxSettings
-from store.clock import ManualClock
-from store.db import open_database
-from store.orders import ShopRules
+from store.core.clock import ManualClock
+from store.core.db import open_database
+from store.orders.checkout import ShopRules
 from tests.order_support import START, Shop, make_shop
 from tests.support import start_app_server
 
@@ -58,7 +58,7 @@ class PayWorld:
         return f"{self.shop_url}/pay/notify"
 
     def deps(self, **overrides: Any) -> JobDeps:
-        """What the worker hands its jobs, built the way bot/worker.py builds it."""
+        """What the worker hands its jobs, built the way bot/jobs/worker.py builds it."""
         options: dict[str, Any] = {
             "clock": self.clock,
             "worker_name": "test",

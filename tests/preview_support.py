@@ -14,14 +14,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.app import create_app
-from bot.config import Config, load
-from bot.runtime import RESOURCES
+from bot.process.config import Config, load
 from bot.sandbox.ports import free_port
 from bot.sandbox.preview import setup_preview
 from bot.sandbox.server import Sandbox, build_sandbox
-from bot.wechat import WeChatGateway
-from store.clock import ManualClock
+from bot.web.app import create_app
+from bot.web.runtime import RESOURCES
+from bot.wechat.api import WeChatGateway
+from store.core.clock import ManualClock
 from tests.support import ROOT
 
 
@@ -114,7 +114,7 @@ async def demo_running(
 def assert_shows_in_order(chat_lines: list[str], history: list[dict[str, Any]], shop: str) -> None:
     """`wxshop chat`'s output holds every line the preview shows for the follower (their own text as `你> …`,
     every message of the account), in the preview's order."""
-    from bot.cli_chat import PROMPT, render
+    from bot.cli.chat import PROMPT, render
 
     expected: list[str] = []
     for entry in history:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.config import Config
-from store.catalog import Sku
-from store.db import open_database
+from bot.process.config import Config
+from store.catalog.products import Sku
+from store.core.db import open_database
 from tests.gateway_support import running
 from tests.test_browse_chat import shop_config  # noqa: F401 - the fixture with the demo catalog imported
 from tests.test_engine import TOKEN, with_admin

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from tests.console_support import BEARER, PASSWORD, USER, console_running, create_user, seed_paid_order, with_token
 from tests.support import wxshop
 
@@ -169,7 +169,7 @@ def test_create_user_refuses_weak_passwords_duplicates_and_bad_names(env: dict[s
 
 @pytest.mark.parametrize("password", ["", "123456789"])
 def test_store_refuses_short_passwords(password: str) -> None:
-    from store.admin_users import WeakPassword, check_password
+    from store.operators.users import WeakPassword, check_password
 
     with pytest.raises(WeakPassword):
         check_password(password)

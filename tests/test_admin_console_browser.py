@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Config
-from store.catalog import Product
-from store.db import close_database, open_database
-from store.orders import SHIPPED, Order
+from bot.process.config import Config
+from store.catalog.products import Product
+from store.core.db import close_database, open_database
+from store.orders.checkout import SHIPPED, Order
 from tests.console_support import PASSWORD, USER, console_running, create_user, with_token
 from tests.logistics_support import paid_order
 from tests.order_support import BUYER, make_shop

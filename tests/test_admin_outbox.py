@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from bot.config import Config
-from bot.outbox_service import template_quota
-from store.outbox import DROPPED, Notice
+from bot.jobs.outbox_service import template_quota
+from bot.process.config import Config
+from store.outbox.notices import DROPPED, Notice
 from tests.gateway_support import running
 from tests.outbox_support import outbox_config, outbox_rig, queue
 from tests.test_engine import TOKEN, with_admin

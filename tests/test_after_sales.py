@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from scheduler.after_sales_jobs import after_sales_sweep
-from store.after_sales import AfterSalesRules, NotEligible, Ticket, open_ticket, refuse
-from store.clock import SHANGHAI
-from store.db import open_database
-from store.orders import PAID, REFUNDED, CartLine, Order, create_order
-from store.payments import Refund
-from store.sla import add_working_days
+from store.after_sales.sla import add_working_days
+from store.after_sales.tickets import AfterSalesRules, NotEligible, Ticket, open_ticket, refuse
+from store.core.clock import SHANGHAI
+from store.core.db import open_database
+from store.orders.checkout import PAID, REFUNDED, CartLine, Order, create_order
+from store.orders.payments import Refund
 from tests.logistics_support import OPERATOR, ServiceWorld, fields, notices, paid_order, service_world
 from tests.order_support import BUYER, HOME, RULES, START, make_shop
 

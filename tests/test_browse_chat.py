@@ -11,16 +11,16 @@ import pytest
 import redis
 from aiohttp.test_utils import TestServer
 
-from bot.config import Config
-from bot.gateway import LATE_TASKS
-from bot.runtime import RESOURCES
+from bot.process.config import Config
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
-from store.catalog import Product, Sku
-from store.catalog_import import import_file
-from store.clock import ManualClock
-from store.db import close_database, open_database
-from store.funnel import FunnelEvent
+from bot.web.runtime import RESOURCES
+from bot.wechat.gateway import LATE_TASKS
+from store.catalog.csv_import import import_file
+from store.catalog.products import Product, Sku
+from store.core.clock import ManualClock
+from store.core.db import close_database, open_database
+from store.monitoring.funnel import FunnelEvent
 from tests.gateway_support import running
 from tests.test_engine import TOKEN, with_admin
 
@@ -174,8 +174,8 @@ async def test_product_words_while_browsing_search(shop_config: Config) -> None:
 
 
 async def test_a_member_sees_the_tier_price(shop_config: Config) -> None:
-    from store.db import write_transaction
-    from store.members import MemberRules, record_payment
+    from store.core.db import write_transaction
+    from store.members.accounts import MemberRules, record_payment
 
     clock = ManualClock()
     world = World(shop_config.wechat.app_id, shop_config.wechat.app_secret, clock)

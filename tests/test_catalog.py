@@ -7,8 +7,9 @@ from pathlib import Path
 import peewee
 import pytest
 
-from bot.config import Config
-from store.catalog import (
+from bot.process.config import Config
+from store.catalog.csv_import import import_file
+from store.catalog.products import (
     Category,
     Product,
     Sku,
@@ -24,8 +25,7 @@ from store.catalog import (
     spec_choices,
     top_categories,
 )
-from store.catalog_import import import_file
-from store.db import open_database
+from store.core.db import open_database
 
 CATALOG = Path(__file__).parent / "data" / "catalog.csv"
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.search_catalog import generate
-from bot.config import Config
-from store.catalog import Category, Product, Sku
-from store.catalog_csv import (
+from bot.process.config import Config
+from store.catalog.csv_format import (
     COLUMNS,
     CatalogFileError,
     export_text,
@@ -23,10 +22,11 @@ from store.catalog_csv import (
     parse_rate,
     read_catalog,
 )
-from store.catalog_import import import_file
-from store.clock import ManualClock
-from store.db import close_database, open_database
-from store.inventory import take_stock
+from store.catalog.csv_import import import_file
+from store.catalog.inventory import take_stock
+from store.catalog.products import Category, Product, Sku
+from store.core.clock import ManualClock
+from store.core.db import close_database, open_database
 from tests.support import wxshop
 
 CATALOG = Path(__file__).parent / "data" / "catalog.csv"

@@ -7,11 +7,11 @@ import subprocess
 
 from aiohttp.test_utils import TestServer
 
-from bot.app import create_app
-from bot.cli_chat import menu_lines, render
-from bot.config import Config
+from bot.cli.chat import menu_lines, render
+from bot.process.config import Config
 from bot.sandbox.ports import free_port
-from store.clock import ManualClock
+from bot.web.app import create_app
+from store.core.clock import ManualClock
 from tests.gateway_support import AES_KEY, with_mode
 from tests.preview_support import assert_shows_in_order, demo_running, with_default_menu
 from tests.support import start_app_server, wxshop

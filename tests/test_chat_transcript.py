@@ -15,12 +15,12 @@ from typing import Any
 
 import yarl
 
-from bot.cli_chat import PROMPT
-from bot.config import Config
+from bot.cli.chat import PROMPT
+from bot.process.config import Config
 from bot.sandbox.demo_seed import seed_demo_shop
 from bot.sandbox.mp_oauth import OPENID_PARAM
-from store.clock import CLOCK_ENV, ManualClock, clock_spec
-from store.db import close_database, open_database
+from store.core.clock import CLOCK_ENV, ManualClock, clock_spec
+from store.core.db import close_database, open_database
 from tests.preview_support import Demo, assert_shows_in_order, demo_running, with_default_menu
 from tests.support import ROOT, child_env, wxshop
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.config import Config
-from store.catalog import Sku
-from store.clock import ManualClock
-from store.coupons import Coupon, CouponTemplate
-from store.db import open_database
-from store.inventory import stock_of
-from store.orders import Order
+from bot.process.config import Config
+from store.catalog.inventory import stock_of
+from store.catalog.products import Sku
+from store.core.clock import ManualClock
+from store.core.db import open_database
+from store.orders.checkout import Order
+from store.promotions.coupons import Coupon, CouponTemplate
 from tests.gateway_support import running
 from tests.test_browse_chat import shop_config  # noqa: F401 - the fixture with the catalog imported
 
@@ -119,8 +119,8 @@ async def test_my_orders_lists_them_with_a_pay_link(shop_config: Config) -> None
 
 
 async def test_unsubscribe_forgets_personal_data_but_keeps_anonymised_orders(shop_config: Config) -> None:  # noqa: F811
-    from store.addresses import Address
-    from store.orders import cancel_if_unpaid
+    from store.orders.addresses import Address
+    from store.orders.checkout import cancel_if_unpaid
 
     clock = ManualClock()
     async with running(shop_config, clock) as shop:

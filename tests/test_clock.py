@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from store.clock import (
+from store.core.clock import (
     SHANGHAI,
     ClockSpecError,
     ManualClock,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load
+from bot.process.config import ConfigError, load
 from tests.support import ROOT, wxshop
 
 
@@ -17,7 +17,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_repo_config_is_the_documented_defaults() -> None:
-    from bot.config import Config
+    from bot.process.config import Config
 
     loaded = load(ROOT / "config.toml", env={})
     defaults = Config()

@@ -1,5 +1,5 @@
 """Every customer-service message counts against the follower's window, whoever sends it: late replies and
-follow-ups (the gateway, `bot.customer_service`) take from the same record as the outbox, so together they never
+follow-ups (the gateway, `bot.wechat.customer_service`) take from the same record as the outbox, so together they never
 send one WeChat would refuse. Driven end to end: signed XML to the shop's gateway, the outbox dispatcher and a
 pay notice, against the sandbox's MP API, which enforces the windows (45047/45015) and keeps every refusal."""
 
@@ -13,12 +13,12 @@ import pytest
 from prometheus_client import REGISTRY
 from werobot.messages.messages import WeChatMessage
 
-from bot.config import Config
-from bot.gateway import INBOUND, LATE_TASKS
+from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
+from bot.wechat.gateway import INBOUND, LATE_TASKS
 from dialogs.replies import Answer
-from store.orders import CartLine, create_order
-from store.outbox import CUSTOM, DROPPED, TEMPLATE, Notice
+from store.orders.checkout import CartLine, create_order
+from store.outbox.notices import CUSTOM, DROPPED, TEMPLATE, Notice
 from tests.gateway_support import account_for, with_mode
 from tests.order_support import BUYER, HOME, RULES
 from tests.outbox_support import outbox_config, queue

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.dedup import DONE, LATE, PENDING, ReplyCache, Seen
-from bot.redis_pipe import RedisPipe
+from bot.process.redis_pipe import RedisPipe
+from bot.wechat.dedup import DONE, LATE, PENDING, ReplyCache, Seen
 from tests.test_health import RedisProcess
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.config import Config
-from bot.gateway import LATE_TASKS
+from bot.process.config import Config
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
-from store.clock import SHANGHAI, ManualClock
-from store.db import open_database
-from store.followers import Follower
+from bot.wechat.gateway import LATE_TASKS
+from store.core.clock import SHANGHAI, ManualClock
+from store.core.db import open_database
+from store.members.followers import Follower
 from tests.gateway_support import running
 
 RULES = tomllib.loads((Path(__file__).parent / "data" / "rules.toml").read_text(encoding="utf-8"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.follower import UNAVAILABLE, render_xml, sign
-from store.db import open_database
-from store.followers import Follower
+from store.core.db import open_database
+from store.members.followers import Follower
 from tests.gateway_support import AES_KEY, OLD_AES_KEY, running, with_mode
 
 MODES = ["plain", "compatible", "safe"]

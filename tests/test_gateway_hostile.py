@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.follower import sign
 from tests.gateway_support import running
 
@@ -119,6 +119,6 @@ async def test_too_many_articles_are_cut_to_what_wechat_allows(migrated: Config)
 
 
 def _inbound_key():
-    from bot.gateway import INBOUND
+    from bot.wechat.gateway import INBOUND
 
     return INBOUND

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, RedisConfig
-from bot.gateway import INBOUND
-from bot.runtime import RESOURCES
+from bot.process.config import Config, RedisConfig
+from bot.web.runtime import RESOURCES
+from bot.wechat.gateway import INBOUND
 from tests.gateway_support import running
 from tests.test_health import RedisProcess
 

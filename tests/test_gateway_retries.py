@@ -6,8 +6,8 @@ import asyncio
 import threading
 import time
 
-from bot.config import Config
-from bot.gateway import INBOUND
+from bot.process.config import Config
+from bot.wechat.gateway import INBOUND
 from tests.gateway_support import running, with_mode
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from bot.runtime import HandlerPool
+from bot.web.runtime import HandlerPool
 
 
 async def test_results_and_errors_come_back_and_work_runs_off_the_loop() -> None:

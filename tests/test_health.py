@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.app import create_app
-from bot.config import Config, RedisConfig
-from bot.embedded_redis import redis_server_binary
+from bot.process.config import Config, RedisConfig
+from bot.process.embedded_redis import redis_server_binary
 from bot.sandbox.ports import free_port
+from bot.web.app import create_app
 from tests.support import wait_until
 
 

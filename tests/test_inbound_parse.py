@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import xmltodict
 
-from bot.inbound import BadMessage, parse_xml
 from bot.sandbox.follower import render_xml
+from bot.wechat.inbound import BadMessage, parse_xml
 from tests.test_gateway import EVENTS, MESSAGES
 from tests.test_gateway_hostile import HOSTILE
 

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config
-from store.catalog import Sku
-from store.catalog_import import import_file
-from store.clock import ManualClock
-from store.db import database, open_database
-from store.inventory import (
+from bot.process.config import Config
+from store.catalog.csv_import import import_file
+from store.catalog.inventory import (
     StockAlert,
     UnknownSku,
     mark_alert_delivered,
@@ -26,6 +23,9 @@ from store.inventory import (
     take_many,
     take_stock,
 )
+from store.catalog.products import Sku
+from store.core.clock import ManualClock
+from store.core.db import database, open_database
 
 CATALOG = Path(__file__).parent / "data" / "catalog.csv"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.follower import Account, FollowerSimulator
 from bot.sandbox.ports import free_port
-from store.clock import SystemClock
-from store.db import open_database
-from store.keywords import KeywordRule
+from store.chat.keywords import KeywordRule
+from store.core.clock import SystemClock
+from store.core.db import open_database
 from tests.gateway_support import running
 from tests.support import spawn, wait_healthy, wxshop
 from tests.test_engine import TOKEN, with_admin
@@ -182,7 +182,7 @@ async def test_menu_push_publishes_the_configured_menu(migrated: Config, env: di
 
     from bot.sandbox import World
     from bot.sandbox.mp_api import create_mp_app
-    from store.clock import ManualClock
+    from store.core.clock import ManualClock
     from tests.support import ROOT
 
     world = World(migrated.wechat.app_id, migrated.wechat.app_secret, ManualClock())
@@ -228,7 +228,7 @@ def test_when_no_rule_answers_the_engine_says_which_step_does_and_its_reply(env:
 
 
 def test_search_probe_writes_nothing(migrated: Config, env: dict[str, str]) -> None:
-    from store.funnel import FunnelEvent
+    from store.monitoring.funnel import FunnelEvent
 
     assert wxshop("catalog", "import", str(DATA / "catalog.csv"), env=env).returncode == 0
     result = wxshop("keywords", "test", "看看连衣裙", env=env)

@@ -10,15 +10,15 @@ from datetime import datetime
 
 import pytest
 
-from bot.config import AfterSalesConfig, ShopConfig
+from bot.process.config import AfterSalesConfig, ShopConfig
 from dialogs.intents import IntentDetector
 from dialogs.knowledge import smalltalk, topics
 from dialogs.knowledge.settings import KnowledgeSettings
 from dialogs.knowledge.topics import CouponInfo, GiftStatus
 from dialogs.normalize import normalize
-from store.clock import SHANGHAI
-from store.pricing import Tier
-from store.tiers import TierStanding
+from store.core.clock import SHANGHAI
+from store.members.tiers import TierStanding
+from store.orders.pricing import Tier
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)
 OPEN_GIFT = GiftStatus(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI), had=True)
@@ -29,7 +29,7 @@ BLACK_GOLD = TierStanding(Tier.BLACK_GOLD, 6000000, 5200000, None, 0, 1.0)
 
 
 def settings(after_sales: dict | None = None, **shop: object) -> KnowledgeSettings:
-    """From the config sections as `bot.config` types them (the defaults, with the given keys changed)."""
+    """From the config sections as `bot.process.config` types them (the defaults, with the given keys changed)."""
     return KnowledgeSettings.from_settings(
         dataclasses.replace(ShopConfig(), **shop), dataclasses.replace(AfterSalesConfig(), **(after_sales or {}))
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.config import Config
+from bot.process.config import Config
 from dialogs.knowledge import smalltalk
-from store.clock import ManualClock
-from store.db import open_database
+from store.core.clock import ManualClock
+from store.core.db import open_database
 from tests.gateway_support import running
 from tests.member_support import START, pay
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.config import Config
+from bot.process.config import Config
 from tests.support import wxshop
 
 

@@ -3,13 +3,13 @@ to the next tier), 我的积分 (with what expires soon), and the birthday greet
 
 from __future__ import annotations
 
-from bot.config import Config
-from bot.runtime import RESOURCES
+from bot.process.config import Config
+from bot.web.runtime import RESOURCES
 from scheduler.jobs import JobDeps
 from scheduler.member_jobs import MemberJobDeps, sweep_member_birthdays
-from store.clock import ManualClock
-from store.db import open_database
-from store.member_settings import MemberSettings
+from store.core.clock import ManualClock
+from store.core.db import open_database
+from store.members.settings import MemberSettings
 from tests.gateway_support import running
 from tests.member_support import START, pay
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
 from scheduler.jobs import JobDeps
 from scheduler.member_jobs import sweep_gifts
-from store.clock import ManualClock
-from store.coupons import AVAILABLE, EXPIRED, USED, Coupon
-from store.db import open_database
-from store.gifts import GiftGrant, gift_stats, openid_digest
-from store.members import Member
-from store.orders import CartLine, create_order
-from store.outbox import CUSTOM, DROPPED, Notice
+from store.core.clock import ManualClock
+from store.core.db import open_database
+from store.members.accounts import Member
+from store.orders.checkout import CartLine, create_order
+from store.outbox.notices import CUSTOM, DROPPED, Notice
+from store.promotions.coupons import AVAILABLE, EXPIRED, USED, Coupon
+from store.promotions.gifts import GiftGrant, gift_stats, openid_digest
 from tests.gateway_support import account_for, running
 from tests.member_support import START
 from tests.order_support import HOME, RULES

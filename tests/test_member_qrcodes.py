@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.config import Config, ConfigError
+from bot.process.config import Config, ConfigError
 from bot.sandbox.follower import FollowerSimulator
-from store.followers import Follower
+from store.members.followers import Follower
 from tests.gateway_support import account_for, running
 from tests.member_support import pay
 from tests.pay_support import PayWorld, pay_world

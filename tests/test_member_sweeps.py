@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS
 from scheduler.member_jobs import (
@@ -18,15 +18,15 @@ from scheduler.member_jobs import (
     sweep_member_tiers,
     sweep_points,
 )
-from store.birthdays import BirthdayGift, sweep_birthdays, take_greeting
-from store.coupons import Coupon
-from store.db import close_database, open_database, write_transaction
-from store.members import Member, MemberRules, PointsEntry, points_balance, spend_points, tier_of
-from store.orders import CartLine, ShopRules, quote
-from store.outbox import Notice
-from store.points_expiry import expire_points, expiring_within, remind_points
-from store.pricing import Tier
-from store.tiers import standing, sweep_tiers
+from store.core.db import close_database, open_database, write_transaction
+from store.members.accounts import Member, MemberRules, PointsEntry, points_balance, spend_points, tier_of
+from store.members.birthdays import BirthdayGift, sweep_birthdays, take_greeting
+from store.members.points_expiry import expire_points, expiring_within, remind_points
+from store.members.tiers import standing, sweep_tiers
+from store.orders.checkout import CartLine, ShopRules, quote
+from store.orders.pricing import Tier
+from store.outbox.notices import Notice
+from store.promotions.coupons import Coupon
 from tests.member_support import RULES, START, follower, notices, pay, refund, seed
 from tests.order_support import make_shop
 

@@ -10,16 +10,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS, JobDeps
 from scheduler.metrics_jobs import check_shop_metrics
-from store.clock import SHANGHAI, ManualClock
-from store.db import close_database, open_database
-from store.orders import CartLine, Order, cancel_if_unpaid, create_order
-from store.outbox import Notice
-from store.payments import mark_paid
-from store.shop_metrics import MetricRules
+from store.core.clock import SHANGHAI, ManualClock
+from store.core.db import close_database, open_database
+from store.monitoring.figures import MetricRules
+from store.orders.checkout import CartLine, Order, cancel_if_unpaid, create_order
+from store.orders.payments import mark_paid
+from store.outbox.notices import Notice
 from tests.order_support import BUYER, HOME, RULES, Shop, make_shop
 
 OPERATORS = ("o_boss", "o_clerk")

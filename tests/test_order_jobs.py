@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from arq.constants import job_key_prefix
 
-from bot import job_queue
-from bot.config import Config
-from bot.job_queue import JOBS, cancel_scheduler
-from bot.pay_client import WeChatPayClient
-from bot.runtime import RESOURCES
+from bot.jobs import queue as job_queue
+from bot.jobs.queue import JOBS, cancel_scheduler
+from bot.pay.client import WeChatPayClient
+from bot.process.config import Config
 from bot.sandbox.ports import free_port
+from bot.web.runtime import RESOURCES
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS
 from scheduler.order_jobs import (
@@ -29,10 +29,10 @@ from scheduler.order_jobs import (
     refund_payment,
     sync_refunds,
 )
-from store.inventory import stock_of
-from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, create_order
-from store.outbox import Notice
-from store.payments import Payment, Refund, mark_paid
+from store.catalog.inventory import stock_of
+from store.orders.checkout import CANCELLED, PAID, UNPAID, CartLine, Order, create_order
+from store.orders.payments import Payment, Refund, mark_paid
+from store.outbox.notices import Notice
 from tests.order_support import BUYER, HOME, RULES
 from tests.pay_support import PayWorld, pay_world
 

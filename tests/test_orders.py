@@ -9,15 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
-from store.addresses import Address, InvalidAddress, last_address, validate_address
-from store.catalog import Sku
-from store.coupons import AVAILABLE, LOCKED, USED, Coupon
-from store.db import open_database, write_transaction
-from store.inventory import stock_of
-from store.members import Member, MemberEvent, PointsEntry, SpendEntry, points_balance, tier_of
-from store.order_views import order_detail, recent_orders
-from store.orders import (
+from bot.process.config import Config
+from store.catalog.inventory import stock_of
+from store.catalog.products import Sku
+from store.core.db import open_database, write_transaction
+from store.members.accounts import Member, MemberEvent, PointsEntry, SpendEntry, points_balance, tier_of
+from store.orders.addresses import Address, InvalidAddress, last_address, validate_address
+from store.orders.checkout import (
     CANCELLED,
     PAID,
     UNPAID,
@@ -36,8 +34,10 @@ from store.orders import (
     expired_unpaid,
     quote,
 )
-from store.payments import AmountMismatch, Payment, PaymentOutcome, Refund, UnknownOrder, mark_paid
-from store.pricing import Tier
+from store.orders.payments import AmountMismatch, Payment, PaymentOutcome, Refund, UnknownOrder, mark_paid
+from store.orders.pricing import Tier
+from store.orders.views import order_detail, recent_orders
+from store.promotions.coupons import AVAILABLE, LOCKED, USED, Coupon
 from tests.order_support import BUYER, HOME, OTHER, RULES, START, Shop, coupon, give_points, make_shop, race
 
 MEMBERS = RULES.members

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config
-from store.db import close_database, open_database
-from store.orders import PAID, SHIPPED, Order
+from bot.process.config import Config
+from store.core.db import close_database, open_database
+from store.orders.checkout import PAID, SHIPPED, Order
 from tests.logistics_support import notices, paid_order
 from tests.order_support import BUYER, OTHER, make_shop
 from tests.support import wxshop

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Config
-from store.outbox import CUSTOM, DROPPED, SENT, TEMPLATE
+from bot.process.config import Config
+from store.outbox.notices import CUSTOM, DROPPED, SENT, TEMPLATE
 from tests.outbox_support import outbox_config, outbox_rig, queue
 
 

@@ -19,14 +19,15 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.config import Config
-from bot.resources import open_resources
+from bot.process.config import Config
+from bot.process.resources import open_resources
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
 from bot.sandbox.world import Delivered
 from scheduler.outbox import OutboxSettings
-from store.clock import ManualClock, SystemClock
-from store.outbox import (
+from store.core.clock import ManualClock, SystemClock
+from store.outbox.kinds import Priority
+from store.outbox.notices import (
     CUSTOM,
     FAILED,
     PENDING,
@@ -39,8 +40,7 @@ from store.outbox import (
     mark_started,
     status_counts,
 )
-from store.outbox_kinds import Priority
-from store.windows import CsWindows
+from store.outbox.windows import CsWindows
 from tests.outbox_support import FIELDS, outbox_config, outbox_rig, queue
 from tests.support import ROOT, child_env, start_app_server
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
-from store.clock import ManualClock
-from store.db import close_database, open_database
-from store.outbox import (
+from bot.process.config import Config
+from store.core.clock import ManualClock
+from store.core.db import close_database, open_database
+from store.outbox.kinds import Priority
+from store.outbox.notices import (
     DELIVERED,
     FAILED,
     TEMPLATE,
@@ -24,7 +25,6 @@ from store.outbox import (
     record_outcomes,
     record_template_result,
 )
-from store.outbox_kinds import Priority
 from tests.gateway_support import running, with_mode
 from tests.outbox_support import FIELDS, outbox_config, outbox_rig, queue
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
-from store.outbox import CUSTOM, DROPPED, FAILED, PENDING, SENT, TEMPLATE
-from store.outbox_kinds import next_shanghai_midnight
+from bot.process.config import Config
+from store.outbox.kinds import next_shanghai_midnight
+from store.outbox.notices import CUSTOM, DROPPED, FAILED, PENDING, SENT, TEMPLATE
 from tests.outbox_support import outbox_config, outbox_rig, queue
 
 CUSTOM_SEND = "/cgi-bin/message/custom/send"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load
-from store.outbox_templates import TemplateConfigError, parse_templates
-from store.template_lint import TemplateLintError, lint_template_data, thing_value, value_problems
+from bot.process.config import ConfigError, load
+from store.outbox.template_lint import TemplateLintError, lint_template_data, thing_value, value_problems
+from store.outbox.templates import TemplateConfigError, parse_templates
 from tests.outbox_support import TEMPLATES
 
 

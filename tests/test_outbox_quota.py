@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from scheduler.outbox_limits import shanghai_day
-from store.clock import SHANGHAI, ManualClock
-from store.outbox import PENDING, SENT
-from store.outbox_kinds import next_shanghai_midnight
+from store.core.clock import SHANGHAI, ManualClock
+from store.outbox.kinds import next_shanghai_midnight
+from store.outbox.notices import PENDING, SENT
 from tests.outbox_support import outbox_config, outbox_rig, queue
 
 

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
-from store.clock import ManualClock
-from store.db import close_database, open_database, write_transaction
-from store.followers import Follower, record_follow
-from store.outbox import PENDING, SENDING, Notice, claim_due, enqueue_notice, record_template_result
-from store.outbox_kinds import Priority, UnknownNoticeKind
-from store.template_lint import TemplateLintError
+from bot.process.config import Config
+from store.core.clock import ManualClock
+from store.core.db import close_database, open_database, write_transaction
+from store.members.followers import Follower, record_follow
+from store.outbox.kinds import Priority, UnknownNoticeKind
+from store.outbox.notices import PENDING, SENDING, Notice, claim_due, enqueue_notice, record_template_result
+from store.outbox.template_lint import TemplateLintError
 from tests.outbox_support import FIELDS
 
 CLOCK = ManualClock()

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from scheduler.logistics_jobs import complete_virtual_orders, parcel_exceptions, poll_parcels, subscribe_parcels
-from store.coupons import Coupon, create_template
-from store.orders import COMPLETED, Order
+from store.orders.checkout import COMPLETED, Order
+from store.promotions.coupons import Coupon, create_template
 from tests.logistics_support import OPERATOR, ServiceWorld, fields, notices, paid_order, service_world, shipment
 from tests.order_support import BUYER, OTHER
 

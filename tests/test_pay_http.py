@@ -11,19 +11,19 @@ import pytest
 import redis
 from aiohttp import web
 
-from bot.config import Config
-from bot.pay_pages import client_ip, oauth_base_url
-from bot.runtime import RESOURCES
+from bot.pay.pages import client_ip, oauth_base_url
+from bot.process.config import Config
 from bot.sandbox.pay_xml import parse_xml
 from bot.sandbox.server import Sandbox
-from store.catalog import Product
-from store.coupons import USED, Coupon
-from store.inventory import stock_of
-from store.members import Member
-from store.orders import CANCELLED, PAID, UNPAID, CartLine, Order, cancel_if_unpaid, create_order
-from store.outbox import Notice
-from store.payments import Payment, Refund
-from store.windows import CsWindows
+from bot.web.runtime import RESOURCES
+from store.catalog.inventory import stock_of
+from store.catalog.products import Product
+from store.members.accounts import Member
+from store.orders.checkout import CANCELLED, PAID, UNPAID, CartLine, Order, cancel_if_unpaid, create_order
+from store.orders.payments import Payment, Refund
+from store.outbox.notices import Notice
+from store.outbox.windows import CsWindows
+from store.promotions.coupons import USED, Coupon
 from tests.order_support import BUYER, HOME, OTHER, RULES, START, coupon
 from tests.pay_support import PayWorld, pay_world
 

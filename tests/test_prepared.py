@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import Config
-from store.catalog import Product, Sku
-from store.catalog_import import import_file
-from store.prepared import PreparedSelect
+from bot.process.config import Config
+from store.catalog.csv_import import import_file
+from store.catalog.products import Product, Sku
+from store.core.prepared import PreparedSelect
 from tests.test_catalog import CATALOG
 
 

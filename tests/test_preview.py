@@ -15,13 +15,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from wechatpy.pay import WeChatPay
 
-from bot.app import create_app
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.ports import free_port
 from bot.sandbox.preview import setup_preview
 from bot.sandbox.server import build_sandbox
 from bot.sandbox.world import Delivered
-from store.clock import ManualClock
+from bot.web.app import create_app
+from store.core.clock import ManualClock
 from tests.gateway_support import with_mode
 from tests.preview_support import Demo, demo_running, with_default_menu
 

@@ -21,10 +21,10 @@ import pytest
 from aiohttp import web
 from wechatpy.pay import WeChatPay
 
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.demo_seed import seed_demo_shop
-from store.clock import CLOCK_ENV, ManualClock, clock_spec
-from store.db import close_database, open_database
+from store.core.clock import CLOCK_ENV, ManualClock, clock_spec
+from store.core.db import close_database, open_database
 from tests.preview_support import Demo, demo_running, with_default_menu
 from tests.support import wxshop
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from store.clock import SHANGHAI
-from store.money import parse_yuan, rate_label, short_yuan, times_rate_half_up, yuan
-from store.pricing import (
+from store.core.clock import SHANGHAI
+from store.core.money import parse_yuan, rate_label, short_yuan, times_rate_half_up, yuan
+from store.orders.pricing import (
     CouponKind,
     CouponOffer,
     PriceLine,
@@ -211,7 +211,7 @@ def test_money_helpers() -> None:
 
 
 def test_rules_from_config_section() -> None:
-    from bot.config import ShopConfig
+    from bot.process.config import ShopConfig
 
     shop = ShopConfig(vip_discount=0.9, stacking=("满减+折扣", "立减+折扣"))
     built = PricingRules.from_settings(shop)

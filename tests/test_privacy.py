@@ -1,15 +1,15 @@
-"""Unsubscribe erases personal data and keeps anonymised records (WeChat's rule, store.privacy)."""
+"""Unsubscribe erases personal data and keeps anonymised records (WeChat's rule, store.members.privacy)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.config import Config
-from store import after_sales
-from store.clock import ManualClock
-from store.db import open_database
-from store.followers import Follower, record_follow, set_birthday
-from store.privacy import forget_follower
+from bot.process.config import Config
+from store.after_sales import tickets as after_sales
+from store.core.clock import ManualClock
+from store.core.db import open_database
+from store.members.followers import Follower, record_follow, set_birthday
+from store.members.privacy import forget_follower
 
 
 def ticket(openid: str, status: str, case_no: str, now) -> after_sales.Ticket:

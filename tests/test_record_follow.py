@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from bot.config import Config
-from store.clock import SHANGHAI
-from store.db import InsertIfNew, database, open_database
-from store.followers import Follower, get_or_create_follower, record_follow
+from bot.process.config import Config
+from store.core.clock import SHANGHAI
+from store.core.db import InsertIfNew, database, open_database
+from store.members.followers import Follower, get_or_create_follower, record_follow
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=SHANGHAI)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.redis_pipe import _INCOMPLETE, RedisPipe, RespReader, encode
+from bot.process.redis_pipe import _INCOMPLETE, RedisPipe, RespReader, encode
 from tests.test_health import RedisProcess
 
 

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from scheduler.order_jobs import sync_refunds
-from store.coupons import AVAILABLE, USED, Coupon
-from store.inventory import stock_of
-from store.members import Member, MemberEvent, points_balance
-from store.orders import PAID, PARTIALLY_REFUNDED, REFUNDED, CartLine, Order, OrderLine, create_order
-from store.payments import Refund
+from store.catalog.inventory import stock_of
+from store.members.accounts import Member, MemberEvent, points_balance
+from store.orders.checkout import PAID, PARTIALLY_REFUNDED, REFUNDED, CartLine, Order, OrderLine, create_order
+from store.orders.payments import Refund
+from store.promotions.coupons import AVAILABLE, USED, Coupon
 from tests.order_support import BUYER, HOME, RULES, coupon, give_points
 from tests.pay_support import PayWorld, pay_world
 

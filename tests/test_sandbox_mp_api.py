@@ -25,7 +25,7 @@ from bot.sandbox.mp_api import create_mp_app, mp_state
 from bot.sandbox.mp_push import sign_push, signature
 from bot.sandbox.mp_state import MpState
 from bot.sandbox.world import CsVerdict, Delivered, World
-from store.clock import ManualClock
+from store.core.clock import ManualClock
 from tests.sandbox_helpers import Receiver, SandboxOAuth, SandboxWeChatClient
 
 APP_ID = "wx5a9d0c1e2b3f4a6c"

@@ -17,7 +17,7 @@ from wechatpy.pay.utils import dict_to_xml
 
 from bot.sandbox.pay import DEFAULT_NOTIFY_SCHEDULE, PayEmulator, create_pay_app
 from bot.sandbox.pay_xml import parse_xml, render_xml, sign
-from store.clock import SHANGHAI, ManualClock
+from store.core.clock import SHANGHAI, ManualClock
 
 APPID = "wx5f6a7b8c9d0e1f2a"
 MCH_ID = "1900000109"

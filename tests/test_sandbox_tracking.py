@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.sandbox.tracking import TrackingEmulator, create_tracking_app, md5_upper
 from bot.sandbox.tracking_script import basic_state
-from store.clock import SHANGHAI, ManualClock
+from store.core.clock import SHANGHAI, ManualClock
 
 KEY = "kd100AuthKey"
 CUSTOMER = "CUST0001"

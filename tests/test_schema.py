@@ -7,10 +7,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.ports import free_port
-from store.db import close_database, database, open_database
-from store.schema import LATEST, STEPS, SchemaVersion, current_version, upgrade
+from store.core.db import close_database, database, open_database
+from store.core.schema import LATEST, STEPS, SchemaVersion, current_version, upgrade
 from tests.support import ROOT, spawn, wait_healthy, wxshop
 
 
@@ -89,8 +89,8 @@ def test_a_step_missing_below_the_latest_is_noticed(config: Config, env: dict[st
 PREPARE = """
 import sys, time
 from pathlib import Path
-from store.db import open_database
-from store.schema import SchemaOutOfDate, prepare
+from store.core.db import open_database
+from store.core.schema import SchemaOutOfDate, prepare
 open_database(sys.argv[1], Path(sys.argv[2]))
 go = Path(sys.argv[3])
 while not go.exists():

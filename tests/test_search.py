@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config
-from store.catalog import Product, Sku
-from store.catalog_import import import_file
-from store.db import open_database
-from store.search import SearchIndex, SearchResult, SearchService
-from store.search_text import PriceFilter, normalise, parse_price, query_tokens
+from bot.process.config import Config
+from store.catalog.csv_import import import_file
+from store.catalog.products import Product, Sku
+from store.core.db import open_database
+from store.search.index import SearchIndex, SearchResult, SearchService
+from store.search.text import PriceFilter, normalise, parse_price, query_tokens
 
 CATALOG = Path(__file__).parent / "data" / "catalog.csv"
 

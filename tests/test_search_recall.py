@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, load
-from store.catalog import Product, Sku
-from store.catalog_import import import_file
-from store.db import open_database
-from store.search import SearchIndex, SearchResult, SearchService
-from store.search_lexicon import LexiconError, load_lexicon, parse_lexicon
+from bot.process.config import Config, load
+from store.catalog.csv_import import import_file
+from store.catalog.products import Product, Sku
+from store.core.db import open_database
+from store.search.index import SearchIndex, SearchResult, SearchService
+from store.search.lexicon import LexiconError, load_lexicon, parse_lexicon
 from tests.support import wxshop
 
 CATALOG = Path(__file__).parent / "data" / "search_recall.csv"

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 
 import redis
 
-from bot.config import Config
-from bot.runtime import RESOURCES
-from store.windows import CsWindows
+from bot.process.config import Config
+from bot.web.runtime import RESOURCES
+from store.outbox.windows import CsWindows
 from tests.gateway_support import running
 
 

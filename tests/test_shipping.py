@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
-from store.db import open_database
-from store.logistics import (
+from bot.process.config import Config
+from store.core.db import open_database
+from store.logistics.shipments import (
     AlreadyShipped,
     InvalidParcel,
     NotShippable,
@@ -21,7 +21,7 @@ from store.logistics import (
     ship_order,
     virtual_orders_to_complete,
 )
-from store.orders import COMPLETED, PAID, SHIPPED, CartLine, Order, create_order
+from store.orders.checkout import COMPLETED, PAID, SHIPPED, CartLine, Order, create_order
 from tests.logistics_support import fields, notices, paid_order, shipment
 from tests.order_support import BUYER, HOME, OTHER, RULES, START, Shop, make_shop, race
 

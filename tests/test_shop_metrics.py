@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.config import Config
-from store import funnel
-from store.after_sales import DISPUTE, REFUND, AfterSalesRules, open_ticket
-from store.catalog import Product
-from store.clock import SHANGHAI
-from store.orders import CartLine, Order, cancel_if_unpaid, create_order
-from store.payments import PaymentOutcome, mark_paid
-from store.refunds import refund_succeeded, request_refund
-from store.shop_metrics import Span, period_spans
+from bot.process.config import Config
+from store.after_sales.tickets import DISPUTE, REFUND, AfterSalesRules, open_ticket
+from store.catalog.products import Product
+from store.core.clock import SHANGHAI
+from store.monitoring import funnel
+from store.monitoring.figures import Span, period_spans
+from store.orders.checkout import CartLine, Order, cancel_if_unpaid, create_order
+from store.orders.payments import PaymentOutcome, mark_paid
+from store.orders.refunds import refund_succeeded, request_refund
 from tests.order_support import BUYER, HOME, OTHER, RULES
 from tests.pay_support import ADMIN_TOKEN, PayWorld, pay_world
 

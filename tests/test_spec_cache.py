@@ -3,11 +3,11 @@ kept when a change was announced while it was being read, and bounded in size.""
 
 from __future__ import annotations
 
-from bot.config import Config
-from store.catalog import Product, Sku, SpecChoice, spec_choices
-from store.clock import ManualClock
-from store.db import open_database
-from store.spec_cache import MAX_AGE, SpecCache
+from bot.process.config import Config
+from store.catalog.products import Product, Sku, SpecChoice, spec_choices
+from store.catalog.spec_cache import MAX_AGE, SpecCache
+from store.core.clock import ManualClock
+from store.core.db import open_database
 from tests.test_browse_chat import shop_config  # noqa: F401 - the fixture with the test catalog imported
 
 

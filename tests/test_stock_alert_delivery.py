@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bot.config import Config
+from bot.process.config import Config
 from scheduler.stock_jobs import deliver_pending
-from store.catalog import Sku
-from store.catalog_import import import_file
-from store.clock import ManualClock
-from store.db import open_database
-from store.inventory import StockAlert, take_stock
-from store.outbox import Notice
+from store.catalog.csv_import import import_file
+from store.catalog.inventory import StockAlert, take_stock
+from store.catalog.products import Sku
+from store.core.clock import ManualClock
+from store.core.db import open_database
+from store.outbox.notices import Notice
 from tests.test_browse_chat import CATALOG
 
 

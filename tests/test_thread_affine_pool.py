@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot import resources
-from bot.resources import ThreadAffinePool
+from bot.process import resources
+from bot.process.resources import ThreadAffinePool
 from tests.test_health import RedisProcess
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.config import Config
+from bot.process.config import Config
 from tests.logistics_support import ServiceWorld, paid_order, service_world
 from tests.order_support import BUYER
 

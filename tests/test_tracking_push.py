@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from bot.config import Config
-from store.logistics import Shipment
-from store.orders import COMPLETED, SHIPPED, Order
-from store.tracking import TraceInvalid, parse_push
+from bot.process.config import Config
+from store.logistics.shipments import Shipment
+from store.logistics.tracking import TraceInvalid, parse_push
+from store.orders.checkout import COMPLETED, SHIPPED, Order
 from tests.logistics_support import OPERATOR, ServiceWorld, fields, notices, paid_order, service_world, shipment
 from tests.order_support import BUYER
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from bot.config import Config
-from store.clock import SHANGHAI, ManualClock
-from store.db import close_database, open_database
-from store.nlu import list_unanswered
+from bot.process.config import Config
+from store.chat.nlu import list_unanswered
+from store.core.clock import SHANGHAI, ManualClock
+from store.core.db import close_database, open_database
 from tests.gateway_support import running
 from tests.test_engine import load_rules, with_admin
 

@@ -11,16 +11,16 @@ import sys
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.config import Config
-from bot.gateway import INBOUND, LATE_TASKS
-from bot.resources import open_resources
-from bot.runtime import RESOURCES
+from bot.process.config import Config
+from bot.process.resources import open_resources
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
 from bot.sandbox.mp_state import mp_state
-from bot.wechat import WeChatGateway
-from store.clock import ManualClock
-from store.wechat_errors import OutOfWindow, TokenInvalid
+from bot.web.runtime import RESOURCES
+from bot.wechat.api import WeChatGateway
+from bot.wechat.gateway import INBOUND, LATE_TASKS
+from store.core.clock import ManualClock
+from store.core.wechat_errors import OutOfWindow, TokenInvalid
 from tests.gateway_support import running, with_mode
 from tests.support import ROOT, child_env
 from tests.test_gateway_retries import SlowCounter

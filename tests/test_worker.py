@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import Config
-from bot.resources import open_resources
-from bot.worker import enqueue
-from store.heartbeat import Heartbeat
+from bot.jobs.worker import enqueue
+from bot.process.config import Config
+from bot.process.resources import open_resources
+from store.monitoring.heartbeat import Heartbeat
 from tests.support import ROOT, child_env
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import aiohttp
 
-from store.clock import Clock
+from store.core.clock import Clock
 
 log = logging.getLogger("wxshop.sandbox.courier")
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from dialogs.rules_file import parse_toml
-from store.catalog import Product
-from store.catalog_import import import_file
-from store.keywords import KeywordRule, save_rules
+from store.catalog.csv_import import import_file
+from store.catalog.products import Product
+from store.chat.keywords import KeywordRule, save_rules
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 

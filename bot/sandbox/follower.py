@@ -21,7 +21,7 @@ import aiohttp
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from store.clock import Clock
+from store.core.clock import Clock
 
 UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 Mode = Literal["plain", "compatible", "safe"]

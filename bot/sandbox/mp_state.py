@@ -21,7 +21,7 @@ from bot.sandbox.mp_errors import MpError
 from bot.sandbox.mp_push import PushMode, PushResult, SignedPush, deliver, sign_push
 from bot.sandbox.mp_tokens import TokenIssuer
 from bot.sandbox.world import World
-from store.clock import SHANGHAI, Clock
+from store.core.clock import SHANGHAI, Clock
 
 CLIENT_MSG_ID_TTL = timedelta(minutes=10)
 _ALPHABET = string.ascii_letters + string.digits + "_-"

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from bot.sandbox.mp_errors import MpError
-from store.clock import SHANGHAI, Clock
+from store.core.clock import SHANGHAI, Clock
 
 TOKEN_TTL = timedelta(seconds=7200)
 GRACE = timedelta(minutes=5)

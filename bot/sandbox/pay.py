@@ -26,7 +26,7 @@ from bot.sandbox.courier import Attempt, Courier, Delivery
 from bot.sandbox.fault_plan import FaultPlan
 from bot.sandbox.pay_ledger import PayLedger, PayOrder
 from bot.sandbox.pay_xml import XmlFormatError, nonce, parse_xml, render_xml, sign, signed
-from store.clock import Clock, process_clock
+from store.core.clock import Clock, process_clock
 
 DEFAULT_NOTIFY_SCHEDULE: tuple[timedelta, ...] = tuple(
     timedelta(seconds=s)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from store.clock import SHANGHAI
+from store.core.clock import SHANGHAI
 
 PREPAY_TTL = timedelta(hours=2)
 REFUND_PERIOD = timedelta(days=365)

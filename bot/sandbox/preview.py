@@ -22,13 +22,13 @@ from typing import Any, get_args
 import aiohttp
 from aiohttp import web
 
-from bot.runtime import CONFIG
 from bot.sandbox import preview_entries as entries
 from bot.sandbox.follower import Account, Delivery, FollowerSimulator, Mode
 from bot.sandbox.mp_oauth import OPENID_PARAM
 from bot.sandbox.preview_events import ChatHub, parse_after, stream_entries
 from bot.sandbox.server import Sandbox
 from bot.sandbox.world import FollowerInfo
+from bot.web.runtime import CONFIG
 
 SANDBOX = web.AppKey("sandbox", Sandbox)
 HUB = web.AppKey("preview_hub", ChatHub)

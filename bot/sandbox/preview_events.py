@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.sandbox.preview_entries import Entry, delivered_entry
 from bot.sandbox.world import Delivered
-from store.clock import Clock
+from store.core.clock import Clock
 
 log = logging.getLogger("wxshop.sandbox.preview")
 

@@ -10,12 +10,12 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
-from bot.config import Config
+from bot.process.config import Config
 from bot.sandbox.mp_api import create_mp_app
 from bot.sandbox.pay import PayEmulator, setup_pay
 from bot.sandbox.tracking import TrackingEmulator, setup_tracking
 from bot.sandbox.world import World
-from store.clock import Clock
+from store.core.clock import Clock
 
 
 @dataclass

@@ -35,7 +35,7 @@ from bot.sandbox import tracking_http
 from bot.sandbox.courier import Attempt, Courier, Delivery
 from bot.sandbox.fault_plan import FaultPlan
 from bot.sandbox.tracking_script import SCENARIOS, Step, TraceEvent, last_result, push_body
-from store.clock import Clock, process_clock
+from store.core.clock import Clock, process_clock
 
 DEFAULT_COMPANIES = frozenset({
     "shunfeng", "shunfengkuaiyun", "fengwang", "yuantong", "zhongtong", "yunda", "shentong", "jd", "ems",

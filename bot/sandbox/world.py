@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from store.clock import Clock
+from store.core.clock import Clock
 
 log = logging.getLogger("wxshop.sandbox.world")
 

@@ -1,5 +1,5 @@
 """售后: "退货" / "退款" / "换货" / "投诉" → which order (of those eligible) → the reason → photos (image messages,
-through `Flow.on_image`) → a ticket (store.after_sales.open_ticket) with its case number and the SLA promise.
+through `Flow.on_image`) → a ticket (store.after_sales.tickets.open_ticket) with its case number and the SLA promise.
 "售后" or the menu asks which kind first. Operators decide in the admin API; the buyer hears each step from the
 outbox."""
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dialogs.flows import END, Flow, Step, Turn
-from store.after_sales import (
+from store.after_sales.tickets import (
     DISPUTE,
     EXCHANGE,
     KIND_LABELS,
@@ -26,7 +26,7 @@ from store.after_sales import (
     open_ticket,
     tickets_of,
 )
-from store.money import yuan
+from store.core.money import yuan
 
 KIND, ORDER, REASON, PHOTOS = "KIND", "ORDER", "REASON", "PHOTOS"
 KIND_WORDS = ((EXCHANGE, ("换货", "换一件", "换个")), (RETURN, ("退货",)), (REFUND, ("退款", "退钱")),

@@ -14,7 +14,7 @@ from typing import Any
 
 from dialogs.flows import END, Flow, Step, Turn
 from dialogs.replies import Answer, ReplyRenderer, yuan
-from store.catalog import (
+from store.catalog.products import (
     Category,
     Product,
     SpecChoice,
@@ -28,7 +28,7 @@ from store.catalog import (
     spec_choices,
     top_categories,
 )
-from store.search import SearchResult
+from store.search.index import SearchResult
 
 PICK_CATEGORY = "PICK_CATEGORY"
 LIST = "LIST"

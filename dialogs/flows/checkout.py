@@ -2,7 +2,7 @@
 a confirmation showing every line and adjustment → "确认" creates the order and replies with the pay link.
 
 The cart lives in Redis (`dialogs.cart`) so it survives the conversation; the order, stock reservation and
-pricing are the store's (`store.orders`): this module only asks and explains.
+pricing are the store's (`store.orders.checkout`): this module only asks and explains.
 """
 
 from __future__ import annotations
@@ -15,10 +15,19 @@ from datetime import datetime
 from dialogs.cart import MAX_QUANTITY, CartStore
 from dialogs.flows import END, Flow, Step, Turn
 from dialogs.replies import Answer, yuan
-from store.addresses import InvalidAddress, as_input, last_address, validate_address
-from store.catalog import Sku
-from store.coupons import available_coupons
-from store.orders import CartLine, CheckoutError, OutOfStock, PriceChanged, ShopRules, create_order, pay_link, quote
+from store.catalog.products import Sku
+from store.orders.addresses import InvalidAddress, as_input, last_address, validate_address
+from store.orders.checkout import (
+    CartLine,
+    CheckoutError,
+    OutOfStock,
+    PriceChanged,
+    ShopRules,
+    create_order,
+    pay_link,
+    quote,
+)
+from store.promotions.coupons import available_coupons
 
 QUANTITY, CART, ADDRESS_CONFIRM, ADDRESS, COUPON, CONFIRM = (
     "QUANTITY", "CART", "ADDRESS_CONFIRM", "ADDRESS", "COUPON", "CONFIRM",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 from dialogs.flows import END, Flow, Step, Turn
-from store.logistics import Shipment, parcels_of
-from store.orders import PAID, Order
-from store.tracking import state_label, trace_lines
+from store.logistics.shipments import Shipment, parcels_of
+from store.logistics.tracking import state_label, trace_lines
+from store.orders.checkout import PAID, Order
 
 CHOOSE = "CHOOSE"
 SHOWN_LINES = 3

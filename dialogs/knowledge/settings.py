@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from store.pricing import PricingRules
+from store.orders.pricing import PricingRules
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from store.clock import SHANGHAI
+from store.core.clock import SHANGHAI
 
 THANKS = ("不客气～", "不用谢，能帮到您就好！", "客气啦😊", "随时为您效劳～", "能帮上忙{shop}很开心！")
 OK = ("好嘞～", "收到！", "好的～", "嗯嗯，明白～", "没问题！")

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from dialogs.knowledge.topics import CouponInfo, GiftStatus, Standing
-from store import gifts
-from store.coupons import AVAILABLE, Coupon, CouponTemplate
-from store.followers import Follower
-from store.members import MemberRules, points_balance
-from store.tiers import standing
+from store.members.accounts import MemberRules, points_balance
+from store.members.followers import Follower
+from store.members.tiers import standing
+from store.promotions import gifts
+from store.promotions.coupons import AVAILABLE, Coupon, CouponTemplate
 
 
 class StoreFacts:

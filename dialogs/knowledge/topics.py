@@ -13,15 +13,15 @@ from datetime import datetime
 from typing import Protocol
 
 from dialogs.knowledge.settings import KnowledgeSettings
-from store.money import rate_label, short_yuan, yuan
-from store.pricing import CUT, DISCOUNT, REDUCTION, CouponKind, Tier, describe_coupon
+from store.core.money import rate_label, short_yuan, yuan
+from store.orders.pricing import CUT, DISCOUNT, REDUCTION, CouponKind, Tier, describe_coupon
 
 BROWSE = "回复“逛商城”看看商品吧～"
 STACKING_ORDER = (REDUCTION, DISCOUNT, CUT)  # "满减与折扣", as shoppers say it
 
 
 class Standing(Protocol):
-    """Where the follower stands among the tiers (store.tiers.TierStanding has this shape)."""
+    """Where the follower stands among the tiers (store.members.tiers.TierStanding has this shape)."""
 
     @property
     def tier(self) -> Tier: ...

@@ -14,7 +14,7 @@ from pathlib import Path
 from dialogs.understanding.classifier import Thresholds
 from dialogs.understanding.corpus import Example
 from dialogs.understanding.understand import Understander, Understanding
-from store.nlu import examples, examples_version
+from store.chat.nlu import examples, examples_version
 
 log = logging.getLogger("wxshop.nlu")
 

@@ -1,0 +1,168 @@
+"""Catalog admin API: products, SKUs and stock (bearer auth from bot.admin.api). Writes announce a catalog change so
+every serve process rebuilds its search index.
+
+- `GET /admin/api/products?category=服饰/女装&page=1&per_page=20`: products with price range and stock.
+- `GET /admin/api/products/{code}`: one product with its SKUs.
+- `POST /admin/api/products`: a catalog CSV (the import format, `Content-Type: text/csv`) → upsert by SKU,
+  validated whole (422 with every row error, nothing written).
+- `PUT /admin/api/skus/{code}/stock`: `{"stock": n, "stock_alert"?: m}` (a stocktake: absolute).
+- `POST /admin/api/skus/{code}/restock`: `{"quantity": n}` (units added).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.admin.api import error
+from bot.chat.conversation import catalog_channel
+from bot.web.runtime import CONFIG, RESOURCES, run_blocking
+from store.catalog.csv_format import CatalogFileError, read_catalog
+from store.catalog.csv_import import import_rows
+from store.catalog.inventory import restock, set_stock
+from store.catalog.products import Product, Sku, category_by_path, price_range
+
+MAX_CSV_BYTES = 20 * 1024 * 1024
+
+
+def setup_admin_catalog(app: web.Application) -> None:
+    app.router.add_get("/admin/api/products", list_products)
+    app.router.add_post("/admin/api/products", import_products)
+    app.router.add_get("/admin/api/products/{code}", get_product)
+    app.router.add_put("/admin/api/skus/{code}/stock", put_stock)
+    app.router.add_post("/admin/api/skus/{code}/restock", post_restock)
+
+
+def _sku_dict(sku: Sku) -> dict[str, Any]:
+    return {
+        "sku": sku.code, "spec": sku.spec, "price_fen": sku.price_fen, "stock": sku.stock,
+        "stock_alert": sku.stock_alert, "virtual": sku.virtual, "on_sale": sku.on_sale,
+        "commission_bp": sku.commission_bp,
+    }  # fmt: skip
+
+
+def _product_dict(product: Product, with_skus: bool = False) -> dict[str, Any]:
+    prices = price_range(product)
+    out: dict[str, Any] = {
+        "spu": product.code,
+        "title": product.title,
+        "category": product.category.path,
+        "on_sale": product.on_sale,
+        "price_fen": list(prices) if prices else None,
+        "tags": product.tag_list,
+    }
+    skus = list(Sku.select().where(Sku.product == product.id).order_by(Sku.id))
+    out["stock"] = sum(s.stock for s in skus)
+    if with_skus:
+        out["description"], out["image"] = product.description, product.image
+        out["skus"] = [_sku_dict(s) for s in skus]
+    return out
+
+
+def _list(category: str, page: int, per_page: int) -> dict[str, Any] | None:
+    query = Product.select().order_by(Product.id)
+    if category:
+        found = category_by_path(category)
+        if found is None:
+            return None
+        from store.catalog.products import Category
+
+        query = query.join(Category).where((Category.path == found.path) | Category.path.startswith(found.path + "/"))
+    total = query.count()
+    items = [_product_dict(p) for p in query.paginate(page, per_page)]
+    return {"total": total, "page": page, "per_page": per_page, "products": items}
+
+
+async def list_products(request: web.Request) -> web.Response:
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+        per_page = min(100, max(1, int(request.query.get("per_page", "20"))))
+    except ValueError:
+        return error(400, "page and per_page must be integers")
+    result = await run_blocking(request.app, _list, request.query.get("category", ""), page, per_page)
+    if result is None:
+        return error(404, "no such category")
+    return web.json_response(result, dumps=_dumps)
+
+
+async def get_product(request: web.Request) -> web.Response:
+    def load() -> dict[str, Any] | None:
+        product = Product.get_or_none(Product.code == request.match_info["code"])
+        return _product_dict(product, with_skus=True) if product else None
+
+    result = await run_blocking(request.app, load)
+    return web.json_response(result, dumps=_dumps) if result else error(404, "no such product")
+
+
+async def import_products(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
+        return error(413, "catalog CSV too large")
+    try:
+        text = (await request.read()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return error(400, "the CSV must be UTF-8")
+    try:
+        rows = read_catalog(io.StringIO(text))
+    except CatalogFileError as exc:
+        return error(422, "the catalog has problems; nothing was written", problems=[str(e) for e in exc.errors])
+    report = await run_blocking(request.app, import_rows, rows)
+    await _announce(request.app)
+    return web.json_response({"summary": report.summary()}, dumps=_dumps)
+
+
+async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "body is not JSON")
+    return body if isinstance(body, dict) else error(400, "body must be a JSON object")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+async def put_stock(request: web.Request) -> web.Response:
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    stock, alert = body.get("stock"), body.get("stock_alert")
+    if not _whole(stock) or (alert is not None and not _whole(alert)):
+        return error(400, "stock (and stock_alert) must be whole numbers >= 0")
+    return await _on_sku(request, lambda sku: set_stock(sku.id, stock, alert))
+
+
+async def post_restock(request: web.Request) -> web.Response:
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    quantity = body.get("quantity")
+    if not _whole(quantity) or quantity == 0:
+        return error(400, "quantity must be a whole number > 0")
+    return await _on_sku(request, lambda sku: restock(sku.id, quantity))
+
+
+async def _on_sku(request: web.Request, change: Any) -> web.Response:
+    def apply() -> dict[str, Any] | None:
+        sku = Sku.get_or_none(Sku.code == request.match_info["code"])
+        if sku is None:
+            return None
+        change(sku)
+        return _sku_dict(Sku.get_by_id(sku.id))
+
+    result = await run_blocking(request.app, apply)
+    if result is None:
+        return error(404, "no such SKU")
+    await _announce(request.app)
+    return web.json_response(result, dumps=_dumps)
+
+
+async def _announce(app: web.Application) -> None:
+    await app[RESOURCES].aredis.publish(catalog_channel(app[CONFIG].redis.prefix), "admin")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -1,0 +1,134 @@
+"""The operators' web console: `/admin/login`, `/admin/logout`, the single page at `/admin/` and its assets.
+
+The page (`static/`, package data) is plain HTML and vanilla JS over the admin JSON API; it reads its CSRF
+token from `GET /admin/api/session` and sends it with every change. Pages without a live session redirect to the
+login form. A failed login answers the same whatever failed (unknown user, wrong password, disabled user); the
+sessions and the failed-login limit are bot.admin.sessions', the users store.operators.users'.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.admin.sessions import SESSIONS, csrf_ok, request_session
+from bot.web.runtime import run_blocking
+from store.operators.users import authenticate
+
+STATIC = Path(__file__).parent / "static"
+ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+MAX_FIELD_CHARS = 1024
+FAILED = "用户名或密码错误，或该账号已停用。"
+LOCKED = "登录失败次数过多，请稍后再试。"
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>登录 · wxshop 管理后台</title><link rel="stylesheet" href="/admin/static/console.css"></head>
+<body class="login"><form class="login-box" method="post" action="/admin/login">
+<h1>wxshop 管理后台</h1>{message}
+<label>用户名<input name="username" autocomplete="username" required autofocus></label>
+<label>密码<input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit" id="login">登录</button></form></body></html>
+"""
+
+
+def setup_console(app: web.Application) -> None:
+    """Routes of the console; the sessions themselves are set up with the admin API (bot.admin.api)."""
+    app.router.add_get("/admin", to_console)
+    app.router.add_get("/admin/", console_page)
+    app.router.add_get("/admin/login", login_form)
+    app.router.add_post("/admin/login", login_submit)
+    app.router.add_post("/admin/logout", logout)
+    app.router.add_get("/admin/api/session", session_view)
+    for name in ASSETS:
+        app.router.add_get(f"/admin/static/{name}", asset)
+
+
+@functools.cache
+def _static_bytes(name: str) -> bytes:
+    return (STATIC / name).read_bytes()
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _login_page(status: int = 200, message: str = "") -> web.Response:
+    shown = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    return web.Response(status=status, text=LOGIN_PAGE.format(message=shown), content_type="text/html",
+                        headers=PAGE_HEADERS)  # fmt: skip
+
+
+async def to_console(request: web.Request) -> web.Response:
+    return _redirect("/admin/")
+
+
+async def console_page(request: web.Request) -> web.Response:
+    if await request_session(request) is None:
+        return _redirect("/admin/login")
+    return web.Response(body=_static_bytes("index.html"), content_type="text/html", headers=PAGE_HEADERS)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    if await request_session(request) is not None:
+        return _redirect("/admin/")
+    return _login_page()
+
+
+async def login_submit(request: web.Request) -> web.Response:
+    app = request.app
+    form = await request.post()
+    username = str(form.get("username", "")).strip()[:MAX_FIELD_CHARS]
+    password = str(form.get("password", ""))[:MAX_FIELD_CHARS]
+    address = request.remote or ""
+    sessions = app[SESSIONS]
+    if await sessions.locked_out(username, address):
+        return _login_page(429, LOCKED)
+    user = await run_blocking(app, authenticate, username, password)
+    if user is None:
+        await sessions.record_failure(username, address)
+        return _login_page(401, FAILED)
+    await sessions.clear_failures(username, address)
+    token, _ = await sessions.open(user.username)
+    response = _redirect("/admin/")
+    sessions.set_cookie(response, token)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    """Ends the session (CSRF token in the header, or a `csrf_token` form field) and clears the cookie."""
+    session = await request_session(request)
+    if session is not None:
+        form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
+        if not csrf_ok(request, session, str(form.get("csrf_token", ""))):
+            return web.json_response({"error": "missing or wrong X-CSRF-Token header"}, status=403)
+        await request.app[SESSIONS].close(session)
+    response = _redirect("/admin/login")
+    request.app[SESSIONS].clear_cookie(response)
+    return response
+
+
+async def session_view(request: web.Request) -> web.Response:
+    """Who is signed in and the CSRF token the page must send; nulls for a bearer-token client."""
+    session = None if request.headers.get("Authorization") else await request_session(request)
+    ttl = request.app[SESSIONS].ttl
+    body = {
+        "username": session.username if session else None,
+        "csrf_token": session.csrf if session else None,
+        "idle_timeout_s": int(ttl.total_seconds()),
+    }
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def asset(request: web.Request) -> web.Response:
+    name = request.path.rsplit("/", 1)[-1]
+    return web.Response(body=_static_bytes(name), content_type=ASSETS[name],
+                        headers={"Cache-Control": "public, max-age=300"})  # fmt: skip

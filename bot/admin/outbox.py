@@ -1,0 +1,130 @@
+"""The outbox in the admin API (bearer token or console session, `bot.admin.api`'s middleware): what was sent, what
+waits, what was dropped and why, and sending a failed or dropped notice again.
+
+* `GET /admin/api/outbox?status=&kind=&openid=&page=&per_page=` — newest first: `{"items", "page", "per_page",
+  "total"}`.
+* `GET /admin/api/outbox/stats` — `{"by_status", "by_channel", "template_quota": {"day", "used", "limit"},
+  "oldest_pending_age_s"}`; `used` is the dispatchers' own count in Redis (the one the quota is enforced on).
+* `GET /admin/api/outbox/{id}` — one notice with its fields.
+* `POST /admin/api/outbox/{id}/retry` — a failed or dropped notice back in the queue, due now (409 for any other,
+  and for one dropped in doubt, which may have arrived; see `store.outbox.notices.retry_notice`).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+
+from bot.admin.api import error
+from bot.jobs.outbox_service import template_quota
+from bot.web.runtime import CONFIG, RESOURCES, run_blocking
+from scheduler.outbox_limits import shanghai_day
+from store.outbox.notices import (
+    DELIVERED,
+    DROPPED,
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    Notice,
+    NotRetryable,
+    channel_counts,
+    list_notices,
+    oldest_due,
+    retry_notice,
+    status_counts,
+)
+
+STATUSES = (PENDING, SENDING, SENT, DELIVERED, FAILED, DROPPED)
+MAX_PER_PAGE = 200
+_dumps = partial(json.dumps, ensure_ascii=False, default=str)
+
+
+def setup_outbox_admin(app: web.Application) -> None:
+    app.router.add_get("/admin/api/outbox", list_view)
+    app.router.add_get("/admin/api/outbox/stats", stats_view)
+    app.router.add_get("/admin/api/outbox/{id}", detail_view)
+    app.router.add_post("/admin/api/outbox/{id}/retry", retry_view)
+
+
+def notice_dict(notice: Notice, with_fields: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": notice.id, "openid": notice.openid, "kind": notice.kind, "priority": notice.priority,
+        "status": notice.status, "channel": notice.channel, "reason": notice.reason, "attempts": notice.attempts,
+        "created_at": notice.created_at, "due_at": notice.due_at, "sent_at": notice.sent_at,
+        "delivery_status": notice.delivery_status, "dedup_key": notice.dedup_key,
+    }  # fmt: skip
+    if with_fields:
+        row.update(fields=notice.values(), msgid=notice.msgid, finished_at=notice.finished_at)
+    return row
+
+
+def _positive(request: web.Request, name: str, default: int, most: int) -> int:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise web.HTTPBadRequest(text=_dumps({"error": f"{name} must be a whole number ≥ 1"}),
+                                 content_type="application/json")  # fmt: skip
+    return min(int(raw), most)
+
+
+def _notice_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit():
+        raise web.HTTPNotFound(text=_dumps({"error": "no such notice"}), content_type="application/json")
+    return int(raw)
+
+
+async def list_view(request: web.Request) -> web.Response:
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        return error(400, f"unknown status {status!r}", known=list(STATUSES))
+    page = _positive(request, "page", 1, 10**6)
+    per_page = _positive(request, "per_page", 50, MAX_PER_PAGE)
+    notices, total = await run_blocking(
+        request.app, list_notices, status, request.query.get("kind") or None, request.query.get("openid") or None,
+        page, per_page,
+    )  # fmt: skip
+    body = {"items": [notice_dict(n) for n in notices], "page": page, "per_page": per_page, "total": total}
+    return web.json_response(body, dumps=_dumps)
+
+
+async def stats_view(request: web.Request) -> web.Response:
+    app = request.app
+    config, resources = app[CONFIG], app[RESOURCES]
+    now = resources.clock.now()
+    quota = template_quota(config, resources)
+    by_status = await run_blocking(app, status_counts)
+    by_channel = await run_blocking(app, channel_counts)
+    due = await run_blocking(app, oldest_due, now)
+    body = {
+        "by_status": {s: by_status.get(s, 0) for s in STATUSES},
+        "by_channel": by_channel,
+        "template_quota": {"day": shanghai_day(now), "used": await quota.used(now), "limit": quota.daily},
+        "oldest_pending_age_s": None if due is None else max(0, int((now - due).total_seconds())),
+    }
+    return web.json_response(body, dumps=_dumps)
+
+
+async def detail_view(request: web.Request) -> web.Response:
+    notice_id = _notice_id(request)
+    notice = await run_blocking(request.app, Notice.get_or_none, Notice.id == notice_id)
+    if notice is None:
+        return error(404, "no such notice")
+    return web.json_response(notice_dict(notice, with_fields=True), dumps=_dumps)
+
+
+async def retry_view(request: web.Request) -> web.Response:
+    notice_id = _notice_id(request)
+    try:
+        await run_blocking(request.app, retry_notice, notice_id, request.app[RESOURCES].clock.now())
+    except Notice.DoesNotExist:
+        return error(404, "no such notice")
+    except NotRetryable as exc:
+        return error(409, str(exc))
+    notice = await run_blocking(request.app, Notice.get_by_id, notice_id)
+    return web.json_response(notice_dict(notice, with_fields=True), dumps=_dumps)

@@ -1,0 +1,1 @@
+"""The dialog engine assembled for a process: flows, answers, rules kept fresh, the engine probe."""

@@ -1,0 +1,265 @@
+"""Assembles the dialog engine for a `serve` process and keeps its keyword rules fresh.
+
+The rules are compiled at start-up and recompiled (on the thread pool, off the request path) when a change is
+announced on Redis pub/sub, with a periodic version check as the safety net for missed announcements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from bot.chat.flows import service_flows
+from bot.jobs.queue import cancel_scheduler
+from bot.process.config import Config
+from bot.process.resources import Resources
+from bot.web.runtime import CONFIG, RESOURCES, run_blocking
+from dialogs.answers import PLACEHOLDERS
+from dialogs.cart import CartStore
+from dialogs.engine import Engine, EngineSettings
+from dialogs.flows import birthday, browse, checkout
+from dialogs.knowledge.chat import KnowledgeChat
+from dialogs.knowledge.settings import KnowledgeSettings
+from dialogs.knowledge.store_facts import StoreFacts
+from dialogs.member_answers import MemberChat
+from dialogs.order_answers import make_cancel_order_answer, make_orders_answer
+from dialogs.replies import ReplyRenderer
+from dialogs.rules_cache import RulesCache, channel
+from dialogs.state import DialogStore
+from dialogs.unanswered import UnansweredCollector
+from dialogs.understanding.cache import UnderstanderCache
+from dialogs.understanding.classifier import Thresholds
+from store.catalog.spec_cache import SpecCache
+from store.chat.nlu import record_unanswered
+from store.core.money import times_rate_half_up
+from store.members import accounts as member_store
+from store.members.followers import set_birthday
+from store.members.settings import MemberSettings
+from store.monitoring import funnel
+from store.orders.checkout import ShopRules
+from store.search.index import SearchResult, SearchService
+
+log = logging.getLogger("wxshop.conversation")
+
+
+def catalog_channel(prefix: str) -> str:
+    return f"{prefix}catalog:changed"
+
+ENGINE = web.AppKey("engine", Engine)
+RULES = web.AppKey("rules", RulesCache)
+UNANSWERED = web.AppKey("unanswered", UnansweredCollector)
+SEARCH = web.AppKey("search", SearchService)
+SEARCH_BUILT = web.AppKey("search_built", asyncio.Future)  # the start-up build of the search index
+VERSION_CHECK_S = 5.0
+WATCHER_STOP_S = 1.0
+
+
+def build_engine(
+    config: Config,
+    resources: Resources,
+    rules: RulesCache,
+    search: SearchService,
+    after_order: Callable[[str, datetime], None] | None = None,
+    specs: SpecCache | None = None,
+    understanding: UnderstanderCache | None = None,
+    unanswered: UnansweredCollector | None = None,
+) -> Engine:
+    """`after_order(order_no, expires_at)` schedules the unpaid-order timeout job; without it the worker's
+    minute sweep still cancels unpaid orders on time. `specs` is the process's copy of SKU specs, cleared when
+    the catalog changes. `understanding` is the process's trained model (retrained when operators teach it);
+    `unanswered` collects what nobody understood, for the operators' inbox."""
+    clock = resources.clock
+    renderer = ReplyRenderer(config.server.public_url)
+
+    searched = SearchOnce(search)
+
+    def names_products(text: str) -> bool:
+        """Every word of the text a product word of the catalog: treat a bare "红色连衣裙" as a search (asked as
+        the list's first page, which the browse flow then shows without searching again)."""
+        return searched.first(text, browse.PER_PAGE, 0).confident
+
+    shop_rules = ShopRules.from_settings(config.shop)
+
+    def member_price(openid: str, price_fen: int) -> tuple[str, int] | None:
+        """The follower's tier price next to the list price (what pricing will charge before other offers)."""
+        tier = member_store.tier_of(openid, clock.now(), shop_rules.members)
+        rate = shop_rules.pricing.tier_rate(tier)
+        return (tier.label, times_rate_half_up(price_fen, rate)) if rate < 1 else None
+
+    flows = {
+        "birthday": birthday.build(lambda openid, month, day: set_birthday(openid, month, day, clock.now())[1]),
+        "browse": browse.build(
+            browse.BrowseDeps(
+                renderer=renderer,
+                search=searched,
+                record_exposure=lambda openid, product_id: funnel.record(
+                    funnel.EXPOSURE, product_id, clock.now(), openid
+                ),
+                on_sku_chosen=checkout.ask_quantity,
+                member_price=member_price,
+                spec_choices=(specs or SpecCache(clock.now)).get,
+            )
+        ),
+        "cart": checkout.build(
+            checkout.CheckoutDeps(
+                carts=CartStore(resources.redis, config.redis.prefix),
+                rules=shop_rules,
+                public_url=config.server.public_url,
+                now=clock.now,
+                after_order=after_order or (lambda order_no, expires_at: None),
+            )
+        ),
+        **service_flows(config, clock),  # tracking, after_sales
+    }
+    members = MemberChat(MemberSettings.from_settings(config.shop, config.wechat.app_id))
+    rng = random.Random()
+    knowledge = KnowledgeChat(
+        KnowledgeSettings.from_settings(config.shop, config.after_sales), StoreFacts(shop_rules.members), rng
+    )
+    return Engine(
+        clock=clock,
+        store=DialogStore(
+            resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60, personal=("cart", "cswin")
+        ),
+        rules=rules,
+        renderer=renderer,
+        flows=flows,
+        answers={
+            **PLACEHOLDERS,
+            "orders": make_orders_answer(config.server.public_url),
+            "cancel_order": make_cancel_order_answer(clock),
+            **members.answers(),
+            **knowledge.answers(),  # shop knowledge (满减, tiers, points, after-sales…) and small talk
+        },
+        settings=EngineSettings(
+            default_reply_interval_s=config.shop.default_reply_interval_minutes * 60, shop_name=config.shop.name
+        ),
+        rng=rng,
+        names_products=names_products,
+        members=members,  # member, points and coupons answers; the gift on follow; the birthday greeting
+        understander=understanding or understander_for(config, taught=True),
+        unanswered=unanswered.note if unanswered is not None else None,
+    )
+
+
+def understander_for(config: Config, taught: bool = False) -> UnderstanderCache:
+    """The configured model; with `taught`, trained on the examples operators taught too (reads the database)."""
+    thresholds = Thresholds(config.nlu.min_confidence, config.nlu.min_margin)
+    cache = UnderstanderCache(config.nlu.examples_file, thresholds)
+    if taught:
+        cache.refresh()
+    return cache
+
+
+def flush_unanswered(collector: UnansweredCollector) -> None:
+    """Store what the collector holds; on failure keep it for the next beat (the database away a moment)."""
+    batch = collector.drain()
+    try:
+        record_unanswered(batch)
+    except Exception:
+        collector.restore(batch)
+        raise
+
+
+class SearchOnce(threading.local):
+    """A search asked twice in one turn runs once: is a bare "红色连衣裙" a search (`first`)? then its first page
+    (the next call on the same thread with the same arguments, on the same index, gets that result, once). Kept
+    per handler thread and taken at the next call, so no later turn is answered from it."""
+
+    def __init__(self, service: SearchService) -> None:
+        self.service = service
+        self.kept: tuple[object, str, int, int, SearchResult] | None = None
+
+    def first(self, text: str, limit: int, offset: int) -> SearchResult:
+        index = self.service.index
+        result = index.search(text, limit=limit, offset=offset)
+        self.kept = (index, text, limit, offset, result)
+        return result
+
+    def __call__(self, text: str, limit: int, offset: int) -> SearchResult:
+        kept, self.kept = self.kept, None
+        index = self.service.index
+        if kept is not None and kept[0] is index and kept[1:4] == (text, limit, offset):
+            return kept[4]
+        return index.search(text, limit=limit, offset=offset)
+
+
+def setup_conversation(app: web.Application) -> None:
+    app.cleanup_ctx.append(_conversation_ctx)
+
+
+async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
+    config, resources = app[CONFIG], app[RESOURCES]
+    rules = RulesCache()
+    await run_blocking(app, rules.refresh)
+    search = SearchService(lexicon_file=config.shop.search_lexicon_file)
+    specs = SpecCache(resources.clock.now)
+    understanding, unanswered = understander_for(config), UnansweredCollector()
+    await run_blocking(app, understanding.refresh)
+    app[RULES], app[SEARCH], app[UNANSWERED] = rules, search, unanswered
+    app[ENGINE] = build_engine(
+        config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs,
+        understanding=understanding, unanswered=unanswered,
+    )
+    # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
+    # search waits for it only if it comes before the build is done.
+    building = app[SEARCH_BUILT] = asyncio.ensure_future(run_blocking(app, search.rebuild))
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch(app, rules, search, specs, stop, understanding))
+    yield
+    stop.set()
+    watcher.cancel()
+    # Bounded: redis-py's pubsub read can swallow a cancellation that lands as its own read timeout expires, and
+    # then wait on its socket; closing the Redis pool (the resources' cleanup, next) ends that read, and `stop`
+    # keeps the watcher from starting another.
+    done, _ = await asyncio.wait({watcher}, timeout=WATCHER_STOP_S)
+    if not done:
+        log.warning("rules watcher still stopping; the Redis pool's close will end it")
+    with contextlib.suppress(Exception):
+        await building
+    try:  # what nobody understood since the last beat
+        await run_blocking(app, flush_unanswered, unanswered)
+    except Exception as exc:
+        log.warning("unanswered questions not stored at shutdown", extra={"error": str(exc)})
+
+
+async def _watch(
+    app: web.Application,
+    rules: RulesCache,
+    search: SearchService,
+    specs: SpecCache,
+    stop: asyncio.Event,
+    understanding: UnderstanderCache,
+) -> None:
+    """Reload rules and retrain the understanding model on announcements (and check their versions every few
+    seconds in case one was missed), storing the unanswered questions on the same beat; when the catalog
+    changes, drop the copy of SKU specs and rebuild the search index. Runs until `stop` is set."""
+    resources = app[RESOURCES]
+    prefix = app[CONFIG].redis.prefix
+    while not stop.is_set():
+        try:
+            async with resources.aredis.pubsub() as pubsub:
+                await pubsub.subscribe(channel(prefix), catalog_channel(prefix))
+                while not stop.is_set():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=VERSION_CHECK_S)
+                    if message is not None and message.get("channel") == catalog_channel(prefix).encode():
+                        specs.clear()
+                        await run_blocking(app, search.rebuild)
+                        continue
+                    await run_blocking(app, rules.refresh)
+                    await run_blocking(app, understanding.refresh)
+                    await run_blocking(app, flush_unanswered, app[UNANSWERED])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis or the database away for a moment: keep serving the rules we have
+            if stop.is_set():
+                return
+            log.warning("rules watcher error, retrying", extra={"error": str(exc)})
+            await asyncio.sleep(VERSION_CHECK_S)

@@ -1,0 +1,1 @@
+"""The courier side: the tracking provider's client and its push callback."""

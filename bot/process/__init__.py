@@ -1,0 +1,1 @@
+"""What every process holds: config, logging, metrics, the database and Redis clients, embedded Redis."""

@@ -1,0 +1,158 @@
+"""The aiohttp app factory: one `setup_*` per concern, every resource opened and closed in `cleanup_ctx`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.admin.after_sales import setup_after_sales_admin
+from bot.admin.api import setup_admin
+from bot.admin.catalog import setup_admin_catalog
+from bot.admin.console import setup_console
+from bot.admin.members import setup_members
+from bot.admin.metrics import setup_shop_metrics
+from bot.admin.orders import setup_order_admin
+from bot.admin.outbox import setup_outbox_admin
+from bot.admin.shipping import setup_shipping
+from bot.chat.conversation import setup_conversation
+from bot.jobs.queue import setup_jobs
+from bot.pay.notify import setup_pay_notify
+from bot.pay.pages import setup_pay_pages
+from bot.process import metrics
+from bot.process.config import Config
+from bot.process.resources import open_resources
+from bot.web.product_pages import setup_product_pages
+from bot.web.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, HandlerPool, run_blocking
+from bot.wechat.gateway import setup_gateway
+from store.core.clock import Clock
+from store.core.db import database
+from store.core.schema import prepare
+from store.monitoring.heartbeat import last_heartbeat
+
+log = logging.getLogger("wxshop.app")
+
+T = TypeVar("T")
+
+
+def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[metrics_middleware])
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    setup_executor(app)
+    setup_resources(app)
+    setup_health(app)
+    setup_metrics(app)
+    setup_conversation(app)
+    setup_gateway(app)
+    setup_admin(app)
+    setup_console(app)
+    setup_admin_catalog(app)
+    setup_members(app)
+    setup_product_pages(app)
+    setup_jobs(app)
+    setup_pay_pages(app)
+    setup_pay_notify(app)
+    setup_order_admin(app)
+    setup_outbox_admin(app)
+    setup_shipping(app)
+    setup_after_sales_admin(app)
+    setup_shop_metrics(app)
+    return app
+
+
+def setup_executor(app: web.Application) -> None:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = HandlerPool(app[CONFIG].server.handler_threads, "wxshop")
+        app[EXECUTOR] = pool
+        yield
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    app.cleanup_ctx.append(ctx)
+
+
+def setup_resources(app: web.Application) -> None:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        resources = await run_blocking(app, open_resources, app[CONFIG], app[CLOCK])
+        try:
+            await run_blocking(app, prepare, resources.clock.now())
+        except BaseException:
+            await resources.aclose()
+            raise
+        app[RESOURCES] = resources
+        yield
+        await resources.aclose()
+
+    app.cleanup_ctx.append(ctx)
+
+
+def setup_health(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+
+
+def setup_metrics(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics_view)
+
+
+def _check_database() -> dict[str, Any]:
+    database.execute_sql("SELECT 1")
+    beat = last_heartbeat()
+    return {"worker_heartbeat": beat.isoformat() if beat else None}
+
+
+async def _probe(what: Awaitable[T], timeout: float = 2.0) -> tuple[bool, T | str]:
+    try:
+        return True, await asyncio.wait_for(what, timeout)
+    except Exception as exc:  # any failure of a dependency means "down", reported, never raised
+        return False, f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database and Redis answer, 503 naming the one that does not."""
+    app = request.app
+    resources = app[RESOURCES]
+    db_ok, db_info = await _probe(run_blocking(app, _check_database))
+    redis_ok, redis_info = await _probe(resources.aredis.ping())
+    body: dict[str, Any] = {
+        "status": "ok" if db_ok and redis_ok else "down",
+        "database": "ok" if db_ok else db_info,
+        "redis": "ok" if redis_ok else redis_info,
+    }
+    if db_ok and isinstance(db_info, dict):
+        body.update(db_info)
+    return web.json_response(body, status=200 if db_ok and redis_ok else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    resources = request.app[RESOURCES]
+    ok, depth = await _probe(resources.aredis.zcard(resources.queue_name), timeout=0.5)
+    if ok:
+        metrics.QUEUE_DEPTH.set(depth)  # type: ignore[arg-type]
+    body, content_type = metrics.render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    started = time.perf_counter()
+    route = metrics.route_name(request)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        metrics.ERRORS.labels("http", "unhandled").inc()
+        log.exception("unhandled error", extra={"path": request.path})
+        raise
+    finally:
+        metrics.observe_request(route, request.method, status, time.perf_counter() - started)

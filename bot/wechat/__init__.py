@@ -1,0 +1,1 @@
+"""WeChat's edge: the callback (signature, crypto, dedup, routing) and the outbound API clients."""

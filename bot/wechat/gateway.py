@@ -1,0 +1,271 @@
+"""The callback endpoint `GET/POST {server.wechat_path}`: a thin aiohttp adapter over the inbound core.
+
+Order of work for a POST: size limit → `signature` → parse (and decrypt, checking `msg_signature` and AppId) →
+dedup claim in Redis (with the sender's dialog state in the same round trip, and the customer-service window
+recorded once claimed: `bot.wechat.sender`) → handler on the thread pool, raced against
+`[server] reply_deadline_ms` → reply (encrypted with the key the request came in under). A reply not ready by
+the deadline is answered with an empty body at once and delivered later through the customer-service API; so
+are a reply's follow-ups, after it. Both go through `bot.wechat.customer_service`, which takes each message from the
+follower's customer-service window first; the passive reply itself takes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Coroutine
+from functools import partial
+
+import redis
+from aiohttp import web
+from werobot.messages.messages import WeChatMessage
+from werobot.robot import BaseRoBot
+from werobot.utils import check_signature as werobot_check_signature
+
+from bot.chat.conversation import ENGINE
+from bot.process import metrics
+from bot.web.runtime import CONFIG, EXECUTOR, RESOURCES, run_blocking
+from bot.wechat.api import WeChatGateway
+from bot.wechat.crypto import CryptoRejected, InboundCrypto
+from bot.wechat.customer_service import CustomerService, followup_messages, late_messages
+from bot.wechat.dedup import DONE, LATE, ReplyCache, Seen
+from bot.wechat.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, to_message
+from bot.wechat.sender import SenderRedis
+from handlers import register_all
+from handlers.context import HandlerContext
+
+log = logging.getLogger("wxshop.gateway")
+
+INBOUND = web.AppKey("inbound", Inbound)
+CRYPTO = web.AppKey("crypto", InboundCrypto)
+REPLIES = web.AppKey("replies", ReplyCache)
+SENDERS = web.AppKey("senders", SenderRedis)
+WECHAT = web.AppKey("wechat", WeChatGateway)
+CUSTOMER_SERVICE = web.AppKey("customer_service", CustomerService)
+LATE_TASKS = web.AppKey("late_tasks", set)
+WECHAT_WAIT_S = 5.0  # WeChat drops the connection after this; the reply deadline is set inside it
+LATE_MARK_S = 0.3  # at most what marking a late message may add to the reply deadline
+
+
+def setup_gateway(app: web.Application) -> None:
+    """Register the callback route; the robot, crypto, reply cache and outbound client open with the app."""
+    config = app[CONFIG]
+    app.router.add_get(config.server.wechat_path, handshake)
+    app.router.add_post(config.server.wechat_path, receive)
+    app.cleanup_ctx.append(_gateway_ctx)
+
+
+async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    resources = app[RESOURCES]
+    wechat = WeChatGateway(config, resources.redis)
+    robot = BaseRoBot(token=config.wechat.token, SESSION_STORAGE=False, app_id=config.wechat.app_id)
+    register_all(
+        robot,
+        HandlerContext(
+            clock=resources.clock,
+            redis=resources.redis,
+            key=resources.key,
+            engine=app[ENGINE],
+            shop_name=config.shop.name,
+            public_url=config.server.public_url,
+        ),
+    )
+    app[WECHAT] = wechat
+    app[INBOUND] = Inbound(robot)
+    app[CRYPTO] = InboundCrypto(
+        config.wechat.token,
+        config.wechat.app_id,
+        [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
+    )
+    app[REPLIES] = ReplyCache(resources.pipe, config.redis.prefix)
+    app[SENDERS] = SenderRedis(resources.pipe, resources.windows, resources.clock, app[ENGINE].store.keys)
+    app[CUSTOMER_SERVICE] = CustomerService(resources.windows, wechat, resources.clock, partial(run_blocking, app))
+    app[LATE_TASKS] = set()
+    yield
+    if app[LATE_TASKS]:
+        await asyncio.wait(app[LATE_TASKS], timeout=config.server.shutdown_timeout_s)
+    wechat.close()
+
+
+def _reject(status: int, reason: str, request: web.Request, detail: str = "") -> web.Response:
+    metrics.REJECTED.labels(reason).inc()
+    log.warning("rejected callback", extra={"reason": reason, "detail": detail[:200], "peer": request.remote})
+    return web.Response(status=status, text=reason)
+
+
+def _signed(request: web.Request) -> bool:
+    q = request.query
+    signature, timestamp, nonce = q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", "")
+    if not (signature and timestamp and nonce):
+        return False
+    return werobot_check_signature(request.app[CONFIG].wechat.token, timestamp, nonce, signature)
+
+
+async def handshake(request: web.Request) -> web.Response:
+    """WeChat's URL verification: echo `echostr` when the signature is ours."""
+    if not _signed(request):
+        return _reject(403, "bad signature", request)
+    return web.Response(text=request.query.get("echostr", ""), content_type="text/plain")
+
+
+async def receive(request: web.Request) -> web.Response:
+    started = time.monotonic()
+    app = request.app
+    config = app[CONFIG]
+    if request.content_length is not None and request.content_length > config.server.max_body_bytes:
+        return _reject(413, "body too large", request)
+    if not _signed(request):
+        return _reject(403, "bad signature", request)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _reject(413, "body too large", request)
+    try:
+        message, key_index = _open(app, request, body)
+    except CryptoRejected as exc:
+        return _reject(403, "bad encryption", request, str(exc))
+    except BadMessage as exc:
+        return _reject(400, "bad message", request, str(exc))
+
+    deadline = started + config.server.reply_deadline_ms / 1000
+    xml, followups = await _reply(app, message, deadline)
+    if xml and key_index is not None:
+        q = request.query
+        xml = app[CRYPTO].encrypt(xml, key_index, q.get("timestamp", str(int(time.time()))), q.get("nonce", ""))
+    response = web.Response(text=xml, content_type="application/xml" if xml else "text/plain")
+    if followups:  # after the passive reply is on the wire, so the follower reads them in order
+        await response.prepare(request)
+        await response.write_eof()
+        sending = app[CUSTOMER_SERVICE].send(message.source, followup_messages(followups), "followup")
+        _in_background(app, sending, message.source, "followup")
+    return response
+
+
+def _open(app: web.Application, request: web.Request, body: bytes) -> tuple[WeChatMessage, int | None]:
+    """Parse the body; in compatible and safe modes, decrypt `<Encrypt>` and use only what it contains."""
+    fields = parse_xml(body)
+    q = request.query
+    if q.get("encrypt_type", "raw") != "aes":
+        return to_message(fields, body.decode()), None
+    crypto = app[CRYPTO]
+    encrypted = fields.get("Encrypt")
+    if not crypto.enabled or not isinstance(encrypted, str):
+        raise BadMessage("encrypted request but no EncodingAESKey configured, or no <Encrypt>")
+    plain, key_index = crypto.decrypt(q.get("timestamp", ""), q.get("nonce", ""), q.get("msg_signature", ""), encrypted)
+    return to_message(parse_xml(plain), plain.decode()), key_index
+
+
+async def _reply(app: web.Application, message: WeChatMessage, deadline: float) -> tuple[str, tuple]:
+    """The plaintext reply for this attempt ("" when the deadline passed or there is nothing to say), and the
+    follow-ups only the first attempt sends."""
+    key = dedup_key(message)
+    replies, senders = app[REPLIES], app[SENDERS]
+    state = senders.prefetch(message)
+    try:
+        seen = await replies.claim(key)
+        claimed = seen is None
+    except redis.RedisError as exc:  # Redis down: answering beats dropping, though a retry could double-process
+        metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+        log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
+        seen, claimed = None, False
+    if seen is not None:
+        senders.discard(state)
+        return await _duplicate(replies, key, seen, deadline), ()
+    senders.attach(message, state)
+    senders.record(message)
+    job = app[EXECUTOR].submit(app[INBOUND].answer, message)
+    if not await _done_by(job, deadline):
+        return await _missed_deadline(app, message, key, job, claimed), ()
+    senders.write_back(message)
+    outcome = job.result()
+    if claimed:
+        try:
+            replies.answered(key, outcome.xml)
+        except redis.RedisError as exc:
+            metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+    return outcome.xml, outcome.followups
+
+
+async def _done_by(job: asyncio.Future, deadline: float) -> bool:
+    """Wait for `job` until `deadline` (monotonic) without cancelling it: True when it finished in time.
+    One timer and one callback, where `wait_for(shield(task))` costs a task, two futures and more callbacks."""
+    if job.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(max(0.0, deadline - time.monotonic()), wake)
+    job.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        job.remove_done_callback(wake)
+    return job.done()
+
+
+async def _duplicate(replies: ReplyCache, key: str, seen: Seen, deadline: float) -> str:
+    """A retry: the stored reply, nothing (the first attempt went late), or the first attempt's reply when it
+    lands before this attempt's deadline."""
+    metrics.REJECTED.labels("duplicate").inc()
+    if seen.state == DONE:
+        return seen.xml
+    if seen.state == LATE:
+        return ""
+    try:
+        waited = await replies.wait(key, deadline)
+    except redis.RedisError as exc:
+        metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+        return ""
+    return waited.xml if waited.state == DONE else ""
+
+
+async def _missed_deadline(
+    app: web.Application, message: WeChatMessage, key: str, job: asyncio.Future, claimed: bool
+) -> str:
+    """Answer empty now; the reply follows as a customer-service message. The key is marked late first, so a
+    retry answers empty too (the reply is never stored: this attempt decided it goes by customer service)."""
+    metrics.ERRORS.labels("deadline", message.type).inc()
+    landed = None
+    if claimed:
+        slack = WECHAT_WAIT_S - 0.05 - app[CONFIG].server.reply_deadline_ms / 1000
+        try:  # bounded: the deadline rule outranks the bookkeeping
+            landed = await asyncio.wait_for(app[REPLIES].gone_late(key), max(0.02, min(LATE_MARK_S, slack)))
+        except (redis.RedisError, TimeoutError) as exc:
+            metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+    if landed is not None and landed.state == DONE:  # only if the key expired and another attempt answered
+        return landed.xml
+    log.warning("reply missed the deadline, will follow as a customer-service message", extra={"message_key": key})
+    _deliver_later(app, message, job)
+    return ""
+
+
+def _deliver_later(app: web.Application, message: WeChatMessage, task: asyncio.Future) -> None:
+    async def deliver() -> None:
+        outcome = await task
+        app[SENDERS].write_back(message)
+        if isinstance(outcome, Outcome):
+            await app[CUSTOMER_SERVICE].send(message.source, late_messages(outcome), "late_reply")
+
+    _in_background(app, deliver(), message.source, "late_reply")
+
+
+def _in_background(app: web.Application, work: Coroutine[None, None, object], openid: str, purpose: str) -> None:
+    """Run `work` after the answer, tracked so the app waits for it on shutdown; its errors are logged here."""
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception:
+            metrics.ERRORS.labels(purpose, "unhandled").inc()
+            log.exception("customer-service send failed", extra={"openid": openid, "purpose": purpose})
+
+    task = asyncio.ensure_future(run())
+    app[LATE_TASKS].add(task)
+    task.add_done_callback(app[LATE_TASKS].discard)

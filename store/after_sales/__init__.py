@@ -1,0 +1,1 @@
+"""After-sales tickets and their SLA clocks."""

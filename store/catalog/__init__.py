@@ -1,0 +1,1 @@
+"""The catalog: categories, products, SKUs, stock, the catalog CSV and its import."""

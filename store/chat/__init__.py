@@ -1,0 +1,1 @@
+"""What the chat is configured and taught with: keyword rules and understanding examples."""

@@ -1,0 +1,152 @@
+"""The database handle: one `DatabaseProxy` that every model binds to, initialised once at start-up."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.db_url import connect
+
+from store.core.clock import SHANGHAI
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -32000,
+}
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+def open_database(url: str, var_dir: Path) -> peewee.Database:
+    """Bind the proxy to PostgreSQL or SQLite (`var/wxshop.db` when `url` is empty) and return the database."""
+    if not url:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{(var_dir / 'wxshop.db').resolve()}"
+    scheme = urlparse(url).scheme
+    if scheme.startswith("sqlite"):
+        db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
+        db.write_lock = threading.RLock()
+        _use_wal(db)
+    else:
+        db = connect(url)
+    database.initialize(db)
+    return db
+
+
+def _use_wal(db: peewee.Database, attempts: int = 50) -> None:
+    """Switch the file to WAL once (it persists). The switch needs a moment alone with the file and SQLite does
+    not wait for it, so processes starting together retry briefly instead of failing with "locked"."""
+    for attempt in range(attempts):
+        try:
+            db.execute_sql("PRAGMA journal_mode=wal")
+            return
+        except peewee.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A transaction that will write. SQLite has one writer at a time: this process's writers queue on a lock
+    instead of falling into SQLite's sleeping busy handler, and BEGIN IMMEDIATE takes the write lock up front so
+    a read-then-write transaction cannot deadlock. PostgreSQL gets a plain transaction."""
+    db = database.obj
+    lock = getattr(db, "write_lock", None)
+    if lock is None:
+        with database.atomic():
+            yield
+        return
+    with lock, database.atomic("IMMEDIATE"):
+        yield
+
+
+@contextmanager
+def write_lock() -> Iterator[None]:
+    """This process's SQLite writer lock without a transaction, for a single statement that commits by itself
+    (BEGIN IMMEDIATE and COMMIT would be two more statements). PostgreSQL needs nothing."""
+    lock = getattr(database.obj, "write_lock", None)
+    if lock is None:
+        yield
+        return
+    with lock:
+        yield
+
+
+class InsertIfNew:
+    """A one-row INSERT of fixed columns that does nothing when `unique` already holds the value (ON CONFLICT
+    DO NOTHING, SQLite and PostgreSQL alike), its SQL built by peewee once per database and reused. peewee builds
+    a query's SQL again on every execution, which for a one-row insert on the inbound path costs more CPU than
+    the database's own work; the parameters still go through each field's `db_value`. If peewee would add
+    columns of its own (defaults of fields not listed), nothing is cached."""
+
+    def __init__(self, model: type[peewee.Model], fields: Sequence[peewee.Field], unique: peewee.Field) -> None:
+        self.model = model
+        self.fields = tuple(fields)
+        self.unique = unique
+        self._db: peewee.Database | None = None
+        self._sql: str | None = None
+
+    def _query(self, values: tuple[object, ...]) -> tuple[str, list]:
+        query = self.model.insert_many([values], fields=self.fields)
+        return query.on_conflict(conflict_target=[self.unique], action="NOTHING").sql()
+
+    def execute(self, *values: object) -> int | None:
+        """Insert the row; its id, or None when such a row exists already."""
+        db = database.obj
+        params = [field.db_value(value) for field, value in zip(self.fields, values, strict=True)]
+        if self._db is not db:
+            sql, built = self._query(values)
+            self._db, self._sql = db, (sql if list(built) == params else None)
+        if self._sql is None:
+            sql, params = self._query(values)
+        else:
+            sql = self._sql
+        cursor = db.execute_sql(sql, params)
+        if cursor.rowcount != 1:
+            return None
+        row = cursor.fetchone() if cursor.description else None  # PostgreSQL: RETURNING id
+        return row[0] if row else cursor.lastrowid
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+def close_database() -> None:
+    if database.obj is not None and not database.is_closed():
+        database.close()
+
+
+class ShanghaiDateTimeField(peewee.DateTimeField):
+    """Stores Asia/Shanghai wall time (China has no DST) and hands back aware datetimes on both backends."""
+
+    def db_value(self, value):  # type: ignore[override]
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(SHANGHAI).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):  # type: ignore[override]
+        value = super().python_value(value)
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
+        return value
+
+
+def datetime_value(when: datetime) -> peewee.Value:
+    """A datetime as a literal in INSERT … SELECT, stored as every ShanghaiDateTimeField stores it."""
+    return peewee.Value(ShanghaiDateTimeField().db_value(when))

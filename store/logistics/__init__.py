@@ -1,0 +1,1 @@
+"""Shipments, parcel traces and parcels in trouble."""

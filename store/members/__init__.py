@@ -1,0 +1,1 @@
+"""Members: spend, points, tiers, birthdays, followers, referral codes and privacy on unfollow."""

@@ -1,0 +1,1 @@
+"""The shop's figures, funnel events, alerts and worker heartbeats."""

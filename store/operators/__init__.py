@@ -1,0 +1,1 @@
+"""Console operators and their sign-in."""

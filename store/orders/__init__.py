@@ -1,0 +1,1 @@
+"""Orders: checkout, pricing, payments, refunds, addresses and order views."""

@@ -1,0 +1,267 @@
+"""Refunds: requested (a row, in one transaction), submitted to WeChat Pay through the injected `PayGateway`
+(outside any transaction), and settled once WeChat says how it went. Every step is a conditional UPDATE on
+the refund's status, so a retried job, a second operator click or the sweep never refunds twice.
+
+* Idempotent by refund number: `request_refund(..., refund_no="…")` with a number already used returns that
+  refund (or raises `RefundConflict` when the order or amount differ); WeChat itself treats a repeated
+  out_refund_no as the same refund. Without a number one is made: `{order_no}R{n}`.
+* Amounts: positive, and all refunds of an order (requested, in flight or done) never exceed what was paid.
+* Restock rules: a refund restocks only units that never left the warehouse. A full refund of an order that
+  has not shipped puts every line back (`release_stock`); a partial refund restocks only the lines and
+  quantities named in `restock` (the operator says which items are refunded). Once an order has shipped,
+  nothing is restocked automatically — returned goods come back through after-sales, which restocks on
+  receipt. Each line's `restocked_qty` caps what can ever be put back. Late-payment refunds restock nothing
+  (the cancellation already did).
+* On success: the order's `refunded_fen` grows and its status settles (`refunded` / `partially_refunded`);
+  the member's spend goes down and earned points are clawed back in proportion; a **full** refund also returns
+  the points used and the coupons (while still valid). A partial refund returns neither.
+* On a permanent refusal the refund is `failed` (with WeChat's code) and the order settles back; transient
+  errors leave it `pending` for the sweep (`refunds_to_submit`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import datetime
+
+import peewee
+
+from store.catalog.inventory import UnknownSku, release_stock
+from store.core.db import write_transaction
+from store.members import accounts as members
+from store.members.accounts import MemberRules
+from store.orders.checkout import (
+    COMPLETED,
+    PAID,
+    PARTIALLY_REFUNDED,
+    REFUNDING,
+    SHIPPED,
+    Order,
+    OrderLine,
+    locked_order,
+    settled_status,
+)
+from store.orders.payments import (
+    FAILED,
+    LATE_PAYMENT,
+    PENDING,
+    REQUEST,
+    SUBMITTED,
+    SUCCEEDED,
+    PayError,
+    PayGateway,
+    Refund,
+)
+from store.promotions import coupons as coupon_store
+
+REFUNDABLE = frozenset({PAID, SHIPPED, COMPLETED, PARTIALLY_REFUNDED, REFUNDING})
+
+
+class RefundError(ValueError):
+    """The refund cannot be requested; the message says why (for the operator)."""
+
+
+class RefundConflict(RefundError):
+    pass
+
+
+def _encode(restock: Mapping[int, int]) -> str:
+    return ",".join(f"{line}:{qty}" for line, qty in sorted(restock.items()) if qty > 0)
+
+
+def _decode(text: str) -> dict[int, int]:
+    pairs = (part.split(":") for part in text.split(",") if part)
+    return {int(line): int(qty) for line, qty in pairs}
+
+
+def request_refund(
+    order_no: str, amount_fen: int, reason: str, now: datetime, *, refund_no: str | None = None,
+    restock: Mapping[int, int] | None = None,
+) -> Refund:  # fmt: skip
+    """Create a pending refund (see the module docstring); submit it with `submit_refund`."""
+    if refund_no is not None:
+        existing = Refund.get_or_none(Refund.refund_no == refund_no)
+        if existing is not None:
+            return _same(existing, order_no, amount_fen)
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
+        raise RefundError("amount_fen must be a positive integer")
+    try:
+        with write_transaction():
+            order = locked_order(order_no)
+            if order is None:
+                raise RefundError(f"no order {order_no}")
+            if order.status not in REFUNDABLE:
+                raise RefundError(f"order {order_no} is {order.status}: nothing to refund")
+            committed = committed_refunds(order_no)
+            if amount_fen > order.payable_fen - committed:
+                raise RefundError(
+                    f"refund {amount_fen} exceeds what is left to refund ({order.payable_fen - committed} fen)"
+                )
+            plan = _restock_plan(order, amount_fen == order.payable_fen - committed, restock)
+            count = Refund.select().where(Refund.order_no == order_no).count()
+            refund = Refund.create(
+                refund_no=refund_no or f"{order_no}R{count + 1}", order_no=order_no, kind=REQUEST,
+                amount_fen=amount_fen, total_fee=order.payable_fen, reason=reason[:80], restock=_encode(plan),
+                created_at=now,
+            )  # fmt: skip
+            Order.update(status=REFUNDING).where(Order.id == order.id).execute()
+            return refund
+    except peewee.IntegrityError:  # the same refund number, requested concurrently
+        if refund_no is None:
+            raise
+        return _same(Refund.get(Refund.refund_no == refund_no), order_no, amount_fen)
+
+
+def _same(refund: Refund, order_no: str, amount_fen: int) -> Refund:
+    if refund.order_no != order_no or refund.amount_fen != amount_fen:
+        raise RefundConflict(
+            f"refund number {refund.refund_no} was used for {refund.order_no} / {refund.amount_fen} fen"
+        )
+    return refund
+
+
+def committed_refunds(order_no: str) -> int:
+    """Fen refunded or on their way back for the order's own refunds (late-payment refunds are separate money)."""
+    total = (
+        Refund.select(peewee.fn.COALESCE(peewee.fn.SUM(Refund.amount_fen), 0))
+        .where(Refund.order_no == order_no, Refund.kind == REQUEST, Refund.status != FAILED)
+        .scalar()
+    )
+    return int(total or 0)
+
+
+def _restock_plan(order: Order, full: bool, restock: Mapping[int, int] | None) -> dict[int, int]:
+    lines = {line.id: line for line in OrderLine.select().where(OrderLine.order == order.id)}
+    if restock is None:
+        if not full or order.shipped_at is not None:
+            return {}
+        return {line_id: line.quantity - line.restocked_qty for line_id, line in lines.items()}
+    plan = {}
+    for line_id, qty in restock.items():
+        line = lines.get(int(line_id))
+        if line is None:
+            raise RefundError(f"order {order.order_no} has no line {line_id}")
+        if not isinstance(qty, int) or qty < 0 or qty > line.quantity - line.restocked_qty:
+            raise RefundError(f"line {line_id}: can restock 0..{line.quantity - line.restocked_qty}, not {qty!r}")
+        plan[line.id] = qty
+    return plan
+
+
+# ---- talking to WeChat Pay ---------------------------------------------------------------------------------------
+
+
+def submit_refund(refund_no: str, pay: PayGateway, now: datetime, rules: MemberRules) -> Refund:
+    """Send a pending refund to WeChat Pay and record the answer; safe to call again at any point."""
+    refund = Refund.get(Refund.refund_no == refund_no)
+    if refund.status == PENDING:
+        Refund.update(attempts=Refund.attempts + 1).where(Refund.id == refund.id).execute()
+        try:
+            refund_id = pay.refund(refund.order_no, refund.refund_no, refund.total_fee, refund.amount_fen,
+                                   refund.reason)  # fmt: skip
+        except PayError as exc:
+            if exc.retryable:
+                _note_error(refund, exc)
+                return Refund.get_by_id(refund.id)
+            refund_failed(refund_no, f"{exc.code}: {exc.message}", now, rules)
+            return Refund.get_by_id(refund.id)
+        with write_transaction():
+            Refund.update(status=SUBMITTED, refund_id=refund_id, submitted_at=now, error=None).where(
+                Refund.id == refund.id, Refund.status == PENDING
+            ).execute()
+    return sync_refund(refund_no, pay, now, rules)
+
+
+def sync_refund(refund_no: str, pay: PayGateway, now: datetime, rules: MemberRules) -> Refund:
+    """Ask WeChat how a submitted refund went and settle it when it is final."""
+    refund = Refund.get(Refund.refund_no == refund_no)
+    if refund.status != SUBMITTED:
+        return refund
+    try:
+        status = pay.refund_status(refund_no)
+    except PayError as exc:
+        _note_error(refund, exc)
+        return Refund.get_by_id(refund.id)
+    if status == "SUCCESS":
+        refund_succeeded(refund_no, now, rules)
+    elif status in ("CHANGE", "REFUNDCLOSE"):
+        refund_failed(refund_no, f"WeChat refund status {status}", now, rules)
+    return Refund.get_by_id(refund.id)
+
+
+def _note_error(refund: Refund, exc: PayError) -> None:
+    with write_transaction():
+        Refund.update(error=str(exc)[:200]).where(Refund.id == refund.id).execute()
+
+
+def refund_succeeded(refund_no: str, now: datetime, rules: MemberRules) -> bool:
+    """WeChat refunded: settle the order, stock, spend, points and coupons — once (False if already final)."""
+    with write_transaction():
+        moved = (
+            Refund.update(status=SUCCEEDED, finished_at=now, error=None)
+            .where(Refund.refund_no == refund_no, Refund.status.in_([PENDING, SUBMITTED]))
+            .execute()
+        )
+        if not moved:
+            return False
+        refund = Refund.get(Refund.refund_no == refund_no)
+        if refund.kind == LATE_PAYMENT:
+            return True
+        order = locked_order(refund.order_no)
+        assert order is not None
+        before = order.refunded_fen
+        Order.update(refunded_fen=Order.refunded_fen + refund.amount_fen).where(Order.id == order.id).execute()
+        for line_id, qty in _decode(refund.restock).items():
+            capped = (
+                OrderLine.update(restocked_qty=OrderLine.restocked_qty + qty)
+                .where(OrderLine.id == line_id, OrderLine.restocked_qty + qty <= OrderLine.quantity)
+                .execute()
+            )
+            if capped:
+                with contextlib.suppress(UnknownSku):  # deleted from the catalog since: nothing to put back
+                    release_stock(OrderLine.get_by_id(line_id).sku_id, qty)
+        members.record_refund(
+            order.openid, order.order_no, refund.amount_fen, refund.refund_no, now, rules, paid_fen=order.payable_fen,
+            refunded_before_fen=before,
+        )  # fmt: skip
+        if before + refund.amount_fen >= order.payable_fen:
+            members.return_points(order.openid, order.points_used, order.order_no, now)
+            coupon_store.restore_used_coupons(order.order_no, now)
+        _settle(order.order_no)
+    return True
+
+
+def refund_failed(refund_no: str, error: str, now: datetime, rules: MemberRules) -> bool:
+    with write_transaction():
+        moved = (
+            Refund.update(status=FAILED, finished_at=now, error=error[:200])
+            .where(Refund.refund_no == refund_no, Refund.status.in_([PENDING, SUBMITTED]))
+            .execute()
+        )
+        if moved:
+            refund = Refund.get(Refund.refund_no == refund_no)
+            if refund.kind == REQUEST:
+                _settle(refund.order_no)
+    return bool(moved)
+
+
+def _settle(order_no: str) -> None:
+    order = locked_order(order_no)
+    assert order is not None
+    in_flight = (
+        Refund.select()
+        .where(Refund.order_no == order_no, Refund.kind == REQUEST, Refund.status.in_([PENDING, SUBMITTED]))
+        .exists()
+    )
+    Order.update(status=settled_status(order, in_flight)).where(Order.id == order.id).execute()
+
+
+def refunds_to_submit(limit: int = 100) -> list[str]:
+    """Pending and submitted refunds, oldest first: what the refund sweep pushes along."""
+    query = (
+        Refund.select(Refund.refund_no)
+        .where(Refund.status.in_([PENDING, SUBMITTED]))
+        .order_by(Refund.id)
+        .limit(limit)
+    )
+    return [row.refund_no for row in query]

@@ -1,0 +1,1 @@
+"""The outbox: notices, their kinds and templates, the template linter, customer-service windows."""

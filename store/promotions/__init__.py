@@ -1,0 +1,1 @@
+"""Coupons and the new-follower gift."""

@@ -1,0 +1,1 @@
+"""Product search: shopper text, the index, its build and the synonym lexicon."""

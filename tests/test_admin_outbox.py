@@ -62,7 +62,8 @@ async def test_operators_see_the_outbox_and_send_a_dropped_notice_again(config: 
         detail = await get(f"/admin/api/outbox/{paid}")
         assert detail["fields"]["order_no"] == "WX20261124001" and detail["msgid"]
         await get("/admin/api/outbox/999999", 404)
-        await get("/admin/api/outbox/nope", 404)
+        await get("/admin/api/outbox/nope", 400)
+        await get("/admin/api/outbox/99999999999999999999999", 400)
 
         sent_again = await shop.session.post(url(f"/admin/api/outbox/{paid}/retry"), headers=AUTH)
         assert sent_again.status == 409, "a sent notice is never sent again"

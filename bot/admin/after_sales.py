@@ -1,4 +1,4 @@
-"""After-sales tickets in the admin API (bearer auth from `bot.admin.api`'s middleware):
+"""After-sales tickets in the admin API (auth and errors from the admin sub-app, bot.admin.app):
 
 * `GET /admin/api/after-sales?status=&kind=&openid=&before_id=&limit=` — newest first, paged by id, each with
   `overdue`; `GET /admin/api/after-sales/stats?days=7` — tickets per kind, complaints, complaint rate
@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.admin.api import error
+from bot.admin.params import page_size, query_int
 from bot.pay.client import SHOP_RULES, ensure_pay_client, ensure_shop_rules
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.after_sales.tickets import (
@@ -45,26 +46,16 @@ _dumps = partial(json.dumps, ensure_ascii=False, default=str)
 RULES = web.AppKey("after_sales_rules", AfterSalesRules)
 
 
-def setup_after_sales_admin(app: web.Application) -> None:
+def setup(app: web.Application, admin: web.Application) -> None:
     ensure_pay_client(app)
     ensure_shop_rules(app)
     config = app[CONFIG]
     app[RULES] = AfterSalesRules.from_settings(config.after_sales, config.shop)
-    app.router.add_get("/admin/api/after-sales", list_view)
-    app.router.add_get("/admin/api/after-sales/stats", stats_view)
-    app.router.add_get("/admin/api/after-sales/{case_no}", detail_view)
-    app.router.add_post("/admin/api/after-sales/{case_no}/approve", approve_view)
-    app.router.add_post("/admin/api/after-sales/{case_no}/refuse", refuse_view)
-
-
-def _int(value: str | None, name: str, default: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise web.HTTPBadRequest(text=_dumps({"error": f"{name} must be an integer"}),
-                                 content_type="application/json") from None  # fmt: skip
+    admin.router.add_get("/api/after-sales", list_view)
+    admin.router.add_get("/api/after-sales/stats", stats_view)
+    admin.router.add_get("/api/after-sales/{case_no}", detail_view)
+    admin.router.add_post("/api/after-sales/{case_no}/approve", approve_view)
+    admin.router.add_post("/api/after-sales/{case_no}/refuse", refuse_view)
 
 
 async def list_view(request: web.Request) -> web.Response:
@@ -74,31 +65,31 @@ async def list_view(request: web.Request) -> web.Response:
         return error(400, f"unknown status {status!r}", known=sorted(STATUS_LABELS))
     if kind is not None and kind not in KIND_LABELS:
         return error(400, f"unknown kind {kind!r}", known=sorted(KIND_LABELS))
-    limit = max(1, min(MAX_PAGE, _int(query.get("limit"), "limit", 50)))
+    limit = page_size(query, "limit", 50, MAX_PAGE)
     tickets = await run_blocking(
-        request.app, list_tickets, status=status, kind=kind, openid=query.get("openid") or None,
-        before_id=_int(query.get("before_id"), "before_id", 0) or None, limit=limit,
+        request.config_dict, list_tickets, status=status, kind=kind, openid=query.get("openid") or None,
+        before_id=query_int(query, "before_id", 0) or None, limit=limit,
     )  # fmt: skip
-    now = request.app[RESOURCES].clock.now()
+    now = request.config_dict[RESOURCES].clock.now()
     next_before = tickets[-1].id if len(tickets) == limit else None
     return web.json_response({"tickets": [ticket_dict(t, now) for t in tickets], "next_before_id": next_before},
                              dumps=_dumps)  # fmt: skip
 
 
 async def stats_view(request: web.Request) -> web.Response:
-    days = _int(request.query.get("days"), "days", 7)
+    days = query_int(request.query, "days", 7, high=3660)
     if not 1 <= days <= 366:
         return error(400, "days must be 1..366")
-    stats = await run_blocking(request.app, after_sales_stats, request.app[RESOURCES].clock.now(), days)
+    stats = await run_blocking(request.config_dict, after_sales_stats, request.config_dict[RESOURCES].clock.now(), days)
     return web.json_response(stats, dumps=_dumps)
 
 
 async def detail_view(request: web.Request) -> web.Response:
     try:
-        ticket = await run_blocking(request.app, get_ticket, request.match_info["case_no"])
+        ticket = await run_blocking(request.config_dict, get_ticket, request.match_info["case_no"])
     except TicketNotFound as exc:
         return error(404, str(exc))
-    return web.json_response(ticket_dict(ticket, request.app[RESOURCES].clock.now()), dumps=_dumps)
+    return web.json_response(ticket_dict(ticket, request.config_dict[RESOURCES].clock.now()), dumps=_dumps)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -114,7 +105,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 async def approve_view(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     body = await _body(request)
     amount, note = body.get("amount_fen"), body.get("note", "")
     if (amount is not None and (not isinstance(amount, int) or isinstance(amount, bool))) or not isinstance(note, str):
@@ -136,7 +127,7 @@ async def approve_view(request: web.Request) -> web.Response:
 
 
 async def refuse_view(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     body = await _body(request)
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():

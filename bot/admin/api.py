@@ -34,13 +34,12 @@ PREFIX = "/admin/api/"
 TOML_TYPES = frozenset({"application/toml", "text/toml"})
 
 
-def setup_admin(app: web.Application) -> None:
+def setup(app: web.Application, admin: web.Application) -> None:
     setup_sessions(app)
-    app.middlewares.append(admin_auth)
-    app.router.add_get("/admin/api/keywords", list_keywords)
-    app.router.add_post("/admin/api/keywords", import_keywords)
-    app.router.add_delete("/admin/api/keywords/{name}", remove_keyword)
-    app.router.add_get("/admin/api/keywords/test", test_keywords)
+    admin.router.add_get("/api/keywords", list_keywords)
+    admin.router.add_post("/api/keywords", import_keywords)
+    admin.router.add_delete("/api/keywords/{name}", remove_keyword)
+    admin.router.add_get("/api/keywords/test", test_keywords)
 
 
 def error(status: int, message: str, **extra: Any) -> web.Response:
@@ -56,7 +55,7 @@ async def admin_auth(request: web.Request, handler: Handler) -> web.StreamRespon
     """A bearer token, or a console session cookie (with its CSRF token on requests that change something)."""
     if not request.path.startswith(PREFIX):
         return await handler(request)
-    token = request.app[CONFIG].admin.api_token
+    token = request.config_dict[CONFIG].admin.api_token
     given = request.headers.get("Authorization", "")
     if not given:
         session = await request_session(request)
@@ -75,7 +74,7 @@ async def admin_auth(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def list_keywords(request: web.Request) -> web.Response:
-    rule_set = await run_blocking(request.app, load_rule_set)
+    rule_set = await run_blocking(request.config_dict, load_rule_set)
     rules = [
         {
             "name": r.name,
@@ -107,7 +106,7 @@ async def import_keywords(request: web.Request) -> web.Response:
         return error(400, "body is not JSON")
     except RulesInvalid as exc:
         return error(422, "the rules have problems; nothing was saved", problems=exc.errors)
-    app = request.app
+    app = request.config_dict
     replace = request.query.get("replace") in ("1", "true", "yes")
     now = app[RESOURCES].clock.now()
     created, updated, deleted = await run_blocking(
@@ -120,7 +119,7 @@ async def import_keywords(request: web.Request) -> web.Response:
 
 
 async def remove_keyword(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     if not await run_blocking(app, delete_rule, request.match_info["name"]):
         return error(404, "no rule with that name")
     version = await run_blocking(app, current_version)
@@ -134,10 +133,10 @@ async def test_keywords(request: web.Request) -> web.Response:
     text = request.query.get("text", "")
     if not text:
         return error(400, "query parameter text is required")
-    compiled = request.app[RULES].current
-    now = request.app[RESOURCES].clock.now()
+    compiled = request.config_dict[RULES].current
+    now = request.config_dict[RESOURCES].clock.now()
     hit = compiled.match(text, now)
-    conflicts = await run_blocking(request.app, compiled.matcher.conflicts, now)
+    conflicts = await run_blocking(request.config_dict, compiled.matcher.conflicts, now)
     result: dict[str, Any] = {"text": text, "rule": None, "conflicts": [str(c) for c in conflicts]}
     if hit is not None:
         match, record = hit

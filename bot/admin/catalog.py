@@ -1,4 +1,4 @@
-"""Catalog admin API: products, SKUs and stock (bearer auth from bot.admin.api). Writes announce a catalog change so
+"""Catalog admin API: products, SKUs and stock. Writes announce a catalog change so
 every serve process rebuilds its search index.
 
 - `GET /admin/api/products?category=服饰/女装&page=1&per_page=20`: products with price range and stock.
@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.admin.api import error
+from bot.admin.params import page_size
 from bot.chat.conversation import catalog_channel
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.catalog.csv_format import CatalogFileError, read_catalog
@@ -28,12 +29,12 @@ from store.catalog.products import Product, Sku, category_by_path, price_range
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
 
-def setup_admin_catalog(app: web.Application) -> None:
-    app.router.add_get("/admin/api/products", list_products)
-    app.router.add_post("/admin/api/products", import_products)
-    app.router.add_get("/admin/api/products/{code}", get_product)
-    app.router.add_put("/admin/api/skus/{code}/stock", put_stock)
-    app.router.add_post("/admin/api/skus/{code}/restock", post_restock)
+def setup(app: web.Application, admin: web.Application) -> None:
+    admin.router.add_get("/api/products", list_products)
+    admin.router.add_post("/api/products", import_products)
+    admin.router.add_get("/api/products/{code}", get_product)
+    admin.router.add_put("/api/skus/{code}/stock", put_stock)
+    admin.router.add_post("/api/skus/{code}/restock", post_restock)
 
 
 def _sku_dict(sku: Sku) -> dict[str, Any]:
@@ -77,12 +78,9 @@ def _list(category: str, page: int, per_page: int) -> dict[str, Any] | None:
 
 
 async def list_products(request: web.Request) -> web.Response:
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-        per_page = min(100, max(1, int(request.query.get("per_page", "20"))))
-    except ValueError:
-        return error(400, "page and per_page must be integers")
-    result = await run_blocking(request.app, _list, request.query.get("category", ""), page, per_page)
+    page = page_size(request.query, "page", 1, 10**6)
+    per_page = page_size(request.query, "per_page", 20, 100)
+    result = await run_blocking(request.config_dict, _list, request.query.get("category", ""), page, per_page)
     if result is None:
         return error(404, "no such category")
     return web.json_response(result, dumps=_dumps)
@@ -93,7 +91,7 @@ async def get_product(request: web.Request) -> web.Response:
         product = Product.get_or_none(Product.code == request.match_info["code"])
         return _product_dict(product, with_skus=True) if product else None
 
-    result = await run_blocking(request.app, load)
+    result = await run_blocking(request.config_dict, load)
     return web.json_response(result, dumps=_dumps) if result else error(404, "no such product")
 
 
@@ -108,8 +106,8 @@ async def import_products(request: web.Request) -> web.Response:
         rows = read_catalog(io.StringIO(text))
     except CatalogFileError as exc:
         return error(422, "the catalog has problems; nothing was written", problems=[str(e) for e in exc.errors])
-    report = await run_blocking(request.app, import_rows, rows)
-    await _announce(request.app)
+    report = await run_blocking(request.config_dict, import_rows, rows)
+    await _announce(request.config_dict)
     return web.json_response({"summary": report.summary()}, dumps=_dumps)
 
 
@@ -153,10 +151,10 @@ async def _on_sku(request: web.Request, change: Any) -> web.Response:
         change(sku)
         return _sku_dict(Sku.get_by_id(sku.id))
 
-    result = await run_blocking(request.app, apply)
+    result = await run_blocking(request.config_dict, apply)
     if result is None:
         return error(404, "no such SKU")
-    await _announce(request.app)
+    await _announce(request.config_dict)
     return web.json_response(result, dumps=_dumps)
 
 

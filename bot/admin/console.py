@@ -40,16 +40,15 @@ LOGIN_PAGE = """<!doctype html>
 """
 
 
-def setup_console(app: web.Application) -> None:
+def setup(app: web.Application, admin: web.Application) -> None:
     """Routes of the console; the sessions themselves are set up with the admin API (bot.admin.api)."""
-    app.router.add_get("/admin", to_console)
-    app.router.add_get("/admin/", console_page)
-    app.router.add_get("/admin/login", login_form)
-    app.router.add_post("/admin/login", login_submit)
-    app.router.add_post("/admin/logout", logout)
-    app.router.add_get("/admin/api/session", session_view)
+    admin.router.add_get("/", console_page)
+    admin.router.add_get("/login", login_form)
+    admin.router.add_post("/login", login_submit)
+    admin.router.add_post("/logout", logout)
+    admin.router.add_get("/api/session", session_view)
     for name in ASSETS:
-        app.router.add_get(f"/admin/static/{name}", asset)
+        admin.router.add_get(f"/static/{name}", asset)
 
 
 @functools.cache
@@ -84,7 +83,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login_submit(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     form = await request.post()
     username = str(form.get("username", "")).strip()[:MAX_FIELD_CHARS]
     password = str(form.get("password", ""))[:MAX_FIELD_CHARS]
@@ -110,16 +109,16 @@ async def logout(request: web.Request) -> web.Response:
         form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
         if not csrf_ok(request, session, str(form.get("csrf_token", ""))):
             return web.json_response({"error": "missing or wrong X-CSRF-Token header"}, status=403)
-        await request.app[SESSIONS].close(session)
+        await request.config_dict[SESSIONS].close(session)
     response = _redirect("/admin/login")
-    request.app[SESSIONS].clear_cookie(response)
+    request.config_dict[SESSIONS].clear_cookie(response)
     return response
 
 
 async def session_view(request: web.Request) -> web.Response:
     """Who is signed in and the CSRF token the page must send; nulls for a bearer-token client."""
     session = None if request.headers.get("Authorization") else await request_session(request)
-    ttl = request.app[SESSIONS].ttl
+    ttl = request.config_dict[SESSIONS].ttl
     body = {
         "username": session.username if session else None,
         "csrf_token": session.csrf if session else None,

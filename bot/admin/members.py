@@ -1,4 +1,4 @@
-"""Members in the admin API (bearer auth from `bot.admin.api`'s middleware), and the members side's start-up check.
+"""Members in the admin API, and the members side's start-up check.
 
 * `POST /admin/api/qrcodes` — body `{"purpose": "channel" | "referrer", "name": str, "referrer": openid (referrer
   codes), "scene": str (optional; generated), "expire_seconds": int (optional: a temporary code, 60..2592000)}`.
@@ -28,6 +28,7 @@ from aiohttp import web
 from wechatpy.exceptions import WeChatClientException
 
 from bot.admin.api import error
+from bot.admin.params import query_int
 from bot.process.config import ConfigError
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from bot.wechat.gateway import WECHAT
@@ -49,13 +50,13 @@ def member_settings(config: Any) -> MemberSettings:
     return MemberSettings.from_settings(config.shop, config.wechat.app_id)
 
 
-def setup_members(app: web.Application) -> None:
+def setup(app: web.Application, admin: web.Application) -> None:
     app[MEMBER_SETTINGS] = member_settings(app[CONFIG])
     app.cleanup_ctx.append(_check_templates)
-    app.router.add_post("/admin/api/qrcodes", create_view)
-    app.router.add_get("/admin/api/qrcodes", list_view)
-    app.router.add_get("/admin/api/members/{openid}", member_view)
-    app.router.add_get("/admin/api/gifts", gifts_view)
+    admin.router.add_post("/api/qrcodes", create_view)
+    admin.router.add_get("/api/qrcodes", list_view)
+    admin.router.add_get("/api/members/{openid}", member_view)
+    admin.router.add_get("/api/gifts", gifts_view)
 
 
 async def _check_templates(app: web.Application) -> AsyncIterator[None]:
@@ -68,7 +69,7 @@ async def _check_templates(app: web.Application) -> AsyncIterator[None]:
 
 
 async def create_view(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -100,7 +101,7 @@ async def create_view(request: web.Request) -> web.Response:
 
 
 async def list_view(request: web.Request) -> web.Response:
-    return web.json_response({"qrcodes": await run_blocking(request.app, qrcode_report)}, dumps=_dumps)
+    return web.json_response({"qrcodes": await run_blocking(request.config_dict, qrcode_report)}, dumps=_dumps)
 
 
 def _member_detail(openid: str, settings: MemberSettings, now: Any) -> dict[str, Any] | None:
@@ -155,7 +156,7 @@ def _member_detail(openid: str, settings: MemberSettings, now: Any) -> dict[str,
 
 
 async def member_view(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     detail = await run_blocking(
         app, _member_detail, request.match_info["openid"], app[MEMBER_SETTINGS], app[RESOURCES].clock.now()
     )
@@ -165,11 +166,8 @@ async def member_view(request: web.Request) -> web.Response:
 
 
 async def gifts_view(request: web.Request) -> web.Response:
-    app = request.app
-    try:
-        days = int(request.query.get("days", "30"))
-    except ValueError:
-        return error(400, "days must be an integer")
+    app = request.config_dict
+    days = query_int(request.query, "days", 30, high=3660)
     now = app[RESOURCES].clock.now()
     since = now - timedelta(days=days) if days > 0 else None
     stats = await run_blocking(app, gifts.gift_stats, now, since)

@@ -1,4 +1,4 @@
-"""The merchant's business metrics in the admin API (bearer auth from `bot.admin.api`'s middleware).
+"""The merchant's business metrics in the admin API (auth and errors from the admin sub-app, bot.admin.app).
 
 `GET /admin/api/metrics?day=YYYY-MM-DD&funnel_days=7&by_product=1` — as of now: GMV of the week, month and quarter
 against the previous period (same elapsed time), refunds and net; average order value against its band; the
@@ -24,9 +24,9 @@ MAX_FUNNEL_DAYS = 366
 _dumps = partial(json.dumps, ensure_ascii=False)
 
 
-def setup_shop_metrics(app: web.Application) -> None:
+def setup(app: web.Application, admin: web.Application) -> None:
     app[METRIC_RULES] = MetricRules.from_settings(app[CONFIG].shop)
-    app.router.add_get("/admin/api/metrics", metrics_view)
+    admin.router.add_get("/api/metrics", metrics_view)
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -39,7 +39,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     if not days.isdigit() or not 1 <= int(days) <= MAX_FUNNEL_DAYS:
         return error(400, f"funnel_days must be 1..{MAX_FUNNEL_DAYS}")
     by_product = query.get("by_product", "") in ("1", "true", "yes")
-    app = request.app
+    app = request.config_dict
     figures = await run_blocking(app, partial(snapshot, app[RESOURCES].clock.now(), app[METRIC_RULES], day=day,
                                               funnel_days=int(days), by_product=by_product))  # fmt: skip
     return web.json_response(figures, dumps=_dumps)

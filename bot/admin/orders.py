@@ -1,4 +1,4 @@
-"""Orders in the admin API (bearer auth from `bot.admin.api`'s middleware):
+"""Orders in the admin API (auth and errors from the admin sub-app, bot.admin.app):
 
 * `GET /admin/api/orders?status=&openid=&before_id=&limit=` — newest first, paged by id (`next_before_id`).
 * `GET /admin/api/orders/{order_no}` — the order with lines, pricing explanation, payments and refunds.
@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.admin.api import error
+from bot.admin.params import page_size, query_int
 from bot.pay.client import SHOP_RULES, ensure_pay_client, ensure_shop_rules
 from bot.web.runtime import RESOURCES, run_blocking
 from store.orders.checkout import STATUS_LABELS, get_order
@@ -29,22 +30,12 @@ MAX_PAGE = 200
 _dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
-def setup_order_admin(app: web.Application) -> None:
+def setup(app: web.Application, admin: web.Application) -> None:
     ensure_pay_client(app)
     ensure_shop_rules(app)
-    app.router.add_get("/admin/api/orders", list_view)
-    app.router.add_get("/admin/api/orders/{order_no}", detail_view)
-    app.router.add_post("/admin/api/orders/{order_no}/refund", refund_view)
-
-
-def _int(value: str | None, name: str, default: int | None = None) -> int | None:
-    if value in (None, ""):
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise web.HTTPBadRequest(text=_dumps({"error": f"{name} must be an integer"}),
-                                 content_type="application/json") from None  # fmt: skip
+    admin.router.add_get("/api/orders", list_view)
+    admin.router.add_get("/api/orders/{order_no}", detail_view)
+    admin.router.add_post("/api/orders/{order_no}/refund", refund_view)
 
 
 async def list_view(request: web.Request) -> web.Response:
@@ -52,10 +43,10 @@ async def list_view(request: web.Request) -> web.Response:
     status = query.get("status") or None
     if status is not None and status not in STATUS_LABELS:
         return error(400, f"unknown status {status!r}", known=sorted(STATUS_LABELS))
-    limit = max(1, min(MAX_PAGE, _int(query.get("limit"), "limit", 50) or 50))
+    limit = page_size(query, "limit", 50, MAX_PAGE)
     orders = await run_blocking(
-        request.app, list_orders, status=status, openid=query.get("openid") or None,
-        before_id=_int(query.get("before_id"), "before_id"), limit=limit,
+        request.config_dict, list_orders, status=status, openid=query.get("openid") or None,
+        before_id=query_int(query, "before_id", 0) or None, limit=limit,
     )  # fmt: skip
     next_before = orders[-1].id if len(orders) == limit else None
     return web.json_response({"orders": [order_dict(o) for o in orders], "next_before_id": next_before},
@@ -63,7 +54,7 @@ async def list_view(request: web.Request) -> web.Response:
 
 
 async def detail_view(request: web.Request) -> web.Response:
-    detail = await run_blocking(request.app, order_detail, request.match_info["order_no"], None)
+    detail = await run_blocking(request.config_dict, order_detail, request.match_info["order_no"], None)
     if detail is None:
         return error(404, "no such order")
     return web.json_response(detail_dict(detail), dumps=_dumps)
@@ -93,7 +84,7 @@ def _refund_input(body: Any) -> tuple[int | None, str, str | None, dict[int, int
 
 
 async def refund_view(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     order_no = request.match_info["order_no"]
     try:
         amount, reason, refund_no, restock = _refund_input(await request.json())

@@ -1,4 +1,4 @@
-"""The outbox in the admin API (bearer token or console session, `bot.admin.api`'s middleware): what was sent, what
+"""The outbox in the admin API (auth and errors from the admin sub-app, bot.admin.app): what was sent, what
 waits, what was dropped and why, and sending a failed or dropped notice again.
 
 * `GET /admin/api/outbox?status=&kind=&openid=&page=&per_page=` — newest first: `{"items", "page", "per_page",
@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.admin.api import error
+from bot.admin.params import page_size, parse_int
 from bot.jobs.outbox_service import template_quota
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from scheduler.outbox_limits import shanghai_day
@@ -43,11 +44,11 @@ MAX_PER_PAGE = 200
 _dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
-def setup_outbox_admin(app: web.Application) -> None:
-    app.router.add_get("/admin/api/outbox", list_view)
-    app.router.add_get("/admin/api/outbox/stats", stats_view)
-    app.router.add_get("/admin/api/outbox/{id}", detail_view)
-    app.router.add_post("/admin/api/outbox/{id}/retry", retry_view)
+def setup(app: web.Application, admin: web.Application) -> None:
+    admin.router.add_get("/api/outbox", list_view)
+    admin.router.add_get("/api/outbox/stats", stats_view)
+    admin.router.add_get("/api/outbox/{id}", detail_view)
+    admin.router.add_post("/api/outbox/{id}/retry", retry_view)
 
 
 def notice_dict(notice: Notice, with_fields: bool = False) -> dict[str, Any]:
@@ -62,39 +63,28 @@ def notice_dict(notice: Notice, with_fields: bool = False) -> dict[str, Any]:
     return row
 
 
-def _positive(request: web.Request, name: str, default: int, most: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise web.HTTPBadRequest(text=_dumps({"error": f"{name} must be a whole number ≥ 1"}),
-                                 content_type="application/json")  # fmt: skip
-    return min(int(raw), most)
-
-
 def _notice_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise web.HTTPNotFound(text=_dumps({"error": "no such notice"}), content_type="application/json")
-    return int(raw)
+    value = parse_int(request.match_info["id"], "notice id", low=1)
+    assert value is not None
+    return value
 
 
 async def list_view(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status is not None and status not in STATUSES:
         return error(400, f"unknown status {status!r}", known=list(STATUSES))
-    page = _positive(request, "page", 1, 10**6)
-    per_page = _positive(request, "per_page", 50, MAX_PER_PAGE)
+    page = page_size(request.query, "page", 1, 10**6)
+    per_page = page_size(request.query, "per_page", 50, MAX_PER_PAGE)
     notices, total = await run_blocking(
-        request.app, list_notices, status, request.query.get("kind") or None, request.query.get("openid") or None,
-        page, per_page,
+        request.config_dict, list_notices, status, request.query.get("kind") or None,
+        request.query.get("openid") or None, page, per_page,
     )  # fmt: skip
     body = {"items": [notice_dict(n) for n in notices], "page": page, "per_page": per_page, "total": total}
     return web.json_response(body, dumps=_dumps)
 
 
 async def stats_view(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     config, resources = app[CONFIG], app[RESOURCES]
     now = resources.clock.now()
     quota = template_quota(config, resources)
@@ -112,7 +102,7 @@ async def stats_view(request: web.Request) -> web.Response:
 
 async def detail_view(request: web.Request) -> web.Response:
     notice_id = _notice_id(request)
-    notice = await run_blocking(request.app, Notice.get_or_none, Notice.id == notice_id)
+    notice = await run_blocking(request.config_dict, Notice.get_or_none, Notice.id == notice_id)
     if notice is None:
         return error(404, "no such notice")
     return web.json_response(notice_dict(notice, with_fields=True), dumps=_dumps)
@@ -121,10 +111,10 @@ async def detail_view(request: web.Request) -> web.Response:
 async def retry_view(request: web.Request) -> web.Response:
     notice_id = _notice_id(request)
     try:
-        await run_blocking(request.app, retry_notice, notice_id, request.app[RESOURCES].clock.now())
+        await run_blocking(request.config_dict, retry_notice, notice_id, request.config_dict[RESOURCES].clock.now())
     except Notice.DoesNotExist:
         return error(404, "no such notice")
     except NotRetryable as exc:
         return error(409, str(exc))
-    notice = await run_blocking(request.app, Notice.get_by_id, notice_id)
+    notice = await run_blocking(request.config_dict, Notice.get_by_id, notice_id)
     return web.json_response(notice_dict(notice, with_fields=True), dumps=_dumps)

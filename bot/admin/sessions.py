@@ -155,7 +155,7 @@ def setup_sessions(app: web.Application) -> None:
 async def request_session(request: web.Request) -> Session | None:
     """The console session the request's cookie names, if it is live."""
     token = request.cookies.get(COOKIE)
-    return await request.app[SESSIONS].find(token) if token else None
+    return await request.config_dict[SESSIONS].find(token) if token else None
 
 
 def csrf_ok(request: web.Request, session: Session, form_value: str | None = None) -> bool:

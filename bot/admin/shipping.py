@@ -1,4 +1,4 @@
-"""Shipping and tracking in the admin API (bearer auth from `bot.admin.api`'s middleware), and the tracking push
+"""Shipping and tracking in the admin API, and the tracking push
 endpoint (`bot.logistics.notify`):
 
 * `POST /admin/api/orders/{order_no}/ship` — body `{"carrier": "yuantong", "tracking_no": "YT1234567890"}`:
@@ -19,7 +19,6 @@ from aiohttp import web
 
 from bot.admin.api import error
 from bot.jobs.queue import JOBS
-from bot.logistics.notify import setup_logistics_notify
 from bot.web.runtime import RESOURCES, run_blocking
 from scheduler.logistics_jobs import subscribe_job_id
 from store.logistics.shipments import (
@@ -34,10 +33,9 @@ from store.logistics.shipments import (
 _dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
-def setup_shipping(app: web.Application) -> None:
-    setup_logistics_notify(app)
-    app.router.add_post("/admin/api/orders/{order_no}/ship", ship_view)
-    app.router.add_get("/admin/api/orders/{order_no}/tracking", tracking_view)
+def setup(app: web.Application, admin: web.Application) -> None:
+    admin.router.add_post("/api/orders/{order_no}/ship", ship_view)
+    admin.router.add_get("/api/orders/{order_no}/tracking", tracking_view)
 
 
 def _ship_input(body: Any) -> tuple[str, str]:
@@ -50,7 +48,7 @@ def _ship_input(body: Any) -> tuple[str, str]:
 
 
 async def ship_view(request: web.Request) -> web.Response:
-    app = request.app
+    app = request.config_dict
     order_no = request.match_info["order_no"]
     try:
         carrier, number = _ship_input(await request.json())
@@ -71,7 +69,7 @@ async def ship_view(request: web.Request) -> web.Response:
 
 
 async def tracking_view(request: web.Request) -> web.Response:
-    shipment = await run_blocking(request.app, shipment_of, request.match_info["order_no"])
+    shipment = await run_blocking(request.config_dict, shipment_of, request.match_info["order_no"])
     if shipment is None:
         return error(404, "this order has no shipment")
     return web.json_response(shipment_dict(shipment, with_trace=True), dumps=_dumps)

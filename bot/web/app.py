@@ -10,17 +10,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.admin.after_sales import setup_after_sales_admin
-from bot.admin.api import setup_admin
-from bot.admin.catalog import setup_admin_catalog
-from bot.admin.console import setup_console
-from bot.admin.members import setup_members
-from bot.admin.metrics import setup_shop_metrics
-from bot.admin.orders import setup_order_admin
-from bot.admin.outbox import setup_outbox_admin
-from bot.admin.shipping import setup_shipping
+from bot.admin.app import setup_admin_app
 from bot.chat.conversation import setup_conversation
 from bot.jobs.queue import setup_jobs
+from bot.logistics.notify import setup_logistics_notify
 from bot.pay.notify import setup_pay_notify
 from bot.pay.pages import setup_pay_pages
 from bot.process import metrics
@@ -49,19 +42,12 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_metrics(app)
     setup_conversation(app)
     setup_gateway(app)
-    setup_admin(app)
-    setup_console(app)
-    setup_admin_catalog(app)
-    setup_members(app)
     setup_product_pages(app)
     setup_jobs(app)
     setup_pay_pages(app)
     setup_pay_notify(app)
-    setup_order_admin(app)
-    setup_outbox_admin(app)
-    setup_shipping(app)
-    setup_after_sales_admin(app)
-    setup_shop_metrics(app)
+    setup_logistics_notify(app)
+    setup_admin_app(app)
     return app
 
 

@@ -7,7 +7,7 @@ import contextlib
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -197,6 +197,6 @@ RESOURCES = web.AppKey("resources", Resources)
 EXECUTOR = web.AppKey("executor", HandlerPool)
 
 
-async def run_blocking(app: web.Application, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def run_blocking(app: Mapping[Any, Any], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run synchronous domain code (peewee, WeRoBot handlers, wechatpy) on the bounded pool, off the loop."""
     return await app[EXECUTOR].submit(fn, *args, **kwargs)

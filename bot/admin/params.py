@@ -1,0 +1,43 @@
+"""Reading the admin API's query and path parameters: one place that turns a bad value into a 400, never a 500.
+
+Integers are bounded to what a database column holds (a signed 64-bit integer), so an id of twenty-three digits is
+a client's mistake answered as one, not an overflow deep in the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+INT64_MAX = 2**63 - 1
+
+
+class BadParameter(ValueError):
+    """A query or path parameter the client got wrong; the admin app answers 400 with the message."""
+
+
+def parse_int(
+    raw: str | None, name: str, default: int | None = None, *, low: int = 0, high: int = INT64_MAX
+) -> int | None:
+    """`raw` as an integer in [low, high]; `default` when absent or empty."""
+    if raw is None or raw == "":
+        return default
+    text = raw.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
+        raise BadParameter(f"{name} must be a whole number between {low} and {high}")
+    value = int(text)
+    if not low <= value <= high:
+        raise BadParameter(f"{name} must be a whole number between {low} and {high}")
+    return value
+
+
+def query_int(query: Mapping[str, str], name: str, default: int, *, low: int = 0, high: int = INT64_MAX) -> int:
+    """A query parameter as an integer, `default` when absent."""
+    value = parse_int(query.get(name), name, default, low=low, high=high)
+    assert value is not None
+    return value
+
+
+def page_size(query: Mapping[str, str], name: str, default: int, most: int) -> int:
+    """A page size: at least 1, and `most` when the client asks for more."""
+    return min(query_int(query, name, default, low=1, high=INT64_MAX), most)

@@ -46,10 +46,10 @@ from bot.sandbox.mp_state import mp_state
 from bot.sandbox.world import Delivered, World
 from store.core.clock import ManualClock, SystemClock
 from store.core.db import close_database, open_database, write_transaction
-from store.core.schema import upgrade
 from store.outbox.kinds import KINDS, format_time
 from store.outbox.notices import FAILED, PENDING, SENDING, SENT, Notice, TemplateReceipt, enqueue_notice, status_counts
 from store.outbox.windows import CsWindows
+from store.schema.steps import upgrade
 
 APP_ID, APP_SECRET = "wxd0000000000sandbox", "sandbox-app-secret-0000000000000"
 LATENCY_MS = 20

@@ -26,7 +26,7 @@ from benchmarks.search_catalog import generate
 from store.catalog.csv_import import import_file
 from store.catalog.products import Product, Sku
 from store.core.db import close_database, open_database
-from store.core.schema import upgrade
+from store.schema.steps import upgrade
 from store.search.index import SearchIndex
 from store.search.text import SEGMENTER, normalise, parse_price, query_tokens
 

@@ -30,9 +30,9 @@ from store.catalog.inventory import stock_of, take_stock
 from store.catalog.products import Category, Product, Sku
 from store.core.clock import SystemClock
 from store.core.db import close_database, database, open_database, write_transaction
-from store.core.schema import upgrade
 from store.orders.addresses import AddressInput
 from store.orders.checkout import CartLine, Order, OutOfStock, ShopRules, create_order
+from store.schema.steps import upgrade
 
 HOME = AddressInput("张三", "13812345678", "广东省 深圳市 南山区", "科技园南路 88 号")
 RULES = ShopRules()

@@ -28,12 +28,12 @@ from benchmarks.common import print_figures, print_machine_info
 from benchmarks.databases import fresh_sqlite_url, postgres_schema
 from store.core.clock import SHANGHAI
 from store.core.db import close_database, database, is_sqlite, open_database, write_transaction
-from store.core.schema import upgrade
 from store.members.accounts import Member, MemberRules, tier_of
 from store.members.birthdays import sweep_birthdays
 from store.members.points_expiry import EXPIRY_MARK, REMINDER_MARK, SweepMark, expire_points, remind_points
 from store.members.templates import seed_templates
 from store.members.tiers import sweep_tiers
+from store.schema.steps import upgrade
 
 NOW = datetime(2026, 11, 24, 3, 10, tzinfo=SHANGHAI)  # the nightly run
 BIRTHDAY_RUN = NOW.replace(hour=9, minute=0)

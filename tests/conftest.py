@@ -14,7 +14,7 @@ import pytest
 from bot.process.config import Config, load
 from bot.process.embedded_redis import EmbeddedRedis
 from store.core.db import close_database, open_database
-from store.core.schema import upgrade
+from store.schema.steps import upgrade
 from tests.support import config_env
 
 TEST_DATABASE_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL", "")

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.process.config import Config
 from bot.sandbox.ports import free_port
 from store.core.db import close_database, database, open_database
-from store.core.schema import LATEST, STEPS, SchemaVersion, current_version, upgrade
+from store.schema.steps import LATEST, STEPS, SchemaVersion, current_version, upgrade
 from tests.support import ROOT, spawn, wait_healthy, wxshop
 
 
@@ -90,7 +90,7 @@ PREPARE = """
 import sys, time
 from pathlib import Path
 from store.core.db import open_database
-from store.core.schema import SchemaOutOfDate, prepare
+from store.schema.steps import SchemaOutOfDate, prepare
 open_database(sys.argv[1], Path(sys.argv[2]))
 go = Path(sys.argv[3])
 while not go.exists():

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 def _open(config: Config) -> None:
     from store.core.clock import process_clock
     from store.core.db import open_database
-    from store.core.schema import prepare
+    from store.schema.steps import prepare
 
     open_database(config.database.url, config.var_dir)
     prepare(process_clock().now())
@@ -128,7 +128,7 @@ def _test(args: argparse.Namespace, config: Config) -> int:
     from dialogs.normalize import normalize
     from dialogs.rules_cache import compile_rules
     from store.chat.keywords import load_rule_set
-    from store.core.schema import prepare
+    from store.schema.steps import prepare
 
     resources = open_resources(config)
     try:

@@ -21,7 +21,7 @@ from bot.process.logs import setup_logging
 from bot.web.listen import CannotListen
 from dialogs.understanding.corpus import CorpusError
 from store.core.clock import ClockSpecError, process_clock
-from store.core.schema import SchemaOutOfDate
+from store.schema.steps import SchemaOutOfDate
 
 log = logging.getLogger("wxshop.cli")
 
@@ -167,7 +167,7 @@ def _wechat_token(args: argparse.Namespace, config: Config) -> int:
 
 def _migrate(config: Config) -> list[str]:
     from store.core.db import close_database, open_database
-    from store.core.schema import upgrade
+    from store.schema.steps import upgrade
 
     open_database(config.database.url, config.var_dir)
     try:
@@ -186,7 +186,7 @@ def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 def _db_status(args: argparse.Namespace, config: Config) -> int:
     from store.core.db import close_database, open_database
-    from store.core.schema import LATEST, current_version, missing_steps
+    from store.schema.steps import LATEST, current_version, missing_steps
 
     open_database(config.database.url, config.var_dir)
     try:

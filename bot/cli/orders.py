@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 def _open(config: Config) -> None:
     from store.core.clock import process_clock
     from store.core.db import open_database
-    from store.core.schema import prepare
+    from store.schema.steps import prepare
 
     open_database(config.database.url, config.var_dir)
     prepare(process_clock().now())

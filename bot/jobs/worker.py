@@ -25,11 +25,11 @@ from scheduler.jobs import FUNCTIONS, JobDeps
 from scheduler.member_jobs import MemberJobDeps
 from store.after_sales.tickets import AfterSalesRules
 from store.core.clock import SHANGHAI, Clock
-from store.core.schema import prepare
 from store.logistics.parcel_alerts import LogisticsRules
 from store.members.settings import MemberSettings
 from store.monitoring.figures import MetricRules
 from store.orders.checkout import ShopRules
+from store.schema.steps import prepare
 
 log = logging.getLogger("wxshop.worker")
 

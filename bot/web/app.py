@@ -24,8 +24,8 @@ from bot.web.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, HandlerPool, run
 from bot.wechat.gateway import setup_gateway
 from store.core.clock import Clock
 from store.core.db import database
-from store.core.schema import prepare
 from store.monitoring.heartbeat import last_heartbeat
+from store.schema.steps import prepare
 
 log = logging.getLogger("wxshop.app")
 

@@ -1,1 +1,1 @@
-"""What every domain shares: the database handle, the clock, money, schema steps, prepared SQL, WeChat errors."""
+"""What every domain shares: the database handle, the clock, money, prepared SQL, WeChat errors."""

@@ -10,6 +10,8 @@ import json
 
 import redis
 
+from store.core.keys import Keys
+
 TTL_S = 7 * 24 * 3600
 MAX_LINES = 20
 MAX_QUANTITY = 99
@@ -21,7 +23,7 @@ class CartStore:
         self.prefix = prefix
 
     def _key(self, openid: str) -> str:
-        return f"{self.prefix}cart:{openid}"
+        return Keys(self.prefix).cart(openid)
 
     def lines(self, openid: str) -> list[tuple[int, int]]:
         raw = self.client.get(self._key(openid))

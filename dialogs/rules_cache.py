@@ -16,12 +16,13 @@ import redis.asyncio as aioredis
 
 from dialogs.matcher import Match, Matcher, Rule
 from store.chat.keywords import RuleRecord, RuleSet, current_version, load_rule_set
+from store.core.keys import Keys
 
 log = logging.getLogger("wxshop.rules")
 
 
 def channel(prefix: str) -> str:
-    return f"{prefix}keywords:changed"
+    return Keys(prefix).keywords_changed()
 
 
 async def announce_async(client: aioredis.Redis, prefix: str, version: int) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from store.members.birthdays import greeting_flag_key
+from store.core.keys import Keys
 
 VERSION = 1
 GC_MARGIN_S = 3600
@@ -61,18 +61,15 @@ class StateIO:
 
 
 class DialogStore:
-    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int, personal: tuple[str, ...] = ()) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int) -> None:
         self.client = client
-        self.prefix = prefix
+        self.named = Keys(prefix)
         self.ttl_s = ttl_s
-        self.personal = personal  # other per-follower key kinds to drop on unsubscribe (cart, windows…)
 
     def keys(self, openid: str) -> list[str]:
         """What `load` reads, in order (the inbound gateway fetches them in its dedup round trip)."""
-        return [
-            f"{self.prefix}dialog:{openid}", f"{self.prefix}human:{openid}", f"{self.prefix}default-reply:{openid}",
-            greeting_flag_key(self.prefix, openid),
-        ]  # fmt: skip
+        named = self.named
+        return [named.dialog(openid), named.human(openid), named.default_reply(openid), named.greeting(openid)]
 
     def load(self, openid: str, now: datetime, io: StateIO | None = None) -> Snapshot:
         """The follower's snapshot, from `io` when the gateway read it already."""
@@ -129,8 +126,8 @@ class DialogStore:
         self.client.delete(self.keys(openid)[3])
 
     def forget(self, openid: str) -> None:
-        """Unsubscribe: the follower's conversation (and cart, windows…) is personal data."""
-        self.client.delete(*self.keys(openid), *(f"{self.prefix}{kind}:{openid}" for kind in self.personal))
+        """Unsubscribe: every key of the follower (conversation, cart, windows…) is personal data."""
+        self.client.delete(*self.named.personal(openid))
 
 
 def _decode(raw: bytes) -> DialogState | None:

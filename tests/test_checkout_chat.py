@@ -143,3 +143,30 @@ async def test_unsubscribe_forgets_personal_data_but_keeps_anonymised_orders(sho
         assert kept.ship_name is None and kept.ship_phone is None and kept.ship_detail is None
         assert Address.select().where(Address.openid == "o_u").count() == 0
         assert "购物车是空的" in (await follower.send_text("o_u", "购物车")).shown
+
+
+async def test_an_unfollow_leaves_no_redis_key_of_the_follower(shop_config: Config) -> None:  # noqa: F811
+    """Every per-follower key is named in store.core.keys; unsubscribe deletes them all (the retry memory of the
+    unfollow event itself aside: it holds no data and expires within minutes)."""
+    from bot.web.runtime import RESOURCES
+    from store.core.keys import PERSONAL
+
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        resources = shop.app[RESOURCES]
+        await follower.follow("o_k")
+        await pick(follower, "o_k", "看看法式碎花雪纺连衣裙", "白色 M")
+        await follower.send_text("o_k", "1")  # a cart
+        await follower.send_text("o_k", "结算")  # a flow waiting for the address
+        resources.redis.set(resources.key.greeting("o_k"), "1", ex=3600)  # what the birthday sweep leaves
+        resources.redis.set(resources.key.human("o_k"), "1", ex=3600)
+        resources.redis.set(resources.key.default_reply("o_k"), "1", ex=3600)
+
+        def keys_of(openid: str) -> set[str]:
+            found = {k.decode() for k in resources.redis.scan_iter(match=f"{resources.key.prefix}*{openid}*")}
+            return {k for k in found if not k.startswith(resources.key("dedup", ""))}
+
+        before = keys_of("o_k")
+        assert {resources.key(kind, "o_k") for kind in PERSONAL} <= before, before
+        await follower.unfollow("o_k")
+        assert keys_of("o_k") == set()

@@ -38,6 +38,7 @@ from dialogs.understanding.cache import UnderstanderCache
 from dialogs.understanding.classifier import Thresholds
 from store.catalog.spec_cache import SpecCache
 from store.chat.nlu import record_unanswered
+from store.core.keys import Keys
 from store.core.money import times_rate_half_up
 from store.members import accounts as member_store
 from store.members.followers import set_birthday
@@ -50,7 +51,7 @@ log = logging.getLogger("wxshop.conversation")
 
 
 def catalog_channel(prefix: str) -> str:
-    return f"{prefix}catalog:changed"
+    return Keys(prefix).catalog_changed()
 
 ENGINE = web.AppKey("engine", Engine)
 RULES = web.AppKey("rules", RulesCache)
@@ -125,9 +126,7 @@ def build_engine(
     )
     return Engine(
         clock=clock,
-        store=DialogStore(
-            resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60, personal=("cart", "cswin")
-        ),
+        store=DialogStore(resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60),
         rules=rules,
         renderer=renderer,
         flows=flows,

@@ -25,6 +25,7 @@ from scheduler.jobs import FUNCTIONS, JobDeps
 from scheduler.member_jobs import MemberJobDeps
 from store.after_sales.tickets import AfterSalesRules
 from store.core.clock import SHANGHAI, Clock
+from store.core.keys import Keys
 from store.logistics.parcel_alerts import LogisticsRules
 from store.members.settings import MemberSettings
 from store.monitoring.figures import MetricRules
@@ -70,7 +71,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
         "cron_jobs": namespaced(cron_table(config.shop.birthday_sweep_at, config.shop.metrics_check_at),
-                                resources.key("cron", "")),
+                                Keys(config.redis.prefix).cron()),
         "timezone": SHANGHAI,  # cron hours (birthdays, nightly sweeps) are Asia/Shanghai whatever the host says
         "redis_settings": RedisSettings.from_dsn(resources.redis_url),
         "queue_name": resources.queue_name,

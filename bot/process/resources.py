@@ -24,6 +24,7 @@ from bot.process.redis_pipe import RedisPipe
 from bot.wechat.cs_windows import LoopWindows
 from store.core.clock import Clock, process_clock
 from store.core.db import close_database, open_database
+from store.core.keys import Keys
 from store.outbox.windows import WindowQuotas
 
 if TYPE_CHECKING:
@@ -41,9 +42,10 @@ class Resources:
     clock: Clock
     embedded: EmbeddedRedis | None = field(default=None, repr=False)
 
-    def key(self, *parts: str) -> str:
-        """A Redis key in this deployment's namespace."""
-        return self.config.redis.prefix + ":".join(parts)
+    @cached_property
+    def key(self) -> Keys:
+        """Redis key names in this deployment's namespace (`resources.key("queue")`, `resources.key.cart(openid)`)."""
+        return Keys(self.config.redis.prefix)
 
     @cached_property
     def windows(self) -> LoopWindows:
@@ -54,7 +56,7 @@ class Resources:
     @property
     def queue_name(self) -> str:
         """The job queue of this deployment (arq's queue name), inside the key namespace."""
-        return self.key("queue")
+        return self.key.queue()
 
     async def aclose(self) -> None:
         await self.pipe.aclose()

@@ -22,6 +22,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot.process.config import Config
+from store.core.keys import Keys
 from store.core.wechat_errors import TOKEN_ERRCODES, WeChatError, wechat_error
 
 log = logging.getLogger("wxshop.wechat")
@@ -38,10 +39,10 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 class TokenStore:
     """The access token in Redis, with a cross-process lock so only one process fetches at a time."""
 
-    def __init__(self, client: redis.Redis, key_prefix: str, fetch: Callable[[], tuple[str, int]]) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, app_id: str, fetch: Callable[[], tuple[str, int]]) -> None:
         self.client = client
-        self.token_key = f"{key_prefix}access_token"
-        self.lock_key = f"{key_prefix}access_token:lock"
+        self.token_key = keys.access_token(app_id)
+        self.lock_key = keys.access_token_lock(app_id)
         self.fetch = fetch
         self._release = client.register_script(_RELEASE)
 
@@ -133,13 +134,13 @@ class WeChatGateway:
     """What the shop asks of WeChat. Methods block; callers on the event loop go through a thread."""
 
     def __init__(self, config: Config, client: redis.Redis) -> None:
-        prefix = f"{config.redis.prefix}wechat:{config.wechat.app_id}:"
+        keys, app_id = Keys(config.redis.prefix), config.wechat.app_id
         self.client = _Client(
             config.wechat.api_base_url,
             config.wechat.app_id,
             config.wechat.app_secret,
             config.wechat.timeout_s,
-            lambda fetch: TokenStore(client, prefix, fetch),
+            lambda fetch: TokenStore(client, keys, app_id, fetch),
         )
 
     def access_token(self) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from bot.process import metrics
 from bot.process.redis_pipe import RedisPipe, Reply
+from store.core.keys import Keys
 
 log = logging.getLogger("wxshop.dedup")
 
@@ -54,7 +55,7 @@ class ReplyCache:
         self.done_ttl_s = done_ttl_s
 
     def _key(self, message_key: str) -> str:
-        return f"{self.prefix}dedup:{message_key}"
+        return Keys(self.prefix).dedup(message_key)
 
     async def claim(self, message_key: str) -> Seen | None:
         """Claim the message for this attempt (None), or return what an earlier attempt left."""

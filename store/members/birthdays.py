@@ -25,6 +25,7 @@ import peewee
 
 from store.core.clock import SHANGHAI
 from store.core.db import BaseModel, ShanghaiDateTimeField, datetime_value, write_transaction
+from store.core.keys import Keys
 from store.members.followers import Follower
 from store.outbox.kinds import Priority
 from store.outbox.notices import enqueue_selected, lint_notice_fields
@@ -49,7 +50,7 @@ class BirthdayGift(BaseModel):
 
 def greeting_flag_key(prefix: str, openid: str) -> str:
     """The Redis flag "a greeting is waiting" (read by dialogs.state together with the conversation)."""
-    return f"{prefix}greet:{openid}"
+    return Keys(prefix).greeting(openid)
 
 
 def birthday_days(local: datetime) -> list[str]:

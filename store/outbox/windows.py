@@ -25,6 +25,8 @@ from typing import Literal
 import redis
 import redis.asyncio as aioredis
 
+from store.core.keys import CS_WINDOW
+
 InteractionKind = Literal["message", "click", "subscribe", "scan", "payment"]
 WindowVerdict = Literal["payment", "message", "click", "used_up", "closed"]
 GRANTED: frozenset[str] = frozenset({"payment", "message", "click"})
@@ -97,7 +99,8 @@ class WindowQuotas:
 
 
 def window_key(key: Callable[..., str], openid: str) -> str:
-    return key("cswin", openid)
+    """`key` is the deployment's `Keys` (store.core.keys names the kind, so unsubscribe finds it)."""
+    return key(CS_WINDOW, openid)
 
 
 def record_call(

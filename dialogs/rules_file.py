@@ -201,11 +201,3 @@ def _when(value: Any) -> tuple[datetime | None, str]:
     if not isinstance(value, datetime):
         return None, "expected a date-time"
     return (value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)), ""
-
-
-def to_jsonable(rule: dict[str, Any]) -> dict[str, Any]:
-    """A validated rule as JSON-friendly values (for the admin API and `keywords list`)."""
-    out = dict(rule)
-    for key in ("starts", "ends"):
-        out[key] = out[key].isoformat() if out.get(key) else None
-    return out

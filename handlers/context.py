@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from werobot.messages.messages import WeChatMessage
 
 from dialogs.engine import Engine
@@ -25,11 +24,8 @@ ReplyLike = Any  # WeChatReply | str | list of articles | dialogs.replies.Answer
 @dataclass(frozen=True)
 class HandlerContext:
     clock: Clock
-    redis: redis.Redis
-    key: Callable[..., str]
     engine: Engine
     shop_name: str
-    public_url: str
 
 
 Handler = Callable[[WeChatMessage, HandlerContext], ReplyLike]

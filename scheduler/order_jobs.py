@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from store.orders.checkout import UNPAID, ShopRules, cancel_if_unpaid, expired_unpaid, get_order
-from store.orders.payments import AmountMismatch, PayError, PayGateway, PaymentOutcome, mark_paid, queue_paid_notice
+from store.orders.payments import AmountMismatch, PayError, PayGateway, PaymentOutcome, mark_paid
 from store.orders.refunds import refunds_to_submit, submit_refund, sync_refund
 
 if TYPE_CHECKING:
@@ -130,10 +130,4 @@ async def sync_refunds(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(push_refunds, deps.pay, deps.clock.now(), deps.rules)
 
 
-async def after_payment(ctx: dict[str, Any], order_no: str) -> bool:
-    """Jobs the previous version queued after each payment (it sent the buyer's message from here): the message
-    is now the outbox's `paid` notice, so one left in the queue across an upgrade queues that notice instead."""
-    return await asyncio.to_thread(queue_paid_notice, order_no, _deps(ctx).clock.now())
-
-
-ORDER_FUNCTIONS = [cancel_unpaid, cancel_expired_orders, after_payment, refund_payment, sync_refunds]
+ORDER_FUNCTIONS = [cancel_unpaid, cancel_expired_orders, refund_payment, sync_refunds]

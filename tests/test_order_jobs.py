@@ -23,7 +23,6 @@ from bot.web.runtime import RESOURCES
 from scheduler.cron import cron_table
 from scheduler.jobs import FUNCTIONS
 from scheduler.order_jobs import (
-    after_payment,
     cancel_expired_orders,
     cancel_unpaid,
     refund_payment,
@@ -31,8 +30,7 @@ from scheduler.order_jobs import (
 )
 from store.catalog.inventory import stock_of
 from store.orders.checkout import CANCELLED, PAID, UNPAID, CartLine, Order, create_order
-from store.orders.payments import Payment, Refund, mark_paid
-from store.outbox.notices import Notice
+from store.orders.payments import Payment, Refund
 from tests.order_support import BUYER, HOME, RULES
 from tests.pay_support import PayWorld, pay_world
 
@@ -215,20 +213,3 @@ def test_timing_turns_a_business_due_time_into_a_delay() -> None:
     late = job_queue.wall_timing({"_defer_until": now - timedelta(days=3)}, now)
     assert late == {"_defer_by": timedelta(0), "_expires": timedelta(days=1)}
     assert job_queue.wall_timing({"_job_id": "y"}, now) == {"_job_id": "y"}
-
-
-async def test_an_after_payment_job_left_by_the_previous_version_queues_the_paid_notice(
-    world: PayWorld, ctx: dict[str, Any]
-) -> None:
-    """Before the paid notice moved into the outbox, each payment queued an `after_payment` job that sent it; one
-    still queued across the upgrade queues the notice, once, and never for a buyer told already."""
-    order, told = new_order(world), new_order(world, 1)
-    for o in (order, told):
-        mark_paid(o.order_no, f"T{o.order_no}", o.payable_fen, world.clock.now(), rules=RULES.members)
-    Notice.delete().where(Notice.kind == "paid").execute()  # what the previous version had queued: nothing
-    Order.update(buyer_notified_at=world.clock.now()).where(Order.id == told.id).execute()
-    assert await after_payment(ctx, order.order_no)
-    assert not await after_payment(ctx, told.order_no)
-    assert await after_payment(ctx, order.order_no), "a second run finds the notice queued (deduplicated)"
-    assert [n.openid for n in Notice.select().where(Notice.kind == "paid")] == [order.openid]
-    assert not await after_payment(ctx, "NO-SUCH-ORDER")

@@ -13,7 +13,7 @@ from bot.process.config import Config
 from store.catalog.inventory import stock_of
 from store.catalog.products import Sku
 from store.core.db import open_database, write_transaction
-from store.members.accounts import Member, MemberEvent, PointsEntry, SpendEntry, points_balance, tier_of
+from store.members.accounts import Member, PointsEntry, SpendEntry, points_balance, tier_of
 from store.orders.addresses import Address, InvalidAddress, last_address, validate_address
 from store.orders.checkout import (
     CANCELLED,
@@ -37,6 +37,7 @@ from store.orders.checkout import (
 from store.orders.payments import AmountMismatch, Payment, PaymentOutcome, Refund, UnknownOrder, mark_paid
 from store.orders.pricing import Tier
 from store.orders.views import order_detail, recent_orders
+from store.outbox.notices import Notice
 from store.promotions.coupons import AVAILABLE, LOCKED, USED, Coupon
 from tests.order_support import BUYER, HOME, OTHER, RULES, START, Shop, coupon, give_points, make_shop, race
 
@@ -233,8 +234,7 @@ def test_payment_is_recorded_once_and_feeds_the_member(shop: Shop) -> None:
     member = Member.get(Member.openid == BUYER)
     assert (member.total_spend_fen, member.points) == (4099, 40)
     assert SpendEntry.select().count() == 1 and Payment.select().count() == 1
-    event = MemberEvent.get(MemberEvent.kind == "spend_changed")
-    assert event.data["delta_fen"] == 4099 and event.data["tier_after"] == "normal"
+    assert SpendEntry.get().amount_fen == 4099 and member.tier == "normal"
 
 
 def test_wrong_amount_and_unknown_orders_change_nothing(shop: Shop) -> None:
@@ -314,8 +314,9 @@ def test_tier_follows_paid_spend(shop: Shop) -> None:
     assert tier_of(BUYER, START, MEMBERS) is Tier.NORMAL  # 4,960 yuan < 5,000
     pay(order(shop, (shop.tee, 1)), "T3")
     assert tier_of(BUYER, START, MEMBERS) is Tier.VIP
-    events = [e.data for e in MemberEvent.select().where(MemberEvent.kind == "spend_changed").order_by(MemberEvent.id)]
-    assert [(e["tier_before"], e["tier_after"]) for e in events] == [("normal", "normal")] * 2 + [("normal", "vip")]
+    assert Member.get(Member.openid == BUYER).tier == "vip"
+    told = Notice.select().where(Notice.kind == "tier_change", Notice.openid == BUYER)
+    assert told.count() == 1, "one tier-change notice, for the payment that crossed the line"
     fourth = order(shop, (shop.tee, 1))
     assert fourth.tier == "vip" and fourth.payable_fen == 237500 - 2000  # 95折 + 满减
     a_year_later = START + timedelta(days=400)

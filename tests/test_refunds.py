@@ -10,7 +10,7 @@ import pytest
 from bot.process.config import Config
 from scheduler.order_jobs import sync_refunds
 from store.catalog.inventory import stock_of
-from store.members.accounts import Member, MemberEvent, points_balance
+from store.members.accounts import Member, SpendEntry, points_balance
 from store.orders.checkout import PAID, PARTIALLY_REFUNDED, REFUNDED, CartLine, Order, OrderLine, create_order
 from store.orders.payments import Refund
 from store.promotions.coupons import AVAILABLE, USED, Coupon
@@ -60,8 +60,8 @@ async def test_full_refund_of_an_unshipped_order_gives_everything_back(world: Pa
     assert Coupon.get(Coupon.code == code).status == AVAILABLE, "a full refund returns the coupon"
     assert points_balance(BUYER) == 1000, "points used come back, points earned are clawed back"
     assert Member.get(Member.openid == BUYER).total_spend_fen == 0
-    last = MemberEvent.select().where(MemberEvent.kind == "spend_changed").order_by(MemberEvent.id.desc()).get()
-    assert last.data["delta_fen"] == -order.payable_fen
+    last = SpendEntry.select().where(SpendEntry.openid == BUYER).order_by(SpendEntry.id.desc()).get()
+    assert last.amount_fen == -order.payable_fen
 
     status, body = await world.admin("POST", refund_path(order), json={"amount_fen": 1})
     assert status == 409 and "nothing to refund" in body["error"]

@@ -21,7 +21,6 @@ from bot.jobs.queue import cancel_scheduler
 from bot.process.config import Config
 from bot.process.resources import Resources
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
-from dialogs.answers import PLACEHOLDERS
 from dialogs.cart import CartStore
 from dialogs.engine import Engine, EngineSettings
 from dialogs.flows import birthday, browse, checkout
@@ -131,7 +130,6 @@ def build_engine(
         renderer=renderer,
         flows=flows,
         answers={
-            **PLACEHOLDERS,
             "orders": make_orders_answer(config.server.public_url),
             "cancel_order": make_cancel_order_answer(clock),
             **members.answers(),

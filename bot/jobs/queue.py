@@ -17,6 +17,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import expires_extra_ms
 
 from bot.web.runtime import RESOURCES
+from scheduler.order_jobs import cancel_job_id
 from store.core.clock import Clock
 
 log = logging.getLogger("wxshop.jobs")
@@ -69,7 +70,7 @@ class JobQueue:
         """For the chat flow (a handler thread) right after `create_order`: time the order out at
         `expires_at`. The minute sweep cancels it anyway if this fails."""
         return self.enqueue_from_thread(
-            "cancel_unpaid", order_no, _job_id=f"cancel:{order_no}", _defer_until=expires_at
+            "cancel_unpaid", order_no, _job_id=cancel_job_id(order_no), _defer_until=expires_at
         )
 
 

@@ -172,9 +172,6 @@ class WeChatGateway:
     def create_menu(self, menu: dict) -> None:
         self.client.menu.create(menu)
 
-    def get_menu(self) -> dict:
-        return self.client.menu.get()
-
     def create_qrcode(self, payload: dict) -> dict:
         return self.client.qrcode.create(payload)
 

@@ -65,11 +65,8 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
         robot,
         HandlerContext(
             clock=resources.clock,
-            redis=resources.redis,
-            key=resources.key,
             engine=app[ENGINE],
             shop_name=config.shop.name,
-            public_url=config.server.public_url,
         ),
     )
     app[WECHAT] = wechat

@@ -1,5 +1,4 @@
-"""Members, minimal: paid spend (cumulative and within the tier year), the points balance, the tier, and a
-`MemberEvent` row for every change the members issue turns into notices (tier changes, points).
+"""Members, minimal: paid spend (cumulative and within the tier year), the points balance, and the tier.
 
 Checkout calls these inside its own transactions (order creation, payment, cancellation, refund), so spend,
 points and the order move together or not at all. Spend is a ledger (`SpendEntry`, one row per payment or
@@ -8,7 +7,7 @@ over the tier year (`rolling`: the last 365 days; `calendar`: since 1 January), 
 
 Tiers: 黑金 when the annual spend reaches `black_gold_annual_spend_fen`, else VIP when the cumulative spend
 reaches `vip_spend_fen`, else 普通. `tier_of` computes it live (pricing uses that); `Member.tier` keeps the tier
-as of the last change so a `spend_changed` event can say "before → after"; a change queues the tier-change notice
+as of the last change, so a change can say "before → after"; it queues the tier-change notice
 in the same transaction (store.members.tier_notices). A tier that lapses with time is the nightly sweep's
 (store.members.tiers).
 
@@ -19,7 +18,6 @@ points are clawed back in proportion to refunds (never below zero: points alread
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +28,6 @@ from store.core.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, is_sqli
 from store.core.prepared import PreparedSelect
 from store.members.tier_notices import notify_tier_change
 from store.orders.pricing import Tier
-
-SPEND_CHANGED = "spend_changed"
-POINTS_CHANGED = "points_changed"
 
 
 class Member(BaseModel):
@@ -66,20 +61,6 @@ class PointsEntry(BaseModel):
     order_no = peewee.CharField(max_length=32, null=True, index=True)
     at = ShanghaiDateTimeField()
     expires_at = ShanghaiDateTimeField(null=True, index=True)  # earned points' validity (store.members.points_expiry)
-
-
-class MemberEvent(BaseModel):
-    """Something the members issue reacts to (tier-change notice, points notice); consumed once."""
-
-    openid = peewee.CharField(max_length=64, index=True)
-    kind = peewee.CharField(max_length=32)
-    payload = peewee.TextField()  # JSON
-    created_at = ShanghaiDateTimeField()
-    consumed_at = ShanghaiDateTimeField(null=True, index=True)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return json.loads(self.payload)
 
 
 @dataclass(frozen=True)
@@ -196,7 +177,6 @@ def return_points(openid: str, points: int, order_no: str, now: datetime) -> Non
         return
     Member.update(points=Member.points + points, updated_at=now).where(Member.openid == openid).execute()
     PointsEntry.create(openid=openid, delta=points, reason="return", order_no=order_no, at=now)
-    _event(openid, POINTS_CHANGED, now, order_no=order_no, delta=points, reason="return")
 
 
 def record_payment(openid: str, order_no: str, amount_fen: int, ref: str, now: datetime, rules: MemberRules) -> int:
@@ -259,20 +239,3 @@ def _change_spend(
     ).where(Member.openid == openid).execute()  # fmt: skip
     if tier.value != before.tier:  # the tier-change notice commits (or not) with the spend that caused it
         notify_tier_change(openid, tier, now, cause=ref)
-    _event(
-        openid, SPEND_CHANGED, now, order_no=order_no, delta_fen=delta_fen, total_spend_fen=total,
-        annual_spend_fen=annual, tier_before=before.tier, tier_after=tier.value, points_delta=points,
-    )  # fmt: skip
-
-
-def _event(openid: str, kind: str, now: datetime, **payload: Any) -> None:
-    MemberEvent.create(openid=openid, kind=kind, payload=json.dumps(payload, ensure_ascii=False), created_at=now)
-
-
-def pending_events(limit: int = 100) -> list[MemberEvent]:
-    return list(MemberEvent.select().where(MemberEvent.consumed_at.is_null()).order_by(MemberEvent.id).limit(limit))
-
-
-def mark_event_consumed(event_id: int, now: datetime) -> bool:
-    query = MemberEvent.update(consumed_at=now).where(MemberEvent.id == event_id, MemberEvent.consumed_at.is_null())
-    return query.execute() == 1

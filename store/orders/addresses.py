@@ -2,7 +2,7 @@
 the next checkout can offer "寄到上次的地址吗？". An order keeps its own copy (`Order.ship_*`), so editing or
 forgetting an address never changes an order the merchant must keep.
 
-Addresses are personal data: `forget_addresses` deletes them (for unsubscribe, per WeChat's rule).
+Addresses are personal data: unsubscribe deletes them (store.members.privacy, per WeChat's rule).
 """
 
 from __future__ import annotations
@@ -108,8 +108,3 @@ def addresses_of(openid: str, limit: int = 5) -> list[Address]:
 
 def as_input(address: Address) -> AddressInput:
     return AddressInput(address.name, address.phone, address.region, address.detail)
-
-
-def forget_addresses(openid: str) -> int:
-    with write_transaction():
-        return Address.delete().where(Address.openid == openid).execute()

@@ -191,17 +191,6 @@ def mark_paid(
         return PaymentResult(PaymentOutcome.DUPLICATE, earlier.order_no, order.openid)
 
 
-def queue_paid_notice(order_no: str, now: datetime) -> bool:
-    """The buyer's `paid` notice for an order paid before it was queued with the payment (an `after_payment` job
-    left by the previous version): queued once, never for an order whose buyer was told already."""
-    with write_transaction():
-        order = Order.get_or_none(Order.order_no == order_no)
-        if order is None or order.status != PAID or order.buyer_notified_at is not None:
-            return False
-        _queue_paid_notice(order, now)
-        return True
-
-
 def _queue_paid_notice(order: Order, now: datetime) -> None:
     enqueue_notice(
         order.openid, "paid",

@@ -389,10 +389,6 @@ def status_counts() -> dict[str, int]:
     return {status: count for status, count in query.tuples()}
 
 
-def get_notice(notice_id: int) -> Notice:
-    return Notice.get_by_id(notice_id)
-
-
 def list_notices(
     status: str | None, kind: str | None, openid: str | None, page: int, per_page: int
 ) -> tuple[list[Notice], int]:

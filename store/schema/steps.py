@@ -22,7 +22,7 @@ from store.chat.keywords import KeywordRule, RulesVersion, StandingReply
 from store.chat.nlu import NluExample, NluVersion, UnansweredUtterance
 from store.core.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
 from store.logistics.shipments import Shipment
-from store.members.accounts import Member, MemberEvent, PointsEntry, SpendEntry
+from store.members.accounts import Member, PointsEntry, SpendEntry
 from store.members.birthdays import BirthdayGift
 from store.members.followers import Follower
 from store.members.points_expiry import SweepMark
@@ -87,6 +87,10 @@ def _metrics_indexes() -> None:
     Order._schema.create_indexes(safe=True)  # paid_at and created_at, for the shop metrics
 
 
+def _drop_member_events() -> None:
+    database.execute_sql('DROP TABLE IF EXISTS "member_event"')
+
+
 def _nlu() -> None:
     database.create_tables([NluExample, NluVersion, UnansweredUtterance], safe=True)
     add_column_if_missing(KeywordRule, "overrides")
@@ -102,7 +106,6 @@ STEPS: list[Step] = [
         "orders, payments, refunds, addresses, coupons and members",
         _create(
             Order, OrderLine, Payment, Refund, Address, CouponTemplate, Coupon, Member, SpendEntry, PointsEntry,
-            MemberEvent,
         ),
     ),
     Step(6, "outbox: notices and early template receipts", _create(Notice, TemplateReceipt)),
@@ -111,6 +114,7 @@ STEPS: list[Step] = [
     Step(9, "admin console users", _create(AdminUser)),
     Step(10, "orders: paid_at and created_at indexes for the shop metrics", _metrics_indexes),
     Step(11, "understanding: operators' examples, the unanswered inbox; rules that override built-ins", _nlu),
+    Step(12, "drop member_event: rows nothing read", _drop_member_events),
 ]
 
 LATEST = STEPS[-1].version

@@ -1,15 +1,10 @@
-"""`POST /pay/notify`: WeChat Pay's payment notices (WECHAT.md §3.4).
+"""`POST /pay/notify`: WeChat Pay's payment notices (WECHAT.md §3.4), the HTTP side of handlers.pay_notice.
 
-Checked in this order, and anything that fails answers `return_code=FAIL` with a log line and a metric,
-changing nothing: the MD5 signature (wechatpy's `parse_payment_result`, after defusedxml refuses DTDs and
-entities), our appid and mch_id, a known order (`out_trade_no`), and `total_fee` equal to the order's amount.
-A notice whose `result_code` is not SUCCESS (the payment failed) is acknowledged and changes nothing.
-The payment opens the buyer's 48 h customer-service window (recorded first, in Redis, for the outbox's channel
-choice). `store.orders.payments.mark_paid` then records the payment exactly once (duplicates and concurrent deliveries
-included), with the buyer's `paid` notice in the outbox in the same transaction, and SUCCESS is written only
-after that transaction has committed; a database error answers FAIL, so WeChat delivers again. A payment that
-arrived after the order was cancelled queues its refund after the commit (`refund_payment`; the refund sweep
-retries).
+Here: the MD5 signature (wechatpy's `parse_payment_result`, after defusedxml refuses DTDs and entities), the
+answer XML, metrics and logs. A verified payment opens the buyer's 48 h customer-service window (recorded first,
+in Redis, for the outbox's channel choice) before handlers.pay_notice records it; SUCCESS is written only after
+that transaction has committed. A payment that arrived after the order was cancelled queues its refund after the
+commit (`refund_payment`; the refund sweep retries).
 """
 
 from __future__ import annotations
@@ -17,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import peewee
 import redis
 from aiohttp import web
 from prometheus_client import Counter
@@ -27,8 +21,9 @@ from bot.jobs.queue import JOBS
 from bot.pay.client import SHOP_RULES, NoticeInvalid, ensure_pay_client, ensure_shop_rules
 from bot.process import metrics
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
+from handlers.pay_notice import NoticeVerdict, judge_notice, payer, record_payment, refuse
 from scheduler.order_jobs import refund_job_id
-from store.orders.payments import AmountMismatch, PaymentOutcome, PaymentResult, UnknownOrder, mark_paid
+from store.orders.payments import PaymentOutcome, PaymentResult
 
 log = logging.getLogger("wxshop.pay")
 
@@ -41,15 +36,17 @@ def setup_pay_notify(app: web.Application) -> None:
     app.router.add_post("/pay/notify", pay_notify)
 
 
-def _reply(code: str, message: str) -> web.Response:
-    return web.Response(text=dict_to_xml({"return_code": code, "return_msg": message}), content_type="text/xml")
-
-
-def _reject(reason: str, message: str, **context: object) -> web.Response:
-    NOTICES.labels(reason).inc()
-    metrics.REJECTED.labels(f"pay_notify_{reason}").inc()
-    log.warning("payment notice rejected", extra={"reason": reason, **context})
-    return _reply("FAIL", message)
+def _answer(verdict: NoticeVerdict) -> web.Response:
+    NOTICES.labels(verdict.label).inc()
+    if verdict.refused:
+        metrics.REJECTED.labels(f"pay_notify_{verdict.label}").inc()
+        log.warning("payment notice rejected", extra={"reason": verdict.label, **verdict.context})
+    elif verdict.label == "error":
+        log.error("could not record a payment notice", extra=verdict.context)
+    elif verdict.label == "not_paid":
+        log.info("payment notice without a payment", extra=verdict.context)
+    code = "SUCCESS" if verdict.ok else "FAIL"
+    return web.Response(text=dict_to_xml({"return_code": code, "return_msg": verdict.message}), content_type="text/xml")
 
 
 async def pay_notify(request: web.Request) -> web.Response:
@@ -59,39 +56,16 @@ async def pay_notify(request: web.Request) -> web.Response:
     try:
         data = await run_blocking(app, ensure_pay_client(app).parse_notice, body)
     except NoticeInvalid as exc:
-        return _reject("bad_signature", "签名错误", error=str(exc), remote=request.remote)
-    order_no = str(data.get("out_trade_no") or "")
-    if data.get("appid") != config.wechat.app_id or data.get("mch_id") != config.pay.mch_id:
-        return _reject("wrong_merchant", "商户信息不符", order_no=order_no, appid=data.get("appid"),
-                       mch_id=data.get("mch_id"))  # fmt: skip
-    if data.get("return_code") != "SUCCESS" or data.get("result_code") != "SUCCESS":
-        NOTICES.labels("not_paid").inc()
-        log.info("payment notice without a payment", extra={"order_no": order_no, "err_code": data.get("err_code")})
-        return _reply("SUCCESS", "OK")
-    transaction_id, total_fee = data.get("transaction_id"), data.get("total_fee")
-    if not order_no or not transaction_id or not isinstance(total_fee, int):
-        return _reject("incomplete", "参数不完整", order_no=order_no)
+        return _answer(refuse("bad_signature", "签名错误", error=str(exc), remote=request.remote))
+    verdict = judge_notice(data, config.wechat.app_id, config.pay.mch_id)
+    if verdict is not None:
+        return _answer(verdict)
     now = app[RESOURCES].clock.now()
-    await _open_payment_window(app, str(data.get("openid") or ""), now)
-    try:
-        result: PaymentResult = await run_blocking(
-            app, mark_paid, order_no, str(transaction_id), total_fee, now, rules=app[SHOP_RULES].members,
-            openid=str(data.get("openid") or ""), time_end=str(data.get("time_end") or ""),
-        )  # fmt: skip
-    except UnknownOrder:
-        return _reject("unknown_order", "订单不存在", order_no=order_no)
-    except AmountMismatch as exc:
-        return _reject("wrong_amount", "金额不符", order_no=order_no, expected=exc.expected, got=exc.got)
-    except peewee.DatabaseError:
-        NOTICES.labels("error").inc()
-        log.exception("could not record a payment notice", extra={"order_no": order_no})
-        return _reply("FAIL", "系统繁忙")
-    NOTICES.labels(result.outcome.value).inc()
-    await _follow_up(app, result)
-    if result.outcome is PaymentOutcome.REFUND:
-        log.warning("payment for an order no longer unpaid: refunding", extra={"order_no": order_no,
-                    "refund_no": result.refund_no})  # fmt: skip
-    return _reply("SUCCESS", "OK")
+    await _open_payment_window(app, payer(data), now)
+    verdict = await run_blocking(app, record_payment, data, now, app[SHOP_RULES].members)
+    if verdict.result is not None:
+        await _follow_up(app, verdict.result)
+    return _answer(verdict)
 
 
 async def _open_payment_window(app: web.Application, openid: str, now: datetime) -> None:
@@ -108,6 +82,9 @@ async def _open_payment_window(app: web.Application, openid: str, now: datetime)
 
 async def _follow_up(app: web.Application, result: PaymentResult) -> None:
     """After the commit. Best effort: a refund missed here is picked up by the refund sweep."""
+    if result.outcome is PaymentOutcome.REFUND:
+        log.warning("payment for an order no longer unpaid: refunding", extra={"order_no": result.order_no,
+                    "refund_no": result.refund_no})  # fmt: skip
     jobs = app.get(JOBS)
     if jobs is None:
         return

@@ -44,9 +44,10 @@ async def test_a_hundred_parallel_guesses_check_exactly_the_limit(migrated: Conf
         await release.wait()
         yield b"password=" + PASSWORD.replace(" ", "+").encode()
 
-    async with console_running(limited(migrated)) as console, aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0)
-    ) as burst:
+    async with (
+        console_running(limited(migrated)) as console,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as burst,
+    ):
 
         async def guess(n: int) -> tuple[int, bool]:
             form = {"username": USER, "password": f"guess number {n}"}

@@ -1,5 +1,6 @@
 """The console in a real browser: Playwright driving Debian's Chromium signs in, sees the seeded order in the Orders
-list (its hostile title shown as text), ships it from the order's page, and every section loads without an error."""
+list (its hostile title shown as text), ships it from the order's page, looks the buyer up among the members, and
+every section loads without an error."""
 
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
             await expect(page.locator("#flash")).to_contain_text("已发货")
             await expect(page.locator("#ship-form")).to_have_count(0)
             await expect(page.locator("main")).to_contain_text("YT1234567890")
+
+            await page.click("#nav a[data-view=members]")
+            await page.wait_for_selector("body[data-view=members][data-ready=true]")
+            await page.fill("main input[name=openid]", BUYER)
+            await page.click("main form.inline button")
+            await page.wait_for_selector("body[data-view=members][data-ready=true]")
+            await expect(page.locator("main section.panel h3", has_text="优惠券")).to_have_count(1)
+            await expect(page.locator("main")).to_contain_text(BUYER)
+            assert "[object" not in await page.locator("main").inner_text(), "the lookup shows its panels"
 
             for view in ("products", "keywords", "after-sales", "members", "outbox", "dashboard"):
                 await page.click(f"#nav a[data-view={view}]")

@@ -59,6 +59,7 @@ def test_env_overrides_file(tmp_path: Path) -> None:
         ('[wechat]\nencoding_aes_key = "short"\n', {}, "[wechat] encoding_aes_key: expected 43 letters"),
         ('[database]\nurl = "mysql://x"\n', {}, "[database] url: expected sqlite"),
         ("[server\n", {}, "not valid TOML"),
+        ('[admin]\ntrusted_proxies = ["10.0.0.0/8", "lb.local"]\n', {}, "[admin] trusted_proxies: expected addresses"),
         ("", {"WXSHOP_SERVER__PORT": "x"}, "WXSHOP_SERVER__PORT: expected an integer, got 'x'"),
         ("", {"WXSHOP_NOPE__KEY": "1"}, "WXSHOP_NOPE__KEY: no such section"),
         ("", {"WXSHOP_SHOP__TIER_YEAR": "weekly"}, "WXSHOP_SHOP__TIER_YEAR: expected rolling or calendar"),

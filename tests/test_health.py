@@ -86,3 +86,16 @@ async def test_metrics_count_requests(aiohttp_client, migrated: Config) -> None:
     assert 'status="404"' in text
     assert "wxshop_http_request_seconds_bucket" in text
     assert "wxshop_job_queue_depth" in text
+
+
+async def test_metrics_need_the_token_when_one_is_set(aiohttp_client, migrated: Config) -> None:
+    server = dataclasses.replace(migrated.server, metrics_token="s3cret-scrape")
+    client = await aiohttp_client(create_app(dataclasses.replace(migrated, server=server)))
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status == 401
+    assert (await client.get("/metrics?token=s3cret")).status == 401
+    by_header = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
+    assert by_header.status == 200 and "wxshop_http_requests_total" in await by_header.text()
+    by_query = await client.get("/metrics?token=s3cret-scrape")
+    assert by_query.status == 200 and 'status="401"' in await by_query.text()
+    assert (await client.get("/healthz")).status == 200, "only /metrics is guarded"

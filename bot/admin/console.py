@@ -3,7 +3,8 @@
 The page (`static/`, package data) is plain HTML and vanilla JS over the admin JSON API; it reads its CSRF
 token from `GET /admin/api/session` and sends it with every change. Pages without a live session redirect to the
 login form. A failed login answers the same whatever failed (unknown user, wrong password, disabled user); the
-sessions and the failed-login limit are bot.admin.sessions', the users store.operators.users'.
+sessions are bot.admin.sessions', the sign-in limit bot.admin.login_limit's (a slot is reserved before the
+password is hashed), the users store.operators.users'.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.admin.login_limit import LOGIN_LIMIT, setup_login_limit
 from bot.admin.sessions import SESSIONS, csrf_ok, request_session
 from bot.web.runtime import run_blocking
 from store.operators.users import authenticate
@@ -41,7 +43,8 @@ LOGIN_PAGE = """<!doctype html>
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
-    """Routes of the console; the sessions themselves are set up with the admin API (bot.admin.api)."""
+    """Routes of the console and its sign-in limit; the sessions are set up with the admin API (bot.admin.api)."""
+    setup_login_limit(app)
     admin.router.add_get("/", console_page)
     admin.router.add_get("/login", login_form)
     admin.router.add_post("/login", login_submit)
@@ -87,15 +90,15 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     username = str(form.get("username", "")).strip()[:MAX_FIELD_CHARS]
     password = str(form.get("password", ""))[:MAX_FIELD_CHARS]
-    address = request.remote or ""
-    sessions = app[SESSIONS]
-    if await sessions.locked_out(username, address):
+    limit = app[LOGIN_LIMIT]
+    address = limit.client(request)
+    if not await limit.reserve(username, address):
         return _login_page(429, LOCKED)
     user = await run_blocking(app, authenticate, username, password)
     if user is None:
-        await sessions.record_failure(username, address)
         return _login_page(401, FAILED)
-    await sessions.clear_failures(username, address)
+    await limit.succeeded(username, address)
+    sessions = app[SESSIONS]
     token, _ = await sessions.open(user.username)
     response = _redirect("/admin/")
     sessions.set_cookie(response, token)

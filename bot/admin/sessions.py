@@ -1,4 +1,5 @@
-"""Console sign-in: sessions in Redis behind an HttpOnly cookie, their CSRF tokens, and the failed-login limit.
+"""Console sign-in: sessions in Redis behind an HttpOnly cookie, and their CSRF tokens (the sign-in limit is
+bot.admin.login_limit's).
 
 A session is a random token (`secrets.token_urlsafe`) in the cookie; Redis keeps only its SHA-256, so a copy of
 Redis holds no usable cookie. The record (user, CSRF token, last request by the injected clock) lives under a
@@ -8,9 +9,6 @@ test moving a ManualClock sees the session end without waiting. Each user's sess
 
 Cookie-authenticated requests that change something must echo the session's CSRF token in `X-CSRF-Token` (the
 console's script reads it from `GET /admin/api/session`); the cookie is also `SameSite=Strict`.
-
-Failed logins are counted per (username, client address) in a fixed window of `login_window_minutes`; at
-`login_max_failures` that pair is refused until the window ends, whatever the password.
 """
 
 from __future__ import annotations
@@ -62,7 +60,7 @@ def _digest(*parts: str) -> str:
 
 
 class AdminSessions:
-    """Sessions and failed-login counters of one deployment (its Redis prefix), on the loop's Redis client."""
+    """Sessions of one deployment (its Redis prefix), on the loop's Redis client."""
 
     def __init__(self, redis: aioredis.Redis, config: Config, clock: Clock) -> None:
         admin = config.admin
@@ -70,8 +68,6 @@ class AdminSessions:
         self.prefix = config.redis.prefix
         self.clock = clock
         self.ttl = timedelta(minutes=admin.session_ttl_minutes)
-        self.max_failures = admin.login_max_failures
-        self.window = timedelta(minutes=admin.login_window_minutes)
         self.secure = config.server.public_url.startswith("https://")
 
     async def open(self, username: str) -> tuple[str, Session]:
@@ -112,24 +108,6 @@ class AdminSessions:
             pipe.delete(session_key(self.prefix, session.key_id))
             pipe.srem(user_sessions_key(self.prefix, session.username), session.key_id)
             await pipe.execute()
-
-    def _failures_key(self, username: str, address: str) -> str:
-        return f"{self.prefix}admin:login-failures:{_digest(username, address)}"
-
-    async def locked_out(self, username: str, address: str) -> bool:
-        count = await self.redis.get(self._failures_key(username, address))
-        return count is not None and int(count) >= self.max_failures
-
-    async def record_failure(self, username: str, address: str) -> None:
-        """Count a failed login; the window starts at the first failure and is not extended by later ones."""
-        key = self._failures_key(username, address)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, 0, ex=int(self.window.total_seconds()), nx=True)
-            pipe.incr(key)
-            await pipe.execute()
-
-    async def clear_failures(self, username: str, address: str) -> None:
-        await self.redis.delete(self._failures_key(username, address))
 
     def set_cookie(self, response: web.StreamResponse, token: str) -> None:
         response.set_cookie(COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=self.secure)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.web.forwarded import valid_networks
 from store.after_sales.sla import parse_holidays
 from store.orders.pricing import parse_stacking
 from store.outbox.templates import TemplateConfigError, parse_templates
@@ -104,6 +105,7 @@ class ServerConfig:
     handler_threads: int = field(default=16, metadata=_check(lambda v: 1 <= v <= 256, "1..256"))
     workers: int = field(default=1, metadata=_check(lambda v: 1 <= v <= 64, "1..64"))
     shutdown_timeout_s: float = field(default=10.0, metadata=_check(_positive, "a positive number"))
+    metrics_token: str = ""  # when set, /metrics needs `Authorization: Bearer …` or `?token=…`
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,12 @@ class AdminConfig:
     api_token: str = ""
     # Console sessions end after this long without a request (each request starts the time again).
     session_ttl_minutes: int = field(default=480, metadata=_check(lambda v: 5 <= v <= 43200, "5..43200"))
-    login_max_failures: int = field(default=5, metadata=_check(_positive, "a positive integer"))  # per name + IP
+    # Sign-in attempts that may fail per username, and per client address, within the window.
+    login_max_failures: int = field(default=5, metadata=_check(_positive, "a positive integer"))
+    login_max_failures_per_address: int = field(default=20, metadata=_check(_positive, "a positive integer"))
     login_window_minutes: int = field(default=15, metadata=_check(_positive, "a positive integer"))
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or CIDRs); empty = the peer is the client.
+    trusted_proxies: tuple[str, ...] = field(default=(), metadata=_check(valid_networks, "addresses or CIDRs"))
 
 
 @dataclass(frozen=True)

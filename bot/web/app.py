@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -113,7 +114,21 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if db_ok and redis_ok else 503)
 
 
+def _metrics_allowed(request: web.Request) -> bool:
+    """Open when `[server] metrics_token` is empty; else the token as a bearer header or `?token=` (scrapers that
+    cannot send headers)."""
+    token = request.app[CONFIG].server.metrics_token
+    if not token:
+        return True
+    header = request.headers.get("Authorization", "")
+    given = header[7:] if header.startswith("Bearer ") else request.query.get("token", "")
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
 async def metrics_view(request: web.Request) -> web.Response:
+    if not _metrics_allowed(request):
+        return web.Response(status=401, text="metrics need [server] metrics_token as a bearer token or ?token=\n",
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})  # fmt: skip
     resources = request.app[RESOURCES]
     ok, depth = await _probe(resources.aredis.zcard(resources.queue_name), timeout=0.5)
     if ok:

@@ -50,7 +50,7 @@
       else if (key === "value") node.value = value;
       else node.setAttribute(key, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : String(child));
     }
@@ -517,7 +517,7 @@
     document.body.dataset.ready = "false";
     try {
       const content = await view(params);
-      main.replaceChildren(...[content].flat().filter(Boolean));
+      main.replaceChildren(...[content].flat(Infinity).filter(Boolean));
     } catch (error) {
       main.replaceChildren(el("p", { class: "error" }, `加载失败：${error.message}`), problems(error) || "");
     } finally {

@@ -22,6 +22,7 @@ from aiohttp import web
 from bot.process.config import Config
 from bot.web.forwarded import Network, client_address, parse_networks
 from bot.web.runtime import CONFIG, RESOURCES
+from store.core.keys import Keys
 
 # KEYS: the username's counter, the address's; ARGV: their limits, the window in seconds. 1 = reserved.
 RESERVE = """
@@ -63,8 +64,8 @@ class LoginLimit:
         return client_address(request.remote or "", request.headers.getall("X-Forwarded-For", []), self.trusted)
 
     def _keys(self, username: str, address: str) -> list[str]:
-        key = f"{self.prefix}admin:login"
-        return [f"{key}-user:{_digest(username)}", f"{key}-addr:{_digest(address)}"]
+        keys = Keys(self.prefix)
+        return [keys.login_attempts("user", _digest(username)), keys.login_attempts("addr", _digest(address))]
 
     async def reserve(self, username: str, address: str) -> bool:
         """Take a slot for one attempt; False (and nothing counted) when the username or the address is full."""

@@ -28,6 +28,7 @@ from aiohttp import web
 from bot.process.config import Config
 from bot.web.runtime import CONFIG, RESOURCES
 from store.core.clock import Clock
+from store.core.keys import Keys
 
 COOKIE = "wxshop_admin"
 COOKIE_PATH = "/admin"
@@ -48,11 +49,11 @@ class Session:
 
 
 def session_key(prefix: str, key_id: str) -> str:
-    return f"{prefix}admin:session:{key_id}"
+    return Keys(prefix).admin_session(key_id)
 
 
 def user_sessions_key(prefix: str, username: str) -> str:
-    return f"{prefix}admin:sessions-of:{username}"
+    return Keys(prefix).admin_sessions_of(username)
 
 
 def _digest(*parts: str) -> str:

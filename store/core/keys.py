@@ -66,6 +66,16 @@ class Keys:
     def access_token_lock(self, app_id: str) -> str:
         return self("wechat", app_id, "access_token", "lock")
 
+    def admin_session(self, key_id: str) -> str:
+        return self("admin", "session", key_id)
+
+    def admin_sessions_of(self, username: str) -> str:
+        return self("admin", "sessions-of", username)
+
+    def login_attempts(self, by: str, digest: str) -> str:
+        """`by` "user" or "addr": the sign-in limit's counters, keyed by a digest (never the name itself)."""
+        return self("admin", f"login-{by}", digest)
+
     def queue(self) -> str:
         return self("queue")
 

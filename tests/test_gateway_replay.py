@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from bot.config import Config
-from bot.gateway import INBOUND
-from bot.replay import fresh_timestamp, nonce_for
-from bot.runtime import RESOURCES
+from bot.process.config import Config
+from bot.web.runtime import RESOURCES
+from bot.wechat.gateway import INBOUND
+from bot.wechat.replay import fresh_timestamp, nonce_for
 from tests.gateway_support import Running, running, with_mode
 
 WINDOW_S = 300
@@ -78,7 +78,8 @@ async def test_a_reused_nonce_with_another_body_or_sender_is_refused(migrated: C
     async with running(migrated) as shop:
         counter = counting(shop)
         follower = shop.follower()
-        query, body = follower.signed(follower.build_xml("o_victim", {"MsgType": "text", "Content": "你好"}), "o_victim")
+        xml = follower.build_xml("o_victim", {"MsgType": "text", "Content": "你好"})
+        query, body = follower.signed(xml, "o_victim")
         first = await follower.post(query, body)
         assert first.status == 200 and counter.calls == 1
 

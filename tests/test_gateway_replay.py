@@ -90,9 +90,11 @@ async def test_a_reused_nonce_with_another_body_or_sender_is_refused(migrated: C
         ):
             refused = await follower.post(query, forged)
             assert (refused.status, refused.body) == (403, "replayed"), forged
+        dressed_up = await follower.post({**query, "msg_signature": "0" * 40}, body.replace("你好", "退款"))
+        assert dressed_up.status == 403, "an unchecked msg_signature does not make the nonce new"
         assert counter.calls == 1, "nothing forged was handled"
         metrics = await (await shop.session.get(shop.server.make_url("/metrics"))).text()
-        assert 'wxshop_rejected_total{reason="replayed"} 3.0' in metrics
+        assert 'wxshop_rejected_total{reason="replayed"} 4.0' in metrics
 
 
 async def test_a_reused_nonce_is_refused_even_when_the_forgery_comes_first_after_a_lost_reply(
@@ -206,5 +208,5 @@ def test_nonce_memory_lasts_until_the_timestamp_goes_stale() -> None:
     assert nonce_for(query, 1300, b"x", "p:", 1000.0, 300).ttl_s == 601
     same = nonce_for(query, 1000, b"x", "p:", 1000.0, 300)
     assert same.key.startswith("p:nonce:") and same.digest != nonce_for(query, 1000, b"y", "p:", 1000.0, 300).digest
-    encrypted = nonce_for({**query, "msg_signature": "m"}, 1000, b"x", "p:", 1000.0, 300)
-    assert encrypted.key != same.key, "an encrypted request is keyed by its msg_signature"
+    unchecked = nonce_for({**query, "msg_signature": "m", "encrypt_type": "aes"}, 1000, b"x", "p:", 1000.0, 300)
+    assert unchecked.key == same.key, "keyed by what the signature check covered, nothing else in the query"

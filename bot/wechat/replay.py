@@ -44,9 +44,9 @@ def fresh_timestamp(timestamp: str, now: float, window_s: int) -> int | None:
 
 def nonce_for(query: Mapping[str, str], timestamp: int, body: bytes, prefix: str, now: float, window_s: int) -> Nonce:
     """The memory of this request, kept until its timestamp leaves the window (at least one second).
-    Keyed by `msg_signature` when the body is encrypted (it covers the ciphertext), else by `signature`."""
-    signature = query.get("msg_signature") or query.get("signature", "")
-    triple = f"{timestamp}\n{query.get('nonce', '')}\n{signature}".encode()
-    key = f"{prefix}nonce:{hashlib.blake2b(triple, digest_size=16).hexdigest()}"
+    Keyed by the verified (timestamp, nonce, signature) as they came (only WeChat, or a replay of it, gets this
+    far); never by `msg_signature`, which a plaintext request may carry unchecked. The body's digest covers the
+    ciphertext of an encrypted one."""
+    key = f"{prefix}nonce:{timestamp}:{query.get('nonce', '')}:{query.get('signature', '')}"
     ttl_s = max(1, int(timestamp + window_s - now) + 1)
     return Nonce(key, hashlib.blake2b(body, digest_size=16).digest(), ttl_s)

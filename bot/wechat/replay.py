@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_TIMESTAMP_DIGITS = 12
 
@@ -25,8 +25,7 @@ class Replayed(Exception):
     """A signed query used again with another body, or after its reply was forgotten; the message says which."""
 
 
-@dataclass(frozen=True)
-class Nonce:
+class Nonce(NamedTuple):
     """One signed request's memory: its Redis key, its body's digest, and how long it must be kept."""
 
     key: str

@@ -172,14 +172,16 @@ def echo_server(aes: bool) -> Iterator[Server]:
 
 
 def request_lines(count: int, fields: Callable[[int], dict], aes: bool) -> Iterator[str]:
-    """`path<TAB>body` lines, each a distinct message signed (and encrypted) as WeChat would send it."""
+    """`path<TAB>body` lines, each a distinct message signed (and encrypted) as WeChat would send it: now (the
+    server refuses timestamps more than `[wechat] timestamp_window_s` away) and each with its own nonce."""
     crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID) if aes else None
-    timestamp, nonce = str(int(time.time())), secrets.token_hex(4)
-    base = {"signature": sign(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    timestamp = str(int(time.time()))
     for i in range(count):
+        nonce = secrets.token_hex(6)
         message = {"ToUserName": ORIGINAL_ID, "CreateTime": int(timestamp), **fields(i)}
         xml = render_xml(message)
-        query = dict(base, openid=message["FromUserName"])
+        query = {"signature": sign(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+        query["openid"] = message["FromUserName"]
         if crypto is not None:
             encrypted = xmltodict.parse(crypto.encrypt_message(xml, nonce, timestamp))["xml"]
             query.update(encrypt_type="aes", msg_signature=encrypted["MsgSignature"])
@@ -323,7 +325,6 @@ def main() -> None:
             mixes = [mix for mix in mixes if not args.mixes or mix[0] in args.mixes.split(",")]
             if not mixes:
                 continue
-            files = {name: write_requests(folder, name, count, fields, aes) for name, fields, _ in mixes}
             results: dict[tuple[str, str], LoadResult] = {}
             cpu: dict[tuple[str, str], float] = {}
             # Both servers up for the whole mix list, each mix run against the echo bot and at once against ours:
@@ -336,12 +337,13 @@ def main() -> None:
                 if not aes:
                     open_product_cards(ours)
                     open_product_lists(ours, list_followers)
-                for name, _, expect in mixes:
+                for name, fields, expect in mixes:
+                    requests = write_requests(folder, name, count, fields, aes)  # signed just before it is sent
                     if expect:
-                        check_answer(ours.url, files[name], expect)
+                        check_answer(ours.url, requests, expect)
                     for server, label in ((echo, "echo"), (ours, "wxshop")):
                         key = (name, label)
-                        results[key], cpu[key] = measured(server, files[name], REFERENCE_CONCURRENCY, seconds)
+                        results[key], cpu[key] = measured(server, requests, REFERENCE_CONCURRENCY, seconds)
                         tool = results[key].tool
                         ratio = results[key].rps / results[name, "echo"].rps if results[name, "echo"].rps else 0.0
                         print(row(name, label, REFERENCE_CONCURRENCY, results[key], cpu[key], ratio), flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.process.config import Config
-from bot.sandbox.follower import Account, FollowerSimulator, Mode
+from bot.sandbox.follower import Account, FollowerSimulator, Mode, sign
 from bot.web.app import create_app
 from store.core.clock import ManualClock
 from tests.support import start_app_server
@@ -47,6 +48,12 @@ class Running:
     @property
     def url(self) -> str:
         return str(self.server.make_url(self.config.server.wechat_path))
+
+    def signed_query(self, **extra: str) -> dict[str, str]:
+        """A query signed as WeChat signs it, now by the shop's clock, with a fresh nonce."""
+        timestamp, nonce = str(int(self.clock.now().timestamp())), secrets.token_hex(5)
+        signature = sign(self.config.wechat.token, timestamp, nonce)
+        return {"timestamp": timestamp, "nonce": nonce, "signature": signature, **extra}
 
     def follower(self, mode: Mode = "plain", key: str | None = None, **options: object) -> FollowerSimulator:
         return FollowerSimulator(

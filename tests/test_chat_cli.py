@@ -11,7 +11,7 @@ from bot.cli.chat import menu_lines, render
 from bot.process.config import Config
 from bot.sandbox.ports import free_port
 from bot.web.app import create_app
-from store.core.clock import ManualClock
+from store.core.clock import CLOCK_ENV, ManualClock, clock_spec
 from tests.gateway_support import AES_KEY, with_mode
 from tests.preview_support import assert_shows_in_order, demo_running, with_default_menu
 from tests.support import start_app_server, wxshop
@@ -54,11 +54,13 @@ async def test_chat_with_a_running_demo_goes_through_the_preview(migrated: Confi
 
 
 async def test_chat_in_safe_mode_against_a_bare_shop(migrated: Config, env: dict[str, str]) -> None:
-    server = TestServer(create_app(with_mode(migrated, "safe"), clock=ManualClock()), host="127.0.0.1")
+    clock = ManualClock()
+    server = TestServer(create_app(with_mode(migrated, "safe"), clock=clock), host="127.0.0.1")
     await start_app_server(server)
     try:
         base = str(server.make_url("")).rstrip("/")
-        safe_env = {**env, "WXSHOP_WECHAT__ENCODING_AES_KEY": AES_KEY}
+        # The chat signs with its process clock: the shop's, or its timestamps would be stale
+        safe_env = {**env, "WXSHOP_WECHAT__ENCODING_AES_KEY": AES_KEY, CLOCK_ENV: clock_spec(clock)}
         done = await chat(safe_env, base, "/follow\n你好\n/click MY_ORDERS\n/unfollow\n", "--mode", "safe")
     finally:
         await server.close()

@@ -57,6 +57,8 @@ def test_env_overrides_file(tmp_path: Path) -> None:
         ("[server]\nprot = 80\n", {}, "[server] prot: unknown key"),
         ("[sever]\nport = 80\n", {}, "[sever]: unknown section"),
         ('[wechat]\nencoding_aes_key = "short"\n', {}, "[wechat] encoding_aes_key: expected 43 letters"),
+        ('[wechat]\nmode = "plain"\n', {}, "[wechat] mode: expected safe or compatible, got 'plain'"),
+        ("", {"WXSHOP_WECHAT__TIMESTAMP_WINDOW_S": "0"}, "WXSHOP_WECHAT__TIMESTAMP_WINDOW_S: expected 1..3600, got 0"),
         ('[database]\nurl = "mysql://x"\n', {}, "[database] url: expected sqlite"),
         ("[server\n", {}, "not valid TOML"),
         ('[admin]\ntrusted_proxies = ["10.0.0.0/8", "lb.local"]\n', {}, "[admin] trusted_proxies: expected addresses"),

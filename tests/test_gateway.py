@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.process.config import Config
-from bot.sandbox.follower import UNAVAILABLE, render_xml, sign
+from bot.sandbox.follower import UNAVAILABLE, render_xml
 from store.core.db import open_database
 from store.members.followers import Follower
 from tests.gateway_support import AES_KEY, OLD_AES_KEY, running, with_mode
@@ -95,8 +95,7 @@ async def test_follow_scan_and_unfollow_change_the_follower(migrated: Config, mo
 
 async def test_handshake(migrated: Config) -> None:
     async with running(migrated) as shop:
-        good = {"timestamp": "1714037059", "nonce": "486452656", "echostr": "e123"}
-        good["signature"] = sign(migrated.wechat.token, good["timestamp"], good["nonce"])
+        good = shop.signed_query(echostr="e123")
         response = await shop.session.get(shop.url, params=good)
         assert response.status == 200 and await response.text() == "e123"
 

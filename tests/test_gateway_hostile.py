@@ -7,7 +7,6 @@ import io
 import pytest
 
 from bot.process.config import Config
-from bot.sandbox.follower import sign
 from tests.gateway_support import running
 
 HEADER = (
@@ -41,17 +40,11 @@ HOSTILE = {
 }
 
 
-def signed(config: Config, **extra: str) -> dict[str, str]:
-    query = {"timestamp": "1714112445", "nonce": "415670741", **extra}
-    query["signature"] = sign(config.wechat.token, query["timestamp"], query["nonce"])
-    return query
-
-
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 async def test_hostile_bodies_get_400(migrated: Config, case: str) -> None:
     async with running(migrated) as shop:
         extra = {"encrypt_type": "aes", "msg_signature": "x"} if case.startswith("encrypted") else {}
-        response = await shop.session.post(shop.url, params=signed(migrated, **extra), data=HOSTILE[case])
+        response = await shop.session.post(shop.url, params=shop.signed_query(**extra), data=HOSTILE[case])
         assert response.status == 400, case
         metrics = await (await shop.session.get(shop.server.make_url("/metrics"))).text()
         assert 'wxshop_rejected_total{reason="bad message"}' in metrics
@@ -60,14 +53,14 @@ async def test_hostile_bodies_get_400(migrated: Config, case: str) -> None:
 async def test_oversized_body_gets_413(migrated: Config) -> None:
     async with running(migrated) as shop:
         body = b"<xml>" + b"a" * (migrated.server.max_body_bytes + 1) + b"</xml>"
-        response = await shop.session.post(shop.url, params=signed(migrated), data=io.BytesIO(body))
+        response = await shop.session.post(shop.url, params=shop.signed_query(), data=io.BytesIO(body))
         assert response.status == 413
 
         async def stream():
             for _ in range(20):
                 yield b"x" * 65536
 
-        chunked = await shop.session.post(shop.url, params=signed(migrated), data=stream())
+        chunked = await shop.session.post(shop.url, params=shop.signed_query(), data=stream())
         assert chunked.status == 413, "a chunked body without Content-Length is cut off too"
 
 

@@ -246,7 +246,7 @@ async def test_location_and_view_events(demo: Demo) -> None:
     assert viewed["delivery"]["failed"] is False
 
 
-async def test_safe_mode_goes_through_the_encrypted_callback(migrated: Config) -> None:
+async def test_safe_and_compatible_modes_go_through_the_encrypted_callback(migrated: Config) -> None:
     async with demo_running(with_mode(with_default_menu(migrated), "safe")) as demo:
         status, state = await demo.call("GET", "state")
         assert status == 200 and state["shop"]["mode"] == "safe"
@@ -256,7 +256,17 @@ async def test_safe_mode_goes_through_the_encrypted_callback(migrated: Config) -
             assert followed["delivery"]["failed"] is False, followed
             assert followed["entries"][-1]["from"] == "account"
         plain = await demo.send(openid, "text", text="你好", mode="plain")
-        assert plain["delivery"]["failed"] is False, "plaintext still reaches a shop in compatible/safe mode"
+        assert plain["delivery"]["failed"] is True and plain["delivery"]["attempts"] == [403], "safe: no plaintext"
+
+    safe = with_mode(with_default_menu(migrated), "safe")
+    compatible = dataclasses.replace(safe, wechat=dataclasses.replace(safe.wechat, mode="compatible"))
+    async with demo_running(compatible) as demo:
+        _, state = await demo.call("GET", "state")
+        assert state["shop"]["mode"] == "compatible"
+        openid = await demo.new_follower()
+        for mode in (None, "plain"):
+            sent = await demo.send(openid, "text", text="你好", **({"mode": mode} if mode else {}))
+            assert sent["delivery"]["failed"] is False, (mode, sent)
 
 
 async def test_pay_emulator_is_reachable_same_origin(demo: Demo) -> None:

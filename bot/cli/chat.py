@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction, common: Callable[[argparse.Argumen
     chat.add_argument(
         "--mode",
         choices=list(MODE_NAMES),
-        help="message encryption (default: safe when [wechat] encoding_aes_key is set, else plain)",
+        help="message encryption (default: [wechat] mode when encoding_aes_key is set, else plain)",
     )
     chat.set_defaults(run=_run)
 
@@ -248,7 +248,7 @@ async def _connect(config: Config, openid: str, mode: str | None) -> _Talker:
 
 
 def _default_mode(config: Config) -> str:
-    return "safe" if config.wechat.encoding_aes_key else "plain"
+    return config.wechat.mode if config.wechat.encoding_aes_key else "plain"
 
 
 def reason(exc: BaseException) -> str:

@@ -117,6 +117,11 @@ class WechatConfig:
     previous_encoding_aes_key: str = field(
         default="", metadata=_check(_aes_key, "43 letters or digits, or empty")
     )
+    # With an EncodingAESKey: "safe" refuses plaintext requests (their signature does not cover the body),
+    # "compatible" takes both while the console is switched over. Without a key every request is plaintext.
+    mode: str = field(default="safe", metadata=_check(lambda v: v in ("safe", "compatible"), "safe or compatible"))
+    # A signed callback is good this long either side of our clock, and its nonce is remembered for as long.
+    timestamp_window_s: int = field(default=300, metadata=_check(lambda v: 1 <= v <= 3600, "1..3600"))
     original_id: str = "gh_wxshopdemo00"
     api_base_url: str = field(default="http://127.0.0.1:8081", metadata=_check(_http_url, "an http(s) URL"))
     # Web OAuth's authorize page; empty = open.weixin.qq.com for the real API, else api_base_url (the sandbox).

@@ -159,6 +159,12 @@ class FollowerSimulator:
         return delivery
 
     async def _attempt(self, xml: str, openid: str) -> tuple[Attempt, dict[str, str]]:
+        query, body = self.signed(xml, openid)
+        return await self.post(query, body), query
+
+    def signed(self, xml: str, openid: str) -> tuple[dict[str, str], str]:
+        """The query and body of one attempt: signed now by the clock, with a fresh nonce (and encrypted in
+        compatible and safe modes)."""
         timestamp, nonce = str(int(self.clock.now().timestamp())), secrets.token_hex(5)
         query = {"signature": sign(self.account.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
         query["openid"] = openid
@@ -171,6 +177,10 @@ class FollowerSimulator:
             else:
                 plain = xmltodict.parse(xml)["xml"]
                 body = render_xml({**plain, "Encrypt": encrypted["Encrypt"]})
+        return query, body
+
+    async def post(self, query: dict[str, str], body: str) -> Attempt:
+        """One POST of a signed request, cut off after `timeout_s`."""
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -180,9 +190,9 @@ class FollowerSimulator:
                     headers={"Content-Type": "text/xml"},
                 ) as response:
                     text = await response.text()
-                    return Attempt(response.status, text, time.monotonic() - started), query
+                    return Attempt(response.status, text, time.monotonic() - started)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return Attempt(None, "", time.monotonic() - started, type(exc).__name__), query
+            return Attempt(None, "", time.monotonic() - started, type(exc).__name__)
 
     def accept(
         self, attempt: Attempt, query: dict[str, str], openid: str, is_user_message: bool

@@ -176,7 +176,9 @@ def _menu_json(buttons: tuple[Mapping[str, Any], ...]) -> list[dict[str, Any]]:
 
 
 def _default_mode(request: web.Request) -> str:
-    return "safe" if request.app[CONFIG].wechat.encoding_aes_key else "plain"
+    """What WeChat sends to this shop: its `[wechat] mode` once it has an EncodingAESKey, else plaintext."""
+    wechat = request.app[CONFIG].wechat
+    return wechat.mode if wechat.encoding_aes_key else "plain"
 
 
 async def state(request: web.Request) -> web.Response:

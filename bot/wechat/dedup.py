@@ -1,6 +1,7 @@
 """Exactly-once handling of WeChat's retries, across processes, through one Redis key per message.
 
-The first attempt claims the key (SET NX) and runs the handler; the key then holds the rendered reply, so a
+The first attempt claims the key (SET NX) and runs the handler (a signed request claims it together with its
+nonce, `bot.wechat.replay`, in one script); the key then holds the rendered reply, so a
 retry gets the same answer. A retry that arrives while the first attempt runs polls the key until its own
 deadline. When the first attempt's deadline passes, the key says "late": the reply will go out as a
 customer-service message, and any retry answers empty so the follower never gets it twice. Both transitions
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from bot.process import metrics
 from bot.process.redis_pipe import RedisPipe, Reply
+from bot.wechat.replay import Nonce, Replayed
 from store.core.keys import Keys
 
 log = logging.getLogger("wxshop.dedup")
@@ -37,6 +39,22 @@ local current = redis.call('GET', KEYS[1])
 if current == 'P' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 'P' end
 return current
 """
+
+# Remember the request's nonce with its body digest, then claim the message. A nonce seen with another body is
+# forged ('F'); seen with the same body it is a retry, answered from the message's key, or refused once that key
+# has expired ('X'). Neither marker is a first byte the message key ever holds.
+_CLAIM_SIGNED = """
+local seen = redis.call('GET', KEYS[1])
+if seen then
+  if seen ~= ARGV[1] then return 'F' end
+  return redis.call('GET', KEYS[2]) or 'X'
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if redis.call('SET', KEYS[2], 'P', 'NX', 'EX', ARGV[3]) then return false end
+return redis.call('GET', KEYS[2])
+"""
+_FORGED = b"F"
+_FORGOTTEN = b"X"
 
 
 @dataclass(frozen=True)
@@ -57,9 +75,20 @@ class ReplyCache:
     def _key(self, message_key: str) -> str:
         return Keys(self.prefix).dedup(message_key)
 
-    async def claim(self, message_key: str) -> Seen | None:
-        """Claim the message for this attempt (None), or return what an earlier attempt left."""
+    async def claim(self, message_key: str, nonce: Nonce | None = None) -> Seen | None:
+        """Claim the message for this attempt (None), or return what an earlier attempt left. With the request's
+        `nonce`, in the same round trip: raise `Replayed` when the nonce came before with another body, or with
+        this body but so long ago that the reply is forgotten."""
         key = self._key(message_key)
+        if nonce is not None:
+            found = await self.pipe.call_script(
+                _CLAIM_SIGNED, [nonce.key, key], [nonce.digest, nonce.ttl_s, self.pending_ttl_s]
+            )
+            if found == _FORGED:
+                raise Replayed("nonce reused with another body")
+            if found == _FORGOTTEN:
+                raise Replayed("nonce reused after its reply expired")
+            return None if found is None else _decode(found)
         if await self.pipe.call("SET", key, PENDING, "NX", "EX", self.pending_ttl_s) is not None:
             return None
         value = await self.pipe.call("GET", key)

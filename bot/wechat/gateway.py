@@ -1,7 +1,8 @@
 """The callback endpoint `GET/POST {server.wechat_path}`: a thin aiohttp adapter over the inbound core.
 
-Order of work for a POST: size limit → `signature` → parse (and decrypt, checking `msg_signature` and AppId) →
-dedup claim in Redis (with the sender's dialog state in the same round trip, and the customer-service window
+Order of work for a POST: size limit → `signature` → `timestamp` within the window (`bot.wechat.replay`) → in
+safe mode, encrypted only → parse (and decrypt, checking `msg_signature` and AppId) → nonce and dedup claim in
+Redis, one script (with the sender's dialog state in the same round trip, and the customer-service window
 recorded once claimed: `bot.wechat.sender`) → handler on the thread pool, raced against
 `[server] reply_deadline_ms` → reply (encrypted with the key the request came in under). A reply not ready by
 the deadline is answered with an empty body at once and delivered later through the customer-service API; so
@@ -15,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
 from functools import partial
 
 import redis
@@ -31,6 +33,7 @@ from bot.wechat.crypto import CryptoRejected, InboundCrypto
 from bot.wechat.customer_service import CustomerService, followup_messages, late_messages
 from bot.wechat.dedup import DONE, LATE, ReplyCache, Seen
 from bot.wechat.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, to_message
+from bot.wechat.replay import Nonce, Replayed, fresh_timestamp, nonce_for
 from bot.wechat.sender import SenderRedis
 from handlers import register_all
 from handlers.context import HandlerContext
@@ -100,10 +103,26 @@ def _signed(request: web.Request) -> bool:
     return werobot_check_signature(request.app[CONFIG].wechat.token, timestamp, nonce, signature)
 
 
+@dataclass(frozen=True)
+class _Fresh:
+    """A signed query whose timestamp is within the window: the timestamp, and now, by the app's clock."""
+
+    timestamp: int
+    now: float
+
+
+def _fresh(request: web.Request) -> _Fresh | None:
+    now = request.app[RESOURCES].clock.now().timestamp()
+    timestamp = fresh_timestamp(request.query["timestamp"], now, request.app[CONFIG].wechat.timestamp_window_s)
+    return None if timestamp is None else _Fresh(timestamp, now)
+
+
 async def handshake(request: web.Request) -> web.Response:
-    """WeChat's URL verification: echo `echostr` when the signature is ours."""
+    """WeChat's URL verification: echo `echostr` when the signature is ours and fresh."""
     if not _signed(request):
         return _reject(403, "bad signature", request)
+    if _fresh(request) is None:
+        return _reject(403, "stale timestamp", request, request.query["timestamp"])
     return web.Response(text=request.query.get("echostr", ""), content_type="text/plain")
 
 
@@ -115,6 +134,12 @@ async def receive(request: web.Request) -> web.Response:
         return _reject(413, "body too large", request)
     if not _signed(request):
         return _reject(403, "bad signature", request)
+    q = request.query
+    fresh = _fresh(request)
+    if fresh is None:
+        return _reject(403, "stale timestamp", request, q["timestamp"])
+    if config.wechat.mode == "safe" and app[CRYPTO].enabled and q.get("encrypt_type") != "aes":
+        return _reject(403, "plaintext refused", request, "safe mode: only encrypted messages are accepted")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -126,11 +151,14 @@ async def receive(request: web.Request) -> web.Response:
     except BadMessage as exc:
         return _reject(400, "bad message", request, str(exc))
 
+    nonce = nonce_for(q, fresh.timestamp, body, config.redis.prefix, fresh.now, config.wechat.timestamp_window_s)
     deadline = started + config.server.reply_deadline_ms / 1000
-    xml, followups = await _reply(app, message, deadline)
+    try:
+        xml, followups = await _reply(app, message, nonce, deadline)
+    except Replayed as exc:
+        return _reject(403, "replayed", request, str(exc))
     if xml and key_index is not None:
-        q = request.query
-        xml = app[CRYPTO].encrypt(xml, key_index, q.get("timestamp", str(int(time.time()))), q.get("nonce", ""))
+        xml = app[CRYPTO].encrypt(xml, key_index, q["timestamp"], q["nonce"])
     response = web.Response(text=xml, content_type="application/xml" if xml else "text/plain")
     if followups:  # after the passive reply is on the wire, so the follower reads them in order
         await response.prepare(request)
@@ -154,16 +182,21 @@ def _open(app: web.Application, request: web.Request, body: bytes) -> tuple[WeCh
     return to_message(parse_xml(plain), plain.decode()), key_index
 
 
-async def _reply(app: web.Application, message: WeChatMessage, deadline: float) -> tuple[str, tuple]:
+async def _reply(app: web.Application, message: WeChatMessage, nonce: Nonce, deadline: float) -> tuple[str, tuple]:
     """The plaintext reply for this attempt ("" when the deadline passed or there is nothing to say), and the
-    follow-ups only the first attempt sends."""
+    follow-ups only the first attempt sends. Raises `Replayed` (nothing handled) for a reused nonce."""
     key = dedup_key(message)
     replies, senders = app[REPLIES], app[SENDERS]
     state = senders.prefetch(message)
     try:
-        seen = await replies.claim(key)
+        seen = await replies.claim(key, nonce)
         claimed = seen is None
-    except redis.RedisError as exc:  # Redis down: answering beats dropping, though a retry could double-process
+    except Replayed:
+        senders.discard(state)
+        raise
+    except redis.RedisError as exc:
+        # Redis down: answering beats dropping, though a retry, or a nonce replayed within the window, could be
+        # handled twice
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
         log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
         seen, claimed = None, False

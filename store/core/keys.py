@@ -54,6 +54,10 @@ class Keys:
     def dedup(self, message_key: str) -> str:
         return self("dedup", message_key)
 
+    def nonce(self, timestamp: int, nonce: str, signature: str) -> str:
+        """A callback's (timestamp, nonce, signature), remembered for the timestamp window (replay protection)."""
+        return self("nonce", str(timestamp), nonce, signature)
+
     def keywords_changed(self) -> str:
         return self("keywords", "changed")
 

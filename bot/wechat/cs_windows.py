@@ -37,6 +37,14 @@ class LoopWindows:
         self.key = key
         self.quotas = quotas
 
+    async def load_scripts(self) -> None:
+        """Have Redis know the scripts `record` runs without waiting, before the first message: otherwise the first
+        recording after a start answers NOSCRIPT and is sent again a round trip later, after the reply."""
+        try:
+            await self.pipe.call("SCRIPT", "LOAD", RECORD_SCRIPT)
+        except redis.RedisError as exc:  # Redis away at start-up: the first recording falls back to EVAL
+            _check_recorded(exc)
+
     def record(self, openid: str, kind: InteractionKind, now: datetime) -> None:
         """Note an interaction without waiting (the inbound hot path); a failure is logged and counted: it costs
         only this window (the outbox sends template messages instead)."""

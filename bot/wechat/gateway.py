@@ -83,6 +83,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SENDERS] = SenderRedis(resources.pipe, resources.windows, resources.clock, app[ENGINE].store.keys)
     app[CUSTOMER_SERVICE] = CustomerService(resources.windows, wechat, resources.clock, partial(run_blocking, app))
     app[LATE_TASKS] = set()
+    await resources.windows.load_scripts()
     yield
     if app[LATE_TASKS]:
         await asyncio.wait(app[LATE_TASKS], timeout=config.server.shutdown_timeout_s)

@@ -55,6 +55,7 @@ def catalog_channel(prefix: str) -> str:
 ENGINE = web.AppKey("engine", Engine)
 RULES = web.AppKey("rules", RulesCache)
 UNANSWERED = web.AppKey("unanswered", UnansweredCollector)
+UNDERSTANDING = web.AppKey("understanding", UnderstanderCache)
 SEARCH = web.AppKey("search", SearchService)
 SEARCH_BUILT = web.AppKey("search_built", asyncio.Future)  # the start-up build of the search index
 VERSION_CHECK_S = 5.0
@@ -200,7 +201,7 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     specs = SpecCache(resources.clock.now)
     understanding, unanswered = understander_for(config), UnansweredCollector()
     await run_blocking(app, understanding.refresh)
-    app[RULES], app[SEARCH], app[UNANSWERED] = rules, search, unanswered
+    app[RULES], app[SEARCH], app[UNANSWERED], app[UNDERSTANDING] = rules, search, unanswered, understanding
     app[ENGINE] = build_engine(
         config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs,
         understanding=understanding, unanswered=unanswered,

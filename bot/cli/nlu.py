@@ -60,22 +60,21 @@ def _known_intents(config: Config) -> dict[str, str]:
 def _teach(args: argparse.Namespace, config: Config) -> int:
     from bot.process.resources import publish
     from dialogs.rules_cache import channel
-    from dialogs.understanding.normalise import normalise
-    from store.chat.nlu import add_example
+    from dialogs.understanding.teaching import ExampleInvalid, check_example, teach
     from store.core.clock import process_clock
 
     known = _known_intents(config)
-    if args.intent not in known:
-        print(f"wxshop: unknown intent {args.intent!r}; `wxshop nlu intents` lists them", file=sys.stderr)
+    try:
+        check_example(args.text, args.intent, known)  # before opening the database: a typo costs nothing
+        _open(config)
+        example, added = teach(args.text, args.intent, known, process_clock().now())
+    except ExampleInvalid as exc:
+        hint = "; `wxshop nlu intents` lists them" if exc.unknown_intent else ""
+        print(f"wxshop: {exc}{hint}", file=sys.stderr)
         return 2
-    if not normalise(args.text):
-        print("wxshop: the text has nothing to learn from (only spaces, punctuation or emoji)", file=sys.stderr)
-        return 2
-    _open(config)
-    added = add_example(args.text, args.intent, normalise(args.text), process_clock().now())
     if added:
         publish(config, channel(config.redis.prefix), "nlu")
-    print(f"taught: {args.text!r} means {args.intent} ({known[args.intent]})" if added else "known already")
+    print(f"taught: {example.text!r} means {example.intent} ({known[example.intent]})" if added else "known already")
     return 0
 
 

@@ -65,6 +65,7 @@ class Sighting:
 
 @dataclass(frozen=True)
 class Unanswered:
+    id: int
     norm: str
     text: str
     outcome: str
@@ -72,6 +73,23 @@ class Unanswered:
     last_seen: datetime
     example_openid: str
     taught_intent: str | None
+
+    @classmethod
+    def of(cls, row: UnansweredUtterance) -> Unanswered:
+        return cls(row.id, row.norm, row.text, row.outcome, row.count, row.last_seen, row.example_openid,
+                   row.taught_intent)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TaughtExample:
+    id: int
+    text: str
+    intent: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: NluExample) -> TaughtExample:
+        return cls(row.id, row.text, row.intent, row.created_at)
 
 
 def record_unanswered(sightings: Iterable[Sighting]) -> int:
@@ -103,30 +121,72 @@ def list_unanswered(limit: int = 50, include_taught: bool = False) -> list[Unans
     if not include_taught:
         query = query.where(UnansweredUtterance.taught_intent.is_null())
     query = query.order_by(UnansweredUtterance.count.desc(), UnansweredUtterance.last_seen.desc()).limit(limit)
-    return [
-        Unanswered(u.norm, u.text, u.outcome, u.count, u.last_seen, u.example_openid, u.taught_intent)
-        for u in query
-    ]
+    return [Unanswered.of(u) for u in query]
 
 
-def add_example(text: str, intent: str, norm: str, now: datetime) -> bool:
-    """Teach `text` → `intent` (and mark the same utterance in the inbox as taught); False when known already."""
+def unanswered_page(limit: int, before_id: int | None = None, include_taught: bool = False) -> list[Unanswered]:
+    """The inbox newest first (by when an utterance was first seen), paged by id: stable under new arrivals,
+    which the most-frequent order is not."""
+    query = UnansweredUtterance.select()
+    if not include_taught:
+        query = query.where(UnansweredUtterance.taught_intent.is_null())
+    if before_id is not None:
+        query = query.where(UnansweredUtterance.id < before_id)
+    return [Unanswered.of(u) for u in query.order_by(UnansweredUtterance.id.desc()).limit(limit)]
+
+
+def dismiss_unanswered(utterance_id: int) -> bool:
+    """Drop one utterance from the inbox (it comes back, counted afresh, if shoppers keep asking it)."""
+    with write_transaction():
+        return bool(UnansweredUtterance.delete().where(UnansweredUtterance.id == utterance_id).execute())
+
+
+def add_example(text: str, intent: str, norm: str, now: datetime) -> tuple[TaughtExample, bool]:
+    """Teach `text` → `intent` (and mark the same utterance in the inbox as taught); the example, and False
+    when it was known already."""
     text = text.strip()[:TEXT_MAX]
     with write_transaction():
-        created = NluExample.insert(text=text, intent=intent, created_at=now).on_conflict_ignore().execute()
-        if not created:
-            return False
-        UnansweredUtterance.update(taught_intent=intent).where(UnansweredUtterance.norm == norm[:TEXT_MAX]).execute()
-        _bump()
-    return True
+        inserted = NluExample.insert(text=text, intent=intent, created_at=now).on_conflict_ignore()
+        created = inserted.as_rowcount().execute()  # a row count: SQLite's lastrowid outlives an ignored insert
+        row = NluExample.get((NluExample.text == text) & (NluExample.intent == intent))
+        if created:
+            UnansweredUtterance.update(taught_intent=intent).where(
+                UnansweredUtterance.norm == norm[:TEXT_MAX]
+            ).execute()
+            _bump()
+    return TaughtExample.of(row), bool(created)
 
 
 def remove_example(text: str, intent: str) -> bool:
+    return _remove((NluExample.text == text) & (NluExample.intent == intent)) is not None
+
+
+def remove_example_by_id(example_id: int) -> TaughtExample | None:
+    """Forget one example by its id; the example forgotten, None when there was none."""
+    return _remove(NluExample.id == example_id)
+
+
+def _remove(where: peewee.Expression) -> TaughtExample | None:
     with write_transaction():
-        removed = NluExample.delete().where((NluExample.text == text) & (NluExample.intent == intent)).execute()
-        if removed:
-            _bump()
-    return bool(removed)
+        row = NluExample.get_or_none(where)
+        if row is None or not NluExample.delete().where(NluExample.id == row.id).execute():
+            return None
+        _bump()
+    return TaughtExample.of(row)
+
+
+def taught_examples(intent: str | None = None) -> list[TaughtExample]:
+    """The operators' taught examples, oldest first; only `intent`'s when given."""
+    query = NluExample.select().order_by(NluExample.id)
+    if intent is not None:
+        query = query.where(NluExample.intent == intent)
+    return [TaughtExample.of(e) for e in query]
+
+
+def taught_counts() -> dict[str, int]:
+    """How many examples operators taught, by intent."""
+    query = NluExample.select(NluExample.intent, peewee.fn.COUNT(NluExample.id).alias("n")).group_by(NluExample.intent)
+    return {row.intent: row.n for row in query}
 
 
 def examples() -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("wxshop.jobs.after_sales")
 
 
-async def after_sales_sweep(ctx: dict[str, Any]) -> dict[str, int]:
+async def sweep_after_sales(ctx: dict[str, Any]) -> dict[str, int]:
     deps: JobDeps = ctx["deps"]
     now = deps.clock.now()
 
@@ -28,4 +28,4 @@ async def after_sales_sweep(ctx: dict[str, Any]) -> dict[str, int]:
     return done
 
 
-AFTER_SALES_FUNCTIONS = [after_sales_sweep]
+AFTER_SALES_FUNCTIONS = [sweep_after_sales]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from arq.cron import CronJob, cron
 
-from scheduler.after_sales_jobs import after_sales_sweep
+from scheduler.after_sales_jobs import sweep_after_sales
 from scheduler.jobs import beat, sweep_outbox
-from scheduler.logistics_jobs import complete_virtual_orders, parcel_exceptions, poll_parcels, subscribe_parcels
+from scheduler.logistics_jobs import complete_virtual_orders, poll_parcels, subscribe_parcels, sweep_parcel_exceptions
 from scheduler.member_jobs import member_cron
 from scheduler.metrics_jobs import metrics_cron
 from scheduler.order_jobs import cancel_expired_orders, sync_refunds
@@ -27,9 +27,9 @@ def cron_table(birthday_at: str = "09:00", metrics_at: str = "00:45") -> list[Cr
         cron(subscribe_parcels, name="parcel-subscriptions", second=20, unique=True, keep_result=60),
         cron(complete_virtual_orders, name="virtual-orders", second=25, unique=True, keep_result=60),
         cron(poll_parcels, name="parcel-polling", minute=set(range(3, 60, 15)), second=5, unique=True, keep_result=60),
-        cron(parcel_exceptions, name="parcel-exceptions", minute=set(range(7, 60, 10)), second=10, unique=True,
+        cron(sweep_parcel_exceptions, name="parcel-exceptions", minute=set(range(7, 60, 10)), second=10, unique=True,
              keep_result=60),
         cron(deliver_stock_alerts, name="stock-alerts", second=50, unique=True, keep_result=60),
-        cron(after_sales_sweep, name="after-sales", minute=set(range(1, 60, 5)), second=35, unique=True,
+        cron(sweep_after_sales, name="after-sales", minute=set(range(1, 60, 5)), second=35, unique=True,
              keep_result=60),
     ]

@@ -5,7 +5,7 @@ again or on several workers at once:
   tracking provider, so shipping never waits on it (store.logistics.tracking.subscribe_due).
 * `poll_parcels` (every 15 minutes): the polling fallback — parcels with no push for `stall_hours` are queried
   in real time and the answer applied like a push (store.logistics.tracking.poll_due).
-* `parcel_exceptions` (every 10 minutes): not collected `not_collected_hours` after shipping, or stalled even
+* `sweep_parcel_exceptions` (every 10 minutes): not collected `not_collected_hours` after shipping, or stalled even
   after polling → operator alert and apology, once (store.logistics.parcel_alerts).
 * `complete_virtual_orders` (every minute): paid orders with nothing to ship become completed.
 """
@@ -45,7 +45,7 @@ async def poll_parcels(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(poll_due, deps.tracking, deps.clock.now(), deps.logistics)
 
 
-async def parcel_exceptions(ctx: dict[str, Any]) -> int:
+async def sweep_parcel_exceptions(ctx: dict[str, Any]) -> int:
     deps = _deps(ctx)
     now = deps.clock.now()
 
@@ -72,4 +72,4 @@ def subscribe_job_id(order_no: str) -> str:
     return f"subscribe:{order_no}"
 
 
-LOGISTICS_FUNCTIONS = [subscribe_parcels, poll_parcels, parcel_exceptions, complete_virtual_orders]
+LOGISTICS_FUNCTIONS = [subscribe_parcels, poll_parcels, sweep_parcel_exceptions, complete_virtual_orders]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.process.config import Config
-from scheduler.after_sales_jobs import after_sales_sweep
+from scheduler.after_sales_jobs import sweep_after_sales
 from store.after_sales.sla import add_working_days
 from store.after_sales.tickets import AfterSalesRules, NotEligible, Ticket, open_ticket, refuse
 from store.core.clock import SHANGHAI
@@ -125,7 +125,7 @@ async def test_an_exchange_refused_and_a_refund_wechat_refuses(world: ServiceWor
     status, body = await world.admin("POST", f"/admin/api/after-sales/{refund_ticket.case_no}/approve", json={})
     assert status == 200 and body["status"] == "refund_failed", "WeChat Pay refused: operators must step in"
     assert Refund.get(Refund.refund_no == refund_ticket.case_no).status == "failed"
-    assert (await after_sales_sweep(world.ctx()))["settled"] == 0
+    assert (await sweep_after_sales(world.ctx()))["settled"] == 0
     assert alerts()[-1] == ("售后退款失败", refund_ticket.case_no)
     assert progress()[-1] == "退款遇到问题，客服正在处理"
 
@@ -149,15 +149,15 @@ async def test_sla_breaches_escalate_once_per_level(world: ServiceWorld) -> None
     assert complaint.final_due_at == datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI), "5 working days, over a weekend"
 
     world.clock.set(opened + timedelta(hours=47, minutes=59))
-    assert (await after_sales_sweep(world.ctx()))["escalated"] == 0
+    assert (await sweep_after_sales(world.ctx()))["escalated"] == 0
     world.clock.set(opened + timedelta(hours=48))
-    assert (await after_sales_sweep(world.ctx()))["escalated"] == 1
-    assert (await after_sales_sweep(world.ctx()))["escalated"] == 0
+    assert (await sweep_after_sales(world.ctx()))["escalated"] == 1
+    assert (await sweep_after_sales(world.ctx()))["escalated"] == 0
     world.clock.set(complaint.due_at)
-    assert (await after_sales_sweep(world.ctx()))["escalated"] == 1
+    assert (await sweep_after_sales(world.ctx()))["escalated"] == 1
     world.clock.set(complaint.final_due_at)
-    assert (await after_sales_sweep(world.ctx()))["escalated"] == 1
-    assert (await after_sales_sweep(world.ctx()))["escalated"] == 0
+    assert (await sweep_after_sales(world.ctx()))["escalated"] == 1
+    assert (await sweep_after_sales(world.ctx()))["escalated"] == 0
     sla = [a for a in alerts() if not a[0].startswith("新")]
     assert sla == [("仅退款超时未处理", refund.case_no), ("投诉超时未处理", complaint.case_no),
                    ("投诉超5个工作日未结", complaint.case_no)]  # fmt: skip

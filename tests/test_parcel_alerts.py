@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.process.config import Config
-from scheduler.logistics_jobs import complete_virtual_orders, parcel_exceptions, poll_parcels, subscribe_parcels
+from scheduler.logistics_jobs import complete_virtual_orders, poll_parcels, subscribe_parcels, sweep_parcel_exceptions
 from store.orders.checkout import COMPLETED, Order
 from store.promotions.coupons import Coupon, create_template
 from tests.logistics_support import OPERATOR, ServiceWorld, fields, notices, paid_order, service_world, shipment
@@ -40,10 +40,10 @@ async def test_not_collected_within_72_hours_alerts_once(world: ServiceWorld) ->
     assert not shipment(waiting.order_no).collected and shipment(moving.order_no).collected
 
     world.clock.advance(hours=69, minutes=59)  # 71:59 after shipping
-    assert await parcel_exceptions(world.ctx()) == 0
+    assert await sweep_parcel_exceptions(world.ctx()) == 0
     world.clock.advance(minutes=1)
-    assert await parcel_exceptions(world.ctx()) == 1
-    assert await parcel_exceptions(world.ctx()) == 0, "a second sweep alerts nobody again"
+    assert await sweep_parcel_exceptions(world.ctx()) == 1
+    assert await sweep_parcel_exceptions(world.ctx()) == 0, "a second sweep alerts nobody again"
     assert subjects() == ["超时未揽收"]
     [sorry] = notices(BUYER, "parcel_issue")
     assert fields(sorry) == {"order_no": waiting.order_no, "issue": "发货后迟迟未被揽收",
@@ -71,13 +71,13 @@ async def test_a_stalled_parcel_is_polled_then_flagged_once_per_stall(world: Ser
     world.clock.advance(hours=23)
     assert await poll_parcels(world.ctx()) == 0 and shipment(order.order_no).polled_at is None, "not quiet yet"
     world.clock.advance(hours=1)
-    assert await parcel_exceptions(world.ctx()) == 0, "polling goes first"
+    assert await sweep_parcel_exceptions(world.ctx()) == 0, "polling goes first"
     assert await poll_parcels(world.ctx()) == 0, "the provider has nothing newer"
     polled = shipment(order.order_no)
     assert (polled.polled_at, polled.poll_error) == (world.clock.now(), None)
     assert await poll_parcels(world.ctx()) == 0 and shipment(order.order_no).polled_at == polled.polled_at
-    assert await parcel_exceptions(world.ctx()) == 1
-    assert await parcel_exceptions(world.ctx()) == 0
+    assert await sweep_parcel_exceptions(world.ctx()) == 1
+    assert await sweep_parcel_exceptions(world.ctx()) == 0
     assert subjects() == ["物流长时间未更新"]
     assert [fields(n)["issue"] for n in notices(BUYER, "parcel_issue")] == ["物流信息长时间未更新"]
 
@@ -90,10 +90,10 @@ async def test_a_stalled_parcel_is_polled_then_flagged_once_per_stall(world: Ser
     assert await poll_parcels(world.ctx()) == 1, "the poll finds the newer line and applies it like a push"
     moved = shipment(order.order_no)
     assert (moved.last_event_at, moved.events) == (moved_at, 3)
-    assert await parcel_exceptions(world.ctx()) == 0, "it moved 22 hours ago: no stall"
+    assert await sweep_parcel_exceptions(world.ctx()) == 0, "it moved 22 hours ago: no stall"
     world.clock.advance(hours=24)
     assert await poll_parcels(world.ctx()) == 0
-    assert await parcel_exceptions(world.ctx()) == 1, "stalled again later: a new stall, a new alert"
+    assert await sweep_parcel_exceptions(world.ctx()) == 1, "stalled again later: a new stall, a new alert"
     assert subjects() == ["物流长时间未更新", "物流长时间未更新"]
 
 

@@ -155,9 +155,15 @@ async def test_the_list_lapses_after_its_time_and_after_turns_about_other_things
                 assert second.shown == ASK_WHAT
 
 
-@pytest.mark.parametrize("text", ["便宜一点的", "有没有更便宜的", "第二个有L码吗", "就这个", "三百以内的", "别的颜色"])
+@pytest.mark.parametrize("text", ["便宜一点的", "有没有更便宜的", "第二个有L码吗", "就这个", "第二个", "别的颜色"])
 async def test_with_no_list_in_view_the_shopper_is_asked_what_they_want(
     shop_config: Config, clock: ManualClock, text: str
 ) -> None:
     async with running(shop_config, clock) as shop:
         assert (await shop.follower().send_text("o_none", text)).shown == ASK_WHAT
+
+
+async def test_with_no_list_in_view_a_price_alone_searches_the_catalog(shop_config: Config, clock: ManualClock) -> None:
+    async with running(shop_config, clock) as shop:
+        found = (await shop.follower().send_text("o_cap", "三百以内的")).shown
+    assert listed(found) and all(price <= 300 for _, price in listed(found)), found

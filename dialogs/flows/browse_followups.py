@@ -1,12 +1,13 @@
 """Follow-ups to the last product list (`Turn.recent`): pick one, check a size or colour on one, or narrow the list.
 
 "第二个" / "就这个" open a product's card as tapping it would; "第二个有L码吗" answers from that product's SKUs and
-offers to buy; "便宜一点的", "三百以内的", "有红色的吗" list the same query again, narrowed. With no list in view the
-shopper is asked what they are looking for.
+offers to buy; "便宜一点的", "三百以内的", "有红色的吗" list the same query again, narrowed. With no list in
+view, a follow-up that needs one gets the shopper asked what they are looking for.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,11 @@ ASK_WHAT = "您想找什么商品呢？直接告诉我商品名，例如“连�
 CANDIDATES = 48  # search hits checked against a colour or size: a refined list pages through these
 LIST, PICK_SKU = "LIST", "PICK_SKU"
 TAKE = frozenset({"要", "买", "好", "好的", "行", "可以", "嗯", "要了", "买了", "下单", "就要", "就它", "要它"})
+# Words without which an answer to the spec question is a spec ("红色 M"), read without the follow-up reader.
+_NOT_A_SPEC = re.compile(
+    r"吗|有没有|还有|呢|第|倒数|最后|这|那|它|便宜|实惠|低价|颜色|别的|其他|其它|另外|换|以内|以下|之内|到|元|块"
+)
+_THIS = re.compile(r"这|那|它")
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,9 @@ class FollowUps:
             return Step.not_understood()
         recent = turn.recent
         ids: list[int] = recent.get("ids", [])
-        if not ids:
-            return Step(ASK_WHAT, END)
+        if not ids:  # a colour, size or price alone is a search of the whole catalog; "第二个" needs a list
+            needs_list = asked.ordinal is not None or asked.this or asked.cheaper or asked.other_colour
+            return Step(ASK_WHAT, END) if needs_list else Step.not_understood()
         turn.recent = shown(turn.now, **_fields(recent))  # a list in use stays in view
         self._relist(turn)
         if asked.ordinal is not None and not _position(asked.ordinal, ids):
@@ -65,6 +72,8 @@ class FollowUps:
         """The SKU a "要" or "就这个" takes while a card asks for a spec: the one just offered, else the product's
         only SKU in stock; None when the words take nothing or the choice is not clear."""
         if turn.norm not in TAKE:
+            if not _THIS.search(turn.norm):
+                return None
             asked = read_follow_up(turn.text)
             if asked is None or not asked.this or asked.filters or asked.ordinal is not None:
                 return None
@@ -77,6 +86,8 @@ class FollowUps:
     def in_pick_sku(self, turn: Turn) -> Step:
         """A follow-up while a card asks for a spec: questions ("有L码吗", "别的颜色") and other products ("第二个")
         go to `answer`; a plain spec ("红色 M", "红色的") is left to the spec question."""
+        if not _NOT_A_SPEC.search(turn.norm):
+            return Step.not_understood()
         asked = read_follow_up(turn.text)
         if asked is None:
             return Step.not_understood()

@@ -167,3 +167,17 @@ async def test_with_no_list_in_view_a_price_alone_searches_the_catalog(shop_conf
     async with running(shop_config, clock) as shop:
         found = (await shop.follower().send_text("o_cap", "三百以内的")).shown
     assert listed(found) and all(price <= 300 for _, price in listed(found)), found
+
+
+async def test_a_refined_list_pages_with_its_refinement(shop_config: Config, clock: ManualClock) -> None:
+    async with running(shop_config, clock) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_pg", "看看女装")
+        first = (await follower.send_text("o_pg", "三百以内的")).shown
+        assert "“下一页”看更多" in first and len(listed(first)) == 8, first
+        second = (await follower.send_text("o_pg", "下一页")).shown
+        assert second.startswith("为您找到¥300以内的“女装”") and listed(second), second
+        assert all(price <= 300 for _, price in listed(second))
+        assert {t for t, _ in listed(first)}.isdisjoint(t for t, _ in listed(second))
+        white = (await follower.send_text("o_pg", "有白色的吗")).shown  # the whole query, not the page's one product
+        assert white.startswith("为您找到¥300以内、白色的“女装”") and len(listed(white)) > 1, white

@@ -175,12 +175,13 @@ def _position(ordinal: int, ids: list[int]) -> int | None:
 
 
 def _target(asked: FollowUp, recent: dict[str, Any], ids: list[int]) -> int | None:
-    """The product a follow-up is about: the Nth listed, else the card in view, else the only one listed."""
+    """The product a follow-up is about: the Nth listed, else the card in view, else for "这个" the only one
+    listed (a colour or size alone with no card in view narrows the whole list, whatever the page shows)."""
     if asked.ordinal is not None:
         return _position(asked.ordinal, ids)
     if recent.get("product"):
         return int(recent["product"])
-    return ids[0] if len(ids) == 1 else None
+    return ids[0] if asked.this and len(ids) == 1 else None
 
 
 def _fitting(result: SearchResult, query: ListQuery) -> list[tuple[int, str, int, bool]]:

@@ -4,7 +4,9 @@ Order of consideration for a text (DESIGN §1, issue 5):
   human agent holds the conversation → silence;
   global intents (取消, 返回, 帮助, 人工) → always, even mid-flow (帮助 answers and the flow resumes);
   the active flow's current state;
+  a follow-up to the product list in view ("便宜一点的", "第二个"), for the flow that showed it;
   operator keyword rules → mid-flow, answered and the flow re-prompts where it was;
+  a follow-up with no list in view (and no flow asking) → "what are you looking for?";
   built-in intents (我的订单, 快递…) → start a flow or answer;
   clarify once → the default reply (at most once per interval) → offer a human.
 """
@@ -20,6 +22,7 @@ from typing import Any, Protocol
 from dialogs.flows import END, Flow, Step, Turn
 from dialogs.intents import GLOBAL, MENU_KEYS, OWN_DATA, Intent, IntentDetector
 from dialogs.normalize import normalize
+from dialogs.recent import after_turn, live
 from dialogs.replies import Answer, ReplyRenderer, followup_of
 from dialogs.rules_cache import RulesCache
 from dialogs.state import DialogState, DialogStore, Snapshot, StateIO
@@ -94,6 +97,7 @@ class Engine:
         self.rules = rules
         self.renderer = renderer
         self.flows = dict(flows)
+        self.following = [flow for flow in self.flows.values() if flow.follow_up is not None]
         self.answers = dict(answers)
         self.settings = settings
         self.rng = rng or random.Random()
@@ -111,7 +115,7 @@ class Engine:
         if snap.human_until:
             self.store.hand_to_human(openid, now + HUMAN_SESSION, now)
             return Answer()  # the agent has the conversation: the bot stays silent
-        turn = Turn(openid, text, normalize(text), now)
+        turn = Turn(openid, text, normalize(text), now, recent=live(snap.dialog.recent, now))
         dialog, notice = snap.dialog, ""
         if snap.expired_flow in self.flows:
             notice = f"刚才的“{self.flows[snap.expired_flow].title}”已超时结束。"
@@ -119,7 +123,9 @@ class Engine:
             self.store.clear_greeting(openid)
             greeting = self.members.pending_greeting(openid, now) if self.members else None
             notice = "\n".join(part for part in (greeting, notice) if part)
+        recent = turn.recent
         answer, dialog = self._decide(turn, dialog, snap, io)
+        dialog.recent = after_turn(recent, turn.recent)
         self.store.save(openid, dialog, now, stored=snap.stored, io=io)
         return _prefixed(notice, answer)
 
@@ -132,8 +138,10 @@ class Engine:
             return Answer("请直接发送您的问题并回复“人工”，客服会尽快接入。")
         now = self.clock.now()
         snap = self.store.load(openid, now, io)
-        turn = Turn(openid, "", "", now)
+        turn = Turn(openid, "", "", now, recent=live(snap.dialog.recent, now))
+        recent = turn.recent
         answer, dialog = self._intent(turn, Intent(intent), replace(snap.dialog))
+        dialog.recent = after_turn(recent, turn.recent)
         self.store.save(openid, dialog, now, stored=snap.stored, io=io)
         return answer
 
@@ -145,11 +153,12 @@ class Engine:
         flow = self.flows.get(snap.dialog.flow) if snap.dialog.active else None
         if snap.human_until or flow is None or flow.on_image is None:
             return None
-        turn = Turn(openid, "", "", now, slots=dict(snap.dialog.slots))
+        turn = Turn(openid, "", "", now, slots=dict(snap.dialog.slots), recent=live(snap.dialog.recent, now))
         step = flow.on_image(snap.dialog.state, turn, media_id, pic_url)
         if not step.understood:
             return None
         answer, dialog = self._advance(flow, step, turn, snap.dialog)
+        dialog.recent = after_turn(snap.dialog.recent, turn.recent)
         self.store.save(openid, dialog, now, stored=snap.stored, io=io)
         return answer
 
@@ -193,11 +202,19 @@ class Engine:
             step = flow.states[dialog.state](turn)
             if step.understood:
                 return self._advance(flow, step, turn, dialog)
+        if turn.recent and (flow is None or flow.follow_up is None):  # a flow that follows up does so in its states
+            followed = self._follow_up(turn)
+            if followed is not None:
+                return followed
         rule = self.rules.current.match(turn.text, turn.now)
         if rule is not None and not (self._means_own_data(intent, seen) and not rule[1].overrides):
             _, record = rule
             answer = self.renderer.answer(record.replies, record.reply_mode, self.rng)
             return (self._resume(answer, flow, dialog) if flow else answer), replace(dialog, misses=0)
+        if flow is None and not turn.recent:  # "便宜一点的" with no list: ask what they are looking for
+            followed = self._follow_up(turn)
+            if followed is not None:
+                return followed
         clarify = None
         if intent is None:
             intent, clarify = self._understood(turn, flow, dialog, seen)
@@ -214,6 +231,14 @@ class Engine:
             self._note_unanswered(turn, "clarify")
             return Answer(f"{clarify}回复“帮助”看看我能做什么。"), replace(dialog, misses=1)
         return self._fallback(turn, dialog, snap, io)
+
+    def _follow_up(self, turn: Turn) -> tuple[Answer, DialogState] | None:
+        for flow in self.following:
+            turn.slots = {}
+            step = flow.follow_up(turn)  # type: ignore[misc]
+            if step.understood:
+                return self._advance(flow, step, turn, DialogState(flow=flow.name))
+        return None
 
     def _understood(
         self, turn: Turn, flow: Flow | None, dialog: DialogState, seen: Understanding | None

@@ -30,6 +30,7 @@ class DialogState:
     retries: int = 0
     misses: int = 0
     expires_at: float = 0.0
+    recent: dict[str, Any] = field(default_factory=dict)  # the last product list shown (dialogs.recent)
     v: int = VERSION
 
     @property
@@ -94,7 +95,7 @@ class DialogStore:
         """Write the state back (or leave the write in `io`); an idle state is deleted instead, skipped when
         `stored` says there is none."""
         key = self.keys(openid)[0]
-        if not dialog.active and not dialog.misses:
+        if not dialog.active and not dialog.misses and not dialog.recent:
             command: tuple[str | bytes | int, ...] = ("DEL", key)
             if not stored:
                 return

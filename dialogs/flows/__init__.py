@@ -21,6 +21,7 @@ class Turn:
     norm: str
     now: datetime
     slots: dict[str, Any] = field(default_factory=dict)
+    recent: dict[str, Any] = field(default_factory=dict)  # the last list shown, while it holds (dialogs.recent)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class Flow:
     # An image message while the flow is active: (state, turn, media_id, pic_url) → Step, or None when the
     # flow takes no images (the media handler acknowledges them). After-sales collects photos this way.
     on_image: Callable[[str, Turn, str, str], Step] | None = None
+    # A message about what the flow showed last (`Turn.recent`: "便宜一点的", "第二个"), tried whichever flow is
+    # active when that flow's state did not understand it; also asked when nothing was shown, to say so.
+    follow_up: Callable[[Turn], Step] | None = None
 
     def prompt(self, state: str, slots: dict[str, Any]) -> str:
         ask = self.prompts.get(state)

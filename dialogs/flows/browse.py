@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialogs.flows import END, Flow, Step, Turn
+from dialogs.flows.browse_followups import FollowUps
+from dialogs.flows.refine import ListQuery, spec_text
+from dialogs.recent import shown
 from dialogs.replies import Answer, ReplyRenderer, yuan
 from store.catalog.products import (
     Category,
@@ -73,11 +76,14 @@ def build(deps: BrowseDeps) -> Flow:
             if page < 1:
                 return Step(f"已经是第一页了。{_list_prompt()}", LIST)
             turn.slots["page"] = page
+            if turn.slots.get("refine"):
+                return follow_ups.refined(turn, ListQuery(**turn.slots["refine"]), page)
             return _search(turn, turn.slots["query"], page) if turn.slots.get("query") else _list(turn)
         options: list[int] = turn.slots.get("options", [])
         chosen = _choice(turn.norm, options, _listed_names(turn.slots, Product, Product.title))
         if chosen is None:
-            return _search_instead(turn)
+            followed = follow_ups.answer(turn)
+            return followed if followed.understood else _search_instead(turn)
         return _card(turn, chosen)
 
     def _search_instead(turn: Turn) -> Step:
@@ -91,21 +97,30 @@ def build(deps: BrowseDeps) -> Flow:
         return _search(turn, turn.text, 1, result)
 
     def pick_sku(turn: Turn) -> Step:
+        taken = follow_ups.taken(turn)
+        if taken is not None:
+            return _chosen(turn, taken, "")
+        followed = follow_ups.in_pick_sku(turn)
+        if followed.understood:
+            return followed
         candidates = match_specs(deps.spec_choices(turn.slots["product"]), turn.text)
         if len(candidates) > 1:
             listed = "、".join(c.spec.replace(";", " ").replace(":", "") for c in candidates[:6])
             return Step(f"有几个规格符合：{listed}。请说得更具体一些，例如“红色 M”。", PICK_SKU)
         if not candidates:
             return Step.not_understood()
-        sku = fresh_sku(candidates[0].sku_id)  # stock and price as they are now, not as the spec copy saw them
+        return _chosen(turn, candidates[0].sku_id, candidates[0].spec)
+
+    def _chosen(turn: Turn, sku_id: int, spec: str) -> Step:
+        sku = fresh_sku(sku_id)  # stock and price as they are now, not as the spec copy saw them
         if sku is None or not sku.on_sale:
-            return Step(f"{_spec_text(candidates[0].spec)} 已下架，换个规格吧～", PICK_SKU)
+            return Step(f"{spec_text(spec)} 已下架，换个规格吧～", PICK_SKU)
         if sku.stock <= 0:
-            return Step(f"{_spec_text(sku.spec)} 已售罄，换个规格吧～", PICK_SKU)
+            return Step(f"{spec_text(sku.spec)} 已售罄，换个规格吧～", PICK_SKU)
         if deps.on_sku_chosen is not None:
             return deps.on_sku_chosen(turn, sku.id)
         logistics = "（虚拟商品，无需物流）" if sku.virtual else ""
-        return Step(f"已选：{_spec_text(sku.spec)}，¥{yuan(sku.price_fen)}，库存{sku.stock}件{logistics}。", END)
+        return Step(f"已选：{spec_text(sku.spec)}，¥{yuan(sku.price_fen)}，库存{sku.stock}件{logistics}。", END)
 
     def _categories(turn: Turn, parent: Category | None) -> Step:
         children = top_categories() if parent is None else child_categories(parent)
@@ -122,7 +137,17 @@ def build(deps: BrowseDeps) -> Flow:
         if not page.items:
             return Step(f"“{category.name}”暂时没有在售商品。回复“逛商城”看看别的分类。", END)
         turn.slots.update(options=[p.id for p in page.items], names=[p.title for p in page.items])
-        lines = [f"{i}. {p.title} {_price(p)}" for i, p in enumerate(page.items, start=1)]
+        turn.slots.pop("refine", None)
+        prices = [price_range(p) for p in page.items]
+        turn.recent = shown(
+            turn.now,
+            query=category.name,
+            ids=[p.id for p in page.items],
+            names=[p.title for p in page.items],
+            prices=[found[0] for found in prices if found],
+        )
+        priced = zip(page.items, prices, strict=True)
+        lines = [f"{i}. {p.title} {_price(found)}" for i, (p, found) in enumerate(priced, start=1)]
         more = "，“下一页”看更多" if page.has_next else ""
         header = f"{category.path}（第{page.number}页，共{page.total}件）"
         return Step(f"{header}\n" + "\n".join(lines) + f"\n回复数字查看商品{more}。", LIST)
@@ -133,9 +158,11 @@ def build(deps: BrowseDeps) -> Flow:
             return Step("商品目录加载中，请稍后再试～", END)
         if result is None:
             result = deps.search(query, PER_PAGE, (page - 1) * PER_PAGE)
+        turn.slots.pop("refine", None)
         if not result.hits:
             if page > 1:
                 return Step("没有更多了。回复数字查看商品。", LIST)
+            turn.recent = {}  # a new search replaces the list in view, even when it finds nothing
             looked = f"（找了：{'、'.join(result.looked_for[:6])}）" if result.looked_for else ""
             if result.closest:
                 turn.slots.update(query=query, page=1, options=[h.product_id for h in result.closest])
@@ -148,7 +175,9 @@ def build(deps: BrowseDeps) -> Flow:
             hint = f"看看这些分类：{suggestions}。" if suggestions else ""
             return Step(f"没找到“{query}”相关的商品{looked}。{hint}回复“逛商城”浏览全部分类。", END)
         hits = result.hits
-        turn.slots.update(query=query, page=page, options=[h.product_id for h in hits], names=[h.title for h in hits])
+        ids, names = [h.product_id for h in hits], [h.title for h in hits]
+        turn.slots.update(query=query, page=page, options=ids, names=names)
+        turn.recent = shown(turn.now, query=query, ids=ids, names=names, prices=[h.price_fen for h in hits])
         in_stock = in_stock_now([h.product_id for h in result.hits])
         lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.product_id in in_stock else "（已售罄）")
                  for i, h in enumerate(result.hits, start=1)]  # fmt: skip
@@ -163,6 +192,8 @@ def build(deps: BrowseDeps) -> Flow:
         if view is None:
             return Step("这件商品已下架。回复数字看看其他商品。", LIST)
         deps.record_exposure(turn.openid, product_id)
+        if turn.recent:
+            turn.recent = shown(turn.now, **{**turn.recent, "product": product_id})
         card = deps.renderer.product_card(view.product.code)
         options = []
         for sku in view.skus:
@@ -170,13 +201,16 @@ def build(deps: BrowseDeps) -> Flow:
             virtual = "，无需物流" if sku.virtual else ""
             member = deps.member_price(turn.openid, sku.price_fen) if deps.member_price else None
             price = f"¥{yuan(sku.price_fen)}" + (f"，{member[0]}价¥{yuan(member[1])}" if member else "")
-            options.append(f"· {_spec_text(sku.spec) or '默认'} {price}（{state}{virtual}）")
+            options.append(f"· {spec_text(sku.spec) or '默认'} {price}（{state}{virtual}）")
         turn.slots["product"] = product_id
+        turn.slots.pop("offered", None)
         if view.sold_out:
             question = "这件商品已售罄，回复数字看看其他商品。"
             return Step(Answer(card, ({"type": "text", "content": question},)), LIST)
         question = "可选规格：\n" + "\n".join(options) + "\n回复规格选择，例如“" + _example(view) + "”。"
         return Step(Answer(card, ({"type": "text", "content": question},)), PICK_SKU)
+
+    follow_ups = FollowUps(deps.search, _card, PER_PAGE)
 
     return Flow(
         name="browse",
@@ -188,6 +222,7 @@ def build(deps: BrowseDeps) -> Flow:
             LIST: lambda slots: _list_prompt(),
             PICK_SKU: lambda slots: "回复规格选择，例如“红色 M”。",
         },
+        follow_up=follow_ups.answer,
     )
 
 
@@ -219,21 +254,15 @@ def _listed_names(slots: dict[str, Any], model: type[Category | Product], name: 
     return names
 
 
-def _price(product: Product) -> str:
-    prices = price_range(product)
+def _price(prices: tuple[int, int] | None) -> str:
     if prices is None:
         return "（暂无在售规格）"
     return f"¥{yuan(prices[0])}" if prices[0] == prices[1] else f"¥{yuan(prices[0])}起"
 
 
-def _spec_text(spec: str) -> str:
-    """`颜色:红色;尺码:M` → `红色 M`."""
-    return " ".join(part.split(":", 1)[-1] for part in spec.split(";") if part)
-
-
 def _example(view: Any) -> str:
     in_stock = [s for s in view.skus if s.stock > 0]
-    return _spec_text((in_stock or view.skus)[0].spec) or "默认"
+    return spec_text((in_stock or view.skus)[0].spec) or "默认"
 
 
 def _list_prompt() -> str:

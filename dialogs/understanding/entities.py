@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from dialogs.understanding.normalise import light
 from dialogs.understanding.numerals import CHINESE_NUMBER, DOZEN, NUMBER, parse_chinese_number
 
-__all__ = ["Capacity", "Entities", "PriceRange", "Quantity", "extract"]
+__all__ = ["Capacity", "Entities", "PriceRange", "Quantity", "extract", "extract_with_rest"]
 
 FEN_PER_YUAN = 100
 AROUND = 0.2  # "五百左右", "八百块": within 20 % either side
@@ -178,6 +178,12 @@ _WHOLE_NUMBER = re.compile(rf"{_NUM}[个件]?")
 
 def extract(text: str) -> Entities:
     """The entities named in one message."""
+    return extract_with_rest(text)[0]
+
+
+def extract_with_rest(text: str) -> tuple[Entities, str]:
+    """The entities, and the light form with every span read (colours too) blanked out: what a follow-up
+    reader checks is only filler ("有…的吗")."""
     rest = light(text)
     found: dict[str, object] = {}
 
@@ -190,7 +196,7 @@ def extract(text: str) -> Entities:
     ordinal, rest = _ordinal(rest)
     quantity = _quantity(rest)
     without_compounds = _NOT_COLOUR.sub("　", rest)
-    return Entities(
+    entities = Entities(
         price=price,
         colours=_canonical(_COLOUR, COLOURS, without_compounds),
         sizes=sizes,
@@ -202,6 +208,9 @@ def extract(text: str) -> Entities:
         ordinal=ordinal,
         superlative=next(iter(_canonical(_SUPERLATIVE, SUPERLATIVES, rest)), None),
     )
+    if without_compounds != rest:  # "红包", "蓝牙": words of their own, left for the reader to see
+        return entities, rest
+    return entities, _COLOUR.sub(lambda hit: "　" * len(hit.group()), rest)
 
 
 def _masked(text: str, hit: re.Match[str]) -> str:

@@ -295,3 +295,15 @@ def match_specs(choices: Sequence[SpecChoice], text: str) -> list[SpecChoice]:
     if not wanted:
         return []
     return [c for c in choices if all(c.folded.get(k) in vs for k, vs in wanted.items())]
+
+
+def on_sale_skus(product_ids: Sequence[int]) -> dict[int, list[Sku]]:
+    """The on-sale SKUs of several products, by product, in one query (a refined list checks every candidate's
+    specs and prices)."""
+    found: dict[int, list[Sku]] = {product_id: [] for product_id in product_ids}
+    if not found:
+        return found
+    query = Sku.select().where(Sku.product.in_(list(found)), Sku.on_sale == True).order_by(Sku.id)  # noqa: E712
+    for sku in query:
+        found[sku.product_id].append(sku)
+    return found

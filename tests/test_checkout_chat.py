@@ -170,3 +170,29 @@ async def test_an_unfollow_leaves_no_redis_key_of_the_follower(shop_config: Conf
         assert {resources.key(kind, "o_k") for kind in PERSONAL} <= before, before
         await follower.unfollow("o_k")
         assert keys_of("o_k") == set()
+
+
+async def test_a_chinese_quantity_is_read_and_an_unusual_one_asked_back(shop_config: Config) -> None:  # noqa: F811
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        await pick(follower, "o_q", "看看法式碎花雪纺连衣裙", "红色 M")
+        too_many = await follower.send_text("o_q", "一百")
+        assert "一次最多买99件" in too_many.shown and "购物车" not in too_many.shown, "never a silent 1"
+        assert "库存只剩42件" in (await follower.send_text("o_q", "五十")).shown
+        asked = await follower.send_text("o_q", "三十件")
+        assert "您要买30件吗" in asked.shown
+        cart = await follower.send_text("o_q", "是")
+        assert "已加入购物车" in cart.shown and "×30" in cart.shown, cart.shown
+
+
+async def test_two_in_chinese_goes_straight_in(shop_config: Config) -> None:  # noqa: F811
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        await pick(follower, "o_q2", "看看法式碎花雪纺连衣裙", "红色 M")
+        cart = await follower.send_text("o_q2", "两件")
+        assert "已加入购物车" in cart.shown and "×2 ¥318" in cart.shown, cart.shown
+        await pick(follower, "o_q3", "看看法式碎花雪纺连衣裙", "红色 M")
+        changed = await follower.send_text("o_q3", "二十五")
+        assert "您要买25件吗" in changed.shown
+        cart = await follower.send_text("o_q3", "3")
+        assert "已加入购物车" in cart.shown and "×3 " in cart.shown, "a new count replaces the one asked about"

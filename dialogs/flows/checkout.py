@@ -15,6 +15,7 @@ from datetime import datetime
 from dialogs.cart import MAX_QUANTITY, CartStore
 from dialogs.flows import END, Flow, Step, Turn
 from dialogs.replies import Answer, yuan
+from dialogs.understanding.numerals import parse_chinese_number
 from store.catalog.products import Sku
 from store.orders.addresses import InvalidAddress, as_input, last_address, validate_address
 from store.orders.checkout import (
@@ -36,8 +37,10 @@ YES = {"是", "是的", "对", "好", "好的", "确认", "确定", "可以", "�
 NONE = {"不用", "不使用", "不用了", "不要", "跳过", "没有", "无"}
 CHECKOUT = {"结算", "去结算", "下单", "买单", "确认下单", "提交订单"}
 MORE = {"继续逛", "继续购物", "再看看", "逛逛"}
-_QTY = re.compile(r"^(?:买|要|来)?(\d{1,3})(?:件|个|份|套|只|盒|瓶|双|台)?$")
-_CN_QTY = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_UNITS = "件个份套只盒瓶双台条支包"
+_QTY = re.compile(rf"^我?[买要来]?([\d零〇一二两三四五六七八九十百千]{{1,6}}|一打|半打)[{_UNITS}]?$")
+UNUSUAL_QUANTITY = 20
+"""Above it a quantity is asked back before it goes in the cart: "一百" is more often a slip than an order."""
 _REMOVE = re.compile(r"^(?:删掉|删除|去掉|不要|移除)第?(\d{1,2})(?:个|件|项)?$")
 _PHONE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
 _REGION = re.compile(r"^(.{2,}?(?:省|自治区|特别行政区|市))?(.{2,}?(?:市|州|盟|地区))?(.{1,}?(?:区|县|市|旗))")
@@ -53,14 +56,13 @@ class CheckoutDeps:
 
 
 def parse_quantity(norm: str) -> int | None:
+    """The count a shopper wrote ("3", "3件", "两件", "一打", "一百", "要十个"), or None when the text is not a count.
+    Not capped here: the flow says what is too many."""
     found = _QTY.match(norm)
-    if found:
-        value = int(found[1])
-    elif norm[:1] in _CN_QTY and len(norm) <= 2:
-        value = _CN_QTY[norm[:1]]
-    else:
+    if not found:
         return None
-    return value if 1 <= value <= MAX_QUANTITY else None
+    value = 6 if found[1] == "半打" else parse_chinese_number(found[1])
+    return value if value is not None and value >= 1 else None
 
 
 def parse_address(text: str):  # -> AddressInput
@@ -90,14 +92,20 @@ def build(deps: CheckoutDeps) -> Flow:
         return Step(_cart_text(lines), CART)
 
     def quantity(turn: Turn) -> Step:
-        count = parse_quantity(turn.norm)
+        asked = turn.slots.pop("asked_quantity", None)
+        count = asked if asked is not None and turn.norm in YES else parse_quantity(turn.norm)
         if count is None:
             return Step.not_understood()
+        if count > MAX_QUANTITY:
+            return Step(f"一次最多买{MAX_QUANTITY}件哦，请回复1-{MAX_QUANTITY}之间的数量。", QUANTITY)
         sku = Sku.get_or_none(Sku.id == turn.slots["sku"])
         if sku is None or not sku.on_sale:
             return Step("这个规格已下架，回复“逛商城”看看别的吧。", END)
         if sku.stock < count:
             return Step(f"库存只剩{sku.stock}件，请少买一些：回复数量。", QUANTITY)
+        if count > UNUSUAL_QUANTITY and asked != count:
+            turn.slots["asked_quantity"] = count
+            return Step(f"您要买{count}件吗？回复“是”确认，或回复新的数量。", QUANTITY)
         lines = deps.carts.add(turn.openid, sku.id, count)
         return Step("已加入购物车。\n" + _cart_text(lines), CART)
 

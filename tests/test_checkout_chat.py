@@ -196,3 +196,13 @@ async def test_two_in_chinese_goes_straight_in(shop_config: Config) -> None:  # 
         assert "您要买25件吗" in changed.shown
         cart = await follower.send_text("o_q3", "3")
         assert "已加入购物车" in cart.shown and "×3 " in cart.shown, "a new count replaces the one asked about"
+
+
+async def test_a_product_with_one_sku_goes_straight_to_the_quantity(shop_config: Config) -> None:  # noqa: F811
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        await follower.send_text("o_one", "颈椎按摩器")
+        card = await follower.send_text("o_one", "1")
+        assert card.reply["MsgType"] == "news", "the card, with the quantity question after it (not a spec list)"
+        cart = await follower.send_text("o_one", "2")
+        assert "已加入购物车" in cart.shown and "×2" in cart.shown, cart.shown

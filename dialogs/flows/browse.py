@@ -207,6 +207,9 @@ def build(deps: BrowseDeps) -> Flow:
         if view.sold_out:
             question = "这件商品已售罄，回复数字看看其他商品。"
             return Step(Answer(card, ({"type": "text", "content": question},)), LIST)
+        if len(view.skus) == 1 and deps.on_sku_chosen is not None:  # nothing to choose: straight to the quantity
+            chosen = deps.on_sku_chosen(turn, view.skus[0].id)
+            return Step(Answer(card, ({"type": "text", "content": chosen.reply},)), chosen.next, flow=chosen.flow)
         question = "可选规格：\n" + "\n".join(options) + "\n回复规格选择，例如“" + _example(view) + "”。"
         return Step(Answer(card, ({"type": "text", "content": question},)), PICK_SKU)
 

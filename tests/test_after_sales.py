@@ -203,3 +203,14 @@ def test_tickets_in_the_store_one_open_per_order_and_sendable_refusals(migrated:
     assert progress()[-1] == "未通过审核，回复售后查看", "marketing words never reach a template message"
     again = open_ticket(BUYER, order.order_no, "dispute", "为什么拒绝", [], START + timedelta(hours=1), rules)
     assert again.kind == "dispute" and again.final_due_at is not None
+
+
+async def test_a_return_asked_for_an_unshipped_order_is_offered_as_a_refund(world: ServiceWorld) -> None:
+    order = paid_order(world.shop, BUYER)
+    follower = world.follower()
+    offered = await follower.send_text(BUYER, "我要退货")
+    assert offered.shown.startswith("订单还没发货，不用退货，直接退款就好。"), offered.shown
+    assert "申请仅退款：" in offered.shown and order.order_no[-6:] in offered.shown
+    await follower.send_text(BUYER, "不想要了")
+    done = await follower.send_text(BUYER, "完成")
+    assert "仅退款" in done.shown, done.shown

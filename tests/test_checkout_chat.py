@@ -206,3 +206,15 @@ async def test_a_product_with_one_sku_goes_straight_to_the_quantity(shop_config:
         assert card.reply["MsgType"] == "news", "the card, with the quantity question after it (not a spec list)"
         cart = await follower.send_text("o_one", "2")
         assert "已加入购物车" in cart.shown and "×2" in cart.shown, cart.shown
+
+
+async def test_continue_shopping_is_understood_after_the_flow_gave_up(shop_config: Config) -> None:  # noqa: F811
+    async with running(shop_config) as shop:
+        follower = shop.follower()
+        for openid, text in (("o_g1", "继续逛"), ("o_g2", "继续购物")):
+            await pick(follower, openid, "看看法式碎花雪纺连衣裙", "红色 M")
+            await follower.send_text(openid, "1")
+            for unclear in ("啊啊", "哦哦", "嗯嗯嗯"):
+                quit_ = await follower.send_text(openid, unclear)
+            assert "已退出“结算”" in quit_.shown
+            assert "请选择分类" in (await follower.send_text(openid, text)).shown, text

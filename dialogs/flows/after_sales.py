@@ -68,6 +68,8 @@ def build(deps: AfterSalesDeps) -> Flow:
         turn.slots["kind"] = kind
         orders = eligible_orders(turn.openid, kind, deps.now(), deps.rules)
         label = KIND_LABELS[kind]
+        if not orders and kind == RETURN and eligible_orders(turn.openid, REFUND, deps.now(), deps.rules):
+            return _to_orders(turn, REFUND, prefix + "订单还没发货，不用退货，直接退款就好。\n")
         if not orders:
             need = "已发货的" if kind in (RETURN, EXCHANGE) else ""
             days = deps.rules.eligible_days

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,23 @@ def test_price_phrases(text: str, low: int | None, high: int | None, cheap: bool
     price, left = parse_price(normalise(text))
     assert (price.min_fen, price.max_fen, price.cheap) == (low, high, cheap)
     assert query_tokens(left) == rest
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("红色连衣裙", "蓝牙耳机", "200以内的连衣裙", "手机", "200以内的"),  # products
+        *("今天天气怎么样", "质量怎么样", "我的积分", "量子纠缠", ""),  # chat, or nothing to search
+    ],
+)
+def test_named_products_is_the_confident_search_without_explanations(index: SearchIndex, text: str) -> None:
+    """The chat's shortcut ("does this text name products?") answers as the full search would, with the same
+    page when it does; chat searches leave out why each hit matched, and nothing else."""
+    full = index.search(text, limit=8)
+    named = index.named_products(text, limit=8)
+    assert (named is not None) == full.confident
+    plain = index.search(text, limit=8, explain=False)
+    assert plain.hits == tuple(replace(h, matches=()) for h in full.hits)
+    assert replace(plain, hits=()) == replace(full, hits=())
+    if named is not None:
+        assert named == plain and any(h.matches for h in full.hits)

@@ -84,7 +84,7 @@ def build_engine(
     def names_products(text: str) -> bool:
         """Every word of the text a product word of the catalog: treat a bare "红色连衣裙" as a search (asked as
         the list's first page, which the browse flow then shows without searching again)."""
-        return searched.first(text, browse.PER_PAGE, 0).confident
+        return searched.first(text, browse.PER_PAGE, 0)
 
     shop_rules = ShopRules.from_settings(config.shop)
 
@@ -167,26 +167,28 @@ def flush_unanswered(collector: UnansweredCollector) -> None:
 
 
 class SearchOnce(threading.local):
-    """A search asked twice in one turn runs once: is a bare "红色连衣裙" a search (`first`)? then its first page
-    (the next call on the same thread with the same arguments, on the same index, gets that result, once). Kept
-    per handler thread and taken at the next call, so no later turn is answered from it."""
+    """A search asked twice in one turn runs once: does a bare "红色连衣裙" name products (`first`)? then its first
+    page (the next call on the same thread with the same arguments, on the same index, gets that result, once).
+    Kept per handler thread and taken at the next call, so no later turn is answered from it. Chat replies never
+    show why a hit matched, so hits come without that explanation."""
 
     def __init__(self, service: SearchService) -> None:
         self.service = service
         self.kept: tuple[object, str, int, int, SearchResult] | None = None
 
-    def first(self, text: str, limit: int, offset: int) -> SearchResult:
+    def first(self, text: str, limit: int, offset: int) -> bool:
+        """Whether the text names products confidently (`SearchResult.confident`)."""
         index = self.service.index
-        result = index.search(text, limit=limit, offset=offset)
-        self.kept = (index, text, limit, offset, result)
-        return result
+        result = index.named_products(text, limit=limit, offset=offset)
+        self.kept = (index, text, limit, offset, result) if result is not None else None
+        return result is not None
 
     def __call__(self, text: str, limit: int, offset: int) -> SearchResult:
         kept, self.kept = self.kept, None
         index = self.service.index
         if kept is not None and kept[0] is index and kept[1:4] == (text, limit, offset):
             return kept[4]
-        return index.search(text, limit=limit, offset=offset)
+        return index.search(text, limit=limit, offset=offset, explain=False)
 
 
 def setup_conversation(app: web.Application) -> None:

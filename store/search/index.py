@@ -30,7 +30,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -128,10 +128,12 @@ class _Group:
 
     word: str
     terms: tuple[tuple[str, str], ...]  # (index term, via)
+    strong: bool = field(init=False)  # reached as a product word (not only a description or character pair)
+    names: frozenset[str] = field(init=False)  # the index terms alone
 
-    @property
-    def strong(self) -> bool:
-        return any(via not in _WEAK for _, via in self.terms)
+    def __post_init__(self) -> None:  # computed once: ranking reads them for every candidate
+        object.__setattr__(self, "strong", any(via not in _WEAK for _, via in self.terms))
+        object.__setattr__(self, "names", frozenset(t for t, _ in self.terms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +193,38 @@ class SearchIndex:
 
     # ---- query ------------------------------------------------------------------------------------------
 
-    def search(self, text: str, limit: int = 8, offset: int = 0) -> SearchResult:
+    def search(self, text: str, limit: int = 8, offset: int = 0, explain: bool = True) -> SearchResult:
+        """Ranked hits for `text`; with `explain`, each hit says which term carried each word (`SearchHit.matches`:
+        the CLI's explanation; a chat reply never shows it, and it is a third of a search's time)."""
+        price, groups, unmatched = self._read(text)
+        return self._result(text, price, groups, unmatched, limit, offset, explain)
+
+    def named_products(self, text: str, limit: int = 8, offset: int = 0) -> SearchResult | None:
+        """The result of `search(text, limit, offset, explain=False)` when it is `confident` (every word a product
+        word, something found), else None. Stops as soon as the words say no, without ranking or looking for
+        suggestions: most texts asked about are chat, not product words."""
+        price, groups, unmatched = self._read(text)
+        if not groups or unmatched or not all(g.strong for g in groups):
+            return None
+        result = self._result(text, price, groups, unmatched, limit, offset, explain=False)
+        return result if result.hits else None
+
+    def _read(self, text: str) -> tuple[PriceFilter, list[_Group], list[str]]:
+        """The price phrase, then each remaining word with the index terms it reaches (or unmatched)."""
         price, rest = parse_price(normalise(to_simplified(text)))
         groups, unmatched = self._groups(query_tokens(rest))
+        return price, groups, unmatched
+
+    def _result(
+        self,
+        text: str,
+        price: PriceFilter,
+        groups: list[_Group],
+        unmatched: list[str],
+        limit: int,
+        offset: int,
+        explain: bool,
+    ) -> SearchResult:
         if groups:
             ranked, total = self._rank_matches(groups, price, offset + limit)
         elif price.active and not unmatched:
@@ -201,7 +232,7 @@ class SearchIndex:
             total = len(ranked)
         else:
             ranked, total = [], 0
-        hits = tuple(self._hit(entry, groups) for entry in ranked[offset : offset + limit])
+        hits = tuple(self._hit(entry, groups if explain else []) for entry in ranked[offset : offset + limit])
         suggestions = () if ranked else self._suggest([g.word for g in groups] + unmatched)
         return SearchResult(
             query=text,
@@ -358,7 +389,7 @@ class SearchIndex:
         sku_prices, sku_terms, sku_in_stock = self.sku_prices, self.sku_terms, self.sku_in_stock
         low = price.min_fen if price.min_fen is not None else -1
         high = price.max_fen if price.max_fen is not None else 1 << 62
-        pairs = [(frozenset(t for t, _ in g.terms), g.strong, p) for g, p in zip(groups, postings, strict=True)]
+        pairs = [(g.names, g.strong, p) for g, p in zip(groups, postings, strict=True)]
         for pos in candidates:
             score = 0.0
             strong_hits = weak_hits = 0

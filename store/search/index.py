@@ -411,8 +411,13 @@ class SearchIndex:
             for s in self.product_skus[pos]:
                 if not low <= sku_prices[s] <= high:
                     continue
-                held = sku_terms[s]
-                spec_hits = sum(1 for terms in spec_only if not terms.isdisjoint(held)) if spec_only else 0
+                if not spec_only:
+                    spec_hits = 0
+                elif len(spec_only) == 1:  # the usual case: one colour or size word
+                    spec_hits = 0 if spec_only[0].isdisjoint(sku_terms[s]) else 1
+                else:
+                    held = sku_terms[s]
+                    spec_hits = sum(1 for terms in spec_only if not terms.isdisjoint(held))
                 key = (spec_hits, sku_in_stock[s], -sku_prices[s], -s)
                 if best is None or key > best:
                     best = key

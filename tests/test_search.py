@@ -194,7 +194,8 @@ def test_price_phrases(text: str, low: int | None, high: int | None, cheap: bool
     "text",
     [
         *("红色连衣裙", "蓝牙耳机", "200以内的连衣裙", "手机"),  # products
-        *("今天天气怎么样", "质量怎么样", "我的积分", "量子纠缠", "200以内的", ""),  # chat, a price alone, nothing
+        *("今天天气怎么样", "质量怎么样", "我的积分", "量子纠缠", "这个怎么用", "红色连衣裙天气怎么样"),  # chat
+        *("200以内的", ""),  # a price alone, nothing
     ],
 )
 def test_named_products_is_the_confident_search_without_explanations(index: SearchIndex, text: str) -> None:

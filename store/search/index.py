@@ -203,8 +203,9 @@ class SearchIndex:
         """The result of `search(text, limit, offset, explain=False)` when it is `confident` (every word a product
         word, something found), else None. Stops as soon as the words say no, without ranking or looking for
         suggestions: most texts asked about are chat, not product words."""
-        price, groups, unmatched = self._read(text)
-        if not groups or unmatched or not all(g.strong for g in groups):
+        price, rest = parse_price(normalise(to_simplified(text)))
+        groups, unmatched = self._groups(query_tokens(rest), strong_only=True)
+        if not groups or unmatched:
             return None
         result = self._result(text, price, groups, unmatched, limit, offset, explain=False)
         return result if result.hits else None
@@ -269,7 +270,9 @@ class SearchIndex:
         found = [(DESCRIPTION + token, "描述"), *((BIGRAM + p, "字组") for p in dict.fromkeys(bigrams(token)))]
         return [(t, via) for t, via in found if t in self.postings]
 
-    def _groups(self, tokens: list[str]) -> tuple[list[_Group], list[str]]:
+    def _groups(self, tokens: list[str], strong_only: bool = False) -> tuple[list[_Group], list[str]]:
+        """Each word with the index terms it reaches, or unmatched. With `strong_only`, the first word that is no
+        product word ends it (the caller only asks whether every word is one), returned as unmatched."""
         groups: list[_Group] = []
         unmatched: list[str] = []
         seen: set[str] = set()
@@ -295,6 +298,8 @@ class SearchIndex:
             if names:
                 groups.append(_Group(token, tuple((n, "分类") for n in sorted(names))))
                 continue
+            if strong_only:
+                return groups, [token]
             joined = self._joined_with_fragment(groups, before, token)
             if joined is not None:
                 groups[-1] = joined

@@ -7,7 +7,7 @@ import pytest
 import xmltodict
 
 from bot.sandbox.follower import render_xml
-from bot.wechat.inbound import BadMessage, parse_xml
+from bot.wechat.inbound import MAX_DEPTH, MAX_TEXT_BYTES, BadMessage, parse_xml, to_message
 from tests.test_gateway import EVENTS, MESSAGES
 from tests.test_gateway_hostile import HOSTILE
 
@@ -63,6 +63,68 @@ def test_declarations_are_refused_before_parsing(name: str) -> None:
         parse_xml(HOSTILE[name])
 
 
-def test_deep_nesting_is_parsed_not_a_crash() -> None:
-    body = b"<xml><A>" + b"<a>" * 3000 + b"x" + b"</a>" * 3000 + b"</A><B>1</B></xml>"
-    assert parse_xml(body)["B"] == "1"
+def nested(levels: int, inner: bytes = b"x") -> bytes:
+    """An `<xml>` document `levels` elements deep (the root counted)."""
+    return b"<xml><B>1</B>" + b"<a>" * (levels - 1) + inner + b"</a>" * (levels - 1) + b"</xml>"
+
+
+@pytest.mark.parametrize("levels", [3000, 100_000])
+def test_deep_nesting_is_refused(levels: int) -> None:
+    with pytest.raises(BadMessage, match="levels"):
+        parse_xml(nested(levels))
+
+
+def test_many_elements_are_refused() -> None:
+    with pytest.raises(BadMessage, match="elements"):
+        parse_xml(b"<xml><A>" + b"<a/>" * 200_000 + b"</A></xml>")
+
+
+@pytest.mark.parametrize("markup", [b"", b"<![CDATA[" + b"<" * 600 + b"]]>"], ids=["few <", "many < in text"])
+def test_the_depth_limit_is_the_same_on_both_paths(markup: bytes) -> None:
+    """Up to `MAX_DEPTH` levels is a document; one more is refused, whether or not the body holds so many "<"
+    that it is parsed counting as it goes."""
+    deepest = parse_xml(nested(MAX_DEPTH, markup))
+    assert deepest["B"] == "1" and deepest["a"] is not None
+    with pytest.raises(BadMessage, match="levels"):
+        parse_xml(nested(MAX_DEPTH + 1, markup))
+
+
+def test_the_depth_limit_holds_for_documents_xmltodict_shapes() -> None:
+    with pytest.raises(BadMessage, match="levels"):
+        parse_xml(b"<xml a='1'>" + b"<a>" * MAX_DEPTH + b"x" + b"</a>" * MAX_DEPTH + b"</xml>")
+
+
+def test_a_text_full_of_markup_in_cdata_is_a_message() -> None:
+    """More "<" than `MAX_ELEMENTS` inside CDATA is text, not elements: parsed, same shape as xmltodict."""
+    content = "<b>" * 1000
+    body = render_xml({**BASE, "MsgType": "text", "Content": content, "MsgId": 1}).encode()
+    assert ours(body) == xmltodict_root(body) and ours(body)["Content"] == content
+
+
+@pytest.mark.parametrize(
+    "body", [b"<xml>" + b"<a>x</a>" * 600 + b"<oops></xml>", b"<xml><p:A>x</p:A>" + b"<a/>" * 600 + b"</xml>"]
+)
+def test_a_malformed_markup_heavy_body_is_refused(body: bytes) -> None:
+    with pytest.raises(BadMessage):
+        parse_xml(body)
+
+
+def test_texts_longer_than_wechat_sends_are_cut_at_a_character() -> None:
+    long = "好" * 100_000
+    body = render_xml(
+        {
+            **BASE,
+            "MsgType": "event",
+            "Event": "scancode_push",
+            "EventKey": "k" * 5000,
+            "ScanCodeInfo": {"ScanResult": long},
+        }
+    )
+    event = to_message(parse_xml(body.encode()), body)
+    assert event.key == "k" * MAX_TEXT_BYTES
+    assert event.ScanCodeInfo["ScanResult"] == "好" * (MAX_TEXT_BYTES // 3)  # 682 whole characters, 2046 bytes
+    text = render_xml({**BASE, "MsgType": "text", "Content": "ab" + long, "MsgId": 1})
+    message = to_message(parse_xml(text.encode()), text)
+    assert len(message.content.encode()) == MAX_TEXT_BYTES and message.content.startswith("ab好")
+    short = render_xml({**BASE, "MsgType": "text", "Content": "好" * 682, "MsgId": 2})
+    assert to_message(parse_xml(short.encode()), short).content == "好" * 682

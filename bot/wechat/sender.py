@@ -16,12 +16,12 @@ import logging
 from collections.abc import Callable
 
 import redis
-from werobot.messages.messages import UnknownMessage, WeChatMessage
+from werobot.messages.messages import WeChatMessage
 
 from bot.process import metrics
 from bot.process.redis_pipe import RedisPipe, Reply
 from bot.wechat.cs_windows import LoopWindows
-from bot.wechat.inbound import USER_MESSAGE_TYPES
+from bot.wechat.inbound import is_user_message
 from dialogs.state import StateIO
 from handlers.context import STATE_IO
 from store.core.clock import Clock
@@ -38,7 +38,7 @@ STATEFUL = frozenset({"text", "image", "click_event"})  # their handlers call th
 
 
 def interaction_of(message: WeChatMessage) -> InteractionKind | None:
-    if message.type in USER_MESSAGE_TYPES or isinstance(message, UnknownMessage):
+    if is_user_message(message):
         return "message"
     return EVENT_INTERACTIONS.get(message.type)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 
 import pytest
 
+from bot.chat.conversation import UNANSWERED
 from bot.process.config import Config
+from bot.wechat.inbound import MAX_TEXT_BYTES
 from tests.gateway_support import running
 
 HEADER = (
@@ -109,6 +113,47 @@ async def test_too_many_articles_are_cut_to_what_wechat_allows(migrated: Config)
         assert not message.failed and message.reply["ArticleCount"] == "1"
         event = await shop.follower().click("o_z", "BROWSE")
         assert not event.failed and event.reply["ArticleCount"] == "8"
+
+
+HEAVY = {
+    "nested 100,000 deep": (
+        "<xml>" + HEADER + "<MsgType>text</MsgType><Content>" + "<a>" * 100_000 + "x" + "</a>" * 100_000 + "</Content>"
+        "<MsgId>4</MsgId></xml>"
+    ).encode(),
+    "200,000 elements": ("<xml>" + HEADER + "<MsgType>text</MsgType>" + "<a/>" * 200_000 + "</xml>").encode(),
+}
+QUICKLY_S = 0.5  # parsed whole on the loop, each of these took over a second
+
+
+async def test_deep_and_wide_bodies_are_refused_quickly_beside_a_normal_message(migrated: Config) -> None:
+    async with running(migrated) as shop:
+
+        async def post(body: bytes) -> tuple[int, float]:
+            started = time.monotonic()
+            response = await shop.session.post(shop.url, params=shop.signed_query(), data=body)
+            await response.read()
+            return response.status, time.monotonic() - started
+
+        *refused, normal = await asyncio.gather(
+            *(post(body) for body in HEAVY.values() for _ in range(3)), shop.follower().send_text("o_calm", "你好")
+        )
+        assert [status for status, _ in refused] == [400] * 6
+        assert max(elapsed for _, elapsed in refused) < QUICKLY_S, refused
+        assert [a.status for a in normal.attempts] == [200] and migrated.shop.name in normal.shown
+        assert normal.attempts[0].elapsed_s < QUICKLY_S
+
+
+async def test_a_huge_text_is_answered_from_its_first_2048_bytes(migrated: Config) -> None:
+    async with running(migrated) as shop:
+        huge = "今天天气怎么样" * 15_000  # 315 KB: tokenised whole, it took search over a second
+        delivery, normal = await asyncio.gather(
+            shop.follower().send_text("o_chatty", huge), shop.follower().send_text("o_calm", "你好")
+        )
+        assert [a.status for a in delivery.attempts] == [200] and delivery.shown and not delivery.failed
+        assert delivery.attempts[0].elapsed_s < QUICKLY_S
+        assert [a.status for a in normal.attempts] == [200] and migrated.shop.name in normal.shown
+        [seen] = [s for s in shop.app[UNANSWERED].drain() if s.openid == "o_chatty"]
+        assert len(seen.text.encode()) <= MAX_TEXT_BYTES and huge.startswith(seen.text), "only the cut text was read"
 
 
 def _inbound_key():

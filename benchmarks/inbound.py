@@ -18,7 +18,9 @@ same words from 5,000 followers in turn, so the run goes through every round: cl
 the offer of a human). Our server runs on the demo catalog, imported through the CLI before it
 starts. Plus `overload`:
 the keyword mix at 10× the reference concurrency against our server, whose slowest answer must stay under the
-5-second deadline.
+5-second deadline; and `hostile`: the keyword mix against our server while another client sends hostile bodies
+at 10/s (a 700 KB document nested 100,000 deep, 200,000 empty elements, a 315 KB text), the first two to be
+refused with 400 and the text answered from its first 2048 bytes, while the normal p99 stays within 20 ms.
 
 Each server gets a one-second warm-up first (its own messages, so nothing measured is a duplicate): the figures
 are steady state, not a process's one-off start (lazy imports, dictionaries, first connections).
@@ -40,6 +42,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -279,6 +282,70 @@ def open_product_lists(server: Server, followers: int) -> None:
                 raise RuntimeError(f"search for {LIST_QUERY} found nothing: {answer[:200]!r}")
 
 
+HOSTILE_PER_S = 10
+HOSTILE_HEADER = (
+    f"<ToUserName>{ORIGINAL_ID}</ToUserName><FromUserName>o_hostile</FromUserName><CreateTime>0</CreateTime>"
+)
+HOSTILE_BODIES = {
+    "deep": "<xml>" + HOSTILE_HEADER + "<MsgType>text</MsgType><Content>" + "<a>" * 100_000 + "x" + "</a>" * 100_000
+    + "</Content><MsgId>1</MsgId></xml>",
+    "wide": "<xml>" + HOSTILE_HEADER + "<MsgType>text</MsgType>" + "<a/>" * 200_000 + "<MsgId>2</MsgId></xml>",
+}  # fmt: skip
+HUGE_TEXT = "今天天气怎么样" * 15_000
+
+
+def hostile_lines(count: int) -> list[tuple[str, str]]:
+    """(kind, `path<TAB>body` line): deep, wide and huge-text bodies in turn, signed now; each huge text is a new
+    message (its own MsgId), so the server reads every one."""
+    kinds = ("deep", "wide", "huge")
+    lines = []
+    for i, line in enumerate(request_lines(count, text_from("o_huge_", None, HUGE_TEXT, 18), aes=False)):
+        kind = kinds[i % len(kinds)]
+        path, body = line.split("\t", 1)
+        lines.append((kind, f"{path}\t{HOSTILE_BODIES.get(kind, body)}"))
+    return lines
+
+
+@dataclass(frozen=True)
+class HostileResult:
+    sent: int
+    unexpected: int  # deep or wide not refused with 400, a huge text not answered 200
+    p50_ms: float
+    max_ms: float
+
+
+def send_hostile(base_url: str, lines: list[tuple[str, str]]) -> HostileResult:
+    """Post `lines` at `HOSTILE_PER_S`, one at a time, timing each."""
+    latencies, unexpected = [], 0
+    started = time.monotonic()
+    for i, (kind, line) in enumerate(lines):
+        time.sleep(max(0.0, started + i / HOSTILE_PER_S - time.monotonic()))
+        path, body = line.split("\t", 1)
+        request = urllib.request.Request(base_url + path, data=body.encode(), method="POST")
+        sent = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+                response.read()
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        latencies.append((time.monotonic() - sent) * 1000)
+        unexpected += status != (200 if kind == "huge" else 400)
+    latencies.sort()
+    return HostileResult(len(lines), unexpected, latencies[len(latencies) // 2], latencies[-1])
+
+
+def under_hostile(server: Server, requests_file: Path, seconds: float) -> tuple[LoadResult, float, HostileResult]:
+    """The normal load from `requests_file` with hostile bodies at `HOSTILE_PER_S` beside it, for `seconds`."""
+    lines = hostile_lines(int(seconds * HOSTILE_PER_S))
+    hostile: list[HostileResult] = []
+    sender = threading.Thread(target=lambda: hostile.append(send_hostile(server.url, lines)))
+    sender.start()
+    result, cpu = measured(server, requests_file, REFERENCE_CONCURRENCY, seconds)
+    sender.join()
+    return result, cpu, hostile[0]
+
+
 def row(name: str, server: str, conc: int, r: LoadResult, cpu_us: float, ratio: float | None = None) -> str:
     figures = f"{r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>9.1f} {r.errors:>7} {cpu_us:>11.0f}"
     figures += "" if ratio is None else f" {ratio:>7.2f}"
@@ -323,7 +390,7 @@ def main() -> None:
                 ]
             )
             mixes = [mix for mix in mixes if not args.mixes or mix[0] in args.mixes.split(",")]
-            if not mixes:
+            if not mixes and (aes or "hostile" not in (args.mixes or "")):
                 continue
             results: dict[tuple[str, str], LoadResult] = {}
             cpu: dict[tuple[str, str], float] = {}
@@ -347,6 +414,19 @@ def main() -> None:
                         tool = results[key].tool
                         ratio = results[key].rps / results[name, "echo"].rps if results[name, "echo"].rps else 0.0
                         print(row(name, label, REFERENCE_CONCURRENCY, results[key], cpu[key], ratio), flush=True)
+                if not aes and (not args.mixes or "hostile" in args.mixes.split(",")):
+                    calm = write_requests(folder, "hostile", count, lambda i: keyword(i + 7 * count), False)
+                    result, calm_cpu, hostile = under_hostile(ours, calm, seconds)
+                    print(row("hostile", "wxshop", REFERENCE_CONCURRENCY, result, calm_cpu), flush=True)
+                    print(
+                        f"  beside it: {hostile.sent} hostile bodies at {HOSTILE_PER_S}/s, p50 {hostile.p50_ms:.1f} ms,"
+                        f" max {hostile.max_ms:.1f} ms, {hostile.unexpected} not answered as expected",
+                        flush=True,
+                    )
+                    figures["inbound_hostile_p99_ms"] = result.p99_ms
+                    figures["inbound_hostile_errors"] = result.errors
+                    figures["inbound_hostile_bodies_max_ms"] = hostile.max_ms
+                    figures["inbound_hostile_bodies_unexpected"] = hostile.unexpected
                 if not aes:
                     over = write_requests(folder, "overload", count, lambda i: keyword(i + 5 * count), False)
                     result, over_cpu = measured(ours, over, REFERENCE_CONCURRENCY * 10, seconds, timeout_s=10)

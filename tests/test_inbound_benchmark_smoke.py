@@ -34,3 +34,5 @@ def test_inbound_benchmark_quick_run(tmp_path: Path) -> None:
             assert float(figures[f"inbound_{mix}_{figure}"]) > 0, run.stdout
         assert figures[f"inbound_{mix}_errors"] == "0", run.stdout
     assert float(figures["inbound_overload_max_ms"]) > 0
+    assert figures["inbound_hostile_bodies_unexpected"] == "0", run.stdout  # deep and wide: 400, huge text: 200
+    assert figures["inbound_hostile_errors"] == "0" and float(figures["inbound_hostile_p99_ms"]) > 0, run.stdout

@@ -1,5 +1,7 @@
 """Events that need no conversation: LOCATION reports, template-send results, and events WeRoBot does not know
-(view_miniprogram, kf_* sessions, MASSSENDJOBFINISH…), which must never crash or produce an error reply."""
+(view_miniprogram, kf_* sessions, MASSSENDJOBFINISH…), which must never crash or produce an error reply. Known
+events whose payload WeRoBot cannot read, and the hardware platform's `device_*` traffic, come here as unknown
+events too (`bot.wechat.inbound`): answered with nothing, never with the "unsupported" text."""
 
 from __future__ import annotations
 

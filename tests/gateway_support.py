@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -15,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from bot.process.config import Config
 from bot.sandbox.follower import Account, FollowerSimulator, Mode, sign
 from bot.web.app import create_app
+from bot.wechat.gateway import INBOUND
 from store.core.clock import ManualClock
 from tests.support import start_app_server
 
@@ -72,3 +75,29 @@ async def running(config: Config, clock: ManualClock | None = None) -> AsyncIter
             yield Running(app, server, session, clock, config)
     finally:
         await server.close()
+
+
+class CountingHandler:
+    """A text handler with a visible side effect: how many times a message was handled, answered with
+    `reply(count, content)`, after `delay_s` (so retries can arrive while it runs)."""
+
+    def __init__(self, reply: Callable[[int, str], str], delay_s: float = 0.0) -> None:
+        self.calls = 0
+        self.reply = reply
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+
+    def __call__(self, message) -> str:
+        with self._lock:
+            self.calls += 1
+            text = self.reply(self.calls, message.content)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return text
+
+
+def count_texts(shop: Running, reply: Callable[[int, str], str], delay_s: float = 0.0) -> CountingHandler:
+    """Put a `CountingHandler` in front of the shop's text handlers."""
+    counter = CountingHandler(reply, delay_s)
+    shop.app[INBOUND].robot._handlers["text"].insert(0, (counter, 1))
+    return counter

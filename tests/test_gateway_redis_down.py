@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +12,7 @@ import pytest
 
 from bot.process.config import Config, RedisConfig
 from bot.web.runtime import RESOURCES
-from bot.wechat.gateway import INBOUND
-from tests.gateway_support import running
+from tests.gateway_support import count_texts, running
 from tests.test_health import RedisProcess
 
 
@@ -27,18 +24,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
     server.stop()
 
 
-class Counter:
-    """A text handler with a visible side effect."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, message) -> str:
-        with self._lock:
-            self.calls += 1
-        time.sleep(0.2)  # long enough for the retries below to arrive while it runs
-        return f"收到：{message.content}"
 
 
 async def test_answers_without_redis_and_deduplicates_again_once_it_is_back(
@@ -46,8 +31,7 @@ async def test_answers_without_redis_and_deduplicates_again_once_it_is_back(
 ) -> None:
     config = dataclasses.replace(migrated, redis=RedisConfig(url=own_redis.url, prefix=migrated.redis.prefix))
     async with running(config) as shop:
-        counter = Counter()
-        shop.app[INBOUND].robot._handlers["text"].insert(0, (counter, 1))
+        counter = count_texts(shop, lambda _, content: f"收到：{content}", delay_s=0.2)  # retries arrive meanwhile
         follower = shop.follower()
         assert (await follower.send_text("o_down", "你好")).shown == "收到：你好"
 

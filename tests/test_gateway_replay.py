@@ -4,36 +4,19 @@ handled; WeChat's byte-identical retries still get the one reply; safe mode take
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import pytest
 
 from bot.process.config import Config
 from bot.web.runtime import RESOURCES
-from bot.wechat.gateway import INBOUND
 from bot.wechat.replay import fresh_timestamp, nonce_for
-from tests.gateway_support import Running, running, with_mode
+from tests.gateway_support import CountingHandler, Running, count_texts, running, with_mode
 
 WINDOW_S = 300
 
 
-class Counter:
-    """A text handler with a visible side effect: how many times a message was handled."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, message) -> str:
-        with self._lock:
-            self.calls += 1
-            return f"第{self.calls}次处理：{message.content}"
-
-
-def counting(shop: Running) -> Counter:
-    counter = Counter()
-    shop.app[INBOUND].robot._handlers["text"].insert(0, (counter, 1))
-    return counter
+def counting(shop: Running) -> CountingHandler:
+    return count_texts(shop, lambda count, content: f"第{count}次处理：{content}")
 
 
 def compatible(config: Config) -> Config:

@@ -20,10 +20,10 @@ MAX_QUANTITY = 99
 class CartStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
-        self.prefix = prefix
+        self.keys = Keys(prefix)
 
     def _key(self, openid: str) -> str:
-        return Keys(self.prefix).cart(openid)
+        return self.keys.cart(openid)
 
     def lines(self, openid: str) -> list[tuple[int, int]]:
         raw = self.client.get(self._key(openid))

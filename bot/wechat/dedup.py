@@ -68,12 +68,12 @@ class Seen:
 class ReplyCache:
     def __init__(self, pipe: RedisPipe, prefix: str, pending_ttl_s: int = 60, done_ttl_s: int = 120) -> None:
         self.pipe = pipe
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self.pending_ttl_s = pending_ttl_s
         self.done_ttl_s = done_ttl_s
 
     def _key(self, message_key: str) -> str:
-        return Keys(self.prefix).dedup(message_key)
+        return self.keys.dedup(message_key)
 
     async def claim(self, message_key: str, nonce: Nonce | None = None) -> Seen | None:
         """Claim the message for this attempt (None), or return what an earlier attempt left. With the request's

@@ -25,9 +25,8 @@ from dialogs.normalize import normalize
 from dialogs.recent import after_turn, live
 from dialogs.replies import Answer, ReplyRenderer, followup_of
 from dialogs.rules_cache import RulesCache
-from dialogs.state import DialogState, DialogStore, Snapshot, StateIO
+from dialogs.state import DialogState, Snapshot, TurnResult
 from dialogs.understanding.understand import Understander, Understanding
-from store.core.clock import Clock
 
 HUMAN_SESSION = timedelta(minutes=30)
 HELP = (
@@ -57,6 +56,31 @@ CHATTER = frozenset({"greet", "smalltalk_thanks", "smalltalk_ok", "smalltalk_lau
 """Never offered in a clarifying question: "您是想打个招呼吗" helps nobody."""
 
 
+@dataclass(frozen=True)
+class Said:
+    """A text message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Tapped:
+    """A CLICK custom-menu key."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Photo:
+    """An image message."""
+
+    media_id: str
+    pic_url: str = ""
+
+
+Inbound = Said | Tapped | Photo
+
+
 class MemberHooks(Protocol):
     """What the members side adds to the conversation (dialogs.member_answers.MemberChat implements it)."""
 
@@ -79,8 +103,6 @@ class Engine:
     def __init__(
         self,
         *,
-        clock: Clock,
-        store: DialogStore,
         rules: RulesCache,
         renderer: ReplyRenderer,
         flows: Mapping[str, Flow],
@@ -92,8 +114,6 @@ class Engine:
         understander: Understander | None = None,
         unanswered: UnansweredHook | None = None,
     ) -> None:
-        self.clock = clock
-        self.store = store
         self.rules = rules
         self.renderer = renderer
         self.flows = dict(flows)
@@ -108,63 +128,65 @@ class Engine:
         self.unanswered = unanswered  # told of every clarifying question and fallback, for the operators' inbox
 
     # -- entry points ---------------------------------------------------------------------------------------
-    def on_text(self, openid: str, text: str, io: StateIO | None = None) -> Answer:
-        """`io`: the follower's state as the gateway read it, where the state write is left for it to send."""
-        now = self.clock.now()
-        snap = self.store.load(openid, now, io)
-        if snap.human_until:
-            self.store.hand_to_human(openid, now + HUMAN_SESSION, now)
-            return Answer()  # the agent has the conversation: the bot stays silent
-        turn = Turn(openid, text, normalize(text), now, recent=live(snap.dialog.recent, now))
-        dialog, notice = snap.dialog, ""
+    def turn(self, snap: Snapshot, inbound: Inbound, now: datetime) -> TurnResult | None:
+        """One turn, pure of Redis: what to say to `inbound` given the follower's `snap`, and what changes. None
+        only for a photo no flow takes (the media handler acknowledges it instead)."""
+        if isinstance(inbound, Tapped):
+            return self._tapped(snap, inbound.key, now)
+        if isinstance(inbound, Photo):
+            return self._photo(snap, inbound, now)
+        return self._said(snap, inbound.text, now)
+
+    def _said(self, snap: Snapshot, text: str, now: datetime) -> TurnResult:
+        if snap.human_until:  # the agent has the conversation: the bot stays silent, and the session goes on
+            return TurnResult(Answer(), None, human_until=(now + HUMAN_SESSION).timestamp())
+        turn = Turn(snap.openid, text, normalize(text), now, recent=live(snap.dialog.recent, now))
+        notice = ""
         if snap.expired_flow in self.flows:
             notice = f"刚才的“{self.flows[snap.expired_flow].title}”已超时结束。"
         if snap.greeting:  # a flag read with the state, so a follower with nothing waiting costs nothing more
-            self.store.clear_greeting(openid)
-            greeting = self.members.pending_greeting(openid, now) if self.members else None
+            greeting = self.members.pending_greeting(snap.openid, now) if self.members else None
             notice = "\n".join(part for part in (greeting, notice) if part)
         recent = turn.recent
-        answer, dialog = self._decide(turn, dialog, snap, io)
+        answer, dialog = self._decide(turn, snap.dialog, snap)
         dialog.recent = after_turn(recent, turn.recent)
-        self.store.save(openid, dialog, now, stored=snap.stored, io=io)
-        return _prefixed(notice, answer)
+        return TurnResult(
+            _prefixed(notice, answer),
+            dialog,
+            human_until=(now + HUMAN_SESSION).timestamp() if answer.transfer else 0.0,
+            default_reply_for_s=self.settings.default_reply_interval_s if turn.said_default else 0,
+            greeting_taken=snap.greeting,
+        )
 
-    def on_menu(self, openid: str, key: str, io: StateIO | None = None) -> Answer:
+    def _tapped(self, snap: Snapshot, key: str, now: datetime) -> TurnResult:
         """A CLICK menu key routes to the same intents as words do."""
         intent = MENU_KEYS.get(key)
         if intent is None:
-            return Answer("这个菜单暂时没有内容，回复“帮助”看看我能做什么。")
+            return TurnResult(Answer("这个菜单暂时没有内容，回复“帮助”看看我能做什么。"), None)
         if intent == "human":  # a menu tap is an event: WeChat only transfers in reply to a message
-            return Answer("请直接发送您的问题并回复“人工”，客服会尽快接入。")
-        now = self.clock.now()
-        snap = self.store.load(openid, now, io)
-        turn = Turn(openid, "", "", now, recent=live(snap.dialog.recent, now))
+            return TurnResult(Answer("请直接发送您的问题并回复“人工”，客服会尽快接入。"), None)
+        turn = Turn(snap.openid, "", "", now, recent=live(snap.dialog.recent, now))
         recent = turn.recent
         answer, dialog = self._intent(turn, Intent(intent), replace(snap.dialog))
         dialog.recent = after_turn(recent, turn.recent)
-        self.store.save(openid, dialog, now, stored=snap.stored, io=io)
-        return answer
+        return TurnResult(answer, dialog)
 
-    def on_image(self, openid: str, media_id: str, pic_url: str, io: StateIO | None = None) -> Answer | None:
-        """An image for the active flow, if that flow takes images (`Flow.on_image`, e.g. after-sales photos);
-        None otherwise, and the media handler acknowledges it as before. State moves as for a text."""
-        now = self.clock.now()
-        snap = self.store.load(openid, now, io)
+    def _photo(self, snap: Snapshot, photo: Photo, now: datetime) -> TurnResult | None:
+        """An image for the active flow, if that flow takes images (`Flow.on_image`, e.g. after-sales photos)."""
         flow = self.flows.get(snap.dialog.flow) if snap.dialog.active else None
         if snap.human_until or flow is None or flow.on_image is None:
             return None
-        turn = Turn(openid, "", "", now, slots=dict(snap.dialog.slots), recent=live(snap.dialog.recent, now))
-        step = flow.on_image(snap.dialog.state, turn, media_id, pic_url)
+        turn = Turn(snap.openid, "", "", now, slots=dict(snap.dialog.slots), recent=live(snap.dialog.recent, now))
+        step = flow.on_image(snap.dialog.state, turn, photo.media_id, photo.pic_url)
         if not step.understood:
             return None
         answer, dialog = self._advance(flow, step, turn, snap.dialog)
         dialog.recent = after_turn(snap.dialog.recent, turn.recent)
-        self.store.save(openid, dialog, now, stored=snap.stored, io=io)
-        return answer
+        return TurnResult(answer, dialog)
 
-    def on_follow(self, openid: str, first_time: bool) -> Answer:
+    def on_follow(self, openid: str, first_time: bool, now: datetime) -> Answer:
         """The operator's standing follow reply (or a greeting), with the new-follower gift announced after it."""
-        gift = self.members.on_follow(openid, first_time, self.clock.now()) if self.members else None
+        gift = self.members.on_follow(openid, first_time, now) if self.members else None
         standing = self.rules.current.standing.get("follow")
         if standing:
             return _appended(self.renderer.answer(standing, "all", self.rng), gift)
@@ -172,16 +194,8 @@ class Engine:
         text = f"{greeting}{self.settings.shop_name}！回复“逛商城”看看商品，点击菜单查看订单和会员权益。"
         return _appended(Answer(text), gift)
 
-    def on_unfollow(self, openid: str) -> None:
-        self.store.forget(openid)
-
-    def end_human(self, openid: str) -> None:
-        self.store.end_human(openid)
-
     # -- the ladder -----------------------------------------------------------------------------------------
-    def _decide(
-        self, turn: Turn, dialog: DialogState, snap: Snapshot, io: StateIO | None = None
-    ) -> tuple[Answer, DialogState]:
+    def _decide(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
         intent = self.intents.detect(turn.text, turn.norm, turn.now)
         if intent is not None and intent.name in GLOBAL:
             return self._global(turn, intent, dialog)
@@ -230,7 +244,7 @@ class Engine:
         if clarify is not None:
             self._note_unanswered(turn, "clarify")
             return Answer(f"{clarify}回复“帮助”看看我能做什么。"), replace(dialog, misses=1)
-        return self._fallback(turn, dialog, snap, io)
+        return self._fallback(turn, dialog, snap)
 
     def _follow_up(self, turn: Turn) -> tuple[Answer, DialogState] | None:
         for flow in self.following:
@@ -277,8 +291,7 @@ class Engine:
 
     def _global(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
         flow = self.flows.get(dialog.flow) if dialog.active else None
-        if intent.name == "human":
-            self.store.hand_to_human(turn.openid, turn.now + HUMAN_SESSION, turn.now)
+        if intent.name == "human":  # the turn's result holds the conversation for the agent
             return Answer(transfer=True), DialogState()
         if intent.name == "cancel":
             if flow is None:
@@ -337,17 +350,15 @@ class Engine:
             return Answer(f"{answer.reply}\n\n{prompt}")
         return replace(answer, followups=(*answer.followups, {"type": "text", "content": prompt}))
 
-    def _fallback(
-        self, turn: Turn, dialog: DialogState, snap: Snapshot, io: StateIO | None = None
-    ) -> tuple[Answer, DialogState]:
+    def _fallback(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
         """Clarify once, then the default reply (at most once per interval), then offer a human. The default
-        reply's mark goes out with the turn's state write (`io`), in the same round trip."""
+        reply's time is kept with the turn's result (`Turn.said_default`)."""
         self._note_unanswered(turn, "fallback")
         if dialog.misses == 0:
             return Answer(CLARIFY), replace(dialog, misses=1)
         interval = self.settings.default_reply_interval_s
         if turn.now.timestamp() - snap.last_default_reply >= interval:
-            self.store.mark_default_reply(turn.openid, turn.now, interval, io)
+            turn.said_default = True
             standing = self.rules.current.standing.get("default")
             answer = self.renderer.answer(standing, "all", self.rng) if standing else Answer(DEFAULT_REPLY)
             return answer, replace(dialog, misses=dialog.misses + 1)

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from dialogs.matcher import Match, Matcher, Rule
 from store.chat.keywords import RuleRecord, RuleSet, current_version, load_rule_set
 from store.core.keys import Keys
@@ -23,10 +21,6 @@ log = logging.getLogger("wxshop.rules")
 
 def channel(prefix: str) -> str:
     return Keys(prefix).keywords_changed()
-
-
-async def announce_async(client: aioredis.Redis, prefix: str, version: int) -> None:
-    await client.publish(channel(prefix), str(version))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import logging
 from werobot.messages.events import WeChatEvent
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, message_field
+from handlers.context import HandlerContext, ReplyLike, add, message_field
 from store.outbox.notices import record_template_result
 
 log = logging.getLogger("wxshop.handlers.events")
@@ -31,7 +31,7 @@ def on_template_finish(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
 
 def on_unknown_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
     if message.type == "kf_close_session_event":  # the agent ended the session: the bot speaks again
-        ctx.engine.end_human(message.source)
+        ctx.state.end_human(message.source)
         return None
     log.info("unhandled event", extra={"event": message.type, "openid": message.source})
     return None
@@ -42,7 +42,7 @@ def on_unknown_message(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
-    robot.add_handler(bind(on_location_event, ctx), type="location_event")
-    robot.add_handler(bind(on_template_finish, ctx), type="templatesendjobfinish_event")
-    robot.add_handler(bind(on_unknown_event, ctx), type="unknown_event")
-    robot.add_handler(bind(on_unknown_message, ctx), type="unknown")
+    add(robot, ctx, on_location_event, ["location_event"])
+    add(robot, ctx, on_template_finish, ["templatesendjobfinish_event"])
+    add(robot, ctx, on_unknown_event, ["unknown_event"])
+    add(robot, ctx, on_unknown_message, ["unknown"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from werobot.messages.events import ScanEvent, SubscribeEvent, UnSubscribeEvent
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind
+from handlers.context import HandlerContext, ReplyLike, add
 from store.members.followers import record_follow
 from store.members.privacy import forget_follower
 
@@ -15,7 +15,7 @@ def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
     scene = key[len("qrscene_") :] if key.startswith("qrscene_") else None
     now = ctx.clock.now()
     _, first_time = record_follow(message.source, now, scene or None)
-    return ctx.engine.on_follow(message.source, first_time)
+    return ctx.engine.on_follow(message.source, first_time, now)
 
 
 def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
@@ -27,11 +27,11 @@ def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
 def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> ReplyLike:
     """WeChat's rule: the follower's personal data goes (see store.members.privacy); no reply can reach them now."""
     forget_follower(message.source, ctx.clock.now())
-    ctx.engine.on_unfollow(message.source)
+    ctx.state.forget(message.source)
     return None
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
-    robot.add_handler(bind(on_subscribe, ctx), type="subscribe_event")
-    robot.add_handler(bind(on_scan, ctx), type="scan_event")
-    robot.add_handler(bind(on_unsubscribe, ctx), type="unsubscribe_event")
+    add(robot, ctx, on_subscribe, ["subscribe_event"])
+    add(robot, ctx, on_scan, ["scan_event"])
+    add(robot, ctx, on_unsubscribe, ["unsubscribe_event"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 from werobot.messages.messages import WeChatMessage
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, message_field, state_io
+from dialogs.engine import Photo
+from handlers.context import HandlerContext, ReplyLike, add, message_field, take_turn
 
 _ACK = {
     "image": "收到您的图片啦。如需售后，请回复“售后”。",
@@ -22,14 +23,12 @@ _ACK = {
 def on_media(message: WeChatMessage, ctx: HandlerContext) -> ReplyLike:
     if message.type == "image":
         media_id = str(message_field(message, "MediaId") or "")
-        answer = ctx.engine.on_image(
-            message.source, media_id, str(getattr(message, "img", "") or ""), state_io(message)
-        )
+        answer = take_turn(message, ctx, Photo(media_id, str(getattr(message, "img", "") or "")))
         if answer is not None:
             return answer
     return _ACK.get(message.type, "收到啦。")
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
-    for kind in _ACK:
-        robot.add_handler(bind(on_media, ctx), type=kind)
+    add(robot, ctx, on_media, ["image"], turns=True)
+    add(robot, ctx, on_media, [kind for kind in _ACK if kind != "image"])

@@ -6,11 +6,12 @@ from __future__ import annotations
 from werobot.messages.events import WeChatEvent
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, message_field, state_io
+from dialogs.engine import Tapped
+from handlers.context import HandlerContext, ReplyLike, add, message_field, take_turn
 
 
 def on_click(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
-    return ctx.engine.on_menu(message.source, message.key or "", state_io(message))
+    return take_turn(message, ctx, Tapped(message.key or ""))
 
 
 def on_view(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
@@ -24,7 +25,6 @@ def on_scancode(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
-    robot.add_handler(bind(on_click, ctx), type="click_event")
-    robot.add_handler(bind(on_view, ctx), type="view_event")
-    robot.add_handler(bind(on_scancode, ctx), type="scancode_push_event")
-    robot.add_handler(bind(on_scancode, ctx), type="scancode_waitmsg_event")
+    add(robot, ctx, on_click, ["click_event"], turns=True)
+    add(robot, ctx, on_view, ["view_event"])
+    add(robot, ctx, on_scancode, ["scancode_push_event", "scancode_waitmsg_event"])

@@ -6,12 +6,13 @@ from __future__ import annotations
 from werobot.messages.messages import TextMessage
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, bind, state_io
+from dialogs.engine import Said
+from handlers.context import HandlerContext, ReplyLike, add, take_turn
 
 
 def on_text(message: TextMessage, ctx: HandlerContext) -> ReplyLike:
-    return ctx.engine.on_text(message.source, message.content or "", state_io(message))
+    return take_turn(message, ctx, Said(message.content or ""))
 
 
 def register(robot: BaseRoBot, ctx: HandlerContext) -> None:
-    robot.add_handler(bind(on_text, ctx), type="text")
+    add(robot, ctx, on_text, ["text"], turns=True)

@@ -67,3 +67,16 @@ def test_the_sandbox_is_not_imported_by_the_shop() -> None:
         if module.startswith("bot.sandbox")
     ]
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("package", ["dialogs", "handlers"])
+def test_the_conversation_does_not_talk_to_redis(package: str) -> None:
+    """The engine's turn is pure: the gateway loads the follower's state and keeps the turn's changes; carts and
+    the rest live behind protocols that `bot/` implements. So dialogs/ and handlers/ never import redis."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sources(package)
+        for line, module in imports(path)
+        if module.split(".")[0] == "redis"
+    ]
+    assert not found, "\n".join(found)

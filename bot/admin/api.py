@@ -25,7 +25,7 @@ from bot.admin.sessions import (
 )
 from bot.chat.conversation import RULES
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
-from dialogs.rules_cache import announce_async
+from dialogs.rules_cache import channel
 from dialogs.rules_file import RulesInvalid, parse_toml, validate_document
 from store.chat.keywords import current_version, delete_rule, load_rule_set, save_rules
 
@@ -112,19 +112,23 @@ async def import_keywords(request: web.Request) -> web.Response:
     created, updated, deleted = await run_blocking(
         app, save_rules, document.rules, document.standing, now, replace=replace
     )
-    version = await run_blocking(app, current_version)
-    await announce_async(app[RESOURCES].aredis, app[CONFIG].redis.prefix, version)
-    await run_blocking(app, app[RULES].refresh)
+    version = await _rules_changed(app)
     return web.json_response({"version": version, "created": created, "updated": updated, "deleted": deleted})
+
+
+async def _rules_changed(app: web.Application) -> int:
+    """Tell every process the rules moved (pub/sub) and reload this one's copy; the new version."""
+    version = await run_blocking(app, current_version)
+    await app[RESOURCES].aredis.publish(channel(app[CONFIG].redis.prefix), str(version))
+    await run_blocking(app, app[RULES].refresh)
+    return version
 
 
 async def remove_keyword(request: web.Request) -> web.Response:
     app = request.config_dict
     if not await run_blocking(app, delete_rule, request.match_info["name"]):
         return error(404, "no rule with that name")
-    version = await run_blocking(app, current_version)
-    await announce_async(app[RESOURCES].aredis, app[CONFIG].redis.prefix, version)
-    await run_blocking(app, app[RULES].refresh)
+    version = await _rules_changed(app)
     return web.json_response({"version": version, "deleted": request.match_info["name"]}, dumps=_dumps)
 
 

@@ -16,12 +16,13 @@ from datetime import datetime
 
 from aiohttp import web
 
+from bot.chat.carts import RedisCarts
+from bot.chat.dialog_store import RedisDialogStore
 from bot.chat.flows import service_flows
 from bot.jobs.queue import cancel_scheduler
 from bot.process.config import Config
 from bot.process.resources import Resources
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
-from dialogs.cart import CartStore
 from dialogs.engine import Engine, EngineSettings
 from dialogs.flows import birthday, browse, checkout
 from dialogs.knowledge.chat import KnowledgeChat
@@ -31,7 +32,6 @@ from dialogs.member_answers import MemberChat
 from dialogs.order_answers import make_cancel_order_answer, make_orders_answer
 from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
-from dialogs.state import DialogStore
 from dialogs.unanswered import UnansweredCollector
 from dialogs.understanding.cache import UnderstanderCache
 from dialogs.understanding.classifier import Thresholds
@@ -53,6 +53,7 @@ def catalog_channel(prefix: str) -> str:
     return Keys(prefix).catalog_changed()
 
 ENGINE = web.AppKey("engine", Engine)
+DIALOG_STATE = web.AppKey("dialog_state", RedisDialogStore)
 RULES = web.AppKey("rules", RulesCache)
 UNANSWERED = web.AppKey("unanswered", UnansweredCollector)
 UNDERSTANDING = web.AppKey("understanding", UnderstanderCache)
@@ -110,7 +111,7 @@ def build_engine(
         ),
         "cart": checkout.build(
             checkout.CheckoutDeps(
-                carts=CartStore(resources.redis, config.redis.prefix),
+                carts=RedisCarts(resources.redis, config.redis.prefix),
                 rules=shop_rules,
                 public_url=config.server.public_url,
                 now=clock.now,
@@ -125,8 +126,6 @@ def build_engine(
         KnowledgeSettings.from_settings(config.shop, config.after_sales), StoreFacts(shop_rules.members), rng
     )
     return Engine(
-        clock=clock,
-        store=DialogStore(resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60),
         rules=rules,
         renderer=renderer,
         flows=flows,
@@ -145,6 +144,10 @@ def build_engine(
         understander=understanding or understander_for(config, taught=True),
         unanswered=unanswered.note if unanswered is not None else None,
     )
+
+
+def dialog_store(config: Config, resources: Resources) -> RedisDialogStore:
+    return RedisDialogStore(resources.redis, config.redis.prefix, config.shop.dialog_ttl_minutes * 60)
 
 
 def understander_for(config: Config, taught: bool = False) -> UnderstanderCache:
@@ -204,6 +207,7 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     understanding, unanswered = understander_for(config), UnansweredCollector()
     await run_blocking(app, understanding.refresh)
     app[RULES], app[SEARCH], app[UNANSWERED], app[UNDERSTANDING] = rules, search, unanswered, understanding
+    app[DIALOG_STATE] = dialog_store(config, resources)
     app[ENGINE] = build_engine(
         config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs,
         understanding=understanding, unanswered=unanswered,

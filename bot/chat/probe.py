@@ -12,14 +12,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.chat.conversation import build_engine
+from bot.chat.conversation import build_engine, dialog_store
 from bot.process.config import Config
 from bot.process.resources import Resources
+from dialogs.engine import Said
 from dialogs.intents import GLOBAL
 from dialogs.normalize import normalize
 from dialogs.replies import Answer
 from dialogs.rules_cache import RulesCache
-from dialogs.state import StateIO
+from dialogs.state import TurnResult, snapshot_of
 from store.core.db import database
 from store.search.index import SearchService
 
@@ -36,15 +37,17 @@ def probe(config: Config, resources: Resources, text: str) -> EngineAnswer:
     rules = RulesCache()
     rules.refresh()
     engine = build_engine(config, resources, rules, SearchService())
-    io = StateIO([None] * len(engine.store.keys(PROBE_OPENID)))
+    now = resources.clock.now()
     try:
         with database.atomic() as transaction:
-            answer = engine.on_text(PROBE_OPENID, text, io)
+            result = engine.turn(snapshot_of(PROBE_OPENID, [None] * 4, now), Said(text), now)
             transaction.rollback()
     finally:
-        engine.on_unfollow(PROBE_OPENID)
-    intent = engine.intents.detect(text, normalize(text), resources.clock.now())
-    state = _state_written(io)
+        dialog_store(config, resources).forget(PROBE_OPENID)  # a flow step may have written its cart
+    assert isinstance(result, TurnResult)  # a text always gets a turn
+    answer: Answer = result.answer
+    intent = engine.intents.detect(text, normalize(text), now)
+    state = vars(result.dialog) if result.dialog is not None and not result.dialog.idle else {}
     seen = engine.understander.understand(text) if engine.understander is not None else None
     if intent is None and seen is not None and seen.sure and state.get("flow") != "browse":
         confidence = seen.prediction.confidence
@@ -59,14 +62,6 @@ def probe(config: Config, resources: Resources, text: str) -> EngineAnswer:
     else:
         step = "the dialog engine"
     return EngineAnswer(step, answer)
-
-
-def _state_written(io: StateIO) -> dict[str, Any]:
-    """The dialog state the turn would have saved ({} when it leaves the follower idle)."""
-    for command in io.writes:
-        if command[0] == "SET":
-            return json.loads(command[2])
-    return {}
 
 
 def describe(answer: Answer) -> list[str]:

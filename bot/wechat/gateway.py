@@ -25,7 +25,7 @@ from werobot.messages.messages import WeChatMessage
 from werobot.robot import BaseRoBot
 from werobot.utils import check_signature as werobot_check_signature
 
-from bot.chat.conversation import ENGINE
+from bot.chat.conversation import DIALOG_STATE, ENGINE
 from bot.process import metrics
 from bot.web.runtime import CONFIG, EXECUTOR, RESOURCES, run_blocking
 from bot.wechat.api import WeChatGateway
@@ -64,14 +64,9 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
     resources = app[RESOURCES]
     wechat = WeChatGateway(config, resources.redis)
     robot = BaseRoBot(token=config.wechat.token, SESSION_STORAGE=False, app_id=config.wechat.app_id)
-    register_all(
-        robot,
-        HandlerContext(
-            clock=resources.clock,
-            engine=app[ENGINE],
-            shop_name=config.shop.name,
-        ),
-    )
+    dialogs = app[DIALOG_STATE]
+    handling = HandlerContext(clock=resources.clock, engine=app[ENGINE], state=dialogs, shop_name=config.shop.name)
+    register_all(robot, handling)
     app[WECHAT] = wechat
     app[INBOUND] = Inbound(robot)
     app[CRYPTO] = InboundCrypto(
@@ -80,7 +75,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
         [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
     )
     app[REPLIES] = ReplyCache(resources.pipe, config.redis.prefix)
-    app[SENDERS] = SenderRedis(resources.pipe, resources.windows, resources.clock, app[ENGINE].store.keys)
+    app[SENDERS] = SenderRedis(resources.pipe, resources.windows, resources.clock, dialogs.keys, handling.stateful)
     app[CUSTOMER_SERVICE] = CustomerService(resources.windows, wechat, resources.clock, partial(run_blocking, app))
     app[LATE_TASKS] = set()
     await resources.windows.load_scripts()

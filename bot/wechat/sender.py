@@ -1,7 +1,7 @@
 """What the inbound gateway asks Redis about a callback's sender, on the loop's pipelined connection and in the
 round trip the dedup claim makes anyway: the sender's dialog state (for the handlers that read it), and, once
 the message is claimed, the customer-service window it opens (WECHAT.md §2.2). When the handler is done, the
-state write it left (`dialogs.state.StateIO`) goes out on the same connection, ahead of the reply: the
+state writes it left (`handlers.context.StateIO`) goes out on the same connection, ahead of the reply: the
 follower's next message, read on that connection too, sees it.
 
 The handler thread then makes no Redis round trip for the conversation. A failure costs only the shortcut (the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import redis
 from werobot.messages.messages import WeChatMessage
@@ -22,8 +22,7 @@ from bot.process import metrics
 from bot.process.redis_pipe import RedisPipe, Reply
 from bot.wechat.cs_windows import LoopWindows
 from bot.wechat.inbound import is_user_message
-from dialogs.state import StateIO
-from handlers.context import STATE_IO
+from handlers.context import STATE_IO, StateIO
 from store.core.clock import Clock
 from store.outbox.windows import InteractionKind
 
@@ -34,7 +33,6 @@ EVENT_INTERACTIONS: dict[str, InteractionKind] = {
     "click_event": "click", "scancode_push_event": "click", "scancode_waitmsg_event": "click",
     "subscribe_event": "subscribe", "scan_event": "scan",
 }  # fmt: skip
-STATEFUL = frozenset({"text", "image", "click_event"})  # their handlers call the engine, which reads the state
 
 
 def interaction_of(message: WeChatMessage) -> InteractionKind | None:
@@ -45,16 +43,23 @@ def interaction_of(message: WeChatMessage) -> InteractionKind | None:
 
 class SenderRedis:
     def __init__(
-        self, pipe: RedisPipe, windows: LoopWindows, clock: Clock, state_keys: Callable[[str], list[str]]
+        self,
+        pipe: RedisPipe,
+        windows: LoopWindows,
+        clock: Clock,
+        state_keys: Callable[[str], list[str]],
+        stateful: Collection[str],
     ) -> None:
+        """`stateful`: the message types whose handler takes a turn (`handlers.context.add`)."""
         self.pipe = pipe
         self.windows = windows
         self.clock = clock
         self.state_keys = state_keys
+        self.stateful = stateful
 
     def prefetch(self, message: WeChatMessage) -> asyncio.Future[Reply] | None:
         """Queue the read of the sender's dialog state (call it just before the claim: they share a write)."""
-        if message.type not in STATEFUL:
+        if message.type not in self.stateful:
             return None
         try:
             return self.pipe.request("MGET", *self.state_keys(message.source))

@@ -22,6 +22,7 @@ class Turn:
     now: datetime
     slots: dict[str, Any] = field(default_factory=dict)
     recent: dict[str, Any] = field(default_factory=dict)  # the last list shown, while it holds (dialogs.recent)
+    said_default: bool = False  # the engine gave its default reply this turn (kept, to say it once per interval)
 
 
 @dataclass(frozen=True)

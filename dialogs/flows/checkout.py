@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from dialogs.cart import MAX_QUANTITY, CartStore
+from dialogs.cart import MAX_QUANTITY, Carts
 from dialogs.flows import END, Flow, Step, Turn
 from dialogs.replies import Answer, yuan
 from dialogs.understanding.numerals import parse_chinese_number
@@ -48,7 +48,7 @@ _REGION = re.compile(r"^(.{2,}?(?:省|自治区|特别行政区|市))?(.{2,}?(?:
 
 @dataclass(frozen=True)
 class CheckoutDeps:
-    carts: CartStore
+    carts: Carts
     rules: ShopRules
     public_url: str
     now: Callable[[], datetime]

@@ -29,16 +29,16 @@ from dialogs.state import DialogState, Snapshot, TurnResult
 from dialogs.understanding.understand import Understander, Understanding
 
 HUMAN_SESSION = timedelta(minutes=30)
-HELP = (
-    "我可以帮您：\n"
-    "· 逛商城：回复“逛商城”或商品名，如“连衣裙”\n"
-    "· 查订单：回复“我的订单”\n"
-    "· 查物流：回复“查快递”\n"
-    "· 售后：回复“退货”或“退款”\n"
-    "· 会员：回复“我是什么会员”“我的积分”“我的优惠券”\n"
-    "· 设置生日：回复“设置生日”\n"
-    "· 人工客服：回复“人工”"
-)
+HUMAN_HELP = "人工客服：回复“人工”"
+
+
+def help_text(lines: tuple[str, ...]) -> str:
+    """帮助: one line per thing the shop's features do (each feature declares its own), a human last."""
+    return "我可以帮您：\n" + "\n".join(f"· {line}" for line in (*lines, HUMAN_HELP))
+
+
+HELP = help_text(())
+"""帮助 of an engine with no features (each feature adds its line: `EngineSettings.help_lines`)."""
 CLARIFY = "没太明白您的意思～您可以说“逛商城”“我的订单”“查快递”“退货”，或回复“帮助”看看我能做什么。"
 DEFAULT_REPLY = "抱歉，我还在学习中。回复“帮助”看看我能做什么。"
 OFFER_HUMAN = "需要人工客服帮忙吗？回复“人工”即可转接。"
@@ -97,6 +97,7 @@ class MemberHooks(Protocol):
 class EngineSettings:
     default_reply_interval_s: int = 3600
     shop_name: str = "小店"
+    help_lines: tuple[str, ...] = ()  # what each feature does, in words (`help_text`)
 
 
 class Engine:
@@ -113,7 +114,11 @@ class Engine:
         members: MemberHooks | None = None,
         understander: Understander | None = None,
         unanswered: UnansweredHook | None = None,
+        intents: IntentDetector | None = None,
+        menu_keys: Mapping[str, str] | None = None,
     ) -> None:
+        """`intents`: the built-in words plus those the features add; `menu_keys`: CLICK keys → intents, the
+        built-in ones plus the features'."""
         self.rules = rules
         self.renderer = renderer
         self.flows = dict(flows)
@@ -122,7 +127,9 @@ class Engine:
         self.settings = settings
         self.rng = rng or random.Random()
         self.names_products = names_products  # "连衣裙" or "200以内的耳机" with no intent words is a search
-        self.intents = IntentDetector()
+        self.intents = intents or IntentDetector()
+        self.menu_keys = {**MENU_KEYS, **(menu_keys or {})}
+        self.help = help_text(settings.help_lines)
         self.members = members
         self.understander = understander  # intents from examples, for what no rule or keyword placed
         self.unanswered = unanswered  # told of every clarifying question and fallback, for the operators' inbox
@@ -160,7 +167,7 @@ class Engine:
 
     def _tapped(self, snap: Snapshot, key: str, now: datetime) -> TurnResult:
         """A CLICK menu key routes to the same intents as words do."""
-        intent = MENU_KEYS.get(key)
+        intent = self.menu_keys.get(key)
         if intent is None:
             return TurnResult(Answer("这个菜单暂时没有内容，回复“帮助”看看我能做什么。"), None)
         if intent == "human":  # a menu tap is an event: WeChat only transfers in reply to a message
@@ -306,7 +313,7 @@ class Engine:
             return Answer(flow.prompt(state, slots)), replace(dialog, state=state, slots=slots, retries=0)
         if intent.name == "back":
             return Answer("没有可以返回的步骤。回复“帮助”看看我能做什么。"), dialog
-        return self._resume(Answer(HELP), flow, dialog), replace(dialog, misses=0)
+        return self._resume(Answer(self.help), flow, dialog), replace(dialog, misses=0)
 
     def _intent(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
         if intent.name in GLOBAL:
@@ -320,7 +327,7 @@ class Engine:
             greeting = f"您好，欢迎来到{self.settings.shop_name}！回复“逛商城”看看商品，或回复“帮助”看看我能做什么。"
             return Answer(greeting), replace(dialog, misses=0)
         answer_for = self.answers.get(intent.name)
-        reply = answer_for(turn, intent) if answer_for else HELP
+        reply = answer_for(turn, intent) if answer_for else self.help
         return (reply if isinstance(reply, Answer) else Answer(reply)), replace(dialog, misses=0)
 
     def _advance(self, flow: Flow, step: Step, turn: Turn, dialog: DialogState) -> tuple[Answer, DialogState]:

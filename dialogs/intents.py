@@ -17,8 +17,10 @@ from dialogs.understanding.labels import LABELS
 GLOBAL = frozenset({"cancel", "back", "help", "human"})
 """Checked before the active flow: they must work whatever the follower is in the middle of."""
 
-# (intent, mode, priority, keywords). Normalised forms: no spaces or punctuation, lower case.
-_TABLE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
+IntentWords = tuple[str, str, int, tuple[str, ...]]
+"""(intent, mode, priority, keywords). Normalised forms: no spaces or punctuation, lower case."""
+
+_TABLE: tuple[IntentWords, ...] = (
     ("cancel", "exact", 100, ("取消", "退出", "算了", "不要了", "结束", "不买了", "cancel", "quit")),
     ("back", "exact", 100, ("返回", "上一步", "后退", "back")),
     ("help", "exact", 100, ("帮助", "help", "菜单", "功能", "你能做什么", "怎么用")),
@@ -87,10 +89,12 @@ class Intent:
 
 
 class IntentDetector:
-    def __init__(self) -> None:
+    def __init__(self, extra: tuple[IntentWords, ...] = ()) -> None:
+        """`extra`: the words features add for their own intents (`bot.features`)."""
+        self.table = (*_TABLE, *extra)
         rules = [
             Rule(id=i, name=intent, keywords=words, match=mode, priority=priority)  # type: ignore[arg-type]
-            for i, (intent, mode, priority, words) in enumerate(_TABLE, start=1)
+            for i, (intent, mode, priority, words) in enumerate(self.table, start=1)
         ]
         self._matcher = Matcher.build(rules)
 

@@ -7,6 +7,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from arq.cron import CronJob, cron
+
 from store.after_sales.tickets import escalate_overdue, settle_refunds
 
 if TYPE_CHECKING:
@@ -29,3 +31,8 @@ async def sweep_after_sales(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 AFTER_SALES_FUNCTIONS = [sweep_after_sales]
+
+
+def after_sales_cron() -> list[CronJob]:
+    return [cron(sweep_after_sales, name="after-sales", minute=set(range(1, 60, 5)), second=35, unique=True,
+                 keep_result=60)]  # fmt: skip

@@ -11,12 +11,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from scheduler.after_sales_jobs import AFTER_SALES_FUNCTIONS
-from scheduler.logistics_jobs import LOGISTICS_FUNCTIONS
-from scheduler.member_jobs import MEMBER_FUNCTIONS, MemberJobDeps
-from scheduler.metrics_jobs import METRICS_FUNCTIONS
-from scheduler.order_jobs import ORDER_FUNCTIONS
-from scheduler.stock_jobs import STOCK_FUNCTIONS
+from arq.cron import CronJob, cron
+
+from scheduler.member_jobs import MemberJobDeps
 from store.after_sales.tickets import AfterSalesRules
 from store.core.clock import Clock
 from store.core.db import write_transaction
@@ -65,5 +62,12 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(sweep)
 
 
-FUNCTIONS = [beat, sweep_outbox, *ORDER_FUNCTIONS, *LOGISTICS_FUNCTIONS, *AFTER_SALES_FUNCTIONS, *MEMBER_FUNCTIONS,
-             *STOCK_FUNCTIONS, *METRICS_FUNCTIONS]  # fmt: skip
+CORE_FUNCTIONS = [beat, sweep_outbox]
+
+
+def core_cron() -> list[CronJob]:
+    """The worker's own: its heartbeat (what /healthz reads) and the outbox's receipts sweep."""
+    return [
+        cron(beat, name="heartbeat", second=0, unique=True, run_at_startup=False, keep_result=60),
+        cron(sweep_outbox, name="outbox-sweep", second=30, unique=True, run_at_startup=False, keep_result=60),
+    ]

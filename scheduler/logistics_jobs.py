@@ -16,6 +16,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from arq.cron import CronJob, cron
+
 from store.logistics.parcel_alerts import alert_not_collected, alert_stalled
 from store.logistics.shipments import complete_virtual, virtual_orders_to_complete
 from store.logistics.tracking import poll_due, subscribe_due
@@ -73,3 +75,13 @@ def subscribe_job_id(order_no: str) -> str:
 
 
 LOGISTICS_FUNCTIONS = [subscribe_parcels, poll_parcels, sweep_parcel_exceptions, complete_virtual_orders]
+
+
+def logistics_cron() -> list[CronJob]:
+    return [
+        cron(subscribe_parcels, name="parcel-subscriptions", second=20, unique=True, keep_result=60),
+        cron(complete_virtual_orders, name="virtual-orders", second=25, unique=True, keep_result=60),
+        cron(poll_parcels, name="parcel-polling", minute=set(range(3, 60, 15)), second=5, unique=True, keep_result=60),
+        cron(sweep_parcel_exceptions, name="parcel-exceptions", minute=set(range(7, 60, 10)), second=10, unique=True,
+             keep_result=60),
+    ]  # fmt: skip

@@ -16,6 +16,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from arq.cron import CronJob, cron
+
 from store.orders.checkout import UNPAID, ShopRules, cancel_if_unpaid, expired_unpaid, get_order
 from store.orders.payments import AmountMismatch, PayError, PayGateway, PaymentOutcome, mark_paid
 from store.orders.refunds import refunds_to_submit, submit_refund, sync_refund
@@ -131,3 +133,10 @@ async def sync_refunds(ctx: dict[str, Any]) -> int:
 
 
 ORDER_FUNCTIONS = [cancel_unpaid, cancel_expired_orders, refund_payment, sync_refunds]
+
+
+def order_cron() -> list[CronJob]:
+    return [
+        cron(cancel_expired_orders, name="order-timeouts", second=15, unique=True, keep_result=60),
+        cron(sync_refunds, name="refund-sync", minute=set(range(0, 60, 5)), second=45, unique=True, keep_result=60),
+    ]

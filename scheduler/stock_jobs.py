@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from arq.cron import CronJob, cron
+
 from store.catalog.inventory import mark_alert_delivered, pending_alerts
 from store.catalog.products import Sku
 from store.core.db import write_transaction
@@ -36,3 +38,7 @@ async def deliver_stock_alerts(ctx: dict[str, Any]) -> int:
 
 
 STOCK_FUNCTIONS = [deliver_stock_alerts]
+
+
+def stock_cron() -> list[CronJob]:
+    return [cron(deliver_stock_alerts, name="stock-alerts", second=50, unique=True, keep_result=60)]

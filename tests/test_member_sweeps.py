@@ -3,14 +3,14 @@ birthday sweep run twice sends once, points earned, spent, reminded and expired.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from bot.features import cron_entries, job_functions
 from bot.process.config import Config
-from scheduler.cron import cron_table
-from scheduler.jobs import FUNCTIONS
 from scheduler.member_jobs import (
     birthday_hours,
     sweep_gifts,
@@ -196,11 +196,12 @@ def test_pricing_uses_the_tier_the_rule_gives_now(db: None) -> None:
     assert quote("o_nobody", [CartLine(shop.dress, 1)], [], 0, later, rules=rules).priced.tier == Tier.NORMAL
 
 
-def test_cron_table_runs_the_member_sweeps_on_shanghai_hours() -> None:
-    jobs = {job.name: job for job in cron_table("08:30")}
+def test_cron_table_runs_the_member_sweeps_on_shanghai_hours(config: Config) -> None:
+    config = dataclasses.replace(config, shop=dataclasses.replace(config.shop, birthday_sweep_at="08:30"))
+    jobs = {job.name: job for job in cron_entries(config)}
     birthdays = jobs["member-birthdays"]
     assert (birthdays.hour, birthdays.minute) == (set(range(8, 22)), 30)
     assert (jobs["member-tiers"].hour, jobs["member-points"].hour) == (3, 3)
     assert jobs["member-gifts"].minute == set(range(2, 60, 5))
-    assert {sweep_gifts, sweep_member_birthdays, sweep_member_tiers, sweep_points} <= set(FUNCTIONS)
+    assert {sweep_gifts, sweep_member_birthdays, sweep_member_tiers, sweep_points} <= set(job_functions())
     assert birthday_hours("23:15") == ({23}, 15)

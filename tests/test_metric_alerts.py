@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from arq.cron import CronJob
 
+from bot.features import cron_entries, job_functions
 from bot.process.config import Config
-from scheduler.cron import cron_table
-from scheduler.jobs import FUNCTIONS, JobDeps
+from scheduler.jobs import JobDeps
 from scheduler.metrics_jobs import check_shop_metrics
 from store.core.clock import SHANGHAI, ManualClock
 from store.core.db import close_database, open_database
@@ -125,8 +126,12 @@ async def test_no_operators_no_notices(shop: Shop, migrated: Config) -> None:
     assert (result["alerts"], alerts()) == (["cancellation"], []), "logged only: nobody to tell"
 
 
-def test_the_check_runs_daily_at_the_configured_time_then_hourly() -> None:
-    job = {j.name: j for j in cron_table("09:00", "00:45")}["shop-metrics"]
+def test_the_check_runs_daily_at_the_configured_time_then_hourly(config: Config) -> None:
+    def at_time(check_at: str) -> CronJob:
+        shop = dataclasses.replace(config.shop, metrics_check_at=check_at)
+        return {j.name: j for j in cron_entries(dataclasses.replace(config, shop=shop))}["shop-metrics"]
+
+    job = at_time("00:45")
     assert (job.hour, job.minute, job.second, job.unique) == (set(range(0, 24)), 45, 0, True)
-    assert {j.name: j for j in cron_table(metrics_at="06:05")}["shop-metrics"].hour == set(range(6, 24))
-    assert check_shop_metrics in FUNCTIONS
+    assert at_time("06:05").hour == set(range(6, 24))
+    assert check_shop_metrics in job_functions()

@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 from arq.constants import job_key_prefix
 
+from bot.features import cron_entries, job_functions
 from bot.jobs import queue as job_queue
 from bot.jobs.queue import JOBS, cancel_scheduler
 from bot.pay.client import WeChatPayClient
 from bot.process.config import Config
 from bot.sandbox.ports import free_port
 from bot.web.runtime import RESOURCES
-from scheduler.cron import cron_table
-from scheduler.jobs import FUNCTIONS
 from scheduler.order_jobs import (
     cancel_expired_orders,
     cancel_unpaid,
@@ -55,10 +54,10 @@ def status(order: Order) -> str:
     return Order.get_by_id(order.id).status
 
 
-def test_jobs_are_registered() -> None:
-    names = {f.__name__ for f in FUNCTIONS}
+def test_jobs_are_registered(config: Config) -> None:
+    names = {f.__name__ for f in job_functions()}
     assert {"cancel_unpaid", "cancel_expired_orders", "refund_payment", "sync_refunds"} <= names
-    crons = {c.name for c in cron_table()}
+    crons = {c.name for c in cron_entries(config)}
     assert {"order-timeouts", "refund-sync"} <= crons
 
 

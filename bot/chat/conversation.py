@@ -16,20 +16,16 @@ from datetime import datetime
 
 from aiohttp import web
 
-from bot.chat.carts import RedisCarts
 from bot.chat.dialog_store import RedisDialogStore
-from bot.chat.flows import service_flows
+from bot.features import FEATURES, chats, help_lines
+from bot.features.base import ChatContext, Feature
 from bot.jobs.queue import cancel_scheduler
 from bot.process.config import Config
 from bot.process.resources import Resources
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from dialogs.engine import Engine, EngineSettings
-from dialogs.flows import birthday, browse, checkout
-from dialogs.knowledge.chat import KnowledgeChat
-from dialogs.knowledge.settings import KnowledgeSettings
-from dialogs.knowledge.store_facts import StoreFacts
-from dialogs.member_answers import MemberChat
-from dialogs.order_answers import make_cancel_order_answer, make_orders_answer
+from dialogs.flows import browse
+from dialogs.intents import IntentDetector
 from dialogs.replies import ReplyRenderer
 from dialogs.rules_cache import RulesCache, channel
 from dialogs.unanswered import UnansweredCollector
@@ -38,11 +34,6 @@ from dialogs.understanding.classifier import Thresholds
 from store.catalog.spec_cache import SpecCache
 from store.chat.nlu import record_unanswered
 from store.core.keys import Keys
-from store.core.money import times_rate_half_up
-from store.members import accounts as member_store
-from store.members.followers import set_birthday
-from store.members.settings import MemberSettings
-from store.monitoring import funnel
 from store.orders.checkout import ShopRules
 from store.search.index import SearchResult, SearchService
 
@@ -72,77 +63,49 @@ def build_engine(
     specs: SpecCache | None = None,
     understanding: UnderstanderCache | None = None,
     unanswered: UnansweredCollector | None = None,
+    features: tuple[Feature, ...] = FEATURES,
 ) -> Engine:
-    """`after_order(order_no, expires_at)` schedules the unpaid-order timeout job; without it the worker's
-    minute sweep still cancels unpaid orders on time. `specs` is the process's copy of SKU specs, cleared when
-    the catalog changes. `understanding` is the process's trained model (retrained when operators teach it);
-    `unanswered` collects what nobody understood, for the operators' inbox."""
-    clock = resources.clock
-    renderer = ReplyRenderer(config.server.public_url)
-
+    """The engine with every feature's part of the conversation (`bot.features`). `after_order(order_no,
+    expires_at)` schedules the unpaid-order timeout job; without it the worker's minute sweep still cancels
+    unpaid orders on time. `specs` is the process's copy of SKU specs, cleared when the catalog changes.
+    `understanding` is the process's trained model (retrained when operators teach it); `unanswered` collects
+    what nobody understood, for the operators' inbox."""
     searched = SearchOnce(search)
+    rng = random.Random()
+    ctx = ChatContext(
+        config=config,
+        resources=resources,
+        renderer=ReplyRenderer(config.server.public_url),
+        search=searched,
+        shop_rules=ShopRules.from_settings(config.shop),
+        specs=specs or SpecCache(resources.clock.now),
+        rng=rng,
+        after_order=after_order or (lambda order_no, expires_at: None),
+    )
+    parts = chats(ctx, features)
 
     def names_products(text: str) -> bool:
         """Every word of the text a product word of the catalog: treat a bare "红色连衣裙" as a search (asked as
         the list's first page, which the browse flow then shows without searching again)."""
         return searched.first(text, browse.PER_PAGE, 0)
 
-    shop_rules = ShopRules.from_settings(config.shop)
-
-    def member_price(openid: str, price_fen: int) -> tuple[str, int] | None:
-        """The follower's tier price next to the list price (what pricing will charge before other offers)."""
-        tier = member_store.tier_of(openid, clock.now(), shop_rules.members)
-        rate = shop_rules.pricing.tier_rate(tier)
-        return (tier.label, times_rate_half_up(price_fen, rate)) if rate < 1 else None
-
-    flows = {
-        "birthday": birthday.build(lambda openid, month, day: set_birthday(openid, month, day, clock.now())[1]),
-        "browse": browse.build(
-            browse.BrowseDeps(
-                renderer=renderer,
-                search=searched,
-                record_exposure=lambda openid, product_id: funnel.record(
-                    funnel.EXPOSURE, product_id, clock.now(), openid
-                ),
-                on_sku_chosen=checkout.ask_quantity,
-                member_price=member_price,
-                spec_choices=(specs or SpecCache(clock.now)).get,
-            )
-        ),
-        "cart": checkout.build(
-            checkout.CheckoutDeps(
-                carts=RedisCarts(resources.redis, config.redis.prefix),
-                rules=shop_rules,
-                public_url=config.server.public_url,
-                now=clock.now,
-                after_order=after_order or (lambda order_no, expires_at: None),
-            )
-        ),
-        **service_flows(config, clock),  # tracking, after_sales
-    }
-    members = MemberChat(MemberSettings.from_settings(config.shop, config.wechat.app_id))
-    rng = random.Random()
-    knowledge = KnowledgeChat(
-        KnowledgeSettings.from_settings(config.shop, config.after_sales), StoreFacts(shop_rules.members), rng
-    )
     return Engine(
         rules=rules,
-        renderer=renderer,
-        flows=flows,
-        answers={
-            "orders": make_orders_answer(config.server.public_url),
-            "cancel_order": make_cancel_order_answer(clock),
-            **members.answers(),
-            **knowledge.answers(),  # shop knowledge (满减, tiers, points, after-sales…) and small talk
-        },
+        renderer=ctx.renderer,
+        flows={name: flow for part in parts for name, flow in part.flows.items()},
+        answers={intent: answer for part in parts for intent, answer in part.answers.items()},
         settings=EngineSettings(
-            default_reply_interval_s=config.shop.default_reply_interval_minutes * 60, shop_name=config.shop.name
+            default_reply_interval_s=config.shop.default_reply_interval_minutes * 60,
+            shop_name=config.shop.name,
+            help_lines=help_lines(features),
         ),
         rng=rng,
         names_products=names_products,
-        members=members,  # member, points and coupons answers; the gift on follow; the birthday greeting
+        members=next((part.members for part in parts if part.members is not None), None),
         understander=understanding or understander_for(config, taught=True),
         unanswered=unanswered.note if unanswered is not None else None,
+        intents=IntentDetector(tuple(words for part in parts for words in part.intents)),
+        menu_keys={key: intent for part in parts for key, intent in part.menu_keys.items()},
     )
 
 

@@ -14,14 +14,14 @@ from arq import Worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import CronJob
 
+from bot.features import cron_entries, job_functions
 from bot.jobs.outbox_service import OutboxService
 from bot.jobs.queue import wall_timing
 from bot.logistics.client import Kuaidi100Client
 from bot.pay.client import WeChatPayClient
 from bot.process.config import Config
 from bot.process.resources import Resources, open_resources
-from scheduler.cron import cron_table
-from scheduler.jobs import FUNCTIONS, JobDeps
+from scheduler.jobs import JobDeps
 from scheduler.member_jobs import MemberJobDeps
 from store.after_sales.tickets import AfterSalesRules
 from store.core.clock import SHANGHAI, Clock
@@ -69,9 +69,8 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
             await outbox.stop()
 
     options: dict[str, Any] = {
-        "functions": FUNCTIONS,
-        "cron_jobs": namespaced(cron_table(config.shop.birthday_sweep_at, config.shop.metrics_check_at),
-                                Keys(config.redis.prefix).cron()),
+        "functions": job_functions(),
+        "cron_jobs": namespaced(cron_entries(config), Keys(config.redis.prefix).cron()),
         "timezone": SHANGHAI,  # cron hours (birthdays, nightly sweeps) are Asia/Shanghai whatever the host says
         "redis_settings": RedisSettings.from_dsn(resources.redis_url),
         "queue_name": resources.queue_name,

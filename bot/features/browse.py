@@ -1,0 +1,32 @@
+"""逛商城 and search: the product lists, cards and spec choice (`dialogs.flows.browse`)."""
+
+from __future__ import annotations
+
+from bot.features.base import Chat, ChatContext, Feature
+from dialogs.flows import browse, checkout
+from store.core.money import times_rate_half_up
+from store.members import accounts as member_store
+from store.monitoring import funnel
+
+
+def chat(ctx: ChatContext) -> Chat:
+    now, rules = ctx.now, ctx.shop_rules
+
+    def member_price(openid: str, price_fen: int) -> tuple[str, int] | None:
+        """The follower's tier price next to the list price (what pricing will charge before other offers)."""
+        tier = member_store.tier_of(openid, now(), rules.members)
+        rate = rules.pricing.tier_rate(tier)
+        return (tier.label, times_rate_half_up(price_fen, rate)) if rate < 1 else None
+
+    deps = browse.BrowseDeps(
+        renderer=ctx.renderer,
+        search=ctx.search,
+        record_exposure=lambda openid, product_id: funnel.record(funnel.EXPOSURE, product_id, now(), openid),
+        on_sku_chosen=checkout.ask_quantity,
+        member_price=member_price,
+        spec_choices=ctx.specs.get,
+    )
+    return Chat(flows={"browse": browse.build(deps)})
+
+
+FEATURE = Feature("browse", help="逛商城：回复“逛商城”或商品名，如“连衣裙”", chat=chat)

@@ -23,7 +23,7 @@ from dialogs.flows import END, Flow, Step, Turn
 from dialogs.intents import GLOBAL, MENU_KEYS, OWN_DATA, Intent, IntentDetector
 from dialogs.normalize import normalize
 from dialogs.recent import after_turn, live
-from dialogs.replies import Answer, ReplyRenderer, followup_of
+from dialogs.replies import Answer, ReplyRenderer, Text
 from dialogs.rules_cache import RulesCache
 from dialogs.state import DialogState, Snapshot, TurnResult
 from dialogs.understanding.understand import Understander, Understanding
@@ -353,9 +353,7 @@ class Engine:
         if flow is None:
             return answer
         prompt = f"继续“{flow.title}”：{flow.prompt(dialog.state, dialog.slots)}"
-        if isinstance(answer.reply, str) and not answer.followups:
-            return Answer(f"{answer.reply}\n\n{prompt}")
-        return replace(answer, followups=(*answer.followups, {"type": "text", "content": prompt}))
+        return _appended(answer, prompt)
 
     def _fallback(self, turn: Turn, dialog: DialogState, snap: Snapshot) -> tuple[Answer, DialogState]:
         """Clarify once, then the default reply (at most once per interval), then offer a human. The default
@@ -376,18 +374,17 @@ def _appended(answer: Answer, text: str | None) -> Answer:
     """`text` after the answer: in the same text reply, else as a follow-up message."""
     if not text:
         return answer
-    if isinstance(answer.reply, str) and not answer.followups:
-        return replace(answer, reply=f"{answer.reply}\n\n{text}")
-    return replace(answer, followups=(*answer.followups, {"type": "text", "content": text}))
+    if isinstance(answer.reply, Text) and not answer.followups:
+        return replace(answer, reply=Text(f"{answer.reply.content}\n\n{text}"))
+    return replace(answer, followups=(*answer.followups, Text(text)))
 
 
 def _prefixed(notice: str, answer: Answer) -> Answer:
     if not notice:
         return answer
-    if isinstance(answer.reply, str):
-        return replace(answer, reply=f"{notice}\n{answer.reply}")
+    if isinstance(answer.reply, Text):
+        return replace(answer, reply=Text(f"{notice}\n{answer.reply.content}"))
     if answer.reply is None and not answer.transfer:
-        return replace(answer, reply=notice)
-    first = followup_of(answer.reply)
-    followups = (first, *answer.followups) if first else answer.followups
-    return Answer(notice, followups, answer.transfer)
+        return replace(answer, reply=Text(notice))
+    first = () if answer.reply is None else (answer.reply,)
+    return Answer(Text(notice), (*first, *answer.followups), answer.transfer)

@@ -18,11 +18,12 @@ from werobot.messages.messages import WeChatMessage
 from werobot.robot import BaseRoBot
 
 from dialogs.engine import Engine, Inbound
-from dialogs.replies import Answer
+from dialogs.replies import Answer, ReplyLike
 from dialogs.state import Snapshot, TurnResult
 from store.core.clock import Clock
 
-ReplyLike = Any  # WeChatReply | str | list of articles | dialogs.replies.Answer | None
+HandlerResult = Answer | ReplyLike
+"""An engine's `Answer` (silence included), or a reply shorthand (`dialogs.replies.ReplyLike`)."""
 Command = tuple[str | bytes | int | float, ...]
 
 
@@ -57,13 +58,13 @@ class HandlerContext:
     stateful: set[str] = field(default_factory=set)  # message types whose handler takes a turn (reads the state)
 
 
-Handler = Callable[[WeChatMessage, HandlerContext], ReplyLike]
+Handler = Callable[[WeChatMessage, HandlerContext], HandlerResult]
 
 
-def bind(handler: Handler, ctx: HandlerContext) -> Callable[[WeChatMessage], ReplyLike]:
+def bind(handler: Handler, ctx: HandlerContext) -> Callable[[WeChatMessage], HandlerResult]:
     """Give WeRoBot a one-argument callable, so it never inspects our signature or passes a session."""
 
-    def call(message: WeChatMessage) -> ReplyLike:
+    def call(message: WeChatMessage) -> HandlerResult:
         return handler(message, ctx)
 
     call.__name__ = getattr(handler, "__name__", "handler")

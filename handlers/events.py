@@ -10,18 +10,18 @@ import logging
 from werobot.messages.events import WeChatEvent
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, add, message_field
+from handlers.context import HandlerContext, HandlerResult, add, message_field
 from store.outbox.notices import record_template_result
 
 log = logging.getLogger("wxshop.handlers.events")
 
 
-def on_location_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+def on_location_event(message: WeChatEvent, ctx: HandlerContext) -> HandlerResult:
     """The follower's position is personal data we have no use for yet: not stored, not answered."""
     return None
 
 
-def on_template_finish(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+def on_template_finish(message: WeChatEvent, ctx: HandlerContext) -> HandlerResult:
     msgid, status = message_field(message, "MsgID"), message_field(message, "Status")
     log.info("template delivery result", extra={"msgid": msgid, "status": status})
     if str(msgid or "").isdigit():  # the outbox notice sent as this msgid becomes delivered or failed
@@ -29,7 +29,7 @@ def on_template_finish(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
     return None
 
 
-def on_unknown_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+def on_unknown_event(message: WeChatEvent, ctx: HandlerContext) -> HandlerResult:
     if message.type == "kf_close_session_event":  # the agent ended the session: the bot speaks again
         ctx.state.end_human(message.source)
         return None
@@ -37,7 +37,7 @@ def on_unknown_event(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
     return None
 
 
-def on_unknown_message(message: WeChatEvent, ctx: HandlerContext) -> ReplyLike:
+def on_unknown_message(message: WeChatEvent, ctx: HandlerContext) -> HandlerResult:
     return "暂不支持这种消息，请输入文字，例如“逛商城”。"
 
 

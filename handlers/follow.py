@@ -5,12 +5,12 @@ from __future__ import annotations
 from werobot.messages.events import ScanEvent, SubscribeEvent, UnSubscribeEvent
 from werobot.robot import BaseRoBot
 
-from handlers.context import HandlerContext, ReplyLike, add
+from handlers.context import HandlerContext, HandlerResult, add
 from store.members.followers import record_follow
 from store.members.privacy import forget_follower
 
 
-def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
+def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> HandlerResult:
     key = message.key or ""
     scene = key[len("qrscene_") :] if key.startswith("qrscene_") else None
     now = ctx.clock.now()
@@ -18,13 +18,13 @@ def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> ReplyLike:
     return ctx.engine.on_follow(message.source, first_time, now)
 
 
-def on_scan(message: ScanEvent, ctx: HandlerContext) -> ReplyLike:
+def on_scan(message: ScanEvent, ctx: HandlerContext) -> HandlerResult:
     now = ctx.clock.now()
     record_follow(message.source, now, message.key or None)
     return f"欢迎回到{ctx.shop_name}！"
 
 
-def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> ReplyLike:
+def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> HandlerResult:
     """WeChat's rule: the follower's personal data goes (see store.members.privacy); no reply can reach them now."""
     forget_follower(message.source, ctx.clock.now())
     ctx.state.forget(message.source)

@@ -8,7 +8,7 @@ from werobot.messages.messages import WeChatMessage
 from werobot.robot import BaseRoBot
 
 from dialogs.engine import Photo
-from handlers.context import HandlerContext, ReplyLike, add, message_field, take_turn
+from handlers.context import HandlerContext, HandlerResult, add, message_field, take_turn
 
 _ACK = {
     "image": "收到您的图片啦。如需售后，请回复“售后”。",
@@ -20,7 +20,7 @@ _ACK = {
 }
 
 
-def on_media(message: WeChatMessage, ctx: HandlerContext) -> ReplyLike:
+def on_media(message: WeChatMessage, ctx: HandlerContext) -> HandlerResult:
     if message.type == "image":
         media_id = str(message_field(message, "MediaId") or "")
         answer = take_turn(message, ctx, Photo(media_id, str(getattr(message, "img", "") or "")))

@@ -7,10 +7,10 @@ from werobot.messages.messages import TextMessage
 from werobot.robot import BaseRoBot
 
 from dialogs.engine import Said
-from handlers.context import HandlerContext, ReplyLike, add, take_turn
+from handlers.context import HandlerContext, HandlerResult, add, take_turn
 
 
-def on_text(message: TextMessage, ctx: HandlerContext) -> ReplyLike:
+def on_text(message: TextMessage, ctx: HandlerContext) -> HandlerResult:
     return take_turn(message, ctx, Said(message.content or ""))
 
 

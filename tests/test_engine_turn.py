@@ -24,7 +24,7 @@ from dialogs.engine import (
     Tapped,
 )
 from dialogs.flows import birthday
-from dialogs.replies import ReplyRenderer
+from dialogs.replies import Answer, Article, News, ReplyRenderer, Text
 from dialogs.rules_cache import RulesCache
 from dialogs.state import DialogState, Snapshot, TurnResult, decode, encode, snapshot_of
 from store.core.clock import SHANGHAI
@@ -70,9 +70,9 @@ def test_a_flow_runs_from_entry_to_end(engine: Engine, saved: list) -> None:
     first = said(engine, snap, "设置生日")
     assert first.dialog is not None and (first.dialog.flow, first.dialog.state) == ("birthday", birthday.ASK_DATE)
     second = said(engine, after(snap, first), "5月20日")
-    assert "5月20日" in second.answer.reply and second.dialog.state == birthday.CONFIRM
+    assert "5月20日" in second.answer.text and second.dialog.state == birthday.CONFIRM
     third = said(engine, after(snap, second), "是")
-    assert third.answer.reply == "已设为5月20日。" and third.dialog.idle
+    assert third.answer.text == "已设为5月20日。" and third.dialog.idle
     assert saved == [(OPENID, 5, 20)]
 
 
@@ -80,19 +80,19 @@ def test_back_returns_to_the_previous_question_and_cancel_leaves(engine: Engine)
     snap = Snapshot(OPENID)
     at_first = said(engine, snap, "设置生日")
     first_step = said(engine, after(snap, at_first), "返回")
-    assert first_step.answer.reply.startswith("已经是第一步了") and first_step.dialog.state == birthday.ASK_DATE
+    assert first_step.answer.text.startswith("已经是第一步了") and first_step.dialog.state == birthday.ASK_DATE
     at_confirm = said(engine, after(snap, at_first), "5月20日")
     assert at_confirm.dialog.state == birthday.CONFIRM
     back = said(engine, after(snap, at_confirm), "返回")
-    assert back.dialog.state == birthday.ASK_DATE and "生日" in back.answer.reply
+    assert back.dialog.state == birthday.ASK_DATE and "生日" in back.answer.text
     cancelled = said(engine, after(snap, back), "取消")
-    assert cancelled.answer.reply == "已取消“设置生日”。" and cancelled.dialog.idle
+    assert cancelled.answer.text == "已取消“设置生日”。" and cancelled.dialog.idle
 
 
 def test_help_answers_and_the_flow_resumes(engine: Engine) -> None:
     snap = after(Snapshot(OPENID), said(engine, Snapshot(OPENID), "设置生日"))
     helped = said(engine, snap, "帮助")
-    assert helped.answer.reply.startswith(HELP) and "继续“设置生日”" in helped.answer.reply
+    assert helped.answer.text.startswith(HELP) and "继续“设置生日”" in helped.answer.text
     assert helped.dialog.flow == "birthday"
 
 
@@ -101,20 +101,20 @@ def test_an_expired_flow_is_named_on_the_next_message(engine: Engine) -> None:
     snap = snapshot_of(OPENID, [stale, None, None, None], NOW)
     assert snap.expired_flow == "birthday" and not snap.dialog.active
     result = said(engine, snap, "你好")
-    assert result.answer.reply.startswith("刚才的“设置生日”已超时结束。")
+    assert result.answer.text.startswith("刚才的“设置生日”已超时结束。")
 
 
 def test_fallback_clarifies_then_gives_the_default_reply_once_per_interval(engine: Engine) -> None:
     snap = Snapshot(OPENID)
     first = said(engine, snap, "虫洞折叠")
-    assert first.answer.reply == CLARIFY and first.dialog.misses == 1 and not first.default_reply_for_s
+    assert first.answer.text == CLARIFY and first.dialog.misses == 1 and not first.default_reply_for_s
     second = said(engine, after(snap, first), "虫洞折叠")
-    assert second.answer.reply == DEFAULT_REPLY and second.default_reply_for_s == 3600
+    assert second.answer.text == DEFAULT_REPLY and second.default_reply_for_s == 3600
     marked = replace(after(snap, second), last_default_reply=NOW.timestamp())
     third = said(engine, marked, "虫洞折叠", NOW + timedelta(minutes=5))
-    assert third.answer.reply == OFFER_HUMAN and not third.default_reply_for_s
+    assert third.answer.text == OFFER_HUMAN and not third.default_reply_for_s
     later = said(engine, marked, "虫洞折叠", NOW + timedelta(hours=2))
-    assert later.answer.reply == DEFAULT_REPLY
+    assert later.answer.text == DEFAULT_REPLY
 
 
 def test_asking_for_a_human_transfers_and_holds_the_conversation(engine: Engine) -> None:
@@ -128,7 +128,7 @@ def test_asking_for_a_human_transfers_and_holds_the_conversation(engine: Engine)
 
 def test_menu_taps_route_like_words_and_unknown_keys_change_nothing(engine: Engine) -> None:
     unknown = engine.turn(Snapshot(OPENID), Tapped("NO_SUCH_KEY"), NOW)
-    assert unknown is not None and "暂时没有内容" in unknown.answer.reply and unknown.dialog is None
+    assert unknown is not None and "暂时没有内容" in unknown.answer.text and unknown.dialog is None
     human = engine.turn(Snapshot(OPENID), Tapped("HUMAN"), NOW)
     assert human is not None and not human.answer.transfer and not human.human_until
 
@@ -151,3 +151,13 @@ def test_a_record_of_another_version_is_dropped_not_half_read() -> None:
     assert decode('{"v": 1, "unknown_field": 1}') is None
     snap = snapshot_of(OPENID, [b'{"v": 99}', b"0", None, b"1"], NOW)
     assert not snap.dialog.active and snap.stored and snap.greeting and not snap.human_until
+
+
+def test_replies_are_typed_messages_whatever_shorthand_built_them() -> None:
+    card = ("连衣裙", "¥199", "https://img.example/1.jpg", "https://shop.example/p/1")
+    answer = Answer("你好", ({"type": "text", "content": "再见"}, [card], {"type": "text", "content": ""}))
+    assert answer.reply == Text("你好") and answer.text == "你好"
+    assert answer.followups == (Text("再见"), News((Article(*card),)))  # the empty text is dropped
+    assert Answer([card]).text == "" and Answer().silent
+    with pytest.raises(TypeError):
+        Answer(42)  # type: ignore[arg-type]

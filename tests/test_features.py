@@ -61,7 +61,7 @@ def test_help_lists_each_feature_in_order_then_a_human(migrated: Config, resourc
     engine = engine_with(migrated, resources, FEATURES)
     result = engine.turn(Snapshot("o-help"), Said("帮助"), NOW)
     assert result is not None
-    lines = result.answer.reply.splitlines()
+    lines = result.answer.text.splitlines()
     assert lines[0] == "我可以帮您："
     assert lines[1:] == [f"· {line}" for line in (*help_lines(), HUMAN_HELP)]
     assert any("查订单" in line for line in lines) and any("设置生日" in line for line in lines)
@@ -70,12 +70,12 @@ def test_help_lists_each_feature_in_order_then_a_human(migrated: Config, resourc
 def test_a_new_feature_is_one_declaration(migrated: Config, resources: Resources) -> None:
     engine = engine_with(migrated, resources, (*FEATURES, GIFT_WRAP))
     asked = engine.turn(Snapshot("o-wrap"), Said("我想要礼品包装"), NOW)
-    assert asked is not None and asked.answer.reply.startswith("要哪种包装纸")
+    assert asked is not None and asked.answer.text.startswith("要哪种包装纸")
     assert asked.dialog is not None and asked.dialog.flow == "gift_wrap"
     tapped = engine.turn(Snapshot("o-wrap"), Tapped("GIFT_WRAP"), NOW)
     assert tapped is not None and tapped.dialog is not None and tapped.dialog.flow == "gift_wrap"
     helped = engine.turn(Snapshot("o-wrap"), Said("帮助"), NOW)
-    assert helped is not None and "· 礼品包装：回复“礼品包装”" in helped.answer.reply
+    assert helped is not None and "· 礼品包装：回复“礼品包装”" in helped.answer.text
     assert wrap_job in job_functions((*FEATURES, GIFT_WRAP))
     without = engine_with(migrated, resources, FEATURES).turn(Snapshot("o-wrap"), Said("我想要礼品包装"), NOW)
     assert without is not None and (without.dialog is None or without.dialog.flow != "gift_wrap")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from bot.chat.conversation import build_engine, dialog_store
 from bot.process.config import Config
@@ -18,7 +17,7 @@ from bot.process.resources import Resources
 from dialogs.engine import Said
 from dialogs.intents import GLOBAL
 from dialogs.normalize import normalize
-from dialogs.replies import Answer
+from dialogs.replies import Answer, Message, Text
 from dialogs.rules_cache import RulesCache
 from dialogs.state import TurnResult, snapshot_of
 from store.core.db import database
@@ -77,12 +76,7 @@ def describe(answer: Answer) -> list[str]:
     return lines
 
 
-def _shown(reply: Any) -> str:
-    if isinstance(reply, str):
-        return reply
-    if isinstance(reply, list):  # news articles: (title, description, image, url)
-        return json.dumps([dict(zip(("title", "description", "image", "url"), a, strict=False)) for a in reply],
-                          ensure_ascii=False)  # fmt: skip
-    if isinstance(reply, dict) and reply.get("type") == "text":
-        return str(reply.get("content", ""))
-    return json.dumps(reply, ensure_ascii=False, default=str)
+def _shown(message: Message) -> str:
+    if isinstance(message, Text):
+        return message.content
+    return json.dumps([vars(article) for article in message.articles], ensure_ascii=False)

@@ -23,10 +23,10 @@ from typing import Any, Protocol
 
 import redis
 from prometheus_client import Counter
-from werobot.replies import ArticlesReply, TextReply
 
 from bot.wechat.cs_windows import LoopWindows
 from bot.wechat.inbound import Outcome, strip_control
+from dialogs.replies import Message, News, Text
 from store.core.clock import Clock
 from store.core.wechat_errors import OutOfResponseCount, OutOfWindow, WeChatError
 from store.outbox.windows import GRANTED, WindowVerdict
@@ -127,23 +127,17 @@ class CustomerService:
 def late_messages(outcome: Outcome) -> list[CsMessage]:
     """A passive reply that missed its deadline (and its follow-ups), as the customer-service messages that
     carry it late."""
-    reply = outcome.reply
-    messages: list[CsMessage] = []
-    if isinstance(reply, TextReply) and outcome.xml:
-        messages.append(CsText(strip_control(reply.content)))
-    elif isinstance(reply, ArticlesReply) and reply._articles:
-        first = reply._articles[0]
-        messages.append(CsArticle(first.title, first.description, first.url, first.img))
-    return messages + followup_messages(outcome.followups)
+    first = (outcome.reply,) if outcome.reply is not None and outcome.xml else ()
+    return followup_messages((*first, *outcome.followups))
 
 
-def followup_messages(payloads: Sequence[dict[str, Any]]) -> list[CsMessage]:
-    """Follow-up payloads (`{"type": "text", "content": …}` or a news article) as customer-service messages."""
-    messages: list[CsMessage] = []
-    for payload in payloads:
-        if payload.get("type") == "news":
-            messages.append(CsArticle(payload["title"], payload.get("description", ""), payload["url"],
-                                      payload.get("image", "")))  # fmt: skip
-        elif payload.get("content"):
-            messages.append(CsText(strip_control(payload["content"])))
-    return messages
+def followup_messages(messages: Sequence[Message]) -> list[CsMessage]:
+    """Messages as customer-service messages: a text as it is, cards as their first article (one per message)."""
+    sent: list[CsMessage] = []
+    for message in messages:
+        if isinstance(message, News) and message.articles:
+            card = message.articles[0]
+            sent.append(CsArticle(card.title, card.description, card.url, card.image))
+        elif isinstance(message, Text) and message.content:
+            sent.append(CsText(strip_control(message.content)))
+    return sent

@@ -18,17 +18,12 @@ import xmltodict
 from werobot.messages.events import UnknownEvent
 from werobot.messages.messages import UnknownMessage, WeChatMessage
 from werobot.parser import process_message
-from werobot.replies import (
-    ArticlesReply,
-    TextReply,
-    TransferCustomerServiceReply,
-    WeChatReply,
-    process_function_reply,
-)
+from werobot.replies import Article as WeRoBotArticle
+from werobot.replies import ArticlesReply, TextReply, TransferCustomerServiceReply
 from werobot.robot import BaseRoBot
 
 from bot.process import metrics
-from dialogs.replies import Answer
+from dialogs.replies import Answer, Message, Text
 
 log = logging.getLogger("wxshop.inbound")
 
@@ -236,12 +231,12 @@ def dedup_key(message: WeChatMessage) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What to answer: the rendered plaintext XML ("" = nothing), the reply object (for late delivery) and the
-    follow-ups to send as customer-service messages once the answer is out."""
+    """What to answer: the rendered plaintext XML ("" = nothing), the message it carries (for late delivery) and
+    the follow-ups to send as customer-service messages once the answer is out."""
 
     xml: str
-    reply: WeChatReply | None
-    followups: tuple[dict[str, Any], ...] = ()
+    reply: Message | None
+    followups: tuple[Message, ...] = ()
 
 
 class Inbound:
@@ -257,16 +252,13 @@ class Inbound:
         return self.robot.get_handlers(kind)
 
     def answer(self, message: WeChatMessage) -> Outcome:
-        """Run the first handler that replies; never raises."""
-        reply, followups = None, ()
+        """Run the first handler that replies (an `Answer`, silence included, or a reply shorthand); never raises."""
+        answer = Answer()
         for handler, _ in self.handlers_for(message):
             try:
                 result = handler(message)
-                if isinstance(result, Answer):  # the engine decided, silence included: no other handler runs
-                    reply, followups = self._from_answer(result, message), result.followups
-                    break
-                if result:
-                    reply = process_function_reply(result, message=message)
+                if isinstance(result, Answer) or result:
+                    answer = result if isinstance(result, Answer) else Answer(result)
                     break
             except Exception:
                 metrics.ERRORS.labels("handler", type(message).__name__).inc()
@@ -274,35 +266,38 @@ class Inbound:
                     "handler failed",
                     extra={"handler": getattr(handler, "__name__", "?"), "message_key": dedup_key(message)},
                 )
-                reply = TextReply(message=message, content=SORRY) if is_user_message(message) else None
+                answer = Answer(SORRY if is_user_message(message) else None)
                 break
-        if reply is None:
-            return Outcome("", None, followups)
-        return Outcome(self.render(reply, message), reply, followups)
+        if answer.transfer and is_user_message(message):  # WeChat transfers only in reply to a message
+            return Outcome(TransferCustomerServiceReply(message=message).render().strip(), None, answer.followups)
+        if answer.reply is None:
+            return Outcome("", None, answer.followups)
+        return Outcome(self.render(answer.reply, message), answer.reply, answer.followups)
 
-    def _from_answer(self, answer: Answer, message: WeChatMessage) -> WeChatReply | None:
-        if answer.transfer and is_user_message(message):
-            return TransferCustomerServiceReply(message=message)
-        return process_function_reply(answer.reply, message=message) if answer.reply else None
-
-    def render(self, reply: WeChatReply, message: WeChatMessage) -> str:
-        """Apply WeChat's reply limits, then render: non-empty text, 1 article for messages (8 for events)."""
-        if isinstance(reply, TextReply):
-            content = strip_control(reply._args.get("content", ""))
+    @staticmethod
+    def render(reply: Message, message: WeChatMessage) -> str:
+        """The one adapter to WeChat's XML (through WeRoBot's replies), within WeChat's limits: a non-empty text,
+        1 article in reply to a message (8 to an event), no character XML forbids ("" when nothing is left)."""
+        if isinstance(reply, Text):
+            content = strip_control(reply.content)
             if not content.strip():
                 return ""
-            reply = TextReply(**{**reply._args, "content": cdata_safe(content)})
-        elif isinstance(reply, ArticlesReply):
-            limit = 1 if is_user_message(message) else 8
-            articles = reply._articles[:limit]
-            if not articles:
-                return ""
-            reply = ArticlesReply(**reply._args)
-            for article in articles:
-                reply.add_article(
-                    article._replace(**{k: cdata_safe(v) for k, v in article._asdict().items() if isinstance(v, str)})
+            return TextReply(message=message, content=cdata_safe(content)).render().strip()
+        limit = 1 if is_user_message(message) else 8
+        articles = reply.articles[:limit]
+        if not articles:
+            return ""
+        rendered = ArticlesReply(message=message)
+        for article in articles:
+            rendered.add_article(
+                WeRoBotArticle(
+                    title=cdata_safe(article.title),
+                    description=cdata_safe(article.description),
+                    img=cdata_safe(article.image),
+                    url=cdata_safe(article.url),
                 )
-        return reply.render().strip()
+            )
+        return rendered.render().strip()
 
 
 def strip_control(text: object) -> str:

@@ -37,8 +37,8 @@ _TABLE: tuple[IntentWords, ...] = (
     ("member", "exact", 55, ("会员",)),
     ("points", "contains", 56, ("我的积分", "积分")),
     ("coupons", "contains", 57, ("优惠券", "我的券", "领券", "红包", "礼包")),
-    ("cart", "contains", 59, ("购物车", "去结算", "我要结算")),
-    ("cart", "exact", 59, ("结算", "买单", "下单")),
+    ("checkout", "contains", 59, ("购物车", "去结算", "我要结算")),
+    ("checkout", "exact", 59, ("结算", "买单", "下单")),
     ("birthday", "contains", 58, ("设置生日", "我的生日", "生日是", "改生日", "修改生日")),
     # Shop knowledge: asking about the rules rather than one's own data; above the data intents they contain
     # ("积分怎么用" is not "我的积分", "退货政策" starts no after-sales request).
@@ -71,7 +71,7 @@ MENU_KEYS = {
     "AFTER_SALES": "after_sales",
     "HUMAN": "human",
     "BIRTHDAY": "birthday",
-    "CART": "cart",
+    "CART": "checkout",
     "HELP": "help",
 }
 
@@ -110,7 +110,7 @@ class IntentDetector:
         return None
 
 
-OWN_DATA = frozenset({"orders", "tracking", "coupons", "points", "member", "cart"})
+OWN_DATA = frozenset({"orders", "tracking", "coupons", "points", "member", "checkout"})
 """Built-ins that read the follower's own data: they win over an operator's rule unless the rule overrides them
 (one `contains "快递"` rule must not stop 查快递 from showing the buyer's parcel)."""
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from bot.process.config import Config
 from bot.sandbox.ports import free_port
+from store.chat.nlu import NluExample
+from store.core.clock import SHANGHAI
 from store.core.db import close_database, database, open_database
 from store.schema.steps import LATEST, STEPS, SchemaVersion, current_version, upgrade
 from tests.support import ROOT, spawn, wait_healthy, wxshop
@@ -140,3 +143,16 @@ def test_a_serve_and_a_worker_starting_together_on_an_empty_database_both_run(
             output = server.communicate(timeout=30)[0]
         assert worker.returncode == 0, worker.stdout + worker.stderr
         assert "schema" not in output, output
+
+
+def test_examples_taught_for_the_old_cart_intent_follow_its_new_name(config: Config) -> None:
+    open_database(config.database.url, config.var_dir)
+    try:
+        upgrade()
+        now = datetime(2026, 6, 1, tzinfo=SHANGHAI)
+        NluExample.create(text="去结账", intent="cart", created_at=now)
+        SchemaVersion.delete().where(SchemaVersion.version == 13).execute()
+        assert [step.version for step in upgrade()] == [13]
+        assert NluExample.get(NluExample.text == "去结账").intent == "checkout"
+    finally:
+        close_database()

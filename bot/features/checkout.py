@@ -16,7 +16,7 @@ def chat(ctx: ChatContext) -> Chat:
         now=ctx.now,
         after_order=ctx.after_order,
     )
-    return Chat(flows={"cart": checkout.build(deps)})
+    return Chat(flows={"checkout": checkout.build(deps)})
 
 
 FEATURE = Feature("checkout", chat=chat)

@@ -1,8 +1,8 @@
 """结算: quantity → cart (购物车, 删掉第2个, 继续逛) → address (remembered; skipped for virtual goods) → coupon →
 a confirmation showing every line and adjustment → "确认" creates the order and replies with the pay link.
 
-The cart lives in Redis (`dialogs.cart`) so it survives the conversation; the order, stock reservation and
-pricing are the store's (`store.orders.checkout`): this module only asks and explains.
+The cart lives behind `dialogs.cart.Carts` (in Redis: `bot.chat.carts`) so it survives the conversation; the
+order, stock reservation and pricing are the store's (`store.orders.checkout`): this module only asks and explains.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def build(deps: CheckoutDeps) -> Flow:
         return Step(prefix + text, CONFIRM)
 
     return Flow(
-        name="cart",
+        name="checkout",
         title="结算",
         entry=entry,
         states={
@@ -262,7 +262,7 @@ def ask_quantity(turn: Turn, sku_id: int) -> Step:
     spec = " ".join(part.split(":", 1)[-1] for part in sku.spec.split(";") if part) or "默认规格"
     virtual = "（虚拟商品，无需物流）" if sku.virtual else ""
     return Step(
-        f"已选：{spec}，¥{yuan(sku.price_fen)}，库存{sku.stock}件{virtual}。请回复购买数量。", QUANTITY, flow="cart"
+        f"已选：{spec}，¥{yuan(sku.price_fen)}，库存{sku.stock}件{virtual}。请回复购买数量。", QUANTITY, flow="checkout"
     )
 
 

@@ -19,7 +19,7 @@ LABELS: Mapping[str, str] = {
     "member": "查会员等级",
     "points": "查积分",
     "coupons": "看看优惠券",
-    "cart": "去购物车结算",
+    "checkout": "去购物车结算",
     "birthday": "设置生日",
     "search": "找商品",
     "smalltalk_thanks": "道谢",

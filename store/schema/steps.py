@@ -91,6 +91,12 @@ def _drop_member_events() -> None:
     database.execute_sql('DROP TABLE IF EXISTS "member_event"')
 
 
+def _checkout_intent() -> None:
+    """The checkout intent was called "cart": operators' examples and the inbox's taught intents follow it."""
+    NluExample.update(intent="checkout").where(NluExample.intent == "cart").execute()
+    UnansweredUtterance.update(taught_intent="checkout").where(UnansweredUtterance.taught_intent == "cart").execute()
+
+
 def _nlu() -> None:
     database.create_tables([NluExample, NluVersion, UnansweredUtterance], safe=True)
     add_column_if_missing(KeywordRule, "overrides")
@@ -115,6 +121,7 @@ STEPS: list[Step] = [
     Step(10, "orders: paid_at and created_at indexes for the shop metrics", _metrics_indexes),
     Step(11, "understanding: operators' examples, the unanswered inbox; rules that override built-ins", _nlu),
     Step(12, "drop member_event: rows nothing read", _drop_member_events),
+    Step(13, "understanding: the intent \"cart\" is now \"checkout\"", _checkout_intent),
 ]
 
 LATEST = STEPS[-1].version

@@ -6,6 +6,7 @@ ladder; `tests/test_engine.py` drives the same engine through signed WeChat XML.
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -161,3 +162,13 @@ def test_replies_are_typed_messages_whatever_shorthand_built_them() -> None:
     assert Answer([card]).text == "" and Answer().silent
     with pytest.raises(TypeError):
         Answer(42)  # type: ignore[arg-type]
+
+
+def test_an_operators_later_replies_all_go_out_as_follow_ups() -> None:
+    """"all" mode: the first payload is the reply, every later one a follow-up, a coupon's text included (a
+    payload without `content` used to be dropped on its way to customer service)."""
+    renderer = ReplyRenderer("https://shop.example")
+    payloads = ({"type": "text", "content": "欢迎"}, {"type": "coupon", "code": "NEW10"}, {"type": "unknown"})
+    answer = renderer.answer(payloads, "all", random.Random(1))
+    assert answer.reply == Text("欢迎")
+    assert answer.followups == (Text("送您一张优惠券：NEW10。回复“我的优惠券”查看。"),)

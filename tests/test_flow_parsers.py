@@ -1,0 +1,31 @@
+"""The other flows' parsers as pure functions (checkout's are in test_checkout_parsers): no Redis, no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialogs.flows.after_sales import DISPUTE, EXCHANGE, REFUND, RETURN, kind_in
+from dialogs.flows.birthday import validate_birthday
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("5月20日", (5, 20)), ("05-20", (5, 20)), ("5/20", (5, 20)), ("1990年5月20日", (5, 20)), ("2月29号", (2, 29)),
+     ("我的生日是12.31", (12, 31))],
+)  # fmt: skip
+def test_birthdays_in_the_ways_people_write_them(text: str, found: tuple[int, int]) -> None:
+    assert validate_birthday(text) == found
+
+
+@pytest.mark.parametrize("text", ["2月30日", "13月1日", "0月5日", "明天", "", "五月二十"])
+def test_what_is_not_a_calendar_date(text: str) -> None:
+    assert validate_birthday(text) is None
+
+
+@pytest.mark.parametrize(
+    ("norm", "kind"),
+    [("我要换货", EXCHANGE), ("想换个尺码", EXCHANGE), ("退货", RETURN), ("申请退款", REFUND), ("把钱退钱给我", REFUND),
+     ("我要投诉", DISPUTE), ("你好", None), ("", None)],
+)  # fmt: skip
+def test_after_sales_kinds_from_the_words(norm: str, kind: str | None) -> None:
+    assert kind_in(norm) == kind

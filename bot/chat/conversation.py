@@ -32,6 +32,7 @@ from dialogs.unanswered import UnansweredCollector
 from dialogs.understanding.cache import UnderstanderCache
 from dialogs.understanding.classifier import Thresholds
 from store.catalog.spec_cache import SpecCache
+from store.catalog.stock_cache import StockCache
 from store.chat.nlu import record_unanswered
 from store.core.keys import Keys
 from store.orders.checkout import ShopRules
@@ -61,13 +62,15 @@ def build_engine(
     search: SearchService,
     after_order: Callable[[str, datetime], None] | None = None,
     specs: SpecCache | None = None,
+    stock: StockCache | None = None,
     understanding: UnderstanderCache | None = None,
     unanswered: UnansweredCollector | None = None,
     features: tuple[Feature, ...] = FEATURES,
 ) -> Engine:
     """The engine with every feature's part of the conversation (`bot.features`). `after_order(order_no,
     expires_at)` schedules the unpaid-order timeout job; without it the worker's minute sweep still cancels
-    unpaid orders on time. `specs` is the process's copy of SKU specs, cleared when the catalog changes.
+    unpaid orders on time. `specs` and `stock` are the process's copies of SKU specs and of which products have
+    stock, cleared when the catalog changes.
     `understanding` is the process's trained model (retrained when operators teach it); `unanswered` collects
     what nobody understood, for the operators' inbox."""
     searched = SearchOnce(search)
@@ -79,6 +82,7 @@ def build_engine(
         search=searched,
         shop_rules=ShopRules.from_settings(config.shop),
         specs=specs or SpecCache(resources.clock.now),
+        stock=stock or StockCache(),
         rng=rng,
         after_order=after_order or (lambda order_no, expires_at: None),
     )
@@ -166,20 +170,20 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     rules = RulesCache()
     await run_blocking(app, rules.refresh)
     search = SearchService(lexicon_file=config.shop.search_lexicon_file)
-    specs = SpecCache(resources.clock.now)
+    specs, stock = SpecCache(resources.clock.now), StockCache()
     understanding, unanswered = understander_for(config), UnansweredCollector()
     await run_blocking(app, understanding.refresh)
     app[RULES], app[SEARCH], app[UNANSWERED], app[UNDERSTANDING] = rules, search, unanswered, understanding
     app[DIALOG_STATE] = dialog_store(config, resources)
     app[ENGINE] = build_engine(
-        config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs,
+        config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs, stock=stock,
         understanding=understanding, unanswered=unanswered,
     )
     # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
     # search waits for it only if it comes before the build is done.
     building = app[SEARCH_BUILT] = asyncio.ensure_future(run_blocking(app, search.rebuild))
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch(app, rules, search, specs, stop, understanding))
+    watcher = asyncio.create_task(_watch(app, rules, search, (specs, stock), stop, understanding))
     yield
     stop.set()
     watcher.cancel()
@@ -201,13 +205,13 @@ async def _watch(
     app: web.Application,
     rules: RulesCache,
     search: SearchService,
-    specs: SpecCache,
+    copies: tuple[SpecCache, StockCache],
     stop: asyncio.Event,
     understanding: UnderstanderCache,
 ) -> None:
     """Reload rules and retrain the understanding model on announcements (and check their versions every few
     seconds in case one was missed), storing the unanswered questions on the same beat; when the catalog
-    changes, drop the copy of SKU specs and rebuild the search index. Runs until `stop` is set."""
+    changes, drop the copies of SKU specs and stock and rebuild the search index. Runs until `stop` is set."""
     resources = app[RESOURCES]
     prefix = app[CONFIG].redis.prefix
     while not stop.is_set():
@@ -217,7 +221,8 @@ async def _watch(
                 while not stop.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=VERSION_CHECK_S)
                     if message is not None and message.get("channel") == catalog_channel(prefix).encode():
-                        specs.clear()
+                        for copy in copies:
+                            copy.clear()
                         await run_blocking(app, search.rebuild)
                         continue
                     await run_blocking(app, rules.refresh)

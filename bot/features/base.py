@@ -22,6 +22,7 @@ from dialogs.flows import Flow
 from dialogs.intents import IntentWords
 from dialogs.replies import ReplyRenderer
 from store.catalog.spec_cache import SpecCache
+from store.catalog.stock_cache import StockCache
 from store.orders.checkout import ShopRules
 from store.search.index import SearchResult
 
@@ -38,6 +39,7 @@ class ChatContext:
     search: Search
     shop_rules: ShopRules
     specs: SpecCache
+    stock: StockCache
     rng: random.Random
     after_order: Callable[[str, datetime], None]  # schedules the unpaid-order timeout
 

@@ -25,6 +25,7 @@ def chat(ctx: ChatContext) -> Chat:
         on_sku_chosen=checkout.ask_quantity,
         member_price=member_price,
         spec_choices=ctx.specs.get,
+        in_stock=ctx.stock.in_stock,
     )
     return Chat(flows={"browse": browse.build(deps)})
 

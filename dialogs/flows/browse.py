@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dialogs.flows import END, Flow, Step, Turn
@@ -50,6 +51,8 @@ class BrowseDeps:
     on_sku_chosen: Callable[[Turn, int], Any] | None = None  # hands over to checkout when it exists
     member_price: Callable[[str, int], tuple[str, int] | None] | None = None  # (openid, fen) → (tier label, fen)
     spec_choices: Callable[[int], Sequence[SpecChoice]] = spec_choices  # a product's specs; serve caches them
+    # (product ids, now) → those with an on-sale SKU in stock, for a list's 已售罄 labels; serve caches them
+    in_stock: Callable[[Sequence[int], datetime], set[int]] = lambda ids, now: in_stock_now(ids)
 
 
 def build(deps: BrowseDeps) -> Flow:
@@ -178,7 +181,7 @@ def build(deps: BrowseDeps) -> Flow:
         ids, names = [h.product_id for h in hits], [h.title for h in hits]
         turn.slots.update(query=query, page=page, options=ids, names=names)
         turn.recent = shown(turn.now, query=query, ids=ids, names=names, prices=[h.price_fen for h in hits])
-        in_stock = in_stock_now([h.product_id for h in result.hits])
+        in_stock = deps.in_stock([h.product_id for h in result.hits], turn.now)
         lines = [f"{i}. {h.title} ¥{yuan(h.price_fen)}" + ("" if h.product_id in in_stock else "（已售罄）")
                  for i, h in enumerate(result.hits, start=1)]  # fmt: skip
         more = "，“下一页”看更多" if result.total > page * PER_PAGE else ""
@@ -213,7 +216,7 @@ def build(deps: BrowseDeps) -> Flow:
         question = "可选规格：\n" + "\n".join(options) + "\n回复规格选择，例如“" + _example(view) + "”。"
         return Step(Answer(card, ({"type": "text", "content": question},)), PICK_SKU)
 
-    follow_ups = FollowUps(deps.search, _card, PER_PAGE)
+    follow_ups = FollowUps(deps.search, _card, PER_PAGE, deps.in_stock)
 
     return Flow(
         name="browse",

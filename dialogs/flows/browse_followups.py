@@ -8,8 +8,9 @@ view, a follow-up that needs one gets the shopper asked what they are looking fo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dialogs.flows import END, Step, Turn
@@ -17,7 +18,7 @@ from dialogs.flows.refine import ListQuery, colours_of, fits, search_text, spec_
 from dialogs.recent import shown
 from dialogs.replies import yuan
 from dialogs.understanding.followups import FollowUp, read_follow_up
-from store.catalog.products import in_stock_now, on_sale_skus, product_with_skus
+from store.catalog.products import on_sale_skus, product_with_skus
 from store.search.index import SearchResult
 
 __all__ = ["ASK_WHAT", "FollowUps"]
@@ -38,6 +39,7 @@ class FollowUps:
     search: Callable[[str, int, int], SearchResult] | None
     card: Callable[[Turn, int], Step]  # the browse flow's product card, as a tap on the list opens it
     per_page: int
+    in_stock: Callable[[Sequence[int], datetime], set[int]]  # (product ids, now) → those with stock
 
     def answer(self, turn: Turn, asked: FollowUp | None = None) -> Step:
         """The reply to a follow-up (`asked`, read from the text when not given), or not understood."""
@@ -114,7 +116,7 @@ class FollowUps:
         ids, names, prices = ([row[i] for row in shown_rows] for i in range(3))
         turn.slots.update(query=query.query, page=page, options=ids, names=names, refine=query.remembered())
         turn.recent = shown(turn.now, **query.remembered(), ids=ids, names=names, prices=prices)
-        in_stock = in_stock_now(ids)
+        in_stock = self.in_stock(ids, turn.now)
         lines = [f"{i}. {name} ¥{yuan(price)}" + ("" if pid in in_stock and fits_in_stock else "（已售罄）")
                  for i, (pid, name, price, fits_in_stock) in enumerate(shown_rows, start=1)]  # fmt: skip
         more = "，“下一页”看更多" if len(rows) > start + self.per_page else ""

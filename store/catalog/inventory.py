@@ -11,6 +11,7 @@ Delivery to operators happens later, through the outbox; this module only record
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -18,6 +19,19 @@ import peewee
 
 from store.catalog.products import Sku
 from store.core.db import BaseModel, ShanghaiDateTimeField, write_transaction
+
+_writes = itertools.count(1)
+_last_write = 0
+
+
+def local_writes() -> int:
+    """How many stock writes this process has made: a copy of stock (`stock_cache`) is stale when it moves."""
+    return _last_write
+
+
+def _wrote() -> None:
+    global _last_write
+    _last_write = next(_writes)  # next() on a count is atomic under the GIL: no two writes share a number
 
 
 class StockAlert(BaseModel):
@@ -75,6 +89,8 @@ def take_many(lines: Iterable[tuple[int, int]], now: datetime) -> bool:
                 _disarm_if_crossed(sku_id, now)
     except _Short:
         return False
+    finally:
+        _wrote()
     return True
 
 
@@ -91,6 +107,7 @@ def _raise_stock(sku_id: int, quantity: int) -> None:
     ).where(Sku.id == sku_id)
     with write_transaction():
         rows = query.execute()
+    _wrote()
     if not rows:
         raise UnknownSku(sku_id)
 
@@ -118,6 +135,7 @@ def set_stock(sku_id: int, stock: int, stock_alert: int | None = None) -> None:
         fields[Sku.stock_alert] = stock_alert
     with write_transaction():
         rows = Sku.update(fields).where(Sku.id == sku_id).execute()
+    _wrote()
     if not rows:
         raise UnknownSku(sku_id)
 

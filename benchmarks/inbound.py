@@ -67,6 +67,14 @@ FLOW_ANSWER = "红色 M"
 LIST_FOLLOWERS = 5000
 LIST_QUERY = "连衣裙"  # brings the `*_list` followers to a product list
 SEARCH_TEXTS = ("红色连衣裙", "黑色连衣裙", "蓝牙耳机", "200以内的连衣裙", "红色的裙子", "运动鞋", "手机", "耳机")
+# Searches that never repeat (a colour, a product word and a price cap, the cap counting up): no search is
+# answered from the process's memory of searches already run, as it is for the eight texts above.
+UNIQUE_SEARCH_TEXTS = tuple(
+    f"{colour}{word}{cap}以内"
+    for cap in range(100, 2100)
+    for colour in ("红色", "黑色", "白色", "蓝色")
+    for word in ("连衣裙", "耳机", "运动鞋", "衬衫")
+)
 KNOWLEDGE_TEXT = "我的积分"
 FALLBACK_TEXT = "今天天气怎么样"
 
@@ -382,6 +390,7 @@ def main() -> None:
                     ("keyword_list", text_from("o_list_", list_followers, "你好", 11), "继续“逛商城”"),
                     ("search", text_from("o_search_", None, SEARCH_TEXTS, 12), "为您找到"),
                     ("search_list", text_from("o_list_", list_followers, SEARCH_TEXTS, 13), "为您找到"),
+                    ("search_unique", text_from("o_search_", None, UNIQUE_SEARCH_TEXTS, 18), "为您找到|没有|没找到"),
                     ("knowledge", text_from("o_know_", LIST_FOLLOWERS, KNOWLEDGE_TEXT, 14), "积分抵1元"),
                     ("knowledge_list", text_from("o_list_", list_followers, KNOWLEDGE_TEXT, 15), "继续“逛商城”"),
                     ("fallback", text_from("o_fb_", None, FALLBACK_TEXT, 16), "没太明白"),

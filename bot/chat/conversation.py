@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -36,7 +35,7 @@ from store.catalog.stock_cache import StockCache
 from store.chat.nlu import record_unanswered
 from store.core.keys import Keys
 from store.orders.checkout import ShopRules
-from store.search.index import SearchResult, SearchService
+from store.search.index import SearchIndex, SearchResult, SearchService
 
 log = logging.getLogger("wxshop.conversation")
 
@@ -73,7 +72,7 @@ def build_engine(
     stock, cleared when the catalog changes.
     `understanding` is the process's trained model (retrained when operators teach it); `unanswered` collects
     what nobody understood, for the operators' inbox."""
-    searched = SearchOnce(search)
+    searched = ChatSearch(search)
     rng = random.Random()
     ctx = ChatContext(
         config=config,
@@ -136,29 +135,50 @@ def flush_unanswered(collector: UnansweredCollector) -> None:
         raise
 
 
-class SearchOnce(threading.local):
-    """A search asked twice in one turn runs once: does a bare "红色连衣裙" name products (`first`)? then its first
-    page (the next call on the same thread with the same arguments, on the same index, gets that result, once).
-    Kept per handler thread and taken at the next call, so no later turn is answered from it. Chat replies never
-    show why a hit matched, so hits come without that explanation."""
+class ChatSearch:
+    """Chat's searches, each answered once per index: the same words asked again (by this follower in the same
+    turn — does a bare "红色连衣裙" name products? then its first page — or by the next follower asking for 连衣裙)
+    get the result kept for the index in use. A rebuilt index is a new object, so nothing found in the old one is
+    served after a catalog change. Chat replies never show why a hit matched, so hits come without that
+    explanation. Bounded: the memory is emptied when it holds `MAX_KEPT` searches."""
+
+    MAX_KEPT = 4096
 
     def __init__(self, service: SearchService) -> None:
         self.service = service
-        self.kept: tuple[object, str, int, int, SearchResult] | None = None
+        self._kept: dict[tuple[bool, str, int, int], tuple[object, SearchResult | None]] = {}
 
     def first(self, text: str, limit: int, offset: int) -> bool:
         """Whether the text names products confidently (`SearchResult.confident`)."""
-        index = self.service.index
-        result = index.named_products(text, limit=limit, offset=offset)
-        self.kept = (index, text, limit, offset, result) if result is not None else None
-        return result is not None
+        return self._named(self.service.index, text, limit, offset) is not None
 
     def __call__(self, text: str, limit: int, offset: int) -> SearchResult:
-        kept, self.kept = self.kept, None
         index = self.service.index
-        if kept is not None and kept[0] is index and kept[1:4] == (text, limit, offset):
-            return kept[4]
-        return index.search(text, limit=limit, offset=offset, explain=False)
+        named = self._kept.get((True, text, limit, offset))
+        if named is not None and named[0] is index and named[1] is not None:
+            return named[1]  # what `first` found is this page: the same search, confident
+        key = (False, text, limit, offset)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is index and kept[1] is not None:
+            return kept[1]
+        result = index.search(text, limit=limit, offset=offset, explain=False)
+        self._keep(key, index, result)
+        return result
+
+    def _named(self, index: SearchIndex, text: str, limit: int, offset: int) -> SearchResult | None:
+        key = (True, text, limit, offset)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is index:
+            return kept[1]
+        result = index.named_products(text, limit=limit, offset=offset)
+        self._keep(key, index, result)
+        return result
+
+    def _keep(self, key: tuple[bool, str, int, int], index: SearchIndex, result: SearchResult | None) -> None:
+        kept = self._kept
+        if len(kept) >= self.MAX_KEPT:
+            kept.clear()
+        kept[key] = (index, result)
 
 
 def setup_conversation(app: web.Application) -> None:

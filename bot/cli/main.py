@@ -112,6 +112,8 @@ def _tail(args: argparse.Namespace) -> list[str]:
 def _serve(args: argparse.Namespace, config: Config) -> int:
     from bot.cli.serve import run_one, serve
 
+    if (refused := _published_refusal(config)) is not None:
+        return refused
     if args.child:
         run_one(config, reuse_port=True)
         return 0
@@ -121,7 +123,20 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
 def _worker(args: argparse.Namespace, config: Config) -> int:
     from bot.jobs.worker import run_worker
 
+    if (refused := _published_refusal(config)) is not None:
+        return refused
     return run_worker(config, burst=args.burst)
+
+
+def _published_refusal(config: Config) -> int | None:
+    """Exit status 2, after one line, when a secret config.toml publishes would sign real traffic."""
+    from bot.process.published_secrets import refusal
+
+    line = refusal(config)
+    if line is None:
+        return None
+    print(f"wxshop: {line}", file=sys.stderr)
+    return 2
 
 
 def _demo(args: argparse.Namespace, config: Config) -> int:

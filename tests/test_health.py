@@ -14,6 +14,8 @@ from bot.process.config import Config, RedisConfig
 from bot.process.embedded_redis import redis_server_binary
 from bot.sandbox.ports import free_port
 from bot.web.app import create_app
+from store.core.clock import ManualClock
+from store.monitoring.heartbeat import record_heartbeat
 from tests.support import wait_until
 
 
@@ -99,3 +101,22 @@ async def test_metrics_need_the_token_when_one_is_set(aiohttp_client, migrated: 
     by_query = await client.get("/metrics?token=s3cret-scrape")
     assert by_query.status == 200 and 'status="401"' in await by_query.text()
     assert (await client.get("/healthz")).status == 200, "only /metrics is guarded"
+
+
+async def test_healthz_names_a_worker_whose_heartbeat_stopped(aiohttp_client, migrated: Config) -> None:
+    """The worker's cron writes a heartbeat every minute; one older than `[server] worker_heartbeat_max_age_s`
+    means the worker died or lost Redis for good, and a load balancer or operator must hear it."""
+    clock = ManualClock()
+    client = await aiohttp_client(create_app(migrated, clock=clock))
+    first = await client.get("/healthz")
+    assert first.status == 200 and (await first.json())["worker"] == "ok", "no worker has beaten yet: a new shop"
+    record_heartbeat("cron:heartbeat:1", "cron@worker-1", clock.now())
+    clock.advance(seconds=120)
+    assert (await client.get("/healthz")).status == 200
+    clock.advance(seconds=1)
+    stale = await client.get("/healthz")
+    body = await stale.json()
+    assert stale.status == 503 and body["status"] == "down"
+    assert body["worker"] == "no heartbeat for 121 s (more than 120 s)" and body["database"] == "ok"
+    record_heartbeat("cron:heartbeat:2", "cron@worker-1", clock.now())
+    assert (await client.get("/healthz")).status == 200

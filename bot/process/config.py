@@ -106,6 +106,8 @@ class ServerConfig:
     workers: int = field(default=1, metadata=_check(lambda v: 1 <= v <= 64, "1..64"))
     shutdown_timeout_s: float = field(default=10.0, metadata=_check(_positive, "a positive number"))
     metrics_token: str = ""  # when set, /metrics needs `Authorization: Bearer …` or `?token=…`
+    # /healthz answers 503 when the worker's last heartbeat is older than this (0 = not checked)
+    worker_heartbeat_max_age_s: int = field(default=120, metadata=_check(lambda v: v >= 0, "0 or more seconds"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -88,7 +89,17 @@ def setup_metrics(app: web.Application) -> None:
 def _check_database() -> dict[str, Any]:
     database.execute_sql("SELECT 1")
     beat = last_heartbeat()
-    return {"worker_heartbeat": beat.isoformat() if beat else None}
+    return {"worker_heartbeat": beat.isoformat() if beat else None, "_beat": beat}
+
+
+def worker_silent_for(beat: datetime | None, now: datetime, max_age_s: int) -> float | None:
+    """Seconds since the worker's last heartbeat when that is over `max_age_s`: its cron stopped (the worker
+    died, or lost Redis for good). None when it is recent, when not checked (0), or when no worker has beaten
+    yet (a new deployment: serve comes up before the worker's first minute)."""
+    if beat is None or not max_age_s:
+        return None
+    age = (now - beat).total_seconds()
+    return age if age > max_age_s else None
 
 
 async def _probe(what: Awaitable[T], timeout: float = 2.0) -> tuple[bool, T | str]:
@@ -99,19 +110,23 @@ async def _probe(what: Awaitable[T], timeout: float = 2.0) -> tuple[bool, T | st
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database and Redis answer, 503 naming the one that does not."""
+    """200 when the database and Redis answer and the worker beats, 503 naming what does not."""
     app = request.app
     resources = app[RESOURCES]
     db_ok, db_info = await _probe(run_blocking(app, _check_database))
     redis_ok, redis_info = await _probe(resources.aredis.ping())
-    body: dict[str, Any] = {
-        "status": "ok" if db_ok and redis_ok else "down",
-        "database": "ok" if db_ok else db_info,
-        "redis": "ok" if redis_ok else redis_info,
-    }
+    body: dict[str, Any] = {"database": "ok" if db_ok else db_info, "redis": "ok" if redis_ok else redis_info}
+    worker_ok = True
     if db_ok and isinstance(db_info, dict):
+        beat = db_info.pop("_beat")
         body.update(db_info)
-    return web.json_response(body, status=200 if db_ok and redis_ok else 503)
+        max_age = app[CONFIG].server.worker_heartbeat_max_age_s
+        silent = worker_silent_for(beat, resources.clock.now(), max_age)
+        worker_ok = silent is None
+        body["worker"] = "ok" if worker_ok else f"no heartbeat for {silent:.0f} s (more than {max_age} s)"
+    healthy = db_ok and redis_ok and worker_ok
+    body = {"status": "ok" if healthy else "down", **body}
+    return web.json_response(body, status=200 if healthy else 503)
 
 
 def _metrics_allowed(request: web.Request) -> bool:

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import redis
+
 from scheduler.outbox_limits import Liveness, RateLimiter, SendLog, TemplateQuota
 from scheduler.outbox_plan import Drop, choose_channel, classify, reclaim_verdict, retry_at, template_fallback
 from scheduler.outbox_ports import NoticeSender, TemplateSent
@@ -166,6 +168,8 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 await self.liveness.beat(self.id)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:  # Redis away: a line a beat
+                log.warning("outbox heartbeat failed", extra={"error": str(exc)})
             except Exception:
                 log.exception("outbox heartbeat failed")
             await _wait(stop, self.settings.beat_s)

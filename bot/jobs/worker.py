@@ -10,6 +10,7 @@ import socket
 import time
 from typing import Any
 
+import redis
 from arq import Worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import CronJob
@@ -76,6 +77,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         "queue_name": resources.queue_name,
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
+        "ctx": {"outbox": outbox},  # stopped by `run_worker` when Redis is lost: arq's close stops short then
         "burst": False,  # arq's burst waits for deferred jobs too, however far off: `run_burst` stops when idle
         "handle_signals": not burst,
         "max_jobs": 20,
@@ -87,19 +89,44 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
     return Worker(**options)
 
 
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 30.0
+LOST = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
+
+
 def run_worker(config: Config, burst: bool = False, clock: Clock | None = None) -> int:
+    """Run until SIGTERM (or, with `burst`, until nothing is due). A standing worker that loses Redis after it
+    started builds itself again and carries on, waiting 0.5 s, then twice as long each time up to 30 s, while
+    Redis stays away; one that cannot reach Redis at start-up stops with one line, as every command does."""
     resources = open_resources(config, clock)
     try:
         prepare()
-        worker = build_worker(config, resources, burst=burst)
-        log.info("worker started", extra={"queue": resources.queue_name, "burst": burst})
         if burst:
-            run_burst(worker)
-        else:
-            worker.run()
+            log.info("worker started", extra={"queue": resources.queue_name, "burst": True})
+            run_burst(build_worker(config, resources, burst=True))
+            return 0
+        delay = RECONNECT_FIRST_S
+        started = False
+        while True:
+            worker = build_worker(config, resources)
+            log.info("worker started", extra={"queue": resources.queue_name, "burst": False})
+            began = time.monotonic()
+            try:
+                worker.run()
+                return 0
+            except LOST as exc:
+                started = started or "deps" in worker.ctx  # set on start-up, once connected: an outage, not a typo
+                if not started:
+                    raise
+                if time.monotonic() - began > RECONNECT_MAX_S:
+                    delay = RECONNECT_FIRST_S  # it ran a while: a new outage starts the waits afresh
+                with contextlib.suppress(Exception):  # its dispatcher must not run on beside the next one
+                    worker.loop.run_until_complete(worker.ctx["outbox"].stop())
+                log.warning("worker lost Redis, starting again", extra={"error": str(exc), "wait_s": delay})
+                time.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
     finally:
         resources.close_sync()
-    return 0
 
 
 def run_burst(worker: Worker) -> None:

@@ -15,6 +15,7 @@ from bot.process.config import Config, load
 from bot.process.embedded_redis import EmbeddedRedis
 from store.core.db import close_database, open_database
 from store.schema.steps import upgrade
+from tests.redis_support import RedisProcess
 from tests.support import config_env
 
 TEST_DATABASE_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL", "")
@@ -95,3 +96,12 @@ def migrated(config: Config) -> Iterator[Config]:
     close_database()
     yield config
     close_database()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of the test's own, which it may stop and start again on the same port (an outage)."""
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()

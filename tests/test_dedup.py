@@ -4,15 +4,14 @@ nothing), never both; the stored answer survives Redis losing its scripts."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
 
 from bot.process.redis_pipe import RedisPipe
 from bot.wechat.dedup import DONE, LATE, PENDING, ReplyCache, Seen
-from tests.test_health import RedisProcess
+from tests.redis_support import RedisProcess
 
 
 @pytest.fixture
@@ -20,14 +19,6 @@ async def replies(redis_base_url: str, redis_prefix: str) -> AsyncIterator[Reply
     pipe = RedisPipe(redis_base_url)
     yield ReplyCache(pipe, redis_prefix)
     await pipe.aclose()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_answered_then_retried(replies: ReplyCache) -> None:

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.process.config import Config, RedisConfig
 from bot.web.runtime import RESOURCES
 from tests.gateway_support import count_texts, running
-from tests.test_health import RedisProcess
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
+from tests.redis_support import RedisProcess
 
 
 async def test_answers_without_redis_and_deduplicates_again_once_it_is_back(

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.process.config import Config, RedisConfig
 from bot.web.app import create_app
 from store.core.clock import ManualClock
 from store.monitoring.heartbeat import record_heartbeat
-from tests.redis_support import RedisProcess
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_healthz_turns_503_without_redis_and_back(aiohttp_client, migrated: Config, own_redis) -> None:

@@ -4,22 +4,13 @@ Redis is down, restarted or stalled."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from bot.process.redis_pipe import _INCOMPLETE, RedisPipe, RespReader, encode
-from tests.test_health import RedisProcess
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+from tests.redis_support import RedisProcess
 
 
 def test_reader_takes_replies_in_any_pieces() -> None:

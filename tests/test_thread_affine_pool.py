@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from bot.process import resources
 from bot.process.resources import ThreadAffinePool
-from tests.test_health import RedisProcess
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+from tests.redis_support import RedisProcess
 
 
 def test_each_thread_keeps_its_connection(redis_base_url: str, redis_prefix: str) -> None:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis
 
 from tests.redis_support import RedisProcess
 from tests.support import ROOT, child_env, wait_until
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _beating(client: redis.Redis, pattern: str) -> bool:

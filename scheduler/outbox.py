@@ -45,9 +45,10 @@ from store.outbox.notices import (
     sending_owners,
     template_attempts_since,
 )
+from store.outbox.payment_windows import open_payment_windows
 from store.outbox.template_lint import TemplateLintError, lint_template_data
 from store.outbox.templates import TemplateSpec
-from store.outbox.windows import AsyncCsWindows
+from store.outbox.windows import GRANTED, AsyncCsWindows, WindowVerdict
 
 log = logging.getLogger("wxshop.outbox")
 
@@ -86,6 +87,7 @@ class DispatchStats:
     failed: int = 0
     retried: int = 0
     deferred: int = 0
+    windows_restored: int = 0  # payment windows put back into Redis from the database
     reasons: Counter[str] = field(default_factory=Counter)
 
 
@@ -236,6 +238,7 @@ class Dispatcher:
         customs: list[tuple[Claimed, NoticeKind]] = []
         wanted: list[_Template] = []
         verdicts = await self.windows.reserve_many([n.openid for n, _ in fresh], now)
+        verdicts = await self._restore_windows(fresh, verdicts, now)
         for (notice, kind), verdict in zip(fresh, verdicts, strict=True):
             choice = choose_channel(kind, verdict, self.templates)
             if isinstance(choice, Drop):
@@ -262,6 +265,26 @@ class Dispatcher:
         await self._template_outcomes(templates, await template_sends, now, out)
         if customs and fallback:
             await self._fall_back(fallback, token, out)
+
+    async def _restore_windows(
+        self, fresh: list[tuple[Claimed, NoticeKind]], verdicts: list[WindowVerdict], now: datetime
+    ) -> list[WindowVerdict]:
+        """Where Redis knows no open window, a payment's may be in the database only (Redis lost it, or was away
+        when the payment came): put it back and ask again for those notices, so no notice waits on Redis's memory."""
+        missing = {n.openid for (n, _), v in zip(fresh, verdicts, strict=True) if v not in GRANTED}
+        if not missing:
+            return verdicts
+        opened = await asyncio.to_thread(open_payment_windows, missing, now)
+        if not opened:
+            return verdicts
+        await self.windows.restore_payments(opened)
+        again = [i for i, v in enumerate(verdicts) if v not in GRANTED and fresh[i][0].openid in opened]
+        answers = await self.windows.reserve_many([fresh[i][0].openid for i in again], now)
+        verdicts = list(verdicts)
+        for i, verdict in zip(again, answers, strict=True):
+            verdicts[i] = verdict
+        self.stats.windows_restored += len(opened)
+        return verdicts
 
     async def _custom_states(self, claimed: list[Claimed]) -> dict[int, str]:
         """Of the notices taken over mid customer-service send, how far each send got (see `SendLog`)."""

@@ -34,6 +34,7 @@ from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
 from store.orders.payments import Payment, Refund
 from store.outbox.notices import Notice, TemplateReceipt
+from store.outbox.payment_windows import PaymentWindow
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
 
@@ -122,6 +123,7 @@ STEPS: list[Step] = [
     Step(11, "understanding: operators' examples, the unanswered inbox; rules that override built-ins", _nlu),
     Step(12, "drop member_event: rows nothing read", _drop_member_events),
     Step(13, "understanding: the intent \"cart\" is now \"checkout\"", _checkout_intent),
+    Step(14, "outbox: the customer-service windows payments open, kept in the database", _create(PaymentWindow)),
 ]
 
 LATEST = STEPS[-1].version

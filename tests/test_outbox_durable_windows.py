@@ -12,11 +12,13 @@ from bot.process.config import Config, RedisConfig
 from bot.sandbox.pay_xml import parse_xml
 from bot.web.runtime import RESOURCES
 from store.core.clock import ManualClock, SystemClock
+from store.core.db import write_transaction
 from store.orders.checkout import PAID, CartLine, Order, create_order
-from store.outbox.notices import CUSTOM, SENT, Notice
-from store.outbox.payment_windows import PaymentWindow
+from store.outbox.notices import CUSTOM, SENT, TEMPLATE, Notice
+from store.outbox.payment_windows import PaymentWindow, open_payment_window
 from store.outbox.windows import CsWindows
 from tests.order_support import BUYER, HOME, RULES
+from tests.outbox_support import outbox_config, outbox_rig, queue
 from tests.pay_support import PayWorld, pay_world
 from tests.redis_support import RedisProcess
 from tests.support import ROOT, await_until, child_env
@@ -74,3 +76,27 @@ async def test_a_payment_while_redis_is_down_is_announced_by_the_worker_once_red
         assert world.sandbox.world.refused() == []
         windows = CsWindows(world.app[RESOURCES].redis, world.app[RESOURCES].key)
         assert windows.verdict(BUYER, clock.now()) == "payment", "the worker put the window back into Redis"
+
+
+async def test_a_window_redis_forgot_is_put_back_and_one_wechat_refused_stays_shut(migrated: Config) -> None:
+    async with outbox_rig(outbox_config(migrated)) as rig:
+        for openid in ("o_forgot", "o_refused"):
+            rig.world.follow(openid)
+        rig.clock.advance(minutes=2)
+        now = rig.clock.now()
+        rig.world.record_interaction("o_forgot", "payment")  # WeChat opened the window; our Redis never heard
+        with write_transaction():
+            open_payment_window("o_forgot", now)
+            open_payment_window("o_refused", now)  # a payment WeChat does not count (say, another account's)
+        forgot, refused = queue("o_forgot", "paid", now), queue("o_refused", "paid", now)
+        stats = await rig.drain()
+        assert stats.windows_restored == 2
+        assert (rig.notice(forgot).status, rig.notice(forgot).channel) == (SENT, CUSTOM)
+        assert (rig.notice(refused).status, rig.notice(refused).channel) == (SENT, TEMPLATE), "fell back"
+        assert [openid for openid, _, _ in rig.world.refused()] == ["o_refused"]
+
+        again = queue("o_refused", "paid", rig.clock.now(), order_no="WX20261124002")
+        await rig.drain()
+        assert (rig.notice(again).status, rig.notice(again).channel) == (SENT, TEMPLATE)
+        assert len(rig.world.refused()) == 1, "the refused window is not put back from the database"
+        assert rig.windows.verdict("o_forgot", rig.clock.now()) == "payment"

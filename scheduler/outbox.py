@@ -6,8 +6,10 @@ share the work through the database: a claim is a conditional update under row l
 one batch at a time, and a batch whose worker died (no heartbeat) or overran its lease is taken over. The daily
 template quota and the send rate live in Redis and are shared by all of them (scheduler/outbox_limits.py).
 
-Nothing goes out twice: template sends carry `client_msg_id` = outbox id (a resend is answered 45065); a
-customer-service send that was under way when its worker died is marked in doubt instead of being repeated.
+Nothing goes out twice: template sends carry `client_msg_id` = outbox id, so one that got no answer, or was under
+way when its worker died, is sent again while WeChat remembers the id (a repeat is answered 45065); a
+customer-service send whose outcome is unknown (in flight when its worker died, or no answer) is marked in doubt
+instead of being repeated, for an operator to decide (store.outbox.notices.retry_notice).
 Failures mean what WeChat says (scheduler/outbox_plan.py); transient ones come back with exponential backoff on
 the business clock and a bounded number of attempts, and a lane whose batch mostly failed pauses, so an outage
 never turns into a retry storm.
@@ -29,10 +31,18 @@ from datetime import datetime, timedelta
 import redis
 
 from scheduler.outbox_limits import Liveness, RateLimiter, SendLog, TemplateQuota
-from scheduler.outbox_plan import Drop, choose_channel, classify, reclaim_verdict, retry_at, template_fallback
+from scheduler.outbox_plan import (
+    Drop,
+    InDoubt,
+    choose_channel,
+    classify,
+    reclaim_verdict,
+    retry_at,
+    template_fallback,
+)
 from scheduler.outbox_ports import NoticeSender, TemplateSent
 from store.core.clock import Clock
-from store.core.wechat_errors import WeChatError
+from store.core.wechat_errors import OutcomeUnknown, WeChatError
 from store.outbox.kinds import KINDS, NoticeKind, next_shanghai_midnight, shanghai_day_start
 from store.outbox.notices import (
     CUSTOM,
@@ -87,6 +97,7 @@ class DispatchStats:
     failed: int = 0
     retried: int = 0
     deferred: int = 0
+    in_doubt: int = 0
     windows_restored: int = 0  # payment windows put back into Redis from the database
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -200,8 +211,9 @@ class Dispatcher:
         self.stats.sent_template += len(outcomes.sent_template)
         self.stats.dropped += len(outcomes.dropped)
         self.stats.failed += len(outcomes.failed)
-        self.stats.retried += len(outcomes.retry)
+        self.stats.retried += len(outcomes.retry) + len(outcomes.resend)
         self.stats.deferred += len(outcomes.deferred)
+        self.stats.in_doubt += len(outcomes.in_doubt)
         for reasons in (outcomes.dropped, outcomes.failed):
             self.stats.reasons.update(r.split(":", 1)[0] for r in reasons.values())
 
@@ -227,8 +239,8 @@ class Dispatcher:
             if again == "sent":  # its dead dispatcher's customer-service send went: on record now
                 out.sent_custom.append(notice.id)
                 continue
-            if isinstance(again, Drop):
-                out.failed[notice.id] = again.reason
+            if isinstance(again, InDoubt):
+                out.in_doubt[notice.id] = again.reason
             elif again == "resend":
                 if (item := self._template(notice, kind, out)) is not None:
                     resend.append(item)
@@ -396,6 +408,9 @@ class Dispatcher:
             if result is None:
                 out.sent_custom.append(notice.id)
                 continue
+            if isinstance(result, OutcomeUnknown):  # no idempotency key for these: never repeated on our own
+                out.in_doubt[notice.id] = f"in doubt: the customer-service send got no answer ({result})"[:255]
+                continue
             verdict, reason = self._verdict(result)
             if verdict == "fallback":
                 refused.append(notice.openid)
@@ -420,6 +435,9 @@ class Dispatcher:
                 out.sent_template[notice.id] = result.msgid
                 self.stats.duplicates += result.duplicate
                 continue
+            if isinstance(result, OutcomeUnknown):
+                self._resend(notice, result, now, out)
+                continue
             verdict, reason = self._verdict(result)
             if verdict == "drop":
                 out.dropped[notice.id] = reason
@@ -436,6 +454,15 @@ class Dispatcher:
             return classify(error)
         log.error("outbox send raised %r", error, exc_info=error)
         return "retry", f"retry: unexpected {type(error).__name__}: {error}"[:200]
+
+    def _resend(self, notice: Claimed, error: OutcomeUnknown, now: datetime, out: Outcomes) -> None:
+        """A template send that got no answer goes again soon, as the same template send: WeChat answers 45065
+        if the first went. Not with growing waits: the repeats must come while WeChat remembers the id."""
+        attempts = notice.attempts + 1
+        if attempts >= self.settings.max_attempts:
+            out.in_doubt[notice.id] = f"in doubt: no answer to {attempts} template sends ({error})"[:255]
+        else:
+            out.resend[notice.id] = (now + self.settings.retry_base, f"resend: {error}"[:255])
 
     def _retry(self, notice: Claimed, reason: str, now: datetime, out: Outcomes) -> None:
         attempts = notice.attempts + 1

@@ -3,8 +3,8 @@
 Here: the MD5 signature (wechatpy's `parse_payment_result`, after defusedxml refuses DTDs and entities), the
 answer XML, metrics and logs. A verified payment opens the buyer's 48 h customer-service window: in Redis first
 (the outbox's cache), then in the database with the payment (store.outbox.payment_windows), so Redis being away
-costs nothing; SUCCESS is written only after that transaction has committed. A payment that arrived after the order was cancelled queues its refund after the
-commit (`refund_payment`; the refund sweep retries).
+costs nothing; SUCCESS is written only after that transaction has committed. A payment that arrived after the
+order was cancelled queues its refund after the commit (`refund_payment`; the refund sweep retries).
 """
 
 from __future__ import annotations

@@ -263,9 +263,9 @@ class Dispatcher:
 
         await self.rate.acquire(len(customs) + len(templates))
         started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in templates]}
-        await asyncio.to_thread(mark_started, token, started, now)
-        if customs:
+        if customs:  # before the write-ahead: Redis away here leaves nothing marked started, so nothing in doubt
             await self.send_log.begin(token)
+        await asyncio.to_thread(mark_started, token, started, now)
         custom_sends = asyncio.ensure_future(self._send_customs(token, customs))
         template_sends = asyncio.gather(*(self._send_template(t) for t in templates))
         custom_results = await custom_sends

@@ -259,10 +259,12 @@ class Dispatcher:
                 customs.append((notice, kind))
             elif (item := self._template(notice, kind, out)) is not None:
                 wanted.append(item)
-        templates = resend + await self._reserve_quota(wanted, now, out)
+        first = await self._reserve_quota(wanted, now, out)
+        templates = resend + first
 
         await self.rate.acquire(len(customs) + len(templates))
-        started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in templates]}
+        # a resend keeps its first start: WeChat remembers the client_msg_id from the first send on
+        started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in first]}
         if customs:  # before the write-ahead: Redis away here leaves nothing marked started, so nothing in doubt
             await self.send_log.begin(token)
         await asyncio.to_thread(mark_started, token, started, now)

@@ -100,3 +100,18 @@ async def test_a_template_send_unanswered_until_wechat_forgets_its_id_is_in_doub
         assert (doubt.status, stats.in_doubt) == (IN_DOUBT, 1)
         assert "no longer remembers its client_msg_id" in doubt.reason
         assert len(rig.world.delivered("o_t")) == 1
+
+
+async def test_resends_are_timed_from_the_first_send_which_is_what_wechat_remembers(config: Config) -> None:
+    async with outbox_rig(config) as rig:
+        rig.world.follow("o_t")
+        notice = queue("o_t", "paid", rig.clock.now())
+        rig.state.lose_answers(TEMPLATE_SEND, times=2)
+        await rig.drain()  # the first send arrives; its answer is lost
+        rig.clock.advance(minutes=8)  # a backlog: the resend comes late, and its answer (45065) is lost too
+        await rig.drain()
+        assert rig.notice(notice).status == PENDING
+        rig.clock.advance(minutes=2)  # 10 minutes after the first send: WeChat has forgotten its client_msg_id
+        await rig.drain()
+        assert rig.notice(notice).status == IN_DOUBT
+        assert len(rig.world.delivered("o_t")) == 1, "a third send would have reached the follower again"

@@ -9,8 +9,10 @@ Redis namespace per phase:
 
 * throughput — one worker delivers every notice: a quarter of the followers have just paid (customer-service
   messages), the rest get template messages until the quota is spent; member care then waits for tomorrow;
-* kill — the same, but the worker is SIGKILLed mid-run and started again; every delivery the World saw is
-  matched to its notice: none may appear twice, and only sends in flight at the kill may be in doubt;
+* kill — the same, but the worker is SIGKILLed twice mid-run (at 30 % and 65 % of the deliveries) and started
+  again each time; every delivery the World saw is matched to its notice. It prints lost (a notice that did not
+  arrive and is neither in doubt nor waiting for tomorrow's quota, or whose status says otherwise than what
+  happened), duplicates (a notice that arrived twice) and in doubt (sends in flight at a kill, for an operator);
 * baseline — a bare aiohttp client in its own process posting template sends at the same concurrency to the
   same emulator, no database or Redis: the ratio to it is what to compare across machines.
 
@@ -47,7 +49,17 @@ from bot.sandbox.world import Delivered, World
 from store.core.clock import ManualClock, SystemClock
 from store.core.db import close_database, open_database, write_transaction
 from store.outbox.kinds import KINDS, format_time
-from store.outbox.notices import FAILED, PENDING, SENDING, SENT, Notice, TemplateReceipt, enqueue_notice, status_counts
+from store.outbox.notices import (
+    DELIVERED,
+    IN_DOUBT,
+    PENDING,
+    SENDING,
+    SENT,
+    Notice,
+    TemplateReceipt,
+    enqueue_notice,
+    status_counts,
+)
 from store.outbox.windows import CsWindows
 from store.schema.steps import upgrade
 
@@ -109,8 +121,9 @@ class Phase:
     duplicates: int = 0
     lost: int = 0
     in_doubt: int = 0
+    in_doubt_arrived: int = 0
     delivered: int = 0
-    killed_at: int = 0
+    killed_at: list[int] = field(default_factory=list)
 
     @property
     def api_sends(self) -> int:
@@ -132,7 +145,7 @@ class Bench:
 
     # -- one phase ---------------------------------------------------------------------------------------------
 
-    async def phase(self, name: str, kill_at: float | None) -> Phase:
+    async def phase(self, name: str, kill_at: tuple[float, ...] = ()) -> Phase:
         result = Phase(name, self.notices, int(self.notices * QUOTA_SHARE))
         db_url = self._fresh_database(name)
         prefix = f"bench{uuid.uuid4().hex[:8]}:"
@@ -160,12 +173,12 @@ class Bench:
             worker = await _spawn(env, log)
             await _until(lambda: len(seen) > 0, 60, "the first send", worker, log)
             result.first_send_s = time.perf_counter() - started
-            if kill_at is not None:
-                await _until(lambda: len(seen) >= self.notices * kill_at, 120, "the kill point", worker, log)
+            for share in kill_at:
+                await _until(lambda: len(seen) >= self.notices * share, 120, "the kill point", worker, log)  # noqa: B023
                 logging.getLogger("aiohttp").setLevel(logging.CRITICAL)  # the killed worker's requests break off
                 worker.send_signal(signal.SIGKILL)
                 await worker.wait()
-                result.killed_at = len(seen)
+                result.killed_at.append(len(seen))
                 worker = await _spawn(env, log)
             await _until_settled(worker, log, 300)
             result.seconds = time.perf_counter() - started
@@ -237,14 +250,19 @@ class Bench:
         per_notice = Counter(seen)
         result.delivered = len(seen)
         result.duplicates = sum(n - 1 for n in per_notice.values() if n > 1)
-        sent_keys = []
-        for row in Notice.select(Notice.id, Notice.channel, Notice.fields).where(Notice.status == SENT).iterator():
-            code = _CODE.findall(row.fields)[0]
-            sent_keys.append(f"wxshop-{row.id}" if row.channel == "template" else code)
-        result.lost = sum(1 for k in sent_keys if per_notice[k] != 1)
-        result.in_doubt = (
-            Notice.select().where((Notice.status == FAILED) & Notice.reason.startswith("in_doubt")).count()
-        )
+        columns = (Notice.id, Notice.status, Notice.due_at, Notice.fields)
+        for nid, status, due_at, fields in Notice.select(*columns).tuples().iterator():
+            code = _CODE.findall(fields)[0]
+            arrived = per_notice[f"wxshop-{nid}"] + per_notice[code]  # as a template or a customer-service message
+            if status == IN_DOUBT:
+                result.in_doubt += 1
+                result.in_doubt_arrived += arrived > 0
+            elif status in (SENT, DELIVERED):
+                result.lost += arrived == 0
+            elif status == PENDING and due_at > now:  # waits for tomorrow's quota: nothing went
+                result.lost += arrived > 0
+            else:  # failed, dropped or stuck: nothing in this run may end so
+                result.lost += 1
         client = redis.Redis.from_url(self.redis_url)
         used = client.hget(f"{prefix}outbox:tpl:{now.strftime('%Y%m%d')}", "used")
         result.quota_used = int(used or 0)
@@ -357,6 +375,16 @@ def _print_table(phases: list[Phase], baseline: float) -> None:
             f"{p.duplicates:>7}{p.seconds:>9.1f}{p.per_s:>11.0f}{f'{p.quota_used}/{p.quota}':>16}"
         )
     print(f"{'baseline':<11}{'bare aiohttp client, same emulator and concurrency, no database':>60}{baseline:>11.0f}")
+    for p in phases:
+        kills = (
+            f"{len(p.killed_at)} × kill -9 (at {', '.join(map(str, p.killed_at))} deliveries)"
+            if p.killed_at
+            else "no kill"
+        )
+        print(
+            f"# {p.name}: {kills}: lost = {p.lost}, duplicates = {p.duplicates}, in doubt = {p.in_doubt}"
+            f" ({p.in_doubt_arrived} of them arrived)"
+        )
 
 
 async def run(notices: int, database_url: str | None, redis_url: str | None, var: Path) -> int:
@@ -366,8 +394,8 @@ async def run(notices: int, database_url: str | None, redis_url: str | None, var
         redis_url = embedded.acquire()
     try:
         bench = Bench(var, notices, database_url, redis_url)
-        throughput = await bench.phase("throughput", kill_at=None)
-        killed = await bench.phase("kill", kill_at=0.4)
+        throughput = await bench.phase("throughput")
+        killed = await bench.phase("kill", kill_at=(0.3, 0.65))
         baseline = await bench.baseline(min(notices, 20_000), 200)
     finally:
         if embedded is not None:
@@ -392,10 +420,13 @@ async def run(notices: int, database_url: str | None, redis_url: str | None, var
             "outbox_quota_exceeded": int(max(throughput.api_template_sends, killed.api_template_sends) > killed.quota),
             "outbox_duplicates": throughput.duplicates,
             "outbox_kill_seconds": killed.seconds,
-            "outbox_kill_delivered_at_kill": killed.killed_at,
+            "outbox_kill_kills": len(killed.killed_at),
+            "outbox_kill_delivered_at_first_kill": killed.killed_at[0],
             "outbox_kill_duplicates": killed.duplicates,
+            "outbox_kill_lost": killed.lost,
             "outbox_kill_in_doubt": killed.in_doubt,
-            "outbox_kill_sent_not_delivered": killed.lost,
+            "outbox_kill_in_doubt_arrived": killed.in_doubt_arrived,
+            "outbox_lost": throughput.lost,
         }
     )
     if notices >= 100_000:  # the budget is for 100,000 notices, worker start-up included

@@ -6,8 +6,10 @@ share the work through the database: a claim is a conditional update under row l
 one batch at a time, and a batch whose worker died (no heartbeat) or overran its lease is taken over. The daily
 template quota and the send rate live in Redis and are shared by all of them (scheduler/outbox_limits.py).
 
-Nothing goes out twice: template sends carry `client_msg_id` = outbox id (a resend is answered 45065); a
-customer-service send that was under way when its worker died is marked in doubt instead of being repeated.
+Nothing goes out twice: template sends carry `client_msg_id` = outbox id, so one that got no answer, or was under
+way when its worker died, is sent again while WeChat remembers the id (a repeat is answered 45065); a
+customer-service send whose outcome is unknown (in flight when its worker died, or no answer) is marked in doubt
+instead of being repeated, for an operator to decide (store.outbox.notices.retry_notice).
 Failures mean what WeChat says (scheduler/outbox_plan.py); transient ones come back with exponential backoff on
 the business clock and a bounded number of attempts, and a lane whose batch mostly failed pauses, so an outage
 never turns into a retry storm.
@@ -29,10 +31,18 @@ from datetime import datetime, timedelta
 import redis
 
 from scheduler.outbox_limits import Liveness, RateLimiter, SendLog, TemplateQuota
-from scheduler.outbox_plan import Drop, choose_channel, classify, reclaim_verdict, retry_at, template_fallback
+from scheduler.outbox_plan import (
+    Drop,
+    InDoubt,
+    choose_channel,
+    classify,
+    reclaim_verdict,
+    retry_at,
+    template_fallback,
+)
 from scheduler.outbox_ports import NoticeSender, TemplateSent
 from store.core.clock import Clock
-from store.core.wechat_errors import WeChatError
+from store.core.wechat_errors import OutcomeUnknown, WeChatError
 from store.outbox.kinds import KINDS, NoticeKind, next_shanghai_midnight, shanghai_day_start
 from store.outbox.notices import (
     CUSTOM,
@@ -45,9 +55,10 @@ from store.outbox.notices import (
     sending_owners,
     template_attempts_since,
 )
+from store.outbox.payment_windows import open_payment_windows
 from store.outbox.template_lint import TemplateLintError, lint_template_data
 from store.outbox.templates import TemplateSpec
-from store.outbox.windows import AsyncCsWindows
+from store.outbox.windows import GRANTED, AsyncCsWindows, WindowVerdict
 
 log = logging.getLogger("wxshop.outbox")
 
@@ -86,6 +97,8 @@ class DispatchStats:
     failed: int = 0
     retried: int = 0
     deferred: int = 0
+    in_doubt: int = 0
+    windows_restored: int = 0  # payment windows put back into Redis from the database
     reasons: Counter[str] = field(default_factory=Counter)
 
 
@@ -198,8 +211,9 @@ class Dispatcher:
         self.stats.sent_template += len(outcomes.sent_template)
         self.stats.dropped += len(outcomes.dropped)
         self.stats.failed += len(outcomes.failed)
-        self.stats.retried += len(outcomes.retry)
+        self.stats.retried += len(outcomes.retry) + len(outcomes.resend)
         self.stats.deferred += len(outcomes.deferred)
+        self.stats.in_doubt += len(outcomes.in_doubt)
         for reasons in (outcomes.dropped, outcomes.failed):
             self.stats.reasons.update(r.split(":", 1)[0] for r in reasons.values())
 
@@ -225,8 +239,8 @@ class Dispatcher:
             if again == "sent":  # its dead dispatcher's customer-service send went: on record now
                 out.sent_custom.append(notice.id)
                 continue
-            if isinstance(again, Drop):
-                out.failed[notice.id] = again.reason
+            if isinstance(again, InDoubt):
+                out.in_doubt[notice.id] = again.reason
             elif again == "resend":
                 if (item := self._template(notice, kind, out)) is not None:
                     resend.append(item)
@@ -236,6 +250,7 @@ class Dispatcher:
         customs: list[tuple[Claimed, NoticeKind]] = []
         wanted: list[_Template] = []
         verdicts = await self.windows.reserve_many([n.openid for n, _ in fresh], now)
+        verdicts = await self._restore_windows(fresh, verdicts, now)
         for (notice, kind), verdict in zip(fresh, verdicts, strict=True):
             choice = choose_channel(kind, verdict, self.templates)
             if isinstance(choice, Drop):
@@ -244,13 +259,15 @@ class Dispatcher:
                 customs.append((notice, kind))
             elif (item := self._template(notice, kind, out)) is not None:
                 wanted.append(item)
-        templates = resend + await self._reserve_quota(wanted, now, out)
+        first = await self._reserve_quota(wanted, now, out)
+        templates = resend + first
 
         await self.rate.acquire(len(customs) + len(templates))
-        started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in templates]}
-        await asyncio.to_thread(mark_started, token, started, now)
-        if customs:
+        # a resend keeps its first start: WeChat remembers the client_msg_id from the first send on
+        started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in first]}
+        if customs:  # before the write-ahead: Redis away here leaves nothing marked started, so nothing in doubt
             await self.send_log.begin(token)
+        await asyncio.to_thread(mark_started, token, started, now)
         custom_sends = asyncio.ensure_future(self._send_customs(token, customs))
         template_sends = asyncio.gather(*(self._send_template(t) for t in templates))
         custom_results = await custom_sends
@@ -262,6 +279,26 @@ class Dispatcher:
         await self._template_outcomes(templates, await template_sends, now, out)
         if customs and fallback:
             await self._fall_back(fallback, token, out)
+
+    async def _restore_windows(
+        self, fresh: list[tuple[Claimed, NoticeKind]], verdicts: list[WindowVerdict], now: datetime
+    ) -> list[WindowVerdict]:
+        """Where Redis knows no open window, a payment's may be in the database only (Redis lost it, or was away
+        when the payment came): put it back and ask again for those notices, so no notice waits on Redis's memory."""
+        missing = {n.openid for (n, _), v in zip(fresh, verdicts, strict=True) if v not in GRANTED}
+        if not missing:
+            return verdicts
+        opened = await asyncio.to_thread(open_payment_windows, missing, now)
+        if not opened:
+            return verdicts
+        await self.windows.restore_payments(opened)
+        again = [i for i, v in enumerate(verdicts) if v not in GRANTED and fresh[i][0].openid in opened]
+        answers = await self.windows.reserve_many([fresh[i][0].openid for i in again], now)
+        verdicts = list(verdicts)
+        for i, verdict in zip(again, answers, strict=True):
+            verdicts[i] = verdict
+        self.stats.windows_restored += len(opened)
+        return verdicts
 
     async def _custom_states(self, claimed: list[Claimed]) -> dict[int, str]:
         """Of the notices taken over mid customer-service send, how far each send got (see `SendLog`)."""
@@ -373,6 +410,9 @@ class Dispatcher:
             if result is None:
                 out.sent_custom.append(notice.id)
                 continue
+            if isinstance(result, OutcomeUnknown):  # no idempotency key for these: never repeated on our own
+                out.in_doubt[notice.id] = f"in doubt: the customer-service send got no answer ({result})"[:255]
+                continue
             verdict, reason = self._verdict(result)
             if verdict == "fallback":
                 refused.append(notice.openid)
@@ -397,6 +437,9 @@ class Dispatcher:
                 out.sent_template[notice.id] = result.msgid
                 self.stats.duplicates += result.duplicate
                 continue
+            if isinstance(result, OutcomeUnknown):
+                self._resend(notice, result, now, out)
+                continue
             verdict, reason = self._verdict(result)
             if verdict == "drop":
                 out.dropped[notice.id] = reason
@@ -413,6 +456,15 @@ class Dispatcher:
             return classify(error)
         log.error("outbox send raised %r", error, exc_info=error)
         return "retry", f"retry: unexpected {type(error).__name__}: {error}"[:200]
+
+    def _resend(self, notice: Claimed, error: OutcomeUnknown, now: datetime, out: Outcomes) -> None:
+        """A template send that got no answer goes again soon, as the same template send: WeChat answers 45065
+        if the first went. Not with growing waits: the repeats must come while WeChat remembers the id."""
+        attempts = notice.attempts + 1
+        if attempts >= self.settings.max_attempts:
+            out.in_doubt[notice.id] = f"in doubt: no answer to {attempts} template sends ({error})"[:255]
+        else:
+            out.resend[notice.id] = (now + self.settings.retry_base, f"resend: {error}"[:255])
 
     def _retry(self, notice: Claimed, reason: str, now: datetime, out: Outcomes) -> None:
         attempts = notice.attempts + 1

@@ -22,7 +22,7 @@ from store.core.wechat_errors import (
     WeChatError,
 )
 from store.outbox.kinds import NoticeKind
-from store.outbox.notices import CUSTOM, IN_DOUBT, TEMPLATE, Claimed
+from store.outbox.notices import CUSTOM, TEMPLATE, Claimed
 from store.outbox.templates import TemplateSpec
 from store.outbox.windows import GRANTED, WindowVerdict
 
@@ -31,6 +31,13 @@ Verdict = Literal["sent", "fallback", "drop", "retry", "fail", "close_day"]
 
 @dataclass(frozen=True)
 class Drop:
+    reason: str
+
+
+@dataclass(frozen=True)
+class InDoubt:
+    """Nobody knows whether the follower got it: not sent again but by an operator."""
+
     reason: str
 
 
@@ -78,10 +85,11 @@ def retry_at(now: datetime, attempts: int, base: timedelta, cap: timedelta) -> d
 
 def reclaim_verdict(
     notice: Claimed, now: datetime, dedup_window: timedelta, custom_state: str | None = None
-) -> Literal["resend", "sent"] | Drop | None:
-    """A notice taken over from a dead dispatcher: None when no send had started (send it as usual); "sent" when
-    the send log says its customer-service send went; "resend" when a template send may have gone and WeChat
-    still recognises its client_msg_id; else it is in doubt and is not sent again."""
+) -> Literal["resend", "sent"] | InDoubt | None:
+    """A notice whose last send may have gone (taken over from a dead dispatcher, or a template send that got no
+    answer): None when no send had started (send it as usual); "sent" when the send log says its
+    customer-service send went; "resend" when a template send may have gone and WeChat still recognises its
+    client_msg_id (a repeat is answered 45065); else it is in doubt."""
     if notice.previous_started_at is None or notice.previous_channel is None:
         return None
     if notice.previous_channel == CUSTOM:
@@ -89,7 +97,7 @@ def reclaim_verdict(
             return "sent"
         if custom_state in ("unsent", "refused"):  # nothing went: send it as usual
             return None
-    elif now - notice.previous_started_at < dedup_window:
+        return InDoubt("in doubt: a customer-service send was under way when its worker stopped")
+    if now - notice.previous_started_at < dedup_window:
         return "resend"
-    channel = "customer-service" if notice.previous_channel == CUSTOM else "template"
-    return Drop(f"{IN_DOUBT} a {channel} send was under way when its worker stopped; not sent twice")
+    return InDoubt("in doubt: a template send may have gone, and WeChat no longer remembers its client_msg_id")

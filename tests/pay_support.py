@@ -117,9 +117,9 @@ def jsapi_params(page: str) -> dict[str, str]:
 @asynccontextmanager
 async def pay_world(
     config: Config, *, refund_delay_s: float = 0,
-    before_start: Callable[[web.Application, Sandbox], None] | None = None,
+    before_start: Callable[[web.Application, Sandbox], None] | None = None, clock: ManualClock | None = None,
 ) -> AsyncIterator[PayWorld]:  # fmt: skip
-    clock = ManualClock(START)
+    clock = clock or ManualClock(START)
     sandbox_port, shop_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     config = dataclasses.replace(

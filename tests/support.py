@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -62,6 +63,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str =
         if condition():
             return
         time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def await_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """`wait_until` for a test whose event loop serves the other process meanwhile (the sandbox's APIs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from bot.jobs.outbox_service import template_quota
 from bot.process.config import Config
-from store.outbox.notices import DROPPED, Notice
 from tests.gateway_support import running
 from tests.outbox_support import outbox_config, outbox_rig, queue
 from tests.test_engine import TOKEN, with_admin
@@ -80,12 +79,3 @@ async def test_operators_see_the_outbox_and_send_a_dropped_notice_again(config: 
         assert (await get(f"/admin/api/outbox/{left}"))["status"] == "sent"
         assert (await shop.session.post(url("/admin/api/outbox/999999/retry"), headers=AUTH)).status == 404
 
-
-async def test_a_notice_dropped_in_doubt_is_not_sent_again(config: Config) -> None:
-    async with outbox_rig(config) as rig, running(config, rig.clock) as shop:
-        notice = queue("o_b", "paid", rig.clock.now())
-        reason = "in_doubt: a custom send was under way when its worker stopped; not sent twice"
-        Notice.update(status=DROPPED, reason=reason).where(Notice.id == notice).execute()
-        refused = await shop.session.post(shop.server.make_url(f"/admin/api/outbox/{notice}/retry"), headers=AUTH)
-        assert refused.status == 409 and "may have arrived" in (await refused.json())["error"]
-        assert Notice.get_by_id(notice).status == DROPPED

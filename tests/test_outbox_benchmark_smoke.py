@@ -29,10 +29,13 @@ def test_outbox_benchmark_quick_run(tmp_path: Path) -> None:
     for name in (
         "notices", "seconds", "notices_per_s", "bare_client_per_s", "ratio_to_bare_client", "sent_template",
         "template_quota", "quota_exceeded", "duplicates", "kill_duplicates", "kill_in_doubt", "kill_seconds",
+        "kill_lost", "lost",
     ):  # fmt: skip
         assert f"outbox_{name}" in figures, run.stdout
     assert all(float(value) >= 0 for value in figures.values())
     assert figures["outbox_quota_exceeded"] == "0"
     assert figures["outbox_duplicates"] == figures["outbox_kill_duplicates"] == "0"
+    assert figures["outbox_lost"] == figures["outbox_kill_lost"] == "0" and figures["outbox_kill_kills"] == "2"
+    assert re.search(r"^# kill: 2 × kill -9 .*: lost = 0, duplicates = 0, in doubt = \d+", run.stdout, re.MULTILINE)
     assert "# cpus:" in run.stdout and "phase" in run.stdout
     assert (tmp_path / "var" / "bench-outbox-kill.db").exists()  # the benchmark's own databases, not the shop's

@@ -13,6 +13,7 @@ from bot.sandbox.ports import free_port
 from store.chat.nlu import NluExample
 from store.core.clock import SHANGHAI
 from store.core.db import close_database, database, open_database
+from store.outbox.notices import IN_DOUBT, Notice, enqueue_notice
 from store.schema.steps import LATEST, STEPS, SchemaVersion, current_version, upgrade
 from tests.support import ROOT, spawn, wait_healthy, wxshop
 
@@ -154,5 +155,27 @@ def test_examples_taught_for_the_old_cart_intent_follow_its_new_name(config: Con
         SchemaVersion.delete().where(SchemaVersion.version == 13).execute()
         assert [step.version for step in upgrade()] == [13]
         assert NluExample.get(NluExample.text == "去结账").intent == "checkout"
+    finally:
+        close_database()
+
+
+def test_notices_once_failed_or_dropped_in_doubt_get_their_own_status(config: Config) -> None:
+    open_database(config.database.url, config.var_dir)
+    try:
+        upgrade()
+        now = datetime(2026, 6, 1, tzinfo=SHANGHAI)
+        rows = {
+            "failed": ("failed", "in_doubt: a customer-service send was under way when its worker stopped"),
+            "dropped": ("dropped", "in_doubt: a custom send was under way when its worker stopped; not sent twice"),
+            "refused": ("failed", "error: 45028 has no masssend quota"),
+        }
+        ids = {name: enqueue_notice(f"o_{name}", "gift_reminder", {"expires_at": "2026-06-02 10:00"}, 3, now)
+               for name in rows}  # fmt: skip
+        for name, (status, reason) in rows.items():
+            Notice.update(status=status, reason=reason).where(Notice.id == ids[name]).execute()
+        SchemaVersion.delete().where(SchemaVersion.version == 14).execute()
+        assert [step.version for step in upgrade()] == [14]
+        assert [Notice.get_by_id(ids[n]).status for n in rows] == [IN_DOUBT, IN_DOUBT, "failed"]
+        assert database.table_exists("payment_window")
     finally:
         close_database()

@@ -1,18 +1,21 @@
 """The outbox in the admin API (auth and errors from the admin sub-app, bot.admin.app): what was sent, what
-waits, what was dropped and why, and sending a failed or dropped notice again.
+waits, what was dropped and why, what is in doubt, and sending a failed, dropped or in-doubt notice again.
 
 * `GET /admin/api/outbox?status=&kind=&openid=&page=&per_page=` — newest first: `{"items", "page", "per_page",
   "total"}`.
-* `GET /admin/api/outbox/stats` — `{"by_status", "by_channel", "template_quota": {"day", "used", "limit"},
-  "oldest_pending_age_s"}`; `used` is the dispatchers' own count in Redis (the one the quota is enforced on).
+* `GET /admin/api/outbox/stats` — `{"by_status", "by_channel", "in_doubt", "template_quota": {"day", "used",
+  "limit"}, "oldest_pending_age_s"}`; `used` is the dispatchers' own count in Redis (the one the quota is
+  enforced on); `in_doubt` counts the notices waiting for an operator's decision (`?status=in_doubt` lists them).
 * `GET /admin/api/outbox/{id}` — one notice with its fields.
-* `POST /admin/api/outbox/{id}/retry` — a failed or dropped notice back in the queue, due now (409 for any other,
-  and for one dropped in doubt, which may have arrived; see `store.outbox.notices.retry_notice`).
+* `POST /admin/api/outbox/{id}/retry` — a failed, dropped or in-doubt notice back in the queue, due now (409 for
+  any other); logged with the operator's name, since an in-doubt one may reach the follower twice (see
+  `store.outbox.notices.retry_notice`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from functools import partial
 from typing import Any
 
@@ -20,6 +23,7 @@ from aiohttp import web
 
 from bot.admin.api import error
 from bot.admin.params import page_size, parse_int
+from bot.admin.sessions import request_session
 from bot.jobs.outbox_service import template_quota
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from scheduler.outbox_limits import shanghai_day
@@ -27,6 +31,7 @@ from store.outbox.notices import (
     DELIVERED,
     DROPPED,
     FAILED,
+    IN_DOUBT,
     PENDING,
     SENDING,
     SENT,
@@ -39,7 +44,8 @@ from store.outbox.notices import (
     status_counts,
 )
 
-STATUSES = (PENDING, SENDING, SENT, DELIVERED, FAILED, DROPPED)
+log = logging.getLogger("wxshop.admin")
+STATUSES = (PENDING, SENDING, SENT, DELIVERED, FAILED, DROPPED, IN_DOUBT)
 MAX_PER_PAGE = 200
 _dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
@@ -61,6 +67,14 @@ def notice_dict(notice: Notice, with_fields: bool = False) -> dict[str, Any]:
     if with_fields:
         row.update(fields=notice.values(), msgid=notice.msgid, finished_at=notice.finished_at)
     return row
+
+
+async def _operator(request: web.Request) -> str:
+    """Who asked: the console user, or the API token's holder."""
+    if request.headers.get("Authorization"):
+        return "api-token"
+    session = await request_session(request)
+    return f"console:{session.username}" if session is not None else "unknown"
 
 
 def _notice_id(request: web.Request) -> int:
@@ -94,6 +108,7 @@ async def stats_view(request: web.Request) -> web.Response:
     body = {
         "by_status": {s: by_status.get(s, 0) for s in STATUSES},
         "by_channel": by_channel,
+        "in_doubt": by_status.get(IN_DOUBT, 0),
         "template_quota": {"day": shanghai_day(now), "used": await quota.used(now), "limit": quota.daily},
         "oldest_pending_age_s": None if due is None else max(0, int((now - due).total_seconds())),
     }
@@ -110,11 +125,17 @@ async def detail_view(request: web.Request) -> web.Response:
 
 async def retry_view(request: web.Request) -> web.Response:
     notice_id = _notice_id(request)
+    app = request.config_dict
+    operator = await _operator(request)
     try:
-        await run_blocking(request.config_dict, retry_notice, notice_id, request.config_dict[RESOURCES].clock.now())
+        was = await run_blocking(app, retry_notice, notice_id, app[RESOURCES].clock.now(), operator)
     except Notice.DoesNotExist:
         return error(404, "no such notice")
     except NotRetryable as exc:
         return error(409, str(exc))
-    notice = await run_blocking(request.config_dict, Notice.get_by_id, notice_id)
+    notice = await run_blocking(app, Notice.get_by_id, notice_id)
+    log.info(
+        "operator queued a notice again",
+        extra={"notice_id": notice_id, "was": was, "operator": operator, "openid": notice.openid, "kind": notice.kind},
+    )
     return web.json_response(notice_dict(notice, with_fields=True), dumps=_dumps)

@@ -1,10 +1,10 @@
 """`POST /pay/notify`: WeChat Pay's payment notices (WECHAT.md §3.4), the HTTP side of handlers.pay_notice.
 
 Here: the MD5 signature (wechatpy's `parse_payment_result`, after defusedxml refuses DTDs and entities), the
-answer XML, metrics and logs. A verified payment opens the buyer's 48 h customer-service window (recorded first,
-in Redis, for the outbox's channel choice) before handlers.pay_notice records it; SUCCESS is written only after
-that transaction has committed. A payment that arrived after the order was cancelled queues its refund after the
-commit (`refund_payment`; the refund sweep retries).
+answer XML, metrics and logs. A verified payment opens the buyer's 48 h customer-service window: in Redis first
+(the outbox's cache), then in the database with the payment (store.outbox.payment_windows), so Redis being away
+costs nothing; SUCCESS is written only after that transaction has committed. A payment that arrived after the
+order was cancelled queues its refund after the commit (`refund_payment`; the refund sweep retries).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ async def pay_notify(request: web.Request) -> web.Response:
 
 async def _open_payment_window(app: web.Application, openid: str, now: datetime) -> None:
     """A verified payment opens the buyer's unlimited 48 h customer-service window; recorded before the payment
-    commits, so notices queued by it find the window open. Losing it only makes them template messages."""
+    commits, so notices queued by it find the window open. If Redis is away, the outbox finds the window in the
+    database, written with the payment."""
     if not openid:
         return
     try:

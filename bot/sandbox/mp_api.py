@@ -9,7 +9,8 @@ Common rules, applied in this order by one middleware:
 2. an unknown path answers 48001 ``api unauthorized`` (with a hint that the sandbox does not emulate it) and a
    wrong method 43001/43002 — JSON, never an HTML 404 that a client would choke on;
 3. errors queued with `mp_state(app).inject_error(path, errcode, times)`, then random ``-1 system error`` at
-   ``fail_rate``;
+   ``fail_rate``; answers lost with `mp_state(app).lose_answers(path, times)` (the call takes effect, the client
+   gets HTTP 502);
 4. ``access_token`` on every /cgi-bin/ call except token and stable_token: missing 41001, unknown or superseded
    40001, expired 42001.
 
@@ -130,9 +131,12 @@ async def emulate_wechat(request: web.Request, handler: Handler) -> web.StreamRe
                 raise MpError(-1)
             if path.startswith("/cgi-bin/") and path not in TOKENLESS:
                 state.tokens.check(request.query.get("access_token"))
-        return await handler(request)
+        response = await handler(request)
     except MpError as exc:
-        return web.json_response(exc.body(state.next_rid()), dumps=dumps)
+        response = web.json_response(exc.body(state.next_rid()), dumps=dumps)
+    if state.answer_lost(path):
+        return web.Response(status=502, text="502 Bad Gateway")
+    return response
 
 
 def _route_error(error: web.HTTPException, path: str) -> MpError:

@@ -161,6 +161,7 @@ class MpState:
         self.push_log: deque[PushResult] = deque(maxlen=PUSH_LOG_SIZE)
         self.session: aiohttp.ClientSession | None = None
         self._injected: dict[str, deque[int]] = {}
+        self._lost: dict[str, int] = {}
         self._pushes: set[asyncio.Task[None]] = set()
         self._rid = 0
         self._lock = threading.Lock()
@@ -181,6 +182,20 @@ class MpState:
         path = path if path.startswith("/") else "/" + path
         with self._lock:
             self._injected.setdefault(path, deque()).extend([errcode] * times)
+
+    def lose_answers(self, path: str, times: int = 1) -> None:
+        """Handle the next `times` calls of `path` (a message is delivered) but lose the answer: the client gets
+        HTTP 502, as from a proxy whose upstream connection broke, and cannot know whether its call took effect."""
+        path = path if path.startswith("/") else "/" + path
+        with self._lock:
+            self._lost[path] = self._lost.get(path, 0) + times
+
+    def answer_lost(self, path: str) -> bool:
+        with self._lock:
+            left = self._lost.get(path, 0)
+            if left:
+                self._lost[path] = left - 1
+            return left > 0
 
     def raise_injected(self, path: str) -> None:
         with self._lock:

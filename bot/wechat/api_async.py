@@ -20,7 +20,7 @@ import aiohttp
 from yarl import URL
 
 from scheduler.outbox_ports import TemplateSent
-from store.core.wechat_errors import TOKEN_ERRCODES, WeChatError, wechat_error
+from store.core.wechat_errors import TOKEN_ERRCODES, OutcomeUnknown, WeChatError, wechat_error
 
 TOKEN_REREAD_S = 60.0
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
@@ -83,12 +83,14 @@ class AsyncWeChatSender:
             async with self.session.post(self._url(path, token), data=data, headers=_JSON) as response:
                 raw = await response.read()
                 if response.status != 200:
-                    raise WeChatError(None, f"HTTP {response.status} from {path}")
+                    raise OutcomeUnknown(f"HTTP {response.status} from {path}")
             body = json.loads(raw)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing went
             raise WeChatError(None, f"network: {type(exc).__name__}: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # the request may have arrived
+            raise OutcomeUnknown(f"network: {type(exc).__name__}: {exc}") from None
         if not isinstance(body, dict):
-            raise WeChatError(None, f"unexpected answer from {path}")
+            raise OutcomeUnknown(f"unexpected answer from {path}")
         return body
 
     def _url(self, path: str, token: str) -> URL:

@@ -22,6 +22,14 @@ class WeChatError(Exception):
         return self.errcode in (None, -1)
 
 
+class OutcomeUnknown(WeChatError):
+    """The request may have reached WeChat, but no answer came back (a timeout, a broken connection, an HTTP
+    error page): the message may or may not have gone."""
+
+    def __init__(self, errmsg: str) -> None:
+        super().__init__(None, errmsg)
+
+
 class TokenInvalid(WeChatError):
     """40001 / 40014 / 42001: the access token was replaced or expired."""
 

@@ -18,6 +18,7 @@ from store.core.db import write_transaction
 from store.members.followers import Follower
 from store.orders.addresses import Address
 from store.orders.checkout import CANCELLED, COMPLETED, REFUNDED, Order
+from store.outbox.payment_windows import forget_payment_window
 from store.promotions.gifts import forget_openid as forget_gift_openid
 
 FINISHED = (COMPLETED, CANCELLED, REFUNDED)
@@ -41,6 +42,7 @@ def forget_follower(openid: str, now: datetime) -> dict[str, int]:
             .execute()
         )
         gifts = forget_gift_openid(openid, now)
+        forget_payment_window(openid)
         tickets = (
             after_sales.Ticket.update(reason="（已删除）", photos="[]")
             .where(after_sales.Ticket.openid == openid, after_sales.Ticket.status.in_(TICKETS_CLOSED))

@@ -7,7 +7,9 @@ the admin API are handed (`PayGateway`; `bot.pay.client` implements it with wech
 2. a `Payment` row keyed by `transaction_id` (unique) records the money: a duplicate notice — WeChat's retries,
    or several servers delivering the same notice at once — fails that insert and is answered `DUPLICATE`
    (already recorded: reply SUCCESS again, change nothing);
-3. the order moves `unpaid → paid` by a conditional UPDATE; only the transaction that moved it uses the coupons,
+3. the payment opens the payer's 48 h customer-service window (`store.outbox.payment_windows`), whatever
+   becomes of the order;
+4. the order moves `unpaid → paid` by a conditional UPDATE; only the transaction that moved it uses the coupons,
    adds spend and points (`store.members.accounts`) and queues the buyer's `paid` notice in the outbox (keyed
    `paid:{order_no}`), so all of that happens once. The outbox sends it as a customer-service message inside
    the window the payment opened, else as a template message.
@@ -37,6 +39,7 @@ from store.members.accounts import MemberRules
 from store.orders.checkout import PAID, UNPAID, Order
 from store.outbox.kinds import Priority, format_fen, format_time
 from store.outbox.notices import enqueue_notice
+from store.outbox.payment_windows import open_payment_window
 from store.outbox.template_lint import thing_value
 from store.promotions import coupons as coupon_store
 
@@ -167,6 +170,7 @@ def mark_paid(
                 transaction_id=transaction_id, order_no=order_no, openid=openid or order.openid,
                 total_fee=total_fee, outcome=PaymentOutcome.PAID.value, paid_at=now, time_end=time_end,
             )  # fmt: skip
+            open_payment_window(openid or order.openid, now)  # durable: the outbox's channel choice survives Redis
             moved = (
                 Order.update(status=PAID, paid_at=now, transaction_id=transaction_id)
                 .where(Order.order_no == order_no, Order.status == UNPAID)

@@ -3,10 +3,14 @@ change that causes it, then delivered by the dispatcher (scheduler/outbox.py).
 
 Life of a notice: pending → sending (claimed by one dispatcher under a lease) → sent (channel custom or template)
 → delivered / failed (TEMPLATESENDJOBFINISH); or back to pending with a later `due_at` (retry with backoff, or
-the template quota is spent until tomorrow); or dropped / failed with a reason. The outbox id is the template
-`client_msg_id`, so a resend after a crash is answered 45065 by WeChat instead of reaching the follower twice.
-Before a send starts, the claim records which channel it uses (`attempt_started_at`): a reclaimed notice whose
-customer-service send may have gone out is not sent again (WeChat has no idempotency key for those).
+the template quota is spent until tomorrow); or dropped / failed with a reason; or in_doubt. The outbox id is the
+template `client_msg_id`, so a resend after a crash is answered 45065 by WeChat instead of reaching the follower
+twice. Before a send starts, the claim records which channel it uses (`attempt_started_at`).
+
+`in_doubt` is the truth when nobody knows whether the follower got the message: a customer-service send in flight
+when its worker died, or one that got no answer (timeout, broken connection) — WeChat has no idempotency key for
+those, so nothing sends them again on its own; and a template send whose `client_msg_id` WeChat no longer
+remembers. An operator lists them and may queue one again (`retry_notice`), knowing it may arrive twice.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ SENT = "sent"
 DELIVERED = "delivered"
 FAILED = "failed"
 DROPPED = "dropped"
+IN_DOUBT = "in_doubt"
 CUSTOM = "custom"
 TEMPLATE = "template"
 ID_CHUNK = 300  # ids per UPDATE … WHERE id IN (…)
@@ -232,7 +237,7 @@ class Claimed:
     attempts: int
     previous_channel: str | None = None
     previous_started_at: datetime | None = None
-    previous_owner: str | None = None
+    previous_owner: str | None = None  # set when taken over from a dead or overrun dispatcher
 
     @property
     def client_msg_id(self) -> str:
@@ -268,6 +273,8 @@ def claim_due(
     claimed = []
     for nid, openid, kind, priority, fields, attempts, status, channel, started_at, lease_owner in rows:
         held = status == SENDING  # taken over from a dispatcher that died or overran its lease
+        # a pending notice that keeps its channel is a template send that got no answer: the same one again
+        again = held or (channel == TEMPLATE and started_at is not None)
         claimed.append(
             Claimed(
                 id=nid,
@@ -276,8 +283,8 @@ def claim_due(
                 priority=priority,
                 values=json.loads(fields),
                 attempts=attempts,
-                previous_channel=channel if held else None,
-                previous_started_at=started_at if held else None,
+                previous_channel=channel if again else None,
+                previous_started_at=started_at if again else None,
                 previous_owner=lease_owner if held else None,
             )
         )
@@ -316,11 +323,13 @@ class Outcomes:
     failed: dict[int, str] = field(default_factory=dict)  # id → reason (attempted, terminal)
     retry: dict[int, tuple[datetime, str]] = field(default_factory=dict)  # id → (due_at, reason)
     deferred: dict[int, tuple[datetime, str]] = field(default_factory=dict)  # not attempted: quota, pause
+    resend: dict[int, tuple[datetime, str]] = field(default_factory=dict)  # template, no answer: same send again
+    in_doubt: dict[int, str] = field(default_factory=dict)  # id → why nobody knows whether it arrived
 
     def count(self) -> int:
         return (
             len(self.sent_custom) + len(self.sent_template) + len(self.dropped) + len(self.failed)
-            + len(self.retry) + len(self.deferred)
+            + len(self.retry) + len(self.deferred) + len(self.resend) + len(self.in_doubt)
         )  # fmt: skip
 
 
@@ -347,6 +356,14 @@ def record_outcomes(owner: str, outcomes: Outcomes, now: datetime) -> int:
         for reason, ids in _by_value(outcomes.failed).items():
             for chunk in _chunks(ids):
                 done += _update(chunk, mine, status=FAILED, reason=reason[:255], finished_at=now,
+                                attempts=Notice.attempts + 1, **released)  # fmt: skip
+        for reason, ids in _by_value(outcomes.in_doubt).items():
+            for chunk in _chunks(ids):
+                done += _update(chunk, mine, status=IN_DOUBT, reason=reason[:255], attempts=Notice.attempts + 1,
+                                **released)  # fmt: skip
+        for (due_at, reason), ids in _by_value(outcomes.resend).items():
+            for chunk in _chunks(ids):  # keeps its channel and start: see claim_due
+                done += _update(chunk, mine, status=PENDING, due_at=due_at, reason=reason[:255],
                                 attempts=Notice.attempts + 1, **released)  # fmt: skip
         for retry, attempted in ((outcomes.retry, True), (outcomes.deferred, False)):
             for (due_at, reason), ids in _by_value(retry).items():
@@ -419,31 +436,34 @@ def oldest_due(now: datetime) -> datetime | None:
     return Notice.select(peewee.fn.MIN(Notice.due_at)).where(Notice.status == PENDING, Notice.due_at <= now).scalar()
 
 
-IN_DOUBT = "in_doubt:"  # the reason of a notice dropped because its send may have gone (scheduler.outbox_plan)
+RETRYABLE = (FAILED, DROPPED, IN_DOUBT)
 
 
 class NotRetryable(Exception):
     """The notice is not one an operator may send again; the message says why."""
 
 
-def retry_notice(notice_id: int, now: datetime) -> None:
-    """Put a failed or dropped notice back in the queue, due now, for an operator. Only what cannot repeat a
-    message: a dropped notice never went out, a failed one WeChat refused or could not deliver; one dropped in
-    doubt (its send was under way when a worker died) may have arrived and is refused. One conditional UPDATE,
-    so concurrent retries queue it once. Raises `Notice.DoesNotExist` or `NotRetryable`."""
-    retryable = (Notice.status == FAILED) | ((Notice.status == DROPPED) & ~Notice.reason.startswith(IN_DOUBT))
+def retry_notice(notice_id: int, now: datetime, operator: str = "") -> str:
+    """Put a failed, dropped or in-doubt notice back in the queue, due now, for an operator; returns the status it
+    had. A dropped notice never went out, a failed one WeChat refused or could not deliver; one in doubt may have
+    arrived, and the operator who queues it again (having asked the follower) accepts that. One conditional
+    UPDATE, so concurrent retries queue it once. Raises `Notice.DoesNotExist` or `NotRetryable`."""
+    reason = f"retried by {operator or 'an operator'}"[:255]
     with write_transaction():
+        notice = Notice.get_by_id(notice_id)
         moved = (
             Notice.update(
-                status=PENDING, due_at=now, reason="retried by an operator", channel=None, msgid=None,
-                delivery_status=None, attempt_started_at=None, finished_at=None, lease_owner=None, lease_until=None,
+                status=PENDING, due_at=now, reason=reason, channel=None, msgid=None, delivery_status=None,
+                attempt_started_at=None, finished_at=None, lease_owner=None, lease_until=None,
             )
-            .where((Notice.id == notice_id) & retryable)
+            .where((Notice.id == notice_id) & (Notice.status == notice.status) & Notice.status.in_(RETRYABLE))
             .execute()
         )  # fmt: skip
-        if moved:
-            return
-        notice = Notice.get_by_id(notice_id)
-    if notice.status == DROPPED:
-        raise NotRetryable("dropped in doubt: its send was under way when a worker stopped and may have arrived")
-    raise NotRetryable(f"only failed or dropped notices are sent again; this one is {notice.status}")
+    if not moved:
+        now_status = Notice.get_by_id(notice_id).status  # another operator's retry may just have moved it
+        raise NotRetryable(f"only failed, dropped or in-doubt notices are sent again; this one is {now_status}")
+    return notice.status
+
+
+def in_doubt_count() -> int:
+    return Notice.select().where(Notice.status == IN_DOUBT).count()

@@ -11,13 +11,15 @@ script call) and those made outside it, late replies and follow-ups (the same sc
 pipelined connection). Passive replies (the XML answer to WeChat's POST) take nothing: WeChat does not count
 them. Recording is one Redis script call (on the inbound hot path); windows may expire or be lost with Redis —
 then the outbox falls back to template messages and other sends are dropped, never sent for WeChat to refuse.
+A payment's window is also kept in the database (store.outbox.payment_windows), written with the payment: the
+dispatcher puts it back here when Redis lost it or was away when the payment came.
 Keys expire 48 h after the last interaction (wall time; the verdicts themselves use the business timestamps
 stored in them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -36,10 +38,14 @@ WINDOW_LONG = timedelta(hours=48)
 WINDOW_SHORT = timedelta(minutes=1)
 KEY_TTL_MS = int((WINDOW_LONG + timedelta(hours=1)).total_seconds() * 1000)
 
+# A bucket's `<b>s` field holds the time of a window WeChat refused (`SPEND_SCRIPT`): recording it again, as
+# the dispatcher does when it puts a payment's window back from the database, changes nothing.
 RECORD_SCRIPT = """
 local b = ARGV[1]
 local current = tonumber(redis.call('HGET', KEYS[1], b))
 if current and current > tonumber(ARGV[2]) then return 0 end
+local spent = tonumber(redis.call('HGET', KEYS[1], b .. 's'))
+if spent and spent >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], b, ARGV[2], b .. 'u', 0)
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
@@ -82,6 +88,8 @@ RESERVE_SCRIPT = (
 
 # The follower's windows are used up (45047) or gone (45015): remember it until a new interaction.
 SPEND_SCRIPT = """
+local p = redis.call('HGET', KEYS[1], 'p')
+if p then redis.call('HSET', KEYS[1], 'ps', p) end
 redis.call('HSET', KEYS[1], 'mu', 1000000, 'cu', 1000000)
 redis.call('HDEL', KEYS[1], 'p')
 return 1
@@ -169,6 +177,7 @@ class AsyncCsWindows:
         self.key = key
         self.quotas = quotas
         self._reserve_many = client.register_script(RESERVE_SCRIPT)
+        self._record = client.register_script(RECORD_SCRIPT)
         self._spend = client.register_script(SPEND_SCRIPT)
 
     async def reserve_many(self, openids: Sequence[str], now: datetime) -> list[WindowVerdict]:
@@ -178,6 +187,14 @@ class AsyncCsWindows:
             return []
         keys, args = reserve_call(self.key, openids, now, self.quotas)
         return verdicts_of(await self._reserve_many(keys=keys, args=args))
+
+    async def restore_payments(self, opened: Mapping[str, datetime]) -> None:
+        """Put payment windows known from the database back into Redis (a window WeChat refused stays shut)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for openid, at in opened.items():
+                keys, args = record_call(self.key, openid, "payment", at)
+                await self._record(keys=keys, args=args, client=pipe)
+            await pipe.execute()
 
     async def spend(self, openids: Sequence[str]) -> None:
         if not openids:

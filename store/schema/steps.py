@@ -33,7 +33,8 @@ from store.operators.users import AdminUser
 from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
 from store.orders.payments import Payment, Refund
-from store.outbox.notices import Notice, TemplateReceipt
+from store.outbox.notices import DROPPED, FAILED, IN_DOUBT, Notice, TemplateReceipt
+from store.outbox.payment_windows import PaymentWindow
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
 
@@ -102,6 +103,15 @@ def _nlu() -> None:
     add_column_if_missing(KeywordRule, "overrides")
 
 
+def _windows_and_doubt() -> None:
+    database.create_tables([PaymentWindow], safe=True)
+    (  # in-doubt notices were failed or dropped with a reason saying so
+        Notice.update(status=IN_DOUBT)
+        .where(Notice.status.in_([FAILED, DROPPED]), Notice.reason.startswith("in_doubt:"))
+        .execute()
+    )
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -122,6 +132,7 @@ STEPS: list[Step] = [
     Step(11, "understanding: operators' examples, the unanswered inbox; rules that override built-ins", _nlu),
     Step(12, "drop member_event: rows nothing read", _drop_member_events),
     Step(13, "understanding: the intent \"cart\" is now \"checkout\"", _checkout_intent),
+    Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
 ]
 
 LATEST = STEPS[-1].version

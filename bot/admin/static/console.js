@@ -484,15 +484,22 @@
     "openid", input("openid", { value: filters.openid }), el("button", {}, "筛选"));
     const pages = Math.max(1, Math.ceil((list.total || 0) / (list.per_page || 50)));
     const to = (n) => `#outbox${query({ ...filters, page: n })}`;
+    const doubt = stats ? stats.in_doubt || 0 : 0;
+    // in doubt: nobody knows whether the follower got it; queueing it again may deliver it twice
+    const inDoubt = el("p", { class: doubt ? "in-doubt warn" : "in-doubt muted" },
+      `待确认（in doubt）：${doubt} 条`, doubt ? " — " : null,
+      doubt ? el("a", { href: `#outbox${query({ status: "in_doubt" })}` }, "查看") : null,
+      doubt ? "（先向顾客确认是否已收到，再决定是否重发）" : null);
     return [
-      el("h2", {}, "消息队列"), stats ? panel("统计", kv(stats)) : null, form,
+      el("h2", {}, "消息队列"), inDoubt, stats ? panel("统计", kv(stats)) : null, form,
       table(list.items, {
         rowKey: "id",
         columns: ["id", "openid", "kind", "priority", "status", "channel", "reason", "attempts", "created_at", "sent_at", "delivery_status"],
-        actions: (row) => el("button", { type: "button", class: "secondary", onclick: async (event) => {
+        actions: (row) => ["failed", "dropped", "in_doubt"].includes(row.status) ? el("button", { type: "button", class: "secondary", onclick: async (event) => {
+          if (row.status === "in_doubt" && !window.confirm(`消息 ${row.id} 可能已送达，重发可能让顾客收到两次。确认重发？`)) return;
           await act(event.target, () => api("POST", `outbox/${encodeURIComponent(row.id)}/retry`), `消息 ${row.id} 已重新排队`);
           route();
-        } }, "重试"),
+        } }, "重试") : null,
       }),
       el("div", { class: "pager" }, page > 1 ? el("a", { href: to(page - 1) }, "上一页") : null,
         `第 ${page} / ${pages} 页，共 ${list.total} 条`, page < pages ? el("a", { href: to(page + 1) }, "下一页") : null),

@@ -14,7 +14,7 @@ import pytest
 from bot.process.config import Config, RedisConfig
 from bot.web.forwarded import client_address, parse_networks
 from tests.console_support import PASSWORD, USER, Console, console_running, create_user, with_token
-from tests.test_health import RedisProcess
+from tests.redis_support import RedisProcess
 
 UNAVAILABLE = "服务暂时不可用，请稍后再试"
 

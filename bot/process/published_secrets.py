@@ -1,4 +1,5 @@
-"""Secrets this repository publishes (config.toml's sandbox values) must never sign real traffic.
+"""Secrets this repository publishes (config.toml's sandbox values, the AES key its tests and benchmark run safe
+mode with) must never sign real traffic.
 
 With `[pay] api_key` still the shipped value and `[pay] api_base_url` pointing at WeChat Pay, anyone who has read
 this repository can sign a valid `/pay/notify`; the same holds for the callback token, the app secret and the
@@ -16,10 +17,11 @@ from bot.process.config import Config, LogisticsConfig, PayConfig, WechatConfig
 
 # (section, its shipped defaults, the endpoint key that says whether it talks to the sandbox, the secret keys)
 _SECRETS: tuple[tuple[str, object, str, tuple[str, ...]], ...] = (
-    ("wechat", WechatConfig(), "api_base_url", ("app_secret", "token", "encoding_aes_key")),
+    ("wechat", WechatConfig(), "api_base_url",
+     ("app_secret", "token", "encoding_aes_key", "previous_encoding_aes_key")),
     ("pay", PayConfig(), "api_base_url", ("api_key",)),
     ("logistics", LogisticsConfig(), "api_base_url", ("key", "salt")),
-)
+)  # fmt: skip
 
 
 def on_this_machine(url: str) -> bool:
@@ -33,6 +35,14 @@ def on_this_machine(url: str) -> bool:
         return False
 
 
+# Values published elsewhere in the repository that a deployment might copy: the EncodingAESKey the inbound
+# benchmark and the tests run safe mode with (an AES key has no shipped default).
+_DEMO_VALUES: dict[str, frozenset[str]] = {
+    "encoding_aes_key": frozenset({"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}),
+    "previous_encoding_aes_key": frozenset({"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}),
+}
+
+
 def published_in_use(config: Config) -> list[str]:
     """`section.key` of every secret still at its shipped value while its section talks to a real endpoint."""
     found = []
@@ -43,7 +53,7 @@ def published_in_use(config: Config) -> list[str]:
         known = {f.name for f in fields(settings)}  # type: ignore[arg-type]
         for key in keys:
             value = getattr(settings, key) if key in known else ""
-            if value and value == getattr(shipped, key):
+            if value and (value == getattr(shipped, key) or value in _DEMO_VALUES.get(key, ())):
                 found.append(f"{section}.{key}")
     return found
 
@@ -54,6 +64,6 @@ def refusal(config: Config) -> str | None:
     if not keys:
         return None
     return (
-        f"refusing to start: {', '.join(keys)} still the value published in config.toml while talking to a real "
+        f"refusing to start: {', '.join(keys)} still a value this repository publishes while talking to a real "
         "endpoint; set your own (e.g. WXSHOP_PAY__API_KEY) or point the endpoint at the sandbox"
     )

@@ -31,7 +31,7 @@ from bot.web.runtime import CONFIG, EXECUTOR, RESOURCES, run_blocking
 from bot.wechat.api import WeChatGateway
 from bot.wechat.crypto import CryptoRejected, InboundCrypto
 from bot.wechat.customer_service import CustomerService, followup_messages, late_messages
-from bot.wechat.dedup import DONE, LATE, ReplyCache, Seen
+from bot.wechat.dedup import DONE, LATE, Claim, ReplyCache, Seen
 from bot.wechat.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, to_message
 from bot.wechat.replay import Nonce, Replayed, fresh_timestamp, nonce_for
 from bot.wechat.sender import SenderRedis
@@ -79,6 +79,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CUSTOMER_SERVICE] = CustomerService(resources.windows, wechat, resources.clock, partial(run_blocking, app))
     app[LATE_TASKS] = set()
     await resources.windows.load_scripts()
+    await app[REPLIES].load_scripts()
     yield
     if app[LATE_TASKS]:
         await asyncio.wait(app[LATE_TASKS], timeout=config.server.shutdown_timeout_s)
@@ -185,8 +186,14 @@ async def _reply(app: web.Application, message: WeChatMessage, nonce: Nonce, dea
     replies, senders = app[REPLIES], app[SENDERS]
     state = senders.prefetch(message)
     try:
-        seen = await replies.claim(key, nonce)
-        claimed = seen is None
+        found = await replies.claim(key, nonce)
+        while isinstance(found, Seen):  # a retry: the first attempt's reply, or its claim once its process died
+            xml = await _duplicate(replies, key, found, deadline)
+            if xml is not None:
+                senders.discard(state)
+                return xml, ()
+            found = await replies.claim(key, nonce)
+        claim: Claim | None = found
     except Replayed:
         senders.discard(state)
         raise
@@ -195,22 +202,23 @@ async def _reply(app: web.Application, message: WeChatMessage, nonce: Nonce, dea
         # handled twice
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
         log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
-        seen, claimed = None, False
-    if seen is not None:
-        senders.discard(state)
-        return await _duplicate(replies, key, seen, deadline), ()
+        claim = None
     senders.attach(message, state)
     senders.record(message)
-    job = app[EXECUTOR].submit(app[INBOUND].answer, message)
-    if not await _done_by(job, deadline):
-        return await _missed_deadline(app, message, key, job, claimed), ()
-    senders.write_back(message)
-    outcome = job.result()
-    if claimed:
-        try:
-            replies.answered(key, outcome.xml)
+    try:
+        job = app[EXECUTOR].submit(app[INBOUND].answer, message)
+        if not await _done_by(job, deadline):
+            return await _missed_deadline(app, message, key, job, claim), ()
+        outcome = job.result()
+    finally:
+        if claim is not None:
+            replies.release(claim)  # no-op once settled; else the claim lapses and a retry handles the message
+    if claim is not None:
+        try:  # the reply before the state: a process dying between them leaves a retry the reply to give
+            replies.answered(claim, outcome.xml)
         except redis.RedisError as exc:
             metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
+    senders.write_back(message)
     return outcome.xml, outcome.followups
 
 
@@ -236,9 +244,9 @@ async def _done_by(job: asyncio.Future, deadline: float) -> bool:
     return job.done()
 
 
-async def _duplicate(replies: ReplyCache, key: str, seen: Seen, deadline: float) -> str:
+async def _duplicate(replies: ReplyCache, key: str, seen: Seen, deadline: float) -> str | None:
     """A retry: the stored reply, nothing (the first attempt went late), or the first attempt's reply when it
-    lands before this attempt's deadline."""
+    lands before this attempt's deadline; None when the first attempt's claim lapsed (its process died)."""
     metrics.REJECTED.labels("duplicate").inc()
     if seen.state == DONE:
         return seen.xml
@@ -249,24 +257,28 @@ async def _duplicate(replies: ReplyCache, key: str, seen: Seen, deadline: float)
     except redis.RedisError as exc:
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
         return ""
+    if waited is None:
+        log.warning("a retry takes over a message whose claim lapsed", extra={"message_key": key})
+        return None
     return waited.xml if waited.state == DONE else ""
 
 
 async def _missed_deadline(
-    app: web.Application, message: WeChatMessage, key: str, job: asyncio.Future, claimed: bool
+    app: web.Application, message: WeChatMessage, key: str, job: asyncio.Future, claim: Claim | None
 ) -> str:
     """Answer empty now; the reply follows as a customer-service message. The key is marked late first, so a
     retry answers empty too (the reply is never stored: this attempt decided it goes by customer service)."""
     metrics.ERRORS.labels("deadline", message.type).inc()
     landed = None
-    if claimed:
+    if claim is not None:
         slack = WECHAT_WAIT_S - 0.05 - app[CONFIG].server.reply_deadline_ms / 1000
         try:  # bounded: the deadline rule outranks the bookkeeping
-            landed = await asyncio.wait_for(app[REPLIES].gone_late(key), max(0.02, min(LATE_MARK_S, slack)))
+            landed = await asyncio.wait_for(app[REPLIES].gone_late(claim), max(0.02, min(LATE_MARK_S, slack)))
         except (redis.RedisError, TimeoutError) as exc:
             metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
-    if landed is not None and landed.state == DONE:  # only if the key expired and another attempt answered
-        return landed.xml
+    if landed is not None:  # another attempt took the message over (this one's claim lapsed): it answers
+        log.warning("a late reply left to the attempt that took the message over", extra={"message_key": key})
+        return landed.xml if landed.state == DONE else ""
     log.warning("reply missed the deadline, will follow as a customer-service message", extra={"message_key": key})
     _deliver_later(app, message, job)
     return ""

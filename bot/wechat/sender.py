@@ -1,7 +1,7 @@
 """What the inbound gateway asks Redis about a callback's sender, on the loop's pipelined connection and in the
 round trip the dedup claim makes anyway: the sender's dialog state (for the handlers that read it), and, once
 the message is claimed, the customer-service window it opens (WECHAT.md §2.2). When the handler is done, the
-state writes it left (`handlers.context.StateIO`) goes out on the same connection, ahead of the reply: the
+state writes it left (`handlers.context.StateIO`) goes out on the same connection, ahead of the HTTP reply: the
 follower's next message, read on that connection too, sees it.
 
 The handler thread then makes no Redis round trip for the conversation. A failure costs only the shortcut (the
@@ -110,4 +110,3 @@ def _check_written(reply: Reply) -> None:
     if isinstance(reply, Exception):
         metrics.ERRORS.labels("dialog_state", type(reply).__name__).inc()
         log.error("dialog state not saved", extra={"error": str(reply)})
-

@@ -25,6 +25,7 @@ from store.orders.checkout import (
     PriceChanged,
     ShopRules,
     create_order,
+    new_order_no,
     pay_link,
     quote,
 )
@@ -177,6 +178,7 @@ def build(deps: CheckoutDeps) -> Flow:
                 now,
                 rules=deps.rules,
                 expected_payable_fen=turn.slots.get("payable"),
+                order_no=turn.slots.get("order_no"),
             )
         except PriceChanged:
             return _confirm(turn, prefix="价格有变动，请重新确认：\n")
@@ -224,6 +226,8 @@ def build(deps: CheckoutDeps) -> Flow:
             rules=deps.rules,
         )  # fmt: skip
         turn.slots["payable"] = result.priced.payable_fen
+        # Drawn before "确认": a confirmation handled again (its process died before answering) finds its order.
+        turn.slots["order_no"] = new_order_no(deps.now())
         items = [f"· {p.line.title} ×{p.line.quantity} ¥{yuan(p.subtotal_fen)}" for p in result.priced.lines]
         address = turn.slots.get("address")
         ship = "虚拟商品，无需收货地址"

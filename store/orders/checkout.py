@@ -9,7 +9,9 @@ API for the chat flow (dialogs/flows) — build `rules = ShopRules.from_settings
     create_order(openid, lines, address, coupon_codes, points, now, rules=rules, expected_payable_fen=None) -> Order
         One transaction: price, lock coupons, take points, reserve stock (all or nothing), write the order.
         Pass the confirmed `quote.priced.payable_fen` as `expected_payable_fen` so a price that changed in
-        between is refused (`PriceChanged`) rather than charged. `address` is an `AddressInput`
+        between is refused (`PriceChanged`) rather than charged, and the `order_no` drawn (`new_order_no`) when
+        the confirmation was shown, so that a confirmation handled twice finds its order instead of placing
+        another. `address` is an `AddressInput`
         (`store.orders.addresses.validate_address`), a saved `Address`, or None for virtual-only carts; it is
         remembered for next time. Then schedule the timeout: `jobs.schedule_cancel(order.order_no,
         order.expires_at)` (the minute sweep cancels anyway if that fails), and reply `pay_link(public_url,
@@ -340,8 +342,14 @@ def create_order(
     *,
     rules: ShopRules,
     expected_payable_fen: int | None = None,
+    order_no: str | None = None,
 ) -> Order:
-    """Create an unpaid order, reserving stock, coupons and points; see the module docstring for errors."""
+    """Create an unpaid order, reserving stock, coupons and points; see the module docstring for errors.
+    With `order_no` (drawn with `new_order_no` before the buyer confirmed), idempotent: when this buyer's order
+    of that number exists already (a retry of the confirmation, after a process died before answering), it
+    is returned as it is and nothing is taken twice."""
+    if order_no is not None and (placed := _placed(openid, order_no)) is not None:
+        return placed
     lines = _merge(lines)
     skus = _load_skus(lines)
     needs_shipping = any(not s.virtual for s in skus.values())
@@ -365,20 +373,27 @@ def create_order(
     ship = ship if needs_shipping else None
     for attempt in range(3):
         try:
-            return _place(openid, lines, skus, priced, ship, now, rules)
-        except peewee.IntegrityError:  # the one unique value is the random order number: draw again
+            return _place(openid, lines, skus, priced, ship, now, rules, order_no or new_order_no(now))
+        except peewee.IntegrityError:  # the one unique value is the order number: ours already, or draw again
+            if order_no is not None and (placed := _placed(openid, order_no)) is not None:
+                return placed
             if attempt == 2:
                 raise
+            order_no = None
     raise AssertionError("unreachable")
+
+
+def _placed(openid: str, order_no: str) -> Order | None:
+    return Order.get_or_none((Order.order_no == order_no) & (Order.openid == openid))
 
 
 def _place(
     openid: str, lines: Sequence[CartLine], skus: dict[int, SkuSnapshot], priced: PricedOrder,
-    ship: AddressInput | None, now: datetime, rules: ShopRules,
+    ship: AddressInput | None, now: datetime, rules: ShopRules, order_no: str,
 ) -> Order:  # fmt: skip
     """The one transaction: order rows, coupons, points, the address for next time, and the stock last."""
     with write_transaction():
-        order = _insert_order(openid, priced, skus, ship, now, rules)
+        order = _insert_order(openid, priced, skus, ship, now, rules, order_no)
         refused = coupon_store.lock_coupons(openid, priced.coupon_codes_used, order.order_no, now)
         if refused:
             raise CouponUnavailable(refused[0], "刚刚被其他订单使用或已失效")
@@ -416,7 +431,7 @@ _LINE_INSERT = Insert(OrderLine, (
 
 def _insert_order(
     openid: str, priced: PricedOrder, skus: dict[int, SkuSnapshot], ship: AddressInput | None, now: datetime,
-    rules: ShopRules,
+    rules: ShopRules, order_no: str,
 ) -> Order:  # fmt: skip
     first = priced.lines[0].line
     count = sum(p.line.quantity for p in priced.lines)
@@ -428,7 +443,7 @@ def _insert_order(
         ship_name=ship and ship.name, ship_phone=ship and ship.phone, ship_region=ship and ship.region,
         ship_detail=ship and ship.detail, created_at=now, expires_at=now + rules.unpaid_timeout,
     )  # fmt: skip
-    order = Order(order_no=new_order_no(now), refunded_fen=0, **fields)
+    order = Order(order_no=order_no, refunded_fen=0, **fields)
     order.id = _ORDER_INSERT.execute([order.__data__])
     _LINE_INSERT.execute([
         dict(

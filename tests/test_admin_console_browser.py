@@ -4,6 +4,8 @@ every section loads without an error."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.process.config import Config
@@ -18,6 +20,16 @@ from tests.test_preview_browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 async_api = pytest.importorskip("playwright.async_api", reason="the test extra (playwright) is not installed")
 expect = async_api.expect
 
+# an API key or code shown raw (orders_paid, dispute); openid and the rule's URL are allowed
+ENGLISH_KEY = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?!openid\b|https\b|shop\b|example\b)[a-z]{3,}\b")
+RAW_TIME = re.compile(r"\d\d:\d\d:\d\d|T\d\d:\d\d")  # seconds or an ISO "T": times show to the minute
+RULES = """[[rules]]
+name = "双十一"
+keywords = ["双十一"]
+match = "contains"
+reply_mode = "all"
+reply = ["活动详情见图文", {type = "news", title = "双十一会场", description = "全场五折", url = "https://shop.example/1111"}]
+"""
 HOSTILE = '连衣裙<img src=x onerror="window.__xss=1">'
 
 
@@ -84,10 +96,40 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
             await expect(page.locator("main")).to_contain_text(BUYER)
             assert "[object" not in await page.locator("main").inner_text(), "the lookup shows its panels"
 
-            for view in ("products", "keywords", "after-sales", "members", "outbox", "dashboard"):
+            await page.click("#nav a[data-view=keywords]")
+            await page.wait_for_selector("body[data-view=keywords][data-ready=true]")
+            await expect(page.locator("main .empty")).to_contain_text("还没有关键词规则")
+            await page.fill("main textarea[name=toml]", RULES)
+            await page.click("main form:has(textarea) button")
+            await expect(page.locator("#flash")).to_contain_text("已导入：新增 1")
+            await page.wait_for_selector("body[data-view=keywords][data-ready=true]")
+            card = page.locator("main .reply.news")
+            await expect(card).to_contain_text("双十一会场")
+            await expect(card).to_contain_text("全场五折")
+            await expect(page.locator("main .reply.text").first).to_contain_text("活动详情见图文")
+            await page.fill("main textarea[name=toml]", "[[rules]]\nname = 1")
+            await page.click("main form:has(textarea) button")
+            await expect(page.locator("#flash")).to_contain_text("操作未完成")
+            assert await page.locator("main ul.problems li").count() >= 1
+            banner = await page.locator("#flash").bounding_box()
+            rules_table = await page.locator("main table").first.bounding_box()
+            assert banner and rules_table, "the banner and the rules are shown"
+            assert banner["y"] + banner["height"] <= rules_table["y"], "the banner covers the rules"
+
+            for view in ("dashboard", "orders", "products", "keywords", "after-sales", "members", "outbox"):
                 await page.click(f"#nav a[data-view={view}]")
                 await page.wait_for_selector(f"body[data-view={view}][data-ready=true]")
-                assert await page.locator("main .error").count() == 0, await page.locator("main").inner_text()
+                text = (await page.locator("main").inner_text()).replace(HOSTILE, "")
+                assert await page.locator("main .error").count() == 0, text
+                assert not ENGLISH_KEY.findall(text), (view, ENGLISH_KEY.findall(text))
+                assert '{"' not in text and "[object" not in text, (view, text)
+                assert not RAW_TIME.search(text), (view, RAW_TIME.search(text))
+            assert "待发送" in text and "重试" not in text, "notices not failed offer no retry"
+            await page.goto(console.url(f"/admin/#order/{order_no}"))
+            await page.wait_for_selector("body[data-view=order][data-ready=true]")
+            text = (await page.locator("main").inner_text()).replace(HOSTILE, "")
+            assert not ENGLISH_KEY.search(text) and "[object" not in text and not RAW_TIME.search(text), text
+            assert text.count("快递公司") == 1, "the carrier is shown once"
             assert errors == []
 
             await page.click("#logout")

@@ -21,7 +21,7 @@ from bot.web.runtime import run_blocking
 from store.operators.users import authenticate
 
 STATIC = Path(__file__).parent / "static"
-ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+ASSETS = {"console.js": "text/javascript", "console.css": "text/css", "labels.json": "application/json"}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

@@ -7,37 +7,14 @@
   const state = { csrf: null, user: null };
   const main = document.getElementById("main");
 
-  const LABELS = {
-    order_no: "订单号", status: "状态码", status_label: "状态", title: "标题", openid: "openid",
-    payable_fen: "实付", subtotal_fen: "商品合计", discount_fen: "优惠", refunded_fen: "已退款", points_fen: "积分抵扣",
-    points_used: "所用积分", created_at: "创建时间", paid_at: "支付时间", expires_at: "过期时间",
-    cancelled_at: "取消时间", cancel_reason: "取消原因", tier: "会员等级", transaction_id: "微信支付单号",
-    spu: "SPU", sku: "SKU", spec: "规格", category: "类目", price_fen: "价格", stock: "库存", stock_alert: "预警库存",
-    on_sale: "在售", tags: "标签", virtual: "虚拟商品", commission_bp: "佣金(基点)",
-    name: "名称", keywords: "关键词", match: "匹配", priority: "优先级", enabled: "启用", reply_mode: "回复方式",
-    reply: "回复", starts: "开始", ends: "结束", case_no: "售后单号", kind: "类型", kind_label: "类型",
-    reason: "原因", amount_fen: "金额", note: "备注", due_at: "应处理时间", overdue: "已超时", scene: "场景值",
-    purpose: "用途", referrer: "推荐人", url: "链接", quantity: "数量", unit_price_fen: "单价", paid_fen: "实付",
-    fen: "金额", previous_fen: "上期", growth: "增长", net_fen: "净额", baseline_fen: "基线", band: "波动范围",
-    within_band: "在范围内", exposure: "曝光", click: "点击", paid: "支付", click_rate: "点击率", pay_rate: "支付率",
-    attempts: "发起", rate: "比率", day: "日期", cancelled: "取消", threshold: "阈值", alert: "告警",
-    complaints: "投诉", paid_orders: "支付订单", week: "本周", month: "本月", quarter: "本季度", hour: "近1小时",
-    today: "今天", period: "时段", as_of: "截至", since: "起", until: "止", orders: "订单数", created: "下单",
-    by_reason: "取消原因", week_start: "周起始", id: "ID", channel: "渠道", sent_at: "发送时间", delivery_status: "送达状态",
-    carrier: "快递公司", carrier_name: "快递公司", tracking_no: "运单号",
-  };
-  const SECTION_LABELS = {
-    gmv: "GMV", average_order_value: "客单价", funnel: "转化漏斗", payment_success_rate: "支付成功率",
-    cancellation_rate: "取消率", complaint_rate: "投诉率",
-  };
+  // Every word the page shows for a key or a code comes from one table, labels.json (loaded before the first view).
+  let L = { fields: {}, sections: {}, values: {}, value_keys: {}, carriers: {} };
   const DASHBOARD_COLUMNS = {
     gmv: ["fen", "previous_fen", "growth", "refunded_fen", "net_fen"],
     payment_success_rate: ["attempts", "paid", "rate"],
   };
-  const ORDER_STATUSES = { "": "全部", unpaid: "待支付", paid: "待发货", shipped: "已发货", completed: "已完成",
-    cancelled: "已取消", refunding: "退款中", refunded: "已退款", partially_refunded: "部分退款" };
-  const CARRIERS = { yuantong: "圆通速递", zhongtong: "中通快递", shunfeng: "顺丰速运", yunda: "韵达快递",
-    shentong: "申通快递", jd: "京东物流", ems: "EMS", jtexpress: "极兔速递", youzhengguonei: "邮政快递包裹" };
+  const TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
 
   // ---- building blocks --------------------------------------------------------------------------------------
 
@@ -88,7 +65,7 @@
     const box = document.getElementById("flash");
     const note = el("div", { class: bad ? "bad" : "" }, message);
     box.replaceChildren(note);
-    setTimeout(() => { if (note.parentNode === box) note.remove(); }, 6000);
+    setTimeout(() => { if (note.parentNode === box) note.remove(); }, bad ? 12000 : 6000);
   }
 
   function problems(error) {
@@ -104,11 +81,19 @@
       return result;
     } catch (error) {
       const count = (error.problems || []).length;
-      flash(`${error.message}${count ? `（${count} 个问题，见下方）` : ""}`, true);
+      flash(count ? `操作未完成：发现 ${count} 个问题，见下方列表，改正后再试` : `操作未完成：${failure(error)}`, true);
       throw error;
     } finally {
       if (button) button.disabled = false;
     }
+  }
+
+  // The server's errors are for API clients (English); the page says in Chinese what happened.
+  function failure(error) {
+    const byStatus = { 400: "提交的内容有误", 403: "没有权限或页面已过期，请刷新", 404: "找不到这条记录",
+      409: "当前状态不允许这个操作", 429: "操作太频繁，请稍后再试", 502: "微信接口暂时不可用，请稍后再试" };
+    if (/[\u4e00-\u9fff]/.test(error.message)) return error.message;
+    return byStatus[error.status] || (error.status >= 500 ? "服务器出错，请稍后再试" : "请求失败");
   }
 
   function yuan(fen) {
@@ -125,7 +110,7 @@
 
   const isMoney = (key) => key === "fen" || key.endsWith("_fen") || key === "total_fee";
   const isRatio = (key) => key === "growth" || key === "band" || key === "threshold" || key.endsWith("rate");
-  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$/;
+  const ISO = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$/;
 
   function show(key, value) {
     if (value === null || value === undefined) return "";
@@ -135,21 +120,54 @@
     }
     if (isRatio(key) && typeof value === "number") return `${(value * 100).toFixed(2)}%`;
     if (typeof value === "boolean") return value ? "是" : "否";
-    if (typeof value === "string" && ISO.test(value)) return value.slice(0, 16).replace("T", " ");
+    if (typeof value === "string" && ISO.test(value)) return shanghai(value);
+    const codes = L.value_keys[key] && L.values[L.value_keys[key]];
+    if (codes && typeof value === "string" && codes[value]) return codes[value];
+    if (key === "carrier" && L.carriers[value]) return L.carriers[value];
+    if (key === "reply" && Array.isArray(value)) return replies(value);
     if (Array.isArray(value) && value.every((v) => typeof v !== "object" || v === null)) return value.join("、");
-    if (typeof value === "object") return JSON.stringify(value);
+    if (Array.isArray(value)) return value.map((item) => (item && typeof item === "object" ? kv(item) : show(key, item)));
+    if (typeof value === "object") return kv(value);
     return String(value);
   }
 
-  const label = (key) => LABELS[key] || key;
+  // An ISO time as Asia/Shanghai to the minute ("2026-12-04 09:30"); a time without offset is already local.
+  function shanghai(text) {
+    if (!/([+-]\d\d:\d\d|Z)$/.test(text)) return text.slice(0, 16).replace("T", " ");
+    const parts = Object.fromEntries(TIME.formatToParts(new Date(text.replace(" ", "T"))).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour === "24" ? "00" : parts.hour}:${parts.minute}`;
+  }
+
+  // Keyword replies as the follower sees them: text bubbles, news cards (title, description, image), product and
+  // coupon cards.
+  function replies(items) {
+    return el("div", { class: "replies" }, items.map((raw) => {
+      const item = typeof raw === "string" ? { type: "text", content: raw } : raw || {};
+      const kind = L.values.reply_type[item.type || "text"] || "回复";
+      if ((item.type || "text") === "text") return el("div", { class: "reply text", title: kind }, item.content);
+      if (item.type === "news") {
+        return el("div", { class: "reply news", title: kind },
+          item.image ? el("img", { src: /^https?:|^\/|^data:/.test(item.image) ? item.image : null, alt: item.title }) : null,
+          el("div", {}, el("strong", {}, item.title), item.description ? el("p", {}, item.description) : null,
+            el("span", { class: "muted" }, item.url)));
+      }
+      if (item.type === "image") return el("div", { class: "reply image", title: kind }, el("img", { src: item.url, alt: kind }));
+      const what = item.spu || item.code || "";
+      return el("div", { class: `reply card ${item.type}` }, el("span", { class: "tag" }, kind), " ", what);
+    }));
+  }
+
+  const label = (key) => L.fields[key] || L.sections[key] || key;
 
   // A table of `rows` (objects): `columns` first, the other fields behind 全部字段; `actions(row)` gives buttons.
-  function table(rows, { columns = [], actions, rowKey } = {}) {
+  // `empty` says what to do when there is nothing to show; `values` maps a column to its code table in labels.json.
+  function table(rows, { columns = [], actions, rowKey, empty, values = {} } = {}) {
     const wrap = el("div", { class: "table-wrap" });
     if (!rows.length) {
-      wrap.append(el("p", { class: "muted" }, "没有数据"));
+      wrap.append(el("p", { class: "muted empty" }, empty || "暂无数据"));
       return wrap;
     }
+    const cell = (key, value) => (values[key] && L.values[values[key]][value]) || show(key, value);
     const all = [];
     for (const row of rows) for (const key of Object.keys(row)) if (!all.includes(key)) all.push(key);
     const preferred = columns.filter((key) => all.includes(key));
@@ -160,7 +178,7 @@
       const keys = showAll ? preferred.concat(all.filter((key) => !preferred.includes(key))) : preferred;
       const head = el("tr", {}, keys.map((key) => el("th", { title: key }, label(key))), actions ? el("th", {}, "操作") : null);
       const body = rows.map((row) => el("tr", { "data-key": rowKey ? row[rowKey] : null },
-        keys.map((key) => el("td", { class: typeof row[key] === "object" || key === "reply" ? "wrap" : null }, show(key, row[key]))),
+        keys.map((key) => el("td", { class: typeof row[key] === "object" || key === "reply" ? "wrap" : null }, cell(key, row[key]))),
         actions ? el("td", {}, actions(row)) : null));
       holder.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
     };
@@ -175,8 +193,7 @@
   // Key → value rows of an object; nested objects become nested tables.
   function kv(object, skip = []) {
     const rows = Object.entries(object || {}).filter(([key]) => !skip.includes(key)).map(([key, value]) =>
-      el("tr", {}, el("th", { title: key }, label(key)),
-        el("td", {}, value && typeof value === "object" && !Array.isArray(value) ? kv(value) : show(key, value))));
+      el("tr", {}, el("th", { title: key }, label(key)), el("td", {}, show(key, value))));
     return el("table", { class: "kv" }, el("tbody", {}, rows));
   }
 
@@ -185,7 +202,7 @@
   }
 
   function notAvailable(what) {
-    return panel(what, el("p", { class: "muted not-available" }, "not available（该功能尚未在服务器上启用）"));
+    return panel(what, el("p", { class: "muted not-available" }, "该功能尚未在服务器上启用，请升级服务端后刷新本页"));
   }
 
   // Loads `path`; a 404 means the server does not have that API yet.
@@ -218,12 +235,12 @@
     const figures = await optional("metrics");
     if (!figures) return [el("h2", {}, "经营概况"), notAvailable("经营数据")];
     const cards = Object.entries(figures).map(([key, value]) => {
-      const title = SECTION_LABELS[key] || label(key);
+      const title = label(key);
       if (!value || typeof value !== "object") return panel(title, show(key, value));
       const spans = Object.values(value);
       if (!spans.length || !spans.every((v) => v && typeof v === "object" && !Array.isArray(v))) return panel(title, kv(value));
       // week/month/quarter, hour/today: one row each
-      const rows = Object.entries(value).map(([span, figures]) => ({ period: label(span), ...figures }));
+      const rows = Object.entries(value).map(([span, figures]) => ({ period: L.values.period[span] || label(span), ...figures }));
       const card = panel(title, table(rows, { columns: DASHBOARD_COLUMNS[key] ? ["period", ...DASHBOARD_COLUMNS[key]] : [] }));
       card.classList.add("wide");
       return card;
@@ -242,6 +259,7 @@
         rowKey: "order_no",
         columns: ["order_no", "status_label", "title", "payable_fen", "refunded_fen", "openid", "created_at", "paid_at"],
         actions: (row) => el("a", { href: `#order/${encodeURIComponent(row.order_no)}` }, "详情"),
+        empty: before ? "没有更早的订单" : "没有符合条件的订单：换个状态筛选，或等待粉丝下单",
       }));
       before = page.next_before_id;
       more.hidden = !before;
@@ -249,7 +267,7 @@
     const form = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#orders${query({ status: form.status.value, openid: form.openid.value.trim() })}`;
-    } }, "状态", select("status", ORDER_STATUSES, filters.status), "openid",
+    } }, "状态", select("status", L.values.order_status, filters.status), "粉丝 openid",
     input("openid", { value: filters.openid, placeholder: "买家 openid" }), el("button", {}, "筛选"));
     await load();
     return [el("h2", {}, "订单"), form, list, el("div", { class: "pager" }, more)];
@@ -265,7 +283,7 @@
         { carrier: ship.carrier.value.trim(), tracking_no: ship.tracking_no.value.trim() }), "已发货");
       reload();
     } }, "快递公司", input("carrier", { list: "carriers", value: "yuantong", required: true, size: 12 }),
-    el("datalist", { id: "carriers" }, Object.entries(CARRIERS).map(([code, name]) => el("option", { value: code }, name))),
+    el("datalist", { id: "carriers" }, Object.entries(L.carriers).map(([code, name]) => el("option", { value: code }, name))),
     "运单号", input("tracking_no", { required: true, placeholder: "YT1234567890" }), el("button", {}, "发货"));
     const refund = el("form", { class: "inline", id: "refund-form", onsubmit: async (event) => {
       event.preventDefault();
@@ -282,14 +300,14 @@
     el("button", { class: "danger" }, "退款"));
     return [
       el("h2", {}, el("a", { href: "#orders" }, "订单"), " / ", orderNo),
-      panel("订单", kv(detail, ["lines", "payments", "refunds", "pricing", "shipping"])),
+      panel("订单", kv(detail, ["lines", "payments", "refunds", "pricing", "shipping", "status"])),
       panel("商品", table(detail.lines, { columns: ["sku_code", "title", "spec", "quantity", "unit_price_fen", "subtotal_fen", "paid_fen"] })),
       detail.shipping ? panel("收货信息", kv(detail.shipping)) : null,
       panel("价格说明", el("ul", {}, (detail.pricing || []).map((line) => el("li", {}, line)))),
-      panel("物流", tracking ? kv(tracking, ["trace"]) : el("p", { class: "muted" }, "未发货"),
-        tracking && tracking.trace ? table(tracking.trace) : null, tracking ? null : ship),
-      panel("支付", table(detail.payments)),
-      panel("退款", table(detail.refunds), refund),
+      panel("物流", tracking ? kv(tracking, ["trace", "carrier", "order_no", "openid"]) : el("p", { class: "muted" }, "尚未发货：填写快递公司和运单号后点“发货”"),
+        tracking && tracking.trace ? table(tracking.trace, { empty: "还没有物流轨迹：包裹揽收后会自动更新" }) : null, tracking ? null : ship),
+      panel("支付", table(detail.payments, { empty: "还没有支付记录" })),
+      panel("退款", table(detail.refunds, { empty: "没有退款；需要退款时在下方填写金额和原因" }), refund),
     ];
   }
 
@@ -315,6 +333,7 @@
     return [
       el("h2", {}, "商品"), panel(null, upload),
       table(list.products, { rowKey: "spu", columns: ["spu", "title", "category", "price_fen", "stock", "on_sale"],
+        empty: "还没有商品：在上方选择商品 CSV 文件后点“导入”",
         actions: (row) => el("a", { href: `#product/${encodeURIComponent(row.spu)}` }, "SKU 与库存") }),
       el("div", { class: "pager" }, page > 1 ? el("a", { href: `#products${query({ page: page - 1 })}` }, "上一页") : null,
         `第 ${page} / ${pages} 页，共 ${list.total} 个商品`,
@@ -368,7 +387,7 @@
     const tester = el("form", { class: "inline", onsubmit: async (event) => {
       event.preventDefault();
       const answer = await act(tester.querySelector("button"), () => api("GET", `keywords/test${query({ text: tester.text.value })}`));
-      result.replaceChildren(answer.rule ? kv(answer.rule) : el("p", { class: "muted" }, "没有规则命中（由对话引擎的内置意图和兜底回复处理）"),
+      result.replaceChildren(answer.rule ? kv(answer.rule, ["id"]) : el("p", { class: "muted" }, "没有规则命中（由对话引擎的内置意图和兜底回复处理）"),
         answer.conflicts.length ? el("ul", { class: "problems" }, answer.conflicts.map((c) => el("li", {}, c))) : null);
     } }, input("text", { placeholder: "粉丝发来的文字", required: true, size: 30 }), el("button", {}, "测试"));
     const standing = Object.fromEntries(Object.entries(rules).filter(([key]) => key.endsWith("_reply")));
@@ -377,6 +396,7 @@
       panel("测试一句话", tester, result),
       panel(`规则（版本 ${rules.version}）`, table(rules.rules, {
         rowKey: "name", columns: ["name", "keywords", "match", "priority", "enabled", "reply_mode", "reply", "starts", "ends"],
+        empty: "还没有关键词规则：在下方粘贴或选择 TOML 规则文件后点“导入”",
         actions: (row) => el("button", { type: "button", class: "danger", onclick: async (event) => {
           if (!confirm(`删除规则「${row.name}」？`)) return;
           await act(event.target, () => api("DELETE", `keywords/${encodeURIComponent(row.name)}`), "已删除");
@@ -395,8 +415,7 @@
     const form = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#after-sales${query({ status: form.status.value })}`;
-    } }, "状态", select("status", { "": "全部", open: "待处理", refunding: "退款中", refunded: "已退款", approved: "已通过",
-      refused: "未通过", refund_failed: "退款异常" }, filters.status), el("button", {}, "筛选"));
+    } }, "状态", select("status", L.values.ticket_status, filters.status), el("button", {}, "筛选"));
     const open = (ticket, approve) => {
       const path = `after-sales/${encodeURIComponent(ticket.case_no)}/${approve ? "approve" : "refuse"}`;
       const box = el("form", { class: "inline", onsubmit: async (event) => {
@@ -424,6 +443,7 @@
       table(list.tickets, {
         rowKey: "case_no",
         columns: ["case_no", "kind_label", "status_label", "order_no", "amount_fen", "reason", "created_at", "due_at", "overdue"],
+        empty: "没有售后单：粉丝在对话中申请退货、退款或投诉后会出现在这里",
         actions: (row) => row.status === "open" ? [
           el("button", { type: "button", onclick: () => open(row, true) }, "同意"), " ",
           el("button", { type: "button", class: "danger", onclick: () => open(row, false) }, "拒绝"),
@@ -437,15 +457,15 @@
     const lookup = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#members${query({ openid: lookup.openid.value.trim() })}`;
-    } }, "openid", input("openid", { value: openid, required: true, size: 32 }), el("button", {}, "查询"));
+    } }, "粉丝 openid", input("openid", { value: openid, required: true, size: 32 }), el("button", {}, "查询"));
     let found = null;
     if (openid) {
       try {
         const member = await api("GET", `members/${encodeURIComponent(openid)}`);
-        found = [panel("会员", kv(member, ["coupons"])), panel("优惠券", table(member.coupons))];
+        found = [panel("会员", kv(member, ["coupons"])), panel("优惠券", table(member.coupons, { values: { status: "coupon_status" }, empty: "这位会员还没有优惠券" }))];
       } catch (error) {
         if (error.status !== 404) throw error;
-        found = el("p", { class: "muted" }, "没有这个会员或粉丝");
+        found = el("p", { class: "muted empty" }, "没有这个会员或粉丝：检查 openid 是否完整（在订单详情里可以复制）");
       }
     }
     const [codes, gifts] = await Promise.all([api("GET", "qrcodes"), optional("gifts")]);
@@ -468,7 +488,8 @@
     return [
       el("h2", {}, "会员"), panel("查询会员", lookup), found,
       gifts ? panel("新人礼包", kv(gifts)) : null,
-      panel("渠道与推荐二维码", table(codes.qrcodes, { rowKey: "scene" }), create),
+      panel("渠道与推荐二维码", table(codes.qrcodes, { rowKey: "scene", columns: ["scene", "purpose", "name", "referrer", "permanent", "expires_at", "created_at", "url"],
+        empty: "还没有二维码：在下方填写名称后点“创建”" }), create),
     ];
   }
 
@@ -480,16 +501,19 @@
     const form = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#outbox${query({ status: form.status.value.trim(), kind: form.kind.value.trim(), openid: form.openid.value.trim() })}`;
-    } }, "状态", input("status", { value: filters.status, size: 10 }), "类型", input("kind", { value: filters.kind, size: 12 }),
-    "openid", input("openid", { value: filters.openid }), el("button", {}, "筛选"));
+    } }, "状态", select("status", L.values.notice_status, filters.status), "类型", select("kind", L.values.notice_kind, filters.kind),
+    "粉丝 openid", input("openid", { value: filters.openid }), el("button", {}, "筛选"));
     const pages = Math.max(1, Math.ceil((list.total || 0) / (list.per_page || 50)));
     const to = (n) => `#outbox${query({ ...filters, page: n })}`;
     return [
-      el("h2", {}, "消息队列"), stats ? panel("统计", kv(stats)) : null, form,
+      el("h2", {}, "消息队列"), stats ? panel("统计", outboxStats(stats)) : null, form,
       table(list.items, {
         rowKey: "id",
-        columns: ["id", "openid", "kind", "priority", "status", "channel", "reason", "attempts", "created_at", "sent_at", "delivery_status"],
-        actions: (row) => el("button", { type: "button", class: "secondary", onclick: async (event) => {
+        columns: ["id", "openid", "kind", "status", "channel", "reason", "attempts", "created_at", "sent_at", "delivery_status"],
+        values: { status: "notice_status" },
+        empty: "没有符合条件的消息：下单、发货等事件会在这里排队发送",
+        // Only a notice that did not go out can be queued again; one already sent shows no button.
+        actions: (row) => !["failed", "dropped"].includes(row.status) ? null : el("button", { type: "button", class: "secondary", onclick: async (event) => {
           await act(event.target, () => api("POST", `outbox/${encodeURIComponent(row.id)}/retry`), `消息 ${row.id} 已重新排队`);
           route();
         } }, "重试"),
@@ -497,6 +521,17 @@
       el("div", { class: "pager" }, page > 1 ? el("a", { href: to(page - 1) }, "上一页") : null,
         `第 ${page} / ${pages} 页，共 ${list.total} 条`, page < pages ? el("a", { href: to(page + 1) }, "下一页") : null),
     ];
+  }
+
+  function outboxStats(stats) {
+    const counts = (codes, object) => Object.entries(object || {}).map(([code, n]) => `${codes[code] || label(code)} ${n}`).join("，");
+    const quota = stats.template_quota || {};
+    const age = stats.oldest_pending_age_s;
+    return el("table", { class: "kv" }, el("tbody", {},
+      el("tr", {}, el("th", {}, "按状态"), el("td", {}, counts(L.values.notice_status, stats.by_status) || "暂无")),
+      el("tr", {}, el("th", {}, "按渠道"), el("td", {}, counts(L.values.channel, stats.by_channel) || "暂无")),
+      el("tr", {}, el("th", {}, "今日模板消息额度"), el("td", {}, `已用 ${quota.used ?? 0} / ${quota.limit ?? "不限"}`)),
+      el("tr", {}, el("th", {}, "最久待发"), el("td", {}, age === null || age === undefined ? "没有待发消息" : `${Math.floor(age / 60)} 分钟`))));
   }
 
   // ---- routing ----------------------------------------------------------------------------------------------
@@ -526,6 +561,8 @@
   }
 
   async function start() {
+    const labels = await fetch("/admin/static/labels.json", { credentials: "same-origin" });
+    L = await labels.json();
     const session = await api("GET", "session");
     state.csrf = session.csrf_token;
     state.user = session.username;

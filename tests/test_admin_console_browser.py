@@ -5,6 +5,7 @@ every section loads without an error."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -13,7 +14,7 @@ from store.catalog.products import Product
 from store.core.db import close_database, open_database
 from store.orders.checkout import SHIPPED, Order
 from tests.console_support import PASSWORD, USER, console_running, create_user, with_token
-from tests.logistics_support import paid_order
+from tests.logistics_support import START, paid_order
 from tests.order_support import BUYER, make_shop
 from tests.test_preview_browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 
@@ -33,12 +34,23 @@ reply = ["活动详情见图文", {type = "news", title = "双十一会场", des
 HOSTILE = '连衣裙<img src=x onerror="window.__xss=1">'
 
 
+SERIES = """id => window.echarts.getInstanceByDom(document.getElementById(id)).getOption().series
+  .map(s => s.data.map(d => (d !== null && typeof d === "object" ? d.value : d)))"""
+ALERT_LINE = """id => window.echarts.getInstanceByDom(document.getElementById(id)).getOption()
+  .series[0].markLine.data[0].yAxis"""
+
+
+async def chart_series(page: async_api.Page, chart_id: str) -> list[list[float]]:
+    """The values of each series the dashboard's chart was drawn with (funnel values in stage order)."""
+    return await page.evaluate(SERIES, chart_id)
+
+
 def seed_hostile_order(config: Config) -> str:
     open_database(config.database.url, config.var_dir)
     try:
         shop = make_shop()
         Product.update(title=HOSTILE).where(Product.code == "P1").execute()
-        return paid_order(shop, BUYER).order_no
+        return paid_order(shop, BUYER, now=START - timedelta(hours=1)).order_no  # paid before the console's now
     finally:
         close_database()
 
@@ -68,7 +80,17 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
             await page.wait_for_url("**/admin/")
             await page.wait_for_selector("body[data-view=dashboard][data-ready=true]")
             await expect(page.locator("#user")).to_have_text(USER)
-            assert await page.locator("#metrics, .not-available").count() == 1
+            gmv = await chart_series(page, "chart-gmv")
+            assert gmv[0] == [159.0, 159.0, 159.0] and gmv[1] == [0, 0, 0], "this week's paid order, nothing before"
+            assert await chart_series(page, "chart-funnel") == [[0, 0, 1]]
+            assert await chart_series(page, "chart-aov") == [[0, 159.0]]
+            assert await chart_series(page, "chart-payment") == [[100.0, 100.0]]
+            assert await page.evaluate(ALERT_LINE, "chart-payment") == 90, "[shop] payment_success_alert_rate"
+            assert await page.evaluate(ALERT_LINE, "chart-cancel") == 8, "[shop] cancellation_alert_rate"
+            assert await chart_series(page, "chart-gift") == [[None]], "no gift issued: no rate, not 0 %"
+            assert await chart_series(page, "chart-complaint") == [[0]]
+            await expect(page.locator("#chart-gmv canvas")).to_have_count(1)
+            await expect(page.locator("#metrics")).to_contain_text("环比 无上期数据")
 
             await page.click("#nav a[data-view=orders]")
             await page.wait_for_selector("body[data-view=orders][data-ready=true]")

@@ -9,10 +9,6 @@
 
   // Every word the page shows for a key or a code comes from one table, labels.json (loaded before the first view).
   let L = { fields: {}, sections: {}, values: {}, value_keys: {}, carriers: {} };
-  const DASHBOARD_COLUMNS = {
-    gmv: ["fen", "previous_fen", "growth", "refunded_fen", "net_fen"],
-    payment_success_rate: ["attempts", "paid", "rate"],
-  };
   const TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
     day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
 
@@ -231,21 +227,106 @@
 
   // ---- views ------------------------------------------------------------------------------------------------
 
+  // ---- dashboard: charts drawn by the vendored ECharts (static/echarts.min.js, window.echarts) --------------
+
+  const pct = (rate) => (rate === null || rate === undefined ? null : Math.round(rate * 10000) / 100);
+  const toYuan = (fen) => Math.round(fen) / 100;
+  const GREEN = "#1aad19";
+  const GREY = "#b5bcc4";
+  const RED = "#c0392b";
+
+  // A chart panel: the option is built from the figures, the caption says the same in words for the exact values.
+  function chart(id, title, option, caption) {
+    const box = el("div", { class: "chart", id });
+    const card = panel(title, box, caption ? el("p", { class: "muted caption" }, caption) : null);
+    charts.push([box, option]);
+    return card;
+  }
+  let charts = [];
+
+  function alertLine(rate, text) {
+    return { symbol: "none", silent: true, lineStyle: { color: RED, type: "dashed" },
+      label: { formatter: `${text} ${pct(rate)}%`, position: "insideEndTop", color: RED }, data: [{ yAxis: pct(rate) }] };
+  }
+
+  function rateChart(id, title, rows, threshold, lineText, caption, low) {
+    // `low`: the alert fires below the line (payment success), otherwise above it (cancellation, complaints).
+    const values = rows.map(([, rate]) => pct(rate));
+    const bad = (v) => v !== null && threshold !== undefined && (low ? v < pct(threshold) : v > pct(threshold));
+    return chart(id, title, {
+      grid: { left: 48, right: 24, top: 24, bottom: 28 },
+      xAxis: { type: "category", data: rows.map(([name]) => name) },
+      yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
+      series: [{ type: "bar", name: title, barMaxWidth: 48, data: values.map((v) => ({ value: v, itemStyle: { color: bad(v) ? RED : GREEN } })),
+        label: { show: true, position: "top", formatter: (p) => (p.value === null ? "无数据" : `${p.value}%`) },
+        markLine: threshold === undefined ? undefined : alertLine(threshold, lineText) }],
+    }, caption);
+  }
+
   async function dashboard() {
-    const figures = await optional("metrics");
+    const [figures, gifts] = await Promise.all([optional("metrics"), optional("gifts")]);
     if (!figures) return [el("h2", {}, "经营概况"), notAvailable("经营数据")];
-    const cards = Object.entries(figures).map(([key, value]) => {
-      const title = label(key);
-      if (!value || typeof value !== "object") return panel(title, show(key, value));
-      const spans = Object.values(value);
-      if (!spans.length || !spans.every((v) => v && typeof v === "object" && !Array.isArray(v))) return panel(title, kv(value));
-      // week/month/quarter, hour/today: one row each
-      const rows = Object.entries(value).map(([span, figures]) => ({ period: L.values.period[span] || label(span), ...figures }));
-      const card = panel(title, table(rows, { columns: DASHBOARD_COLUMNS[key] ? ["period", ...DASHBOARD_COLUMNS[key]] : [] }));
-      card.classList.add("wide");
-      return card;
-    });
-    return [el("h2", {}, "经营概况"), el("div", { class: "cards", id: "metrics" }, cards)];
+    charts = [];
+    const periods = ["week", "month", "quarter"];
+    const gmv = figures.gmv || {};
+    const growth = (span) => (gmv[span] && gmv[span].growth !== null && gmv[span].growth !== undefined ? `${pct(gmv[span].growth)}%` : "无上期数据");
+    const gmvChart = chart("chart-gmv", "GMV（成交额）趋势与环比", {
+      legend: { data: ["本期", "上期同期"] },
+      grid: { left: 64, right: 24, top: 36, bottom: 28 },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "category", data: periods.map((span) => L.values.period[span]) },
+      yAxis: { type: "value", axisLabel: { formatter: "¥{value}" } },
+      series: [
+        { name: "本期", type: "bar", itemStyle: { color: GREEN }, data: periods.map((span) => toYuan((gmv[span] || {}).fen || 0)),
+          label: { show: true, position: "top", formatter: (p) => `环比 ${growth(periods[p.dataIndex])}` } },
+        { name: "上期同期", type: "bar", itemStyle: { color: GREY }, data: periods.map((span) => toYuan((gmv[span] || {}).previous_fen || 0)) },
+      ],
+    }, periods.map((span) => `${L.values.period[span]} ${yuan((gmv[span] || {}).fen || 0)}（上期同期 ${yuan((gmv[span] || {}).previous_fen || 0)}，环比 ${growth(span)}，退款 ${yuan((gmv[span] || {}).refunded_fen || 0)}）`).join("；"));
+    const aov = figures.average_order_value || {};
+    const base = toYuan(aov.baseline_fen || 0);
+    const band = aov.band || 0;
+    const aovChart = chart("chart-aov", "客单价与 ±" + Math.round(band * 100) + "% 波动范围", {
+      grid: { left: 64, right: 24, top: 24, bottom: 28 },
+      xAxis: { type: "category", data: ["前 28 天基线", "近 7 天"] },
+      yAxis: { type: "value", axisLabel: { formatter: "¥{value}" } },
+      series: [{ type: "bar", barMaxWidth: 56,
+        data: [{ value: base, itemStyle: { color: GREY } },
+          { value: toYuan(aov.fen || 0), itemStyle: { color: aov.within_band === false ? RED : GREEN } }],
+        label: { show: true, position: "top", formatter: "¥{c}" },
+        markArea: base ? { silent: true, itemStyle: { color: "rgba(26,173,25,.12)" },
+          data: [[{ yAxis: Math.round(base * (1 - band) * 100) / 100, name: "正常范围" }, { yAxis: Math.round(base * (1 + band) * 100) / 100 }]] } : undefined }],
+    }, base ? `近 7 天 ${yuan(aov.fen || 0)}，基线 ${yuan(aov.baseline_fen)}，正常范围 ${yuan(aov.baseline_fen * (1 - band))} – ${yuan(aov.baseline_fen * (1 + band))}${aov.within_band === false ? "，已超出范围" : ""}`
+      : "前 28 天没有支付订单，暂无基线：有订单后自动出现");
+    const funnel = figures.funnel || {};
+    const funnelChart = chart("chart-funnel", "转化漏斗（曝光 → 点击 → 支付）", {
+      tooltip: { trigger: "item" },
+      series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "8%", gap: 2,
+        label: { show: true, position: "inside", formatter: "{b} {c}" },
+        data: [{ name: "曝光", value: funnel.exposure || 0 }, { name: "点击", value: funnel.click || 0 }, { name: "支付", value: funnel.paid || 0 }] }],
+    }, `近 7 天：点击率 ${funnel.click_rate === null || funnel.click_rate === undefined ? "无数据" : pct(funnel.click_rate) + "%"}，支付率 ${funnel.pay_rate === null || funnel.pay_rate === undefined ? "无数据" : pct(funnel.pay_rate) + "%"}`);
+    const pay = figures.payment_success_rate || {};
+    const payThreshold = (pay.today || pay.hour || {}).threshold;
+    const payChart = rateChart("chart-payment", "支付成功率", [["近 1 小时", (pay.hour || {}).rate], ["今天", (pay.today || {}).rate]],
+      payThreshold, "告警线", `今天发起 ${(pay.today || {}).attempts || 0} 笔，支付 ${(pay.today || {}).paid || 0} 笔；低于告警线标红`, true);
+    const cancel = figures.cancellation_rate || {};
+    const cancelChart = rateChart("chart-cancel", "取消率", [[cancel.day || "今天", cancel.rate]], cancel.threshold, "告警线",
+      `${cancel.day || "今天"}下单 ${cancel.created || 0} 笔，取消 ${cancel.cancelled || 0} 笔；高于告警线时通知运营`);
+    const complaint = figures.complaint_rate || {};
+    const complaintChart = rateChart("chart-complaint", "投诉率（本周）", [["本周", complaint.rate]], undefined, "",
+      `本周投诉 ${complaint.complaints || 0} 起，支付订单 ${complaint.paid_orders || 0} 笔`);
+    const giftChart = gifts ? rateChart("chart-gift", "新人礼包领取率", [[`近 ${gifts.days || "全部"} 天`, gifts.claim_rate]], undefined, "",
+      `发放 ${gifts.issued || 0} 份，已领取 ${gifts.claimed || 0} 份，已过期 ${gifts.expired || 0} 份`) : null;
+    const wide = [gmvChart];
+    for (const card of wide) card.classList.add("wide");
+    return [el("h2", {}, "经营概况"), el("p", { class: "muted" }, `数据截至 ${shanghai(figures.as_of)}`),
+      el("div", { class: "cards", id: "metrics" }, gmvChart, aovChart, funnelChart, payChart, cancelChart, complaintChart, giftChart)];
+  }
+
+  // Draws the charts of the view just put on the page (ECharts needs the boxes laid out to size them).
+  function drawCharts() {
+    if (!window.echarts) return;
+    for (const [box, option] of charts) window.echarts.init(box, null, { renderer: "canvas" }).setOption({ animation: false, ...option });
+    charts = [];
   }
 
   async function orders(params) {
@@ -552,7 +633,9 @@
     document.body.dataset.ready = "false";
     try {
       const content = await view(params);
+      for (const box of main.querySelectorAll(".chart")) if (window.echarts) window.echarts.dispose(box);
       main.replaceChildren(...[content].flat(Infinity).filter(Boolean));
+      drawCharts();
     } catch (error) {
       main.replaceChildren(el("p", { class: "error" }, `加载失败：${error.message}`), problems(error) || "");
     } finally {

@@ -35,7 +35,10 @@ def _is_button(button: Any) -> bool:
 async def menu_view(request: web.Request) -> web.Response:
     app = request.config_dict
     published = await run_blocking(app, app[WECHAT].get_menu)
-    source, buttons = ("wechat", menu_buttons(published)) if published else ("config", [dict(b) for b in app[CONFIG].menu])
+    if published:
+        source, buttons = "wechat", menu_buttons(published)
+    else:
+        source, buttons = "config", [dict(button) for button in app[CONFIG].menu]
     body: dict[str, Any] = {"menu": {"button": buttons}, "source": source, "limits": LIMITS, "keys": MENU_KEYS}
     return web.json_response(body, dumps=lambda value: json.dumps(value, ensure_ascii=False))
 

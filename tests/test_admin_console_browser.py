@@ -4,6 +4,8 @@ every section loads without an error."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 from datetime import timedelta
 
@@ -16,6 +18,7 @@ from store.orders.checkout import SHIPPED, Order
 from tests.console_support import PASSWORD, USER, console_running, create_user, with_token
 from tests.logistics_support import START, paid_order
 from tests.order_support import BUYER, make_shop
+from tests.pay_support import pay_world
 from tests.test_preview_browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 
 async_api = pytest.importorskip("playwright.async_api", reason="the test extra (playwright) is not installed")
@@ -31,6 +34,11 @@ match = "contains"
 reply_mode = "all"
 reply = ["活动详情见图文", {type = "news", title = "双十一会场", description = "全场五折", url = "https://shop.example/1111"}]
 """
+CONFIG_MENU = (
+    {"name": "逛商城", "type": "click", "key": "BROWSE"},
+    {"name": "我的", "sub_button": [{"name": "我的订单", "type": "click", "key": "MY_ORDERS"},
+                                   {"name": "官网", "type": "view", "url": "https://shop.example/"}]},
+)  # fmt: skip
 HOSTILE = '连衣裙<img src=x onerror="window.__xss=1">'
 
 
@@ -163,3 +171,61 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
         assert Order.get(Order.order_no == order_no).status == SHIPPED
     finally:
         close_database()
+
+
+async def test_the_menu_editor_refuses_an_over_long_name_and_publishes_to_wechat(
+    migrated: Config, env: dict[str, str]
+) -> None:
+    need_chromium()
+    create_user(env)
+    config = dataclasses.replace(migrated, menu=CONFIG_MENU)
+    async with pay_world(config) as world, async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(15000)
+            expect.set_options(timeout=15000)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{world.shop_url}/admin/login")
+            await page.fill("input[name=username]", USER)
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("#login")
+            await page.wait_for_url("**/admin/")
+            await page.click("#nav a[data-view=menu]")
+            await page.wait_for_selector("body[data-view=menu][data-ready=true]")
+            assert world.sandbox.world.menu() is None
+            await expect(page.locator("main")).to_contain_text("公众号还没有菜单")
+            preview = page.locator("#menu-preview .phone-bar > .phone-button")
+            await expect(preview).to_have_count(len(CONFIG_MENU))
+            publish = page.locator("#menu-publish")
+            await expect(page.locator("#menu-summary")).to_have_text("检查通过，可以发布")
+            await expect(publish).to_be_enabled()
+
+            first = page.locator("#menu-editor fieldset[data-index='0'] > .row input[name=name]")
+            await first.fill("这是一个很长的菜单")  # 27 bytes: WeChat allows 16 on top
+            problem = page.locator("#menu-editor [data-problem='0::name']")
+            await expect(problem).to_contain_text("27 字节，超出微信上限 16 字节")
+            await expect(publish).to_be_disabled()
+            await expect(preview.first).to_contain_text("这是一个很长的菜单")
+
+            await first.fill("上新")
+            await expect(problem).to_have_text("")
+            await expect(publish).to_be_enabled()
+            await expect(preview.first).to_contain_text("上新")
+            page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await publish.click()
+            await expect(page.locator("#flash")).to_contain_text("菜单已发布")
+            published = world.sandbox.world.menu()
+            assert published is not None
+            assert [b["name"] for b in published["button"]] == ["上新"] + [b["name"] for b in CONFIG_MENU[1:]]
+            assert published["button"][0]["key"] == CONFIG_MENU[0]["key"]
+
+            await page.reload()
+            await page.wait_for_selector("body[data-view=menu][data-ready=true]")
+            await expect(page.locator("main")).to_contain_text("当前是公众号正在使用的菜单")
+            text = await page.locator("main").inner_text()
+            assert not ENGLISH_KEY.findall(text), ENGLISH_KEY.findall(text)
+            assert errors == []
+        finally:
+            await browser.close()

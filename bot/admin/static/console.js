@@ -615,9 +615,146 @@
       el("tr", {}, el("th", {}, "最久待发"), el("td", {}, age === null || age === undefined ? "没有待发消息" : `${Math.floor(age / 60)} 分钟`))));
   }
 
+  // ---- menu editor: WeChat's limits (from GET menu, bot.wechat.menu.LIMITS) checked as the operator types; the
+  // server checks again with the CLI's build_menu before menu/create. --------------------------------------------
+
+  const bytes = (text) => new TextEncoder().encode(text || "").length;
+
+  // Problems of one button, by field ("name", "key", "url", "sub"), in Chinese.
+  function menuProblems(button, top, limits, keys) {
+    const out = {};
+    const nameMax = top ? limits.top_name_bytes : limits.sub_name_bytes;
+    const size = bytes(button.name);
+    if (!size) out.name = "请填写名称";
+    else if (size > nameMax) out.name = `名称 ${size} 字节，超出微信上限 ${nameMax} 字节（一个汉字 3 字节）`;
+    const subs = button.sub_button || [];
+    if (top && subs.length) {
+      if (subs.length > limits.sub_buttons) out.sub = `子菜单最多 ${limits.sub_buttons} 个`;
+      return out;
+    }
+    if (limits.key_types.includes(button.type)) {
+      const n = bytes(button.key);
+      if (!n) out.key = "请选择或填写菜单键";
+      else if (n > limits.key_bytes) out.key = `菜单键 ${n} 字节，超出上限 ${limits.key_bytes} 字节`;
+      else if (!(button.key in keys)) out.keyNote = "机器人不认识这个键：粉丝点击后会收到默认回复";
+    } else if (limits.url_types.includes(button.type)) {
+      const n = bytes(button.url);
+      if (!/^https?:\/\//.test(button.url || "")) out.url = "请填写以 http:// 或 https:// 开头的网址";
+      else if (n > limits.url_bytes) out.url = `网址 ${n} 字节，超出上限 ${limits.url_bytes} 字节`;
+    }
+    return out;
+  }
+
+  async function menu() {
+    const data = await api("GET", "menu");
+    const { limits, keys } = data;
+    const buttons = JSON.parse(JSON.stringify(data.menu.button || []));
+    const editor = el("div", { class: "menu-editor", id: "menu-editor" });
+    const phone = el("div", { class: "phone", id: "menu-preview" });
+    const summary = el("p", { class: "muted", id: "menu-summary" });
+    const out = el("div", { class: "out" });
+    const publish = el("button", { type: "button", id: "menu-publish", onclick: async () => {
+      if (!confirm("发布后，粉丝重新进入公众号时会看到新菜单。确认发布？")) return;
+      out.replaceChildren();
+      try {
+        await act(publish, () => api("POST", "menu", { button: buttons }), (r) => `菜单已发布：${r.published} 个一级菜单`);
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+      check();
+    } }, "发布菜单");
+    const typeNames = L.values.menu_type;
+    const types = [...limits.key_types, ...limits.url_types].filter((t) => typeNames[t]);
+
+    // Re-checks every field and redraws the preview; inputs are kept (focus stays while typing).
+    function check() {
+      let count = 0;
+      for (const node of editor.querySelectorAll("[data-problem]")) {
+        const [i, j, field] = node.dataset.problem.split(":");
+        const top = j === "";
+        const button = top ? buttons[i] : buttons[i].sub_button[j];
+        const found = button ? menuProblems(button, top, limits, keys) : {};
+        node.textContent = found[field] || (field === "key" && found.keyNote) || "";
+        node.className = found[field] ? "problem" : "note";
+        if (found[field]) count += 1;
+      }
+      for (const node of editor.querySelectorAll("[data-bytes]")) {
+        const [i, j] = node.dataset.bytes.split(":");
+        const button = j === "" ? buttons[i] : buttons[i].sub_button[j];
+        node.textContent = `${bytes(button.name)}/${j === "" ? limits.top_name_bytes : limits.sub_name_bytes} 字节`;
+      }
+      if (!buttons.length) count += 1;
+      publish.disabled = count > 0;
+      summary.textContent = !buttons.length ? "至少需要一个一级菜单：点“添加一级菜单”"
+        : count ? `还有 ${count} 处需要修改，改好后才能发布` : "检查通过，可以发布";
+      phone.replaceChildren(el("div", { class: "phone-screen" }, el("div", { class: "phone-title" }, "公众号"),
+        el("div", { class: "phone-chat" }, el("span", { class: "muted" }, "菜单预览")),
+        el("div", { class: "phone-bar" }, buttons.map((button) => el("div", { class: "phone-button" },
+          (button.sub_button || []).length ? el("ul", { class: "phone-sub" }, button.sub_button.map((sub) => el("li", {}, sub.name || "（未命名）"))) : null,
+          el("span", {}, (button.sub_button || []).length ? "≡ " : "", button.name || "（未命名）"))))));
+    }
+
+    function field(button, name, i, j, attrs) {
+      return input(name, { value: button[name] || "", ...attrs, oninput: (event) => { button[name] = event.target.value; check(); } });
+    }
+
+    function action(button, i, j) {
+      const kind = select("type", typeNames, button.type || "click");
+      kind.querySelectorAll("option").forEach((option) => { if (!types.includes(option.value)) option.remove(); });
+      kind.addEventListener("change", () => {
+        button.type = kind.value;
+        if (limits.url_types.includes(kind.value)) delete button.key; else delete button.url;
+        draw();
+      });
+      const isUrl = limits.url_types.includes(button.type || "click");
+      if (!button.type) button.type = "click";
+      return el("span", { class: "row" }, "动作", kind,
+        isUrl ? ["网址", field(button, "url", i, j, { size: 36, placeholder: "https://" })]
+          : ["菜单键", field(button, "key", i, j, { list: "menu-keys", size: 14 })],
+        el("span", { "data-problem": `${i}:${j}:${isUrl ? "url" : "key"}` }));
+    }
+
+    function draw() {
+      const rows = buttons.map((button, i) => {
+        const subs = button.sub_button || [];
+        const head = el("div", { class: "row" }, `一级菜单 ${i + 1}`, field(button, "name", i, "", { size: 10 }),
+          el("span", { class: "muted", "data-bytes": `${i}:` }), el("span", { "data-problem": `${i}::name` }),
+          el("label", {}, el("input", { type: "checkbox", checked: subs.length > 0, onchange: (event) => {
+            if (event.target.checked) {
+              button.sub_button = [{ name: "", type: "click", key: "" }];
+              delete button.type; delete button.key; delete button.url;
+            } else {
+              delete button.sub_button;
+              button.type = "click";
+            }
+            draw();
+          } }), " 有子菜单"),
+          el("button", { type: "button", class: "danger", onclick: () => { buttons.splice(i, 1); draw(); } }, "删除"));
+        const body = subs.length ? el("ol", { class: "subs" }, subs.map((sub, j) => el("li", {},
+          el("div", { class: "row" }, "名称", field(sub, "name", i, j, { size: 14 }), el("span", { class: "muted", "data-bytes": `${i}:${j}` }),
+            el("span", { "data-problem": `${i}:${j}:name` }),
+            el("button", { type: "button", class: "danger", onclick: () => { subs.splice(j, 1); if (!subs.length) { delete button.sub_button; button.type = "click"; } draw(); } }, "删除")),
+          action(sub, i, j))),
+        subs.length < limits.sub_buttons ? el("li", { class: "add" }, el("button", { type: "button", class: "secondary",
+          onclick: () => { subs.push({ name: "", type: "click", key: "" }); draw(); } }, "添加子菜单")) : null,
+        el("span", { "data-problem": `${i}::sub` })) : action(button, i, "");
+        return el("fieldset", { class: "menu-button", "data-index": i }, head, body);
+      });
+      editor.replaceChildren(...rows, buttons.length < limits.buttons ? el("button", { type: "button", class: "secondary",
+        id: "menu-add", onclick: () => { buttons.push({ name: "", type: "click", key: "" }); draw(); } }, "添加一级菜单") : null,
+      el("datalist", { id: "menu-keys" }, Object.keys(keys).map((key) => el("option", { value: key }, L.values.menu_key[key] || ""))));
+      check();
+    }
+    draw();
+    const source = data.source === "wechat" ? "当前是公众号正在使用的菜单" : "公众号还没有菜单：下面是配置文件中的菜单，修改后发布";
+    return [el("h2", {}, "自定义菜单"),
+      el("p", { class: "muted" }, `${source}。最多 ${limits.buttons} 个一级菜单、每个最多 ${limits.sub_buttons} 个子菜单；一级菜单名称不超过 ${limits.top_name_bytes} 字节（约 5 个汉字），子菜单不超过 ${limits.sub_name_bytes} 字节。`),
+      el("div", { class: "menu-layout" }, panel("编辑", editor, summary, el("div", { class: "row" }, publish), out), panel("手机预览", phone))];
+  }
+
   // ---- routing ----------------------------------------------------------------------------------------------
 
-  const VIEWS = { dashboard, orders, products, keywords, "after-sales": afterSales, members, outbox };
+  const VIEWS = { dashboard, orders, products, keywords, "after-sales": afterSales, members, outbox, menu };
   const DETAILS = { order, product };
 
   async function route() {

@@ -166,8 +166,8 @@ async def test_payment_success_counts_the_orders_given_a_pay_link(world: PayWorl
     world.clock.set(at("2026-11-24", "10:00:00"))
     rates = (await metrics(world))["payment_success_rate"]
     assert rates == {
-        "hour": {"attempts": 3, "paid": 1, "pending": 1, "rate": 0.3333},
-        "today": {"attempts": 4, "paid": 2, "pending": 1, "rate": 0.5},
+        "hour": {"attempts": 3, "paid": 1, "pending": 1, "rate": 0.3333, "threshold": 0.9, "alert": True},
+        "today": {"attempts": 4, "paid": 2, "pending": 1, "rate": 0.5, "threshold": 0.9, "alert": True},
     }
 
 

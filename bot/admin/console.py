@@ -21,7 +21,12 @@ from bot.web.runtime import run_blocking
 from store.operators.users import authenticate
 
 STATIC = Path(__file__).parent / "static"
-ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+ASSETS = {
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+    "labels.json": "application/json",
+    "echarts.min.js": "text/javascript",  # Apache ECharts 6.1.0 (Apache-2.0), vendored: the console works offline
+}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

@@ -242,6 +242,7 @@ class ShopConfig:
     outbox_concurrency: int = field(default=200, metadata=_check(lambda v: 1 <= v <= 2000, "1..2000"))
     aov_band: float = field(default=0.15, metadata=_check(_fraction, "0..1"))
     cancellation_alert_rate: float = field(default=0.08, metadata=_check(_fraction, "0..1"))
+    payment_success_alert_rate: float = field(default=0.9, metadata=_check(_fraction, "0..1"))
     metrics_check_at: str = field(default="00:45", metadata=_check(_clock_time, "HH:MM, 00:00..23:59"))
     search_lexicon: str = ""  # operator synonyms/hypernyms TOML merged on the shipped lexicon; relative to config
 

@@ -30,6 +30,7 @@ log = logging.getLogger("wxshop.wechat")
 REFRESH_MARGIN_S = 300
 LOCK_TTL_MS = 15000
 WAIT_S = 15.0
+NO_MENU = 46003  # menu/get on an account without a custom menu
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
@@ -171,6 +172,16 @@ class WeChatGateway:
 
     def create_menu(self, menu: dict) -> None:
         self.client.menu.create(menu)
+
+    def get_menu(self) -> dict | None:
+        """The published menu (`{"button": [...]}`), or None when the account has none (46003)."""
+        try:
+            answer = self.client.get("menu/get")
+        except WeChatError as exc:
+            if exc.errcode == NO_MENU:
+                return None
+            raise
+        return answer.get("menu") or None
 
     def create_qrcode(self, payload: dict) -> dict:
         return self.client.qrcode.create(payload)

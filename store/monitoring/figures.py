@@ -51,6 +51,7 @@ class MetricRules:
 
     aov_band: float = 0.15
     cancellation_threshold: float = 0.08
+    payment_success_threshold: float = 0.9
     operators: tuple[str, ...] = ()
 
     @classmethod
@@ -58,6 +59,7 @@ class MetricRules:
         return cls(
             aov_band=float(shop.aov_band),
             cancellation_threshold=float(shop.cancellation_alert_rate),
+            payment_success_threshold=float(shop.payment_success_alert_rate),
             operators=tuple(shop.operator_openids),
         )
 
@@ -241,8 +243,8 @@ def _funnel_by_product(span: Span) -> list[dict[str, Any]]:
 # ---- payment success, cancellation, complaints ---------------------------------------------------------------------
 
 
-def payment_success(now: datetime) -> dict[str, dict[str, Any]]:
-    """The last hour and today so far: orders created, paid, still payable."""
+def payment_success(now: datetime, threshold: float = 0.9) -> dict[str, dict[str, Any]]:
+    """The last hour and today so far: orders created, paid, still payable; `alert` when paid/created < threshold."""
     spans = {"hour": Span(now - timedelta(hours=1), now), "today": Span(midnight(local_day(now)), now)}
     payable = (Order.status == UNPAID) & (Order.expires_at > now)
     terms: list[tuple[Span, peewee.Node | int]] = []
@@ -253,7 +255,9 @@ def payment_success(now: datetime) -> dict[str, dict[str, Any]]:
     out = {}
     for i, name in enumerate(spans):
         attempts, paid, pending = sums[3 * i : 3 * i + 3]
-        out[name] = {"attempts": attempts, "paid": paid, "pending": pending, "rate": ratio(paid, attempts)}
+        rate = ratio(paid, attempts)
+        out[name] = {"attempts": attempts, "paid": paid, "pending": pending, "rate": rate, "threshold": threshold,
+                     "alert": rate is not None and paid < threshold * attempts}  # fmt: skip
     return out
 
 
@@ -317,7 +321,7 @@ def snapshot(now: datetime, rules: MetricRules, *, day: date | None = None, funn
         "gmv": gmv(now),
         "average_order_value": average_order_value(now, rules.aov_band).as_dict(),
         "funnel": funnel(now, funnel_days, by_product),
-        "payment_success_rate": payment_success(now),
+        "payment_success_rate": payment_success(now, rules.payment_success_threshold),
         "cancellation_rate": cancellation(day or local_day(now), rules.cancellation_threshold).as_dict(),
         "complaint_rate": complaints(now),
     }

@@ -7,37 +7,10 @@
   const state = { csrf: null, user: null };
   const main = document.getElementById("main");
 
-  const LABELS = {
-    order_no: "订单号", status: "状态码", status_label: "状态", title: "标题", openid: "openid",
-    payable_fen: "实付", subtotal_fen: "商品合计", discount_fen: "优惠", refunded_fen: "已退款", points_fen: "积分抵扣",
-    points_used: "所用积分", created_at: "创建时间", paid_at: "支付时间", expires_at: "过期时间",
-    cancelled_at: "取消时间", cancel_reason: "取消原因", tier: "会员等级", transaction_id: "微信支付单号",
-    spu: "SPU", sku: "SKU", spec: "规格", category: "类目", price_fen: "价格", stock: "库存", stock_alert: "预警库存",
-    on_sale: "在售", tags: "标签", virtual: "虚拟商品", commission_bp: "佣金(基点)",
-    name: "名称", keywords: "关键词", match: "匹配", priority: "优先级", enabled: "启用", reply_mode: "回复方式",
-    reply: "回复", starts: "开始", ends: "结束", case_no: "售后单号", kind: "类型", kind_label: "类型",
-    reason: "原因", amount_fen: "金额", note: "备注", due_at: "应处理时间", overdue: "已超时", scene: "场景值",
-    purpose: "用途", referrer: "推荐人", url: "链接", quantity: "数量", unit_price_fen: "单价", paid_fen: "实付",
-    fen: "金额", previous_fen: "上期", growth: "增长", net_fen: "净额", baseline_fen: "基线", band: "波动范围",
-    within_band: "在范围内", exposure: "曝光", click: "点击", paid: "支付", click_rate: "点击率", pay_rate: "支付率",
-    attempts: "发起", rate: "比率", day: "日期", cancelled: "取消", threshold: "阈值", alert: "告警",
-    complaints: "投诉", paid_orders: "支付订单", week: "本周", month: "本月", quarter: "本季度", hour: "近1小时",
-    today: "今天", period: "时段", as_of: "截至", since: "起", until: "止", orders: "订单数", created: "下单",
-    by_reason: "取消原因", week_start: "周起始", id: "ID", channel: "渠道", sent_at: "发送时间", delivery_status: "送达状态",
-    carrier: "快递公司", carrier_name: "快递公司", tracking_no: "运单号",
-  };
-  const SECTION_LABELS = {
-    gmv: "GMV", average_order_value: "客单价", funnel: "转化漏斗", payment_success_rate: "支付成功率",
-    cancellation_rate: "取消率", complaint_rate: "投诉率",
-  };
-  const DASHBOARD_COLUMNS = {
-    gmv: ["fen", "previous_fen", "growth", "refunded_fen", "net_fen"],
-    payment_success_rate: ["attempts", "paid", "rate"],
-  };
-  const ORDER_STATUSES = { "": "全部", unpaid: "待支付", paid: "待发货", shipped: "已发货", completed: "已完成",
-    cancelled: "已取消", refunding: "退款中", refunded: "已退款", partially_refunded: "部分退款" };
-  const CARRIERS = { yuantong: "圆通速递", zhongtong: "中通快递", shunfeng: "顺丰速运", yunda: "韵达快递",
-    shentong: "申通快递", jd: "京东物流", ems: "EMS", jtexpress: "极兔速递", youzhengguonei: "邮政快递包裹" };
+  // Every word the page shows for a key or a code comes from one table, labels.json (loaded before the first view).
+  let L = { fields: {}, sections: {}, values: {}, value_keys: {}, carriers: {} };
+  const TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
 
   // ---- building blocks --------------------------------------------------------------------------------------
 
@@ -88,7 +61,7 @@
     const box = document.getElementById("flash");
     const note = el("div", { class: bad ? "bad" : "" }, message);
     box.replaceChildren(note);
-    setTimeout(() => { if (note.parentNode === box) note.remove(); }, 6000);
+    setTimeout(() => { if (note.parentNode === box) note.remove(); }, bad ? 12000 : 6000);
   }
 
   function problems(error) {
@@ -104,11 +77,19 @@
       return result;
     } catch (error) {
       const count = (error.problems || []).length;
-      flash(`${error.message}${count ? `（${count} 个问题，见下方）` : ""}`, true);
+      flash(count ? `操作未完成：发现 ${count} 个问题，见下方列表，改正后再试` : `操作未完成：${failure(error)}`, true);
       throw error;
     } finally {
       if (button) button.disabled = false;
     }
+  }
+
+  // The server's errors are for API clients (English); the page says in Chinese what happened.
+  function failure(error) {
+    const byStatus = { 400: "提交的内容有误", 403: "没有权限或页面已过期，请刷新", 404: "找不到这条记录",
+      409: "当前状态不允许这个操作", 429: "操作太频繁，请稍后再试", 502: "微信接口暂时不可用，请稍后再试" };
+    if (/[\u4e00-\u9fff]/.test(error.message)) return error.message;
+    return byStatus[error.status] || (error.status >= 500 ? "服务器出错，请稍后再试" : "请求失败");
   }
 
   function yuan(fen) {
@@ -125,7 +106,7 @@
 
   const isMoney = (key) => key === "fen" || key.endsWith("_fen") || key === "total_fee";
   const isRatio = (key) => key === "growth" || key === "band" || key === "threshold" || key.endsWith("rate");
-  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$/;
+  const ISO = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$/;
 
   function show(key, value) {
     if (value === null || value === undefined) return "";
@@ -135,21 +116,54 @@
     }
     if (isRatio(key) && typeof value === "number") return `${(value * 100).toFixed(2)}%`;
     if (typeof value === "boolean") return value ? "是" : "否";
-    if (typeof value === "string" && ISO.test(value)) return value.slice(0, 16).replace("T", " ");
+    if (typeof value === "string" && ISO.test(value)) return shanghai(value);
+    const codes = L.value_keys[key] && L.values[L.value_keys[key]];
+    if (codes && typeof value === "string" && codes[value]) return codes[value];
+    if (key === "carrier" && L.carriers[value]) return L.carriers[value];
+    if (key === "reply" && Array.isArray(value)) return replies(value);
     if (Array.isArray(value) && value.every((v) => typeof v !== "object" || v === null)) return value.join("、");
-    if (typeof value === "object") return JSON.stringify(value);
+    if (Array.isArray(value)) return value.map((item) => (item && typeof item === "object" ? kv(item) : show(key, item)));
+    if (typeof value === "object") return kv(value);
     return String(value);
   }
 
-  const label = (key) => LABELS[key] || key;
+  // An ISO time as Asia/Shanghai to the minute ("2026-12-04 09:30"); a time without offset is already local.
+  function shanghai(text) {
+    if (!/([+-]\d\d:\d\d|Z)$/.test(text)) return text.slice(0, 16).replace("T", " ");
+    const parts = Object.fromEntries(TIME.formatToParts(new Date(text.replace(" ", "T"))).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour === "24" ? "00" : parts.hour}:${parts.minute}`;
+  }
+
+  // Keyword replies as the follower sees them: text bubbles, news cards (title, description, image), product and
+  // coupon cards.
+  function replies(items) {
+    return el("div", { class: "replies" }, items.map((raw) => {
+      const item = typeof raw === "string" ? { type: "text", content: raw } : raw || {};
+      const kind = L.values.reply_type[item.type || "text"] || "回复";
+      if ((item.type || "text") === "text") return el("div", { class: "reply text", title: kind }, item.content);
+      if (item.type === "news") {
+        return el("div", { class: "reply news", title: kind },
+          item.image ? el("img", { src: /^https?:|^\/|^data:/.test(item.image) ? item.image : null, alt: item.title }) : null,
+          el("div", {}, el("strong", {}, item.title), item.description ? el("p", {}, item.description) : null,
+            el("span", { class: "muted" }, item.url)));
+      }
+      if (item.type === "image") return el("div", { class: "reply image", title: kind }, el("img", { src: item.url, alt: kind }));
+      const what = item.spu || item.code || "";
+      return el("div", { class: `reply card ${item.type}` }, el("span", { class: "tag" }, kind), " ", what);
+    }));
+  }
+
+  const label = (key) => L.fields[key] || L.sections[key] || key;
 
   // A table of `rows` (objects): `columns` first, the other fields behind 全部字段; `actions(row)` gives buttons.
-  function table(rows, { columns = [], actions, rowKey } = {}) {
+  // `empty` says what to do when there is nothing to show; `values` maps a column to its code table in labels.json.
+  function table(rows, { columns = [], actions, rowKey, empty, values = {} } = {}) {
     const wrap = el("div", { class: "table-wrap" });
     if (!rows.length) {
-      wrap.append(el("p", { class: "muted" }, "没有数据"));
+      wrap.append(el("p", { class: "muted empty" }, empty || "暂无数据"));
       return wrap;
     }
+    const cell = (key, value) => (values[key] && L.values[values[key]][value]) || show(key, value);
     const all = [];
     for (const row of rows) for (const key of Object.keys(row)) if (!all.includes(key)) all.push(key);
     const preferred = columns.filter((key) => all.includes(key));
@@ -160,7 +174,7 @@
       const keys = showAll ? preferred.concat(all.filter((key) => !preferred.includes(key))) : preferred;
       const head = el("tr", {}, keys.map((key) => el("th", { title: key }, label(key))), actions ? el("th", {}, "操作") : null);
       const body = rows.map((row) => el("tr", { "data-key": rowKey ? row[rowKey] : null },
-        keys.map((key) => el("td", { class: typeof row[key] === "object" || key === "reply" ? "wrap" : null }, show(key, row[key]))),
+        keys.map((key) => el("td", { class: typeof row[key] === "object" || key === "reply" ? "wrap" : null }, cell(key, row[key]))),
         actions ? el("td", {}, actions(row)) : null));
       holder.replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, body)));
     };
@@ -175,8 +189,7 @@
   // Key → value rows of an object; nested objects become nested tables.
   function kv(object, skip = []) {
     const rows = Object.entries(object || {}).filter(([key]) => !skip.includes(key)).map(([key, value]) =>
-      el("tr", {}, el("th", { title: key }, label(key)),
-        el("td", {}, value && typeof value === "object" && !Array.isArray(value) ? kv(value) : show(key, value))));
+      el("tr", {}, el("th", { title: key }, label(key)), el("td", {}, show(key, value))));
     return el("table", { class: "kv" }, el("tbody", {}, rows));
   }
 
@@ -185,7 +198,7 @@
   }
 
   function notAvailable(what) {
-    return panel(what, el("p", { class: "muted not-available" }, "not available（该功能尚未在服务器上启用）"));
+    return panel(what, el("p", { class: "muted not-available" }, "该功能尚未在服务器上启用，请升级服务端后刷新本页"));
   }
 
   // Loads `path`; a 404 means the server does not have that API yet.
@@ -214,21 +227,106 @@
 
   // ---- views ------------------------------------------------------------------------------------------------
 
+  // ---- dashboard: charts drawn by the vendored ECharts (static/echarts.min.js, window.echarts) --------------
+
+  const pct = (rate) => (rate === null || rate === undefined ? null : Math.round(rate * 10000) / 100);
+  const toYuan = (fen) => Math.round(fen) / 100;
+  const GREEN = "#1aad19";
+  const GREY = "#b5bcc4";
+  const RED = "#c0392b";
+
+  // A chart panel: the option is built from the figures, the caption says the same in words for the exact values.
+  function chart(id, title, option, caption) {
+    const box = el("div", { class: "chart", id });
+    const card = panel(title, box, caption ? el("p", { class: "muted caption" }, caption) : null);
+    charts.push([box, option]);
+    return card;
+  }
+  let charts = [];
+
+  function alertLine(rate, text) {
+    return { symbol: "none", silent: true, lineStyle: { color: RED, type: "dashed" },
+      label: { formatter: `${text} ${pct(rate)}%`, position: "insideEndTop", color: RED }, data: [{ yAxis: pct(rate) }] };
+  }
+
+  function rateChart(id, title, rows, threshold, lineText, caption, low) {
+    // `low`: the alert fires below the line (payment success), otherwise above it (cancellation, complaints).
+    const values = rows.map(([, rate]) => pct(rate));
+    const bad = (v) => v !== null && threshold !== undefined && (low ? v < pct(threshold) : v > pct(threshold));
+    return chart(id, title, {
+      grid: { left: 48, right: 24, top: 24, bottom: 28 },
+      xAxis: { type: "category", data: rows.map(([name]) => name) },
+      yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
+      series: [{ type: "bar", name: title, barMaxWidth: 48, data: values.map((v) => ({ value: v, itemStyle: { color: bad(v) ? RED : GREEN } })),
+        label: { show: true, position: "top", formatter: (p) => (p.value === null ? "无数据" : `${p.value}%`) },
+        markLine: threshold === undefined ? undefined : alertLine(threshold, lineText) }],
+    }, caption);
+  }
+
   async function dashboard() {
-    const figures = await optional("metrics");
+    const [figures, gifts] = await Promise.all([optional("metrics"), optional("gifts")]);
     if (!figures) return [el("h2", {}, "经营概况"), notAvailable("经营数据")];
-    const cards = Object.entries(figures).map(([key, value]) => {
-      const title = SECTION_LABELS[key] || label(key);
-      if (!value || typeof value !== "object") return panel(title, show(key, value));
-      const spans = Object.values(value);
-      if (!spans.length || !spans.every((v) => v && typeof v === "object" && !Array.isArray(v))) return panel(title, kv(value));
-      // week/month/quarter, hour/today: one row each
-      const rows = Object.entries(value).map(([span, figures]) => ({ period: label(span), ...figures }));
-      const card = panel(title, table(rows, { columns: DASHBOARD_COLUMNS[key] ? ["period", ...DASHBOARD_COLUMNS[key]] : [] }));
-      card.classList.add("wide");
-      return card;
-    });
-    return [el("h2", {}, "经营概况"), el("div", { class: "cards", id: "metrics" }, cards)];
+    charts = [];
+    const periods = ["week", "month", "quarter"];
+    const gmv = figures.gmv || {};
+    const growth = (span) => (gmv[span] && gmv[span].growth !== null && gmv[span].growth !== undefined ? `${pct(gmv[span].growth)}%` : "无上期数据");
+    const gmvChart = chart("chart-gmv", "GMV（成交额）趋势与环比", {
+      legend: { data: ["本期", "上期同期"] },
+      grid: { left: 64, right: 24, top: 36, bottom: 28 },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "category", data: periods.map((span) => L.values.period[span]) },
+      yAxis: { type: "value", axisLabel: { formatter: "¥{value}" } },
+      series: [
+        { name: "本期", type: "bar", itemStyle: { color: GREEN }, data: periods.map((span) => toYuan((gmv[span] || {}).fen || 0)),
+          label: { show: true, position: "top", formatter: (p) => `环比 ${growth(periods[p.dataIndex])}` } },
+        { name: "上期同期", type: "bar", itemStyle: { color: GREY }, data: periods.map((span) => toYuan((gmv[span] || {}).previous_fen || 0)) },
+      ],
+    }, periods.map((span) => `${L.values.period[span]} ${yuan((gmv[span] || {}).fen || 0)}（上期同期 ${yuan((gmv[span] || {}).previous_fen || 0)}，环比 ${growth(span)}，退款 ${yuan((gmv[span] || {}).refunded_fen || 0)}）`).join("；"));
+    const aov = figures.average_order_value || {};
+    const base = toYuan(aov.baseline_fen || 0);
+    const band = aov.band || 0;
+    const aovChart = chart("chart-aov", "客单价与 ±" + Math.round(band * 100) + "% 波动范围", {
+      grid: { left: 64, right: 24, top: 24, bottom: 28 },
+      xAxis: { type: "category", data: ["前 28 天基线", "近 7 天"] },
+      yAxis: { type: "value", axisLabel: { formatter: "¥{value}" } },
+      series: [{ type: "bar", barMaxWidth: 56,
+        data: [{ value: base, itemStyle: { color: GREY } },
+          { value: toYuan(aov.fen || 0), itemStyle: { color: aov.within_band === false ? RED : GREEN } }],
+        label: { show: true, position: "top", formatter: "¥{c}" },
+        markArea: base ? { silent: true, itemStyle: { color: "rgba(26,173,25,.12)" },
+          data: [[{ yAxis: Math.round(base * (1 - band) * 100) / 100, name: "正常范围" }, { yAxis: Math.round(base * (1 + band) * 100) / 100 }]] } : undefined }],
+    }, base ? `近 7 天 ${yuan(aov.fen || 0)}，基线 ${yuan(aov.baseline_fen)}，正常范围 ${yuan(aov.baseline_fen * (1 - band))} – ${yuan(aov.baseline_fen * (1 + band))}${aov.within_band === false ? "，已超出范围" : ""}`
+      : "前 28 天没有支付订单，暂无基线：有订单后自动出现");
+    const funnel = figures.funnel || {};
+    const funnelChart = chart("chart-funnel", "转化漏斗（曝光 → 点击 → 支付）", {
+      tooltip: { trigger: "item" },
+      series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "8%", gap: 2,
+        label: { show: true, position: "inside", formatter: "{b} {c}" },
+        data: [{ name: "曝光", value: funnel.exposure || 0 }, { name: "点击", value: funnel.click || 0 }, { name: "支付", value: funnel.paid || 0 }] }],
+    }, `近 7 天：点击率 ${funnel.click_rate === null || funnel.click_rate === undefined ? "无数据" : pct(funnel.click_rate) + "%"}，支付率 ${funnel.pay_rate === null || funnel.pay_rate === undefined ? "无数据" : pct(funnel.pay_rate) + "%"}`);
+    const pay = figures.payment_success_rate || {};
+    const payThreshold = (pay.today || pay.hour || {}).threshold;
+    const payChart = rateChart("chart-payment", "支付成功率", [["近 1 小时", (pay.hour || {}).rate], ["今天", (pay.today || {}).rate]],
+      payThreshold, "告警线", `今天发起 ${(pay.today || {}).attempts || 0} 笔，支付 ${(pay.today || {}).paid || 0} 笔；低于告警线标红`, true);
+    const cancel = figures.cancellation_rate || {};
+    const cancelChart = rateChart("chart-cancel", "取消率", [[cancel.day || "今天", cancel.rate]], cancel.threshold, "告警线",
+      `${cancel.day || "今天"}下单 ${cancel.created || 0} 笔，取消 ${cancel.cancelled || 0} 笔；高于告警线时通知运营`);
+    const complaint = figures.complaint_rate || {};
+    const complaintChart = rateChart("chart-complaint", "投诉率（本周）", [["本周", complaint.rate]], undefined, "",
+      `本周投诉 ${complaint.complaints || 0} 起，支付订单 ${complaint.paid_orders || 0} 笔`);
+    const giftChart = gifts ? rateChart("chart-gift", "新人礼包领取率", [[`近 ${gifts.days || "全部"} 天`, gifts.claim_rate]], undefined, "",
+      `发放 ${gifts.issued || 0} 份，已领取 ${gifts.claimed || 0} 份，已过期 ${gifts.expired || 0} 份`) : null;
+    const wide = [gmvChart];
+    for (const card of wide) card.classList.add("wide");
+    return [el("h2", {}, "经营概况"), el("p", { class: "muted" }, `数据截至 ${shanghai(figures.as_of)}`),
+      el("div", { class: "cards", id: "metrics" }, gmvChart, aovChart, funnelChart, payChart, cancelChart, complaintChart, giftChart)];
+  }
+
+  // Draws the charts of the view just put on the page (ECharts needs the boxes laid out to size them).
+  function drawCharts() {
+    if (!window.echarts) return;
+    for (const [box, option] of charts) window.echarts.init(box, null, { renderer: "canvas" }).setOption({ animation: false, ...option });
+    charts = [];
   }
 
   async function orders(params) {
@@ -242,6 +340,7 @@
         rowKey: "order_no",
         columns: ["order_no", "status_label", "title", "payable_fen", "refunded_fen", "openid", "created_at", "paid_at"],
         actions: (row) => el("a", { href: `#order/${encodeURIComponent(row.order_no)}` }, "详情"),
+        empty: before ? "没有更早的订单" : "没有符合条件的订单：换个状态筛选，或等待粉丝下单",
       }));
       before = page.next_before_id;
       more.hidden = !before;
@@ -249,7 +348,7 @@
     const form = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#orders${query({ status: form.status.value, openid: form.openid.value.trim() })}`;
-    } }, "状态", select("status", ORDER_STATUSES, filters.status), "openid",
+    } }, "状态", select("status", L.values.order_status, filters.status), "粉丝 openid",
     input("openid", { value: filters.openid, placeholder: "买家 openid" }), el("button", {}, "筛选"));
     await load();
     return [el("h2", {}, "订单"), form, list, el("div", { class: "pager" }, more)];
@@ -265,7 +364,7 @@
         { carrier: ship.carrier.value.trim(), tracking_no: ship.tracking_no.value.trim() }), "已发货");
       reload();
     } }, "快递公司", input("carrier", { list: "carriers", value: "yuantong", required: true, size: 12 }),
-    el("datalist", { id: "carriers" }, Object.entries(CARRIERS).map(([code, name]) => el("option", { value: code }, name))),
+    el("datalist", { id: "carriers" }, Object.entries(L.carriers).map(([code, name]) => el("option", { value: code }, name))),
     "运单号", input("tracking_no", { required: true, placeholder: "YT1234567890" }), el("button", {}, "发货"));
     const refund = el("form", { class: "inline", id: "refund-form", onsubmit: async (event) => {
       event.preventDefault();
@@ -282,14 +381,14 @@
     el("button", { class: "danger" }, "退款"));
     return [
       el("h2", {}, el("a", { href: "#orders" }, "订单"), " / ", orderNo),
-      panel("订单", kv(detail, ["lines", "payments", "refunds", "pricing", "shipping"])),
+      panel("订单", kv(detail, ["lines", "payments", "refunds", "pricing", "shipping", "status"])),
       panel("商品", table(detail.lines, { columns: ["sku_code", "title", "spec", "quantity", "unit_price_fen", "subtotal_fen", "paid_fen"] })),
       detail.shipping ? panel("收货信息", kv(detail.shipping)) : null,
       panel("价格说明", el("ul", {}, (detail.pricing || []).map((line) => el("li", {}, line)))),
-      panel("物流", tracking ? kv(tracking, ["trace"]) : el("p", { class: "muted" }, "未发货"),
-        tracking && tracking.trace ? table(tracking.trace) : null, tracking ? null : ship),
-      panel("支付", table(detail.payments)),
-      panel("退款", table(detail.refunds), refund),
+      panel("物流", tracking ? kv(tracking, ["trace", "carrier", "order_no", "openid"]) : el("p", { class: "muted" }, "尚未发货：填写快递公司和运单号后点“发货”"),
+        tracking && tracking.trace ? table(tracking.trace, { empty: "还没有物流轨迹：包裹揽收后会自动更新" }) : null, tracking ? null : ship),
+      panel("支付", table(detail.payments, { empty: "还没有支付记录" })),
+      panel("退款", table(detail.refunds, { empty: "没有退款；需要退款时在下方填写金额和原因" }), refund),
     ];
   }
 
@@ -315,6 +414,7 @@
     return [
       el("h2", {}, "商品"), panel(null, upload),
       table(list.products, { rowKey: "spu", columns: ["spu", "title", "category", "price_fen", "stock", "on_sale"],
+        empty: "还没有商品：在上方选择商品 CSV 文件后点“导入”",
         actions: (row) => el("a", { href: `#product/${encodeURIComponent(row.spu)}` }, "SKU 与库存") }),
       el("div", { class: "pager" }, page > 1 ? el("a", { href: `#products${query({ page: page - 1 })}` }, "上一页") : null,
         `第 ${page} / ${pages} 页，共 ${list.total} 个商品`,
@@ -368,7 +468,7 @@
     const tester = el("form", { class: "inline", onsubmit: async (event) => {
       event.preventDefault();
       const answer = await act(tester.querySelector("button"), () => api("GET", `keywords/test${query({ text: tester.text.value })}`));
-      result.replaceChildren(answer.rule ? kv(answer.rule) : el("p", { class: "muted" }, "没有规则命中（由对话引擎的内置意图和兜底回复处理）"),
+      result.replaceChildren(answer.rule ? kv(answer.rule, ["id"]) : el("p", { class: "muted" }, "没有规则命中（由对话引擎的内置意图和兜底回复处理）"),
         answer.conflicts.length ? el("ul", { class: "problems" }, answer.conflicts.map((c) => el("li", {}, c))) : null);
     } }, input("text", { placeholder: "粉丝发来的文字", required: true, size: 30 }), el("button", {}, "测试"));
     const standing = Object.fromEntries(Object.entries(rules).filter(([key]) => key.endsWith("_reply")));
@@ -377,6 +477,7 @@
       panel("测试一句话", tester, result),
       panel(`规则（版本 ${rules.version}）`, table(rules.rules, {
         rowKey: "name", columns: ["name", "keywords", "match", "priority", "enabled", "reply_mode", "reply", "starts", "ends"],
+        empty: "还没有关键词规则：在下方粘贴或选择 TOML 规则文件后点“导入”",
         actions: (row) => el("button", { type: "button", class: "danger", onclick: async (event) => {
           if (!confirm(`删除规则「${row.name}」？`)) return;
           await act(event.target, () => api("DELETE", `keywords/${encodeURIComponent(row.name)}`), "已删除");
@@ -395,8 +496,7 @@
     const form = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#after-sales${query({ status: form.status.value })}`;
-    } }, "状态", select("status", { "": "全部", open: "待处理", refunding: "退款中", refunded: "已退款", approved: "已通过",
-      refused: "未通过", refund_failed: "退款异常" }, filters.status), el("button", {}, "筛选"));
+    } }, "状态", select("status", L.values.ticket_status, filters.status), el("button", {}, "筛选"));
     const open = (ticket, approve) => {
       const path = `after-sales/${encodeURIComponent(ticket.case_no)}/${approve ? "approve" : "refuse"}`;
       const box = el("form", { class: "inline", onsubmit: async (event) => {
@@ -424,6 +524,7 @@
       table(list.tickets, {
         rowKey: "case_no",
         columns: ["case_no", "kind_label", "status_label", "order_no", "amount_fen", "reason", "created_at", "due_at", "overdue"],
+        empty: "没有售后单：粉丝在对话中申请退货、退款或投诉后会出现在这里",
         actions: (row) => row.status === "open" ? [
           el("button", { type: "button", onclick: () => open(row, true) }, "同意"), " ",
           el("button", { type: "button", class: "danger", onclick: () => open(row, false) }, "拒绝"),
@@ -437,15 +538,15 @@
     const lookup = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#members${query({ openid: lookup.openid.value.trim() })}`;
-    } }, "openid", input("openid", { value: openid, required: true, size: 32 }), el("button", {}, "查询"));
+    } }, "粉丝 openid", input("openid", { value: openid, required: true, size: 32 }), el("button", {}, "查询"));
     let found = null;
     if (openid) {
       try {
         const member = await api("GET", `members/${encodeURIComponent(openid)}`);
-        found = [panel("会员", kv(member, ["coupons"])), panel("优惠券", table(member.coupons))];
+        found = [panel("会员", kv(member, ["coupons"])), panel("优惠券", table(member.coupons, { values: { status: "coupon_status" }, empty: "这位会员还没有优惠券" }))];
       } catch (error) {
         if (error.status !== 404) throw error;
-        found = el("p", { class: "muted" }, "没有这个会员或粉丝");
+        found = el("p", { class: "muted empty" }, "没有这个会员或粉丝：检查 openid 是否完整（在订单详情里可以复制）");
       }
     }
     const [codes, gifts] = await Promise.all([api("GET", "qrcodes"), optional("gifts")]);
@@ -468,7 +569,8 @@
     return [
       el("h2", {}, "会员"), panel("查询会员", lookup), found,
       gifts ? panel("新人礼包", kv(gifts)) : null,
-      panel("渠道与推荐二维码", table(codes.qrcodes, { rowKey: "scene" }), create),
+      panel("渠道与推荐二维码", table(codes.qrcodes, { rowKey: "scene", columns: ["scene", "purpose", "name", "referrer", "permanent", "expires_at", "created_at", "url"],
+        empty: "还没有二维码：在下方填写名称后点“创建”" }), create),
     ];
   }
 
@@ -480,22 +582,25 @@
     const form = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       location.hash = `#outbox${query({ status: form.status.value.trim(), kind: form.kind.value.trim(), openid: form.openid.value.trim() })}`;
-    } }, "状态", input("status", { value: filters.status, size: 10 }), "类型", input("kind", { value: filters.kind, size: 12 }),
-    "openid", input("openid", { value: filters.openid }), el("button", {}, "筛选"));
+    } }, "状态", select("status", L.values.notice_status, filters.status), "类型", select("kind", L.values.notice_kind, filters.kind),
+    "粉丝 openid", input("openid", { value: filters.openid }), el("button", {}, "筛选"));
     const pages = Math.max(1, Math.ceil((list.total || 0) / (list.per_page || 50)));
     const to = (n) => `#outbox${query({ ...filters, page: n })}`;
     const doubt = stats ? stats.in_doubt || 0 : 0;
     // in doubt: nobody knows whether the follower got it; queueing it again may deliver it twice
     const inDoubt = el("p", { class: doubt ? "in-doubt warn" : "in-doubt muted" },
-      `待确认（in doubt）：${doubt} 条`, doubt ? " — " : null,
+      `待确认：${doubt} 条`, doubt ? " — " : null,
       doubt ? el("a", { href: `#outbox${query({ status: "in_doubt" })}` }, "查看") : null,
       doubt ? "（先向顾客确认是否已收到，再决定是否重发）" : null);
     return [
-      el("h2", {}, "消息队列"), inDoubt, stats ? panel("统计", kv(stats)) : null, form,
+      el("h2", {}, "消息队列"), inDoubt, stats ? panel("统计", outboxStats(stats)) : null, form,
       table(list.items, {
         rowKey: "id",
         columns: ["id", "openid", "kind", "priority", "status", "channel", "reason", "attempts", "created_at", "sent_at", "delivery_status"],
-        actions: (row) => ["failed", "dropped", "in_doubt"].includes(row.status) ? el("button", { type: "button", class: "secondary", onclick: async (event) => {
+        values: { status: "notice_status" },
+        empty: "没有符合条件的消息：下单、发货等事件会在这里排队发送",
+        // Only a notice that did not go out, or may not have, can be queued again; one sent shows no button.
+        actions: (row) => !["failed", "dropped", "in_doubt"].includes(row.status) ? null : el("button", { type: "button", class: "secondary", onclick: async (event) => {
           if (row.status === "in_doubt" && !window.confirm(`消息 ${row.id} 可能已送达，重发可能让顾客收到两次。确认重发？`)) return;
           await act(event.target, () => api("POST", `outbox/${encodeURIComponent(row.id)}/retry`), `消息 ${row.id} 已重新排队`);
           route();
@@ -506,9 +611,157 @@
     ];
   }
 
+  function outboxStats(stats) {
+    const counts = (codes, object) => Object.entries(object || {}).map(([code, n]) => `${codes[code] || label(code)} ${n}`).join("，");
+    const quota = stats.template_quota || {};
+    const age = stats.oldest_pending_age_s;
+    return el("table", { class: "kv" }, el("tbody", {},
+      el("tr", {}, el("th", {}, "按状态"), el("td", {}, counts(L.values.notice_status, stats.by_status) || "暂无")),
+      el("tr", {}, el("th", {}, "按渠道"), el("td", {}, counts(L.values.channel, stats.by_channel) || "暂无")),
+      el("tr", {}, el("th", {}, "今日模板消息额度"), el("td", {}, `已用 ${quota.used ?? 0} / ${quota.limit ?? "不限"}`)),
+      el("tr", {}, el("th", {}, "最久待发"), el("td", {}, age === null || age === undefined ? "没有待发消息" : `${Math.floor(age / 60)} 分钟`))));
+  }
+
+  // ---- menu editor: WeChat's limits (from GET menu, bot.wechat.menu.LIMITS) checked as the operator types; the
+  // server checks again with the CLI's build_menu before menu/create. --------------------------------------------
+
+  const bytes = (text) => new TextEncoder().encode(text || "").length;
+
+  // Problems of one button, by field ("name", "key", "url", "sub"), in Chinese.
+  function menuProblems(button, top, limits, keys) {
+    const out = {};
+    const nameMax = top ? limits.top_name_bytes : limits.sub_name_bytes;
+    const size = bytes(button.name);
+    if (!size) out.name = "请填写名称";
+    else if (size > nameMax) out.name = `名称 ${size} 字节，超出微信上限 ${nameMax} 字节（一个汉字 3 字节）`;
+    const subs = button.sub_button || [];
+    if (top && subs.length) {
+      if (subs.length > limits.sub_buttons) out.sub = `子菜单最多 ${limits.sub_buttons} 个`;
+      return out;
+    }
+    if (limits.key_types.includes(button.type)) {
+      const n = bytes(button.key);
+      if (!n) out.key = "请选择或填写菜单键";
+      else if (n > limits.key_bytes) out.key = `菜单键 ${n} 字节，超出上限 ${limits.key_bytes} 字节`;
+      else if (!(button.key in keys)) out.keyNote = "机器人不认识这个键：粉丝点击后会收到默认回复";
+    } else if (limits.url_types.includes(button.type)) {
+      const n = bytes(button.url);
+      if (!/^https?:\/\//.test(button.url || "")) out.url = "请填写以 http:// 或 https:// 开头的网址";
+      else if (n > limits.url_bytes) out.url = `网址 ${n} 字节，超出上限 ${limits.url_bytes} 字节`;
+    }
+    return out;
+  }
+
+  async function menu() {
+    const data = await api("GET", "menu");
+    const { limits, keys } = data;
+    const buttons = JSON.parse(JSON.stringify(data.menu.button || []));
+    const editor = el("div", { class: "menu-editor", id: "menu-editor" });
+    const phone = el("div", { class: "phone", id: "menu-preview" });
+    const summary = el("p", { class: "muted", id: "menu-summary" });
+    const out = el("div", { class: "out" });
+    const publish = el("button", { type: "button", id: "menu-publish", onclick: async () => {
+      if (!confirm("发布后，粉丝重新进入公众号时会看到新菜单。确认发布？")) return;
+      out.replaceChildren();
+      try {
+        await act(publish, () => api("POST", "menu", { button: buttons }), (r) => `菜单已发布：${r.published} 个一级菜单`);
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+      check();
+    } }, "发布菜单");
+    const typeNames = L.values.menu_type;
+    const types = [...limits.key_types, ...limits.url_types].filter((t) => typeNames[t]);
+
+    // Re-checks every field and redraws the preview; inputs are kept (focus stays while typing).
+    function check() {
+      let count = 0;
+      for (const node of editor.querySelectorAll("[data-problem]")) {
+        const [i, j, field] = node.dataset.problem.split(":");
+        const top = j === "";
+        const button = top ? buttons[i] : buttons[i].sub_button[j];
+        const found = button ? menuProblems(button, top, limits, keys) : {};
+        node.textContent = found[field] || (field === "key" && found.keyNote) || "";
+        node.className = found[field] ? "problem" : "note";
+        if (found[field]) count += 1;
+      }
+      for (const node of editor.querySelectorAll("[data-bytes]")) {
+        const [i, j] = node.dataset.bytes.split(":");
+        const button = j === "" ? buttons[i] : buttons[i].sub_button[j];
+        node.textContent = `${bytes(button.name)}/${j === "" ? limits.top_name_bytes : limits.sub_name_bytes} 字节`;
+      }
+      if (!buttons.length) count += 1;
+      publish.disabled = count > 0;
+      summary.textContent = !buttons.length ? "至少需要一个一级菜单：点“添加一级菜单”"
+        : count ? `还有 ${count} 处需要修改，改好后才能发布` : "检查通过，可以发布";
+      phone.replaceChildren(el("div", { class: "phone-screen" }, el("div", { class: "phone-title" }, "公众号"),
+        el("div", { class: "phone-chat" }, el("span", { class: "muted" }, "菜单预览")),
+        el("div", { class: "phone-bar" }, buttons.map((button) => el("div", { class: "phone-button" },
+          (button.sub_button || []).length ? el("ul", { class: "phone-sub" }, button.sub_button.map((sub) => el("li", {}, sub.name || "（未命名）"))) : null,
+          el("span", {}, (button.sub_button || []).length ? "≡ " : "", button.name || "（未命名）"))))));
+    }
+
+    function field(button, name, i, j, attrs) {
+      return input(name, { value: button[name] || "", ...attrs, oninput: (event) => { button[name] = event.target.value; check(); } });
+    }
+
+    function action(button, i, j) {
+      const kind = select("type", typeNames, button.type || "click");
+      kind.querySelectorAll("option").forEach((option) => { if (!types.includes(option.value)) option.remove(); });
+      kind.addEventListener("change", () => {
+        button.type = kind.value;
+        if (limits.url_types.includes(kind.value)) delete button.key; else delete button.url;
+        draw();
+      });
+      const isUrl = limits.url_types.includes(button.type || "click");
+      if (!button.type) button.type = "click";
+      return el("span", { class: "row" }, "动作", kind,
+        isUrl ? ["网址", field(button, "url", i, j, { size: 36, placeholder: "https://" })]
+          : ["菜单键", field(button, "key", i, j, { list: "menu-keys", size: 14 })],
+        el("span", { "data-problem": `${i}:${j}:${isUrl ? "url" : "key"}` }));
+    }
+
+    function draw() {
+      const rows = buttons.map((button, i) => {
+        const subs = button.sub_button || [];
+        const head = el("div", { class: "row" }, `一级菜单 ${i + 1}`, field(button, "name", i, "", { size: 10 }),
+          el("span", { class: "muted", "data-bytes": `${i}:` }), el("span", { "data-problem": `${i}::name` }),
+          el("label", {}, el("input", { type: "checkbox", checked: subs.length > 0, onchange: (event) => {
+            if (event.target.checked) {
+              button.sub_button = [{ name: "", type: "click", key: "" }];
+              delete button.type; delete button.key; delete button.url;
+            } else {
+              delete button.sub_button;
+              button.type = "click";
+            }
+            draw();
+          } }), " 有子菜单"),
+          el("button", { type: "button", class: "danger", onclick: () => { buttons.splice(i, 1); draw(); } }, "删除"));
+        const body = subs.length ? el("ol", { class: "subs" }, subs.map((sub, j) => el("li", {},
+          el("div", { class: "row" }, "名称", field(sub, "name", i, j, { size: 14 }), el("span", { class: "muted", "data-bytes": `${i}:${j}` }),
+            el("span", { "data-problem": `${i}:${j}:name` }),
+            el("button", { type: "button", class: "danger", onclick: () => { subs.splice(j, 1); if (!subs.length) { delete button.sub_button; button.type = "click"; } draw(); } }, "删除")),
+          action(sub, i, j))),
+        subs.length < limits.sub_buttons ? el("li", { class: "add" }, el("button", { type: "button", class: "secondary",
+          onclick: () => { subs.push({ name: "", type: "click", key: "" }); draw(); } }, "添加子菜单")) : null,
+        el("span", { "data-problem": `${i}::sub` })) : action(button, i, "");
+        return el("fieldset", { class: "menu-button", "data-index": i }, head, body);
+      });
+      editor.replaceChildren(...rows, buttons.length < limits.buttons ? el("button", { type: "button", class: "secondary",
+        id: "menu-add", onclick: () => { buttons.push({ name: "", type: "click", key: "" }); draw(); } }, "添加一级菜单") : null,
+      el("datalist", { id: "menu-keys" }, Object.keys(keys).map((key) => el("option", { value: key }, L.values.menu_key[key] || ""))));
+      check();
+    }
+    draw();
+    const source = data.source === "wechat" ? "当前是公众号正在使用的菜单" : "公众号还没有菜单：下面是配置文件中的菜单，修改后发布";
+    return [el("h2", {}, "自定义菜单"),
+      el("p", { class: "muted" }, `${source}。最多 ${limits.buttons} 个一级菜单、每个最多 ${limits.sub_buttons} 个子菜单；一级菜单名称不超过 ${limits.top_name_bytes} 字节（约 5 个汉字），子菜单不超过 ${limits.sub_name_bytes} 字节。`),
+      el("div", { class: "menu-layout" }, panel("编辑", editor, summary, el("div", { class: "row" }, publish), out), panel("手机预览", phone))];
+  }
+
   // ---- routing ----------------------------------------------------------------------------------------------
 
-  const VIEWS = { dashboard, orders, products, keywords, "after-sales": afterSales, members, outbox };
+  const VIEWS = { dashboard, orders, products, keywords, "after-sales": afterSales, members, outbox, menu };
   const DETAILS = { order, product };
 
   async function route() {
@@ -524,7 +777,9 @@
     document.body.dataset.ready = "false";
     try {
       const content = await view(params);
+      for (const box of main.querySelectorAll(".chart")) if (window.echarts) window.echarts.dispose(box);
       main.replaceChildren(...[content].flat(Infinity).filter(Boolean));
+      drawCharts();
     } catch (error) {
       main.replaceChildren(el("p", { class: "error" }, `加载失败：${error.message}`), problems(error) || "");
     } finally {
@@ -533,6 +788,8 @@
   }
 
   async function start() {
+    const labels = await fetch("/admin/static/labels.json", { credentials: "same-origin" });
+    L = await labels.json();
     const session = await api("GET", "session");
     state.csrf = session.csrf_token;
     state.user = session.username;

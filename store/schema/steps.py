@@ -34,6 +34,7 @@ from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
 from store.orders.payments import Payment, Refund
 from store.outbox.notices import Notice, TemplateReceipt
+from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
 
@@ -102,6 +103,8 @@ def _nlu() -> None:
     add_column_if_missing(KeywordRule, "overrides")
 
 
+_profiles = _create(*PROFILE_MODELS)
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -122,6 +125,7 @@ STEPS: list[Step] = [
     Step(11, "understanding: operators' examples, the unanswered inbox; rules that override built-ins", _nlu),
     Step(12, "drop member_event: rows nothing read", _drop_member_events),
     Step(13, "understanding: the intent \"cart\" is now \"checkout\"", _checkout_intent),
+    Step(16, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
 ]
 
 LATEST = STEPS[-1].version

@@ -25,6 +25,7 @@ from store.profiles.rules import ProfileRules
 from store.profiles.segments import SegmentError, parse_rule, preview, save_segment
 from tests.member_support import START, follower, pay
 from tests.order_support import make_shop
+from tests.support import wxshop
 
 NOW = START + timedelta(days=400)
 
@@ -142,3 +143,24 @@ def test_campaign_once_per_member_with_dry_run_and_results(db: None) -> None:
     assert (result.targeted, result.queued, result.sent, result.pending, result.failed) == (
         targets, targets, 1, targets - 1, 0
     )  # fmt: skip
+
+
+def test_cli_rebuilds_prints_counts_and_saves_a_toml_segment(migrated: Config, env: dict[str, str], tmp_path) -> None:
+    open_database(migrated.database.url, migrated.var_dir)
+    try:
+        population()
+    finally:
+        close_database()
+    clock = {**env, "WXSHOP_CLOCK": f"frozen:{NOW.isoformat()}"}
+    rule = tmp_path / "lapsed.toml"
+    rule.write_text('lifecycle = ["衰退"]\nbought_category = "服饰"\ntier_at_least = "vip"\n', encoding="utf-8")
+    out = wxshop("members", "segments", "--rebuild", env=clock)
+    assert out.returncode == 0, out.stderr
+    assert "rebuilt 14 profiles" in out.stdout
+    assert "lifecycle: 引入 1  成长 6  成熟 4  衰退 1  流失 2" in out.stdout
+    saved = wxshop("members", "segment", "回流VIP", str(rule), env=clock)
+    assert saved.returncode == 0 and saved.stdout.strip() == "segment 回流VIP: 1 members", saved.stderr
+    assert "segment 回流VIP: 1 members" in wxshop("members", "segments", env=clock).stdout
+    rule.write_text('lifecycle = ["沉睡"]\n', encoding="utf-8")
+    bad = wxshop("members", "segment", "x", str(rule), env=clock)
+    assert bad.returncode == 1 and "沉睡" in bad.stderr

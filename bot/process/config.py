@@ -116,7 +116,9 @@ class WechatConfig:
     app_secret: str = "sandbox-app-secret-0000000000000"
     token: str = field(default="wxshopdemo", metadata=_check(_token, "3..32 letters or digits"))
     encoding_aes_key: str = field(default="", metadata=_check(_aes_key, "43 letters or digits, or empty"))
-    previous_encoding_aes_key: str = field(default="", metadata=_check(_aes_key, "43 letters or digits, or empty"))
+    previous_encoding_aes_key: str = field(
+        default="", metadata=_check(_aes_key, "43 letters or digits, or empty")
+    )
     # With an EncodingAESKey: "safe" refuses plaintext requests (their signature does not cover the body),
     # "compatible" takes both while the console is switched over. Without a key every request is plaintext.
     mode: str = field(default="safe", metadata=_check(lambda v: v in ("safe", "compatible"), "safe or compatible"))

@@ -1,5 +1,5 @@
 """The nightly profile run: every follower's and member's RFM scores, lifecycle stage and known attributes,
-rebuilt set-based in one INSERT … SELECT (window functions for the quintiles), so a million members take seconds.
+rebuilt set-based in three INSERT … SELECTs (window functions for the quintiles): a million members in seconds.
 
 Payments come from the spend ledger (`SpendEntry`: + per payment, − per refund), the tier from `Member`, the
 birthday and source scene from `Follower`, the region from the latest delivery address (its province)."""
@@ -39,45 +39,59 @@ def _above(column: str, edges: tuple[int, ...]) -> str:
     return "1 + " + " + ".join(f"(CASE WHEN {column} > {int(e)} THEN 1 ELSE 0 END)" for e in edges)
 
 
-def rebuild_profiles(rules: ProfileRules, now: datetime) -> int:
-    """Replace every profile with tonight's; returns how many were written. One transaction: readers see the
-    old profiles or the new ones, never half."""
-    p = database.param
-    params: list[object] = []
+class _Params:
+    """Placeholders handed out in the order they appear in a statement, with their values."""
 
-    def at(when: datetime) -> str:
-        params.append(_STAMP.db_value(when))
-        return p
+    def __init__(self) -> None:
+        self.values: list[object] = []
 
+    def at(self, when: datetime) -> str:
+        self.values.append(_STAMP.db_value(when))
+        return database.param
+
+
+_COLUMNS = (
+    "openid, last_paid_at, frequency, monetary_fen, r_score, f_score, m_score, lifecycle, region, birthday_month, "
+    "tier, source, computed_at"
+)
+
+
+def _attributes(who: str, stamp: str) -> str:
+    """The attribute columns, from `f` (follower) and `m` (member), both LEFT JOINed, and the latest address of
+    `who` (a lookup by the address's openid index: a joined GROUP BY subquery was re-run per row on SQLite)."""
+    address = Address._meta.table_name
+    region = f"(SELECT x.region FROM {address} x WHERE x.openid = {who} ORDER BY x.id DESC LIMIT 1)"
+    return (
+        f"{_province(region)}, "
+        "CASE WHEN f.birthday IS NULL THEN NULL ELSE CAST(substr(f.birthday, 1, 2) AS INTEGER) END, "
+        f"COALESCE(m.tier, 'normal'), f.source_scene, {stamp}"
+    )
+
+
+def _buyers(rules: ProfileRules, now: datetime) -> tuple[str, list[object]]:
+    """Everyone with a payment: scores from the spend ledger's totals (window functions give the quintiles)."""
+    q = _Params()
     if rules.recency_days_edges:
         r_expr = "1 + " + " + ".join(
-            f"(CASE WHEN b.last_paid >= {at(now - timedelta(days=e))} THEN 1 ELSE 0 END)"
+            f"(CASE WHEN b.last_paid >= {q.at(now - timedelta(days=e))} THEN 1 ELSE 0 END)"
             for e in rules.recency_days_edges
         )
     else:
         r_expr = _quintile("b.r_cume")
     f_expr = _above("b.frequency", rules.frequency_edges) if rules.frequency_edges else _quintile("b.f_cume")
     m_expr = _above("b.monetary", rules.monetary_fen_edges) if rules.monetary_fen_edges else _quintile("b.m_cume")
-    # Placeholders are taken in the order they appear in the statement: recency edges, then these, then stamp.
-    churn_known = at(now - timedelta(days=rules.churn_days))
-    churn, lapse = at(now - timedelta(days=rules.churn_days)), at(now - timedelta(days=rules.lapse_days))
+    churn, lapse = q.at(now - timedelta(days=rules.churn_days)), q.at(now - timedelta(days=rules.lapse_days))
     lifecycle = (
-        f"CASE WHEN b.openid IS NULL THEN (CASE WHEN COALESCE(f.first_followed_at, f.created_at, m.created_at) "
-        f"< {churn_known} THEN '流失' ELSE '引入' END) "
-        f"WHEN b.last_paid < {churn} THEN '流失' WHEN b.last_paid < {lapse} THEN '衰退' "
+        f"CASE WHEN b.last_paid < {churn} THEN '流失' WHEN b.last_paid < {lapse} THEN '衰退' "
         f"WHEN b.frequency >= {int(rules.mature_orders)} THEN '成熟' ELSE '成长' END"
     )
-    stamp = at(now)
-    profile, follower, member = MemberProfile._meta.table_name, Follower._meta.table_name, Member._meta.table_name
-    spend, address = SpendEntry._meta.table_name, Address._meta.table_name
+    attributes = _attributes("b.openid", q.at(now))
     sql = f"""
-        INSERT INTO {profile} (openid, last_paid_at, frequency, monetary_fen, r_score, f_score, m_score, lifecycle,
-                               region, birthday_month, tier, source, computed_at)
-        WITH people AS (SELECT openid FROM {follower} UNION SELECT openid FROM {member}),
-        spend AS (
+        INSERT INTO {MemberProfile._meta.table_name} ({_COLUMNS})
+        WITH spend AS (
             SELECT openid, SUM(CASE WHEN amount_fen > 0 THEN 1 ELSE 0 END) AS frequency,
                    SUM(amount_fen) AS monetary, MAX(CASE WHEN amount_fen > 0 THEN at END) AS last_paid
-            FROM {spend} GROUP BY openid
+            FROM {SpendEntry._meta.table_name} GROUP BY openid
         ),
         b AS (
             SELECT openid, frequency, monetary, last_paid,
@@ -85,25 +99,52 @@ def rebuild_profiles(rules: ProfileRules, now: datetime) -> int:
                    CUME_DIST() OVER (ORDER BY frequency) AS f_cume,
                    CUME_DIST() OVER (ORDER BY monetary) AS m_cume
             FROM spend WHERE frequency > 0
-        ),
-        a AS (SELECT openid, region FROM {address} WHERE id IN (SELECT MAX(id) FROM {address} GROUP BY openid))
-        SELECT pe.openid, b.last_paid, COALESCE(b.frequency, 0), COALESCE(b.monetary, 0),
-               CASE WHEN b.openid IS NULL THEN 0 ELSE {r_expr} END,
-               CASE WHEN b.openid IS NULL THEN 0 ELSE {f_expr} END,
-               CASE WHEN b.openid IS NULL THEN 0 ELSE {m_expr} END,
-               {lifecycle}, {_province("a.region")},
-               CASE WHEN f.birthday IS NULL THEN NULL ELSE CAST(substr(f.birthday, 1, 2) AS INTEGER) END,
-               COALESCE(m.tier, 'normal'), f.source_scene, {stamp}
-        FROM people pe
-        LEFT JOIN b ON b.openid = pe.openid
-        LEFT JOIN {follower} f ON f.openid = pe.openid
-        LEFT JOIN {member} m ON m.openid = pe.openid
-        LEFT JOIN a ON a.openid = pe.openid
+        )
+        SELECT b.openid, b.last_paid, b.frequency, b.monetary, {r_expr}, {f_expr}, {m_expr}, {lifecycle}, {attributes}
+        FROM b
+        LEFT JOIN {Follower._meta.table_name} f ON f.openid = b.openid
+        LEFT JOIN {Member._meta.table_name} m ON m.openid = b.openid
     """
+    return sql, q.values
+
+
+def _never_paid(now: datetime, churn_days: int, followers: bool) -> tuple[str, list[object]]:
+    """Followers (or members without a follower row) with no payment: 引入, or 流失 when known that long."""
+    q = _Params()
+    known = q.at(now - timedelta(days=churn_days))
+    follower, member, spend = Follower._meta.table_name, Member._meta.table_name, SpendEntry._meta.table_name
+    since = "COALESCE(f.first_followed_at, f.created_at, m.created_at)"
+    if followers:
+        source = f"{follower} f LEFT JOIN {member} m ON m.openid = f.openid"
+        who, extra = "f.openid", ""
+    else:
+        source = f"{member} m LEFT JOIN {follower} f ON f.openid = m.openid"
+        who, extra = "m.openid", "AND f.openid IS NULL"
+    attributes = _attributes(who, q.at(now))
+    sql = f"""
+        INSERT INTO {MemberProfile._meta.table_name} ({_COLUMNS})
+        SELECT {who}, NULL, 0, 0, 0, 0, 0, CASE WHEN {since} < {known} THEN '流失' ELSE '引入' END, {attributes}
+        FROM {source}
+        WHERE NOT EXISTS (SELECT 1 FROM {spend} s WHERE s.openid = {who} AND s.amount_fen > 0) {extra}
+    """
+    return sql, q.values
+
+
+def rebuild_profiles(rules: ProfileRules, now: datetime) -> int:
+    """Replace every profile with tonight's; returns how many were written. One transaction: readers see the
+    old profiles or the new ones, never half. Three statements (buyers, followers who never paid, members
+    without a follower row who never paid), each driven by one table with index lookups into the others."""
+    statements = [
+        _buyers(rules, now),
+        _never_paid(now, rules.churn_days, followers=True),
+        _never_paid(now, rules.churn_days, followers=False),
+    ]
+    written = 0
     with write_transaction():
         MemberProfile.delete().execute()
-        cursor = database.execute_sql(sql, params)
-        return int(cursor.rowcount)
+        for sql, params in statements:
+            written += int(database.execute_sql(sql, params).rowcount)
+    return written
 
 
 def lifecycle_counts() -> dict[str, int]:

@@ -1,12 +1,13 @@
-"""Member profiles: the nightly RFM / lifecycle / attributes run and the behaviour events' retention (segments
-and campaigns over them are the admin API's `bot/admin/segments.py` and `wxshop members segments`)."""
+"""Member profiles: 收藏 / 我的收藏 in chat, the nightly RFM / lifecycle / attributes run and the behaviour events'
+retention (segments and campaigns over them are `bot/admin/segments.py` and `wxshop members segments`)."""
 
 from __future__ import annotations
 
 from arq.cron import CronJob
 
-from bot.features.base import Feature
+from bot.features.base import Chat, ChatContext, Feature
 from bot.process.config import Config, ProfilesConfig
+from dialogs import favourite_answers
 from scheduler.profile_jobs import PROFILE_FUNCTIONS, ProfileJobDeps, profile_cron
 from store.profiles.rules import ProfileRules, parse_edges
 
@@ -31,4 +32,14 @@ def _cron(config: Config) -> list[CronJob]:
     return profile_cron(hour, minute)
 
 
-FEATURE = Feature("profiles", jobs=tuple(PROFILE_FUNCTIONS), cron=_cron)
+def chat(ctx: ChatContext) -> Chat:
+    return Chat(answers=favourite_answers.answers(), intents=favourite_answers.INTENTS)
+
+
+FEATURE = Feature(
+    "profiles",
+    help="收藏：看商品时回复“收藏”，回复“我的收藏”查看",
+    chat=chat,
+    jobs=tuple(PROFILE_FUNCTIONS),
+    cron=_cron,
+)

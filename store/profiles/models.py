@@ -40,6 +40,17 @@ class BehaviourEvent(BaseModel):
         indexes = ((("openid", "kind", "at"), False),)
 
 
+class Favourite(BaseModel):
+    """A product a follower saved with "收藏" (listed by "我的收藏")."""
+
+    openid = peewee.CharField(max_length=64)
+    product_id = peewee.IntegerField()
+    created_at = ShanghaiDateTimeField()
+
+    class Meta:
+        indexes = ((("openid", "product_id"), True),)
+
+
 class Segment(BaseModel):
     name = peewee.CharField(max_length=64, unique=True)
     rule = peewee.TextField()  # JSON object, see store.profiles.segments.SegmentRule
@@ -61,4 +72,4 @@ class Campaign(BaseModel):
     started_at = ShanghaiDateTimeField(null=True)
 
 
-MODELS = (MemberProfile, BehaviourEvent, Segment, Campaign)
+MODELS = (MemberProfile, BehaviourEvent, Favourite, Segment, Campaign)

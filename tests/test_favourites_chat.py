@@ -1,10 +1,12 @@
-"""收藏 in chat over signed HTTP: the second of a list, the card in view, twice is once, 我的收藏 lists them."""
+"""收藏 in chat over signed HTTP: the second of a list, the card in view, twice is once, 我的收藏 lists them; the
+search and the card shown are noted as behaviour events and stored off the reply path (at the latest when the
+server stops)."""
 
 from __future__ import annotations
 
 from bot.process.config import Config
 from store.core.db import close_database, open_database
-from store.profiles.models import Favourite
+from store.profiles.models import BehaviourEvent, Favourite
 from tests.gateway_support import running
 from tests.test_browse_chat import shop_config  # noqa: F401 - the fixture with the test catalog imported
 
@@ -33,5 +35,7 @@ async def test_favourite_from_a_list_and_a_card_then_list_them(shop_config: Conf
     open_database(shop_config.database.url, shop_config.var_dir)
     try:
         assert Favourite.select().where(Favourite.openid == "o_f").count() == 2
+        events = [(e.kind, e.ref) for e in BehaviourEvent.select().where(BehaviourEvent.openid == "o_f")]
+        assert ("search", "连衣裙") in events and sum(kind == "card" for kind, _ in events) == 1
     finally:
         close_database()

@@ -132,7 +132,6 @@ def _buyers(rules: ProfileRules, now: datetime, buyers: int) -> tuple[str, list[
         FROM {TOTALS} b
         LEFT JOIN {Follower._meta.table_name} f ON f.openid = b.openid
         LEFT JOIN {Member._meta.table_name} m ON m.openid = b.openid
-        ORDER BY b.openid
     """
     return sql, q.values
 

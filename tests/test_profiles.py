@@ -4,13 +4,19 @@ per member through the outbox, its dry run and results."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from bot.features import cron_entries, job_functions
+from bot.features.profiles import job_deps
 from bot.process.config import Config
+from scheduler.jobs import JobDeps
+from scheduler.profile_jobs import rebuild_member_profiles
+from store.core.clock import ManualClock
 from store.core.db import close_database, open_database, write_transaction
 from store.members.accounts import Member
 from store.members.followers import Follower
@@ -20,7 +26,8 @@ from store.outbox.notices import SENT, Notice
 from store.outbox.template_lint import TemplateLintError
 from store.profiles.campaigns import CampaignError, campaign_result, create_campaign, dry_run, start_campaign
 from store.profiles.compute import lifecycle_counts, rebuild_profiles, rfm_counts
-from store.profiles.models import MemberProfile
+from store.profiles.events import Event, store_events
+from store.profiles.models import BehaviourEvent, MemberProfile
 from store.profiles.rules import ProfileRules
 from store.profiles.segments import SegmentError, parse_rule, preview, save_segment
 from tests.member_support import START, follower, pay
@@ -164,3 +171,20 @@ def test_cli_rebuilds_prints_counts_and_saves_a_toml_segment(migrated: Config, e
     rule.write_text('lifecycle = ["沉睡"]\n', encoding="utf-8")
     bad = wxshop("members", "segment", "x", str(rule), env=clock)
     assert bad.returncode == 1 and "沉睡" in bad.stderr
+
+
+async def test_nightly_job_from_config_rebuilds_and_drops_old_events(db: None, migrated: Config) -> None:
+    population()
+    store_events(
+        [Event("b1", "search", "连衣裙", NOW - timedelta(days=91)), Event("b1", "card", "1", NOW - timedelta(days=1))]
+    )
+    config = dataclasses.replace(
+        migrated,
+        profiles=dataclasses.replace(migrated.profiles, nightly_at="02:45", lapse_days=30, events_keep_days=90),
+    )
+    entry = {job.name: job for job in cron_entries(config)}["member-profiles"]
+    assert (entry.hour, entry.minute) == (2, 45) and rebuild_member_profiles in job_functions()
+    deps = JobDeps(clock=ManualClock(NOW), worker_name="test", profiles=job_deps(config))
+    assert await rebuild_member_profiles({"deps": deps}) == {"profiles": 14, "events_purged": 1}
+    assert profile("b0").lifecycle == "成长" and profile("lapsed").lifecycle == "衰退"
+    assert [e.kind for e in BehaviourEvent.select()] == ["card"]

@@ -49,15 +49,26 @@ _COLUMNS = (
 
 def _attributes(who: str, stamp: str) -> str:
     """The attribute columns, from `f` (follower) and `m` (member), both LEFT JOINed, and the province of `who`'s
-    latest address (a lookup by the address's openid index: a joined GROUP BY subquery was re-run per row on
-    SQLite)."""
-    address = Address._meta.table_name
-    province = f"(SELECT {_province('x.region')} FROM {address} x WHERE x.openid = {who} ORDER BY x.id DESC LIMIT 1)"
+    latest address: on PostgreSQL from `a` (`_latest_address`, hash-joined); on SQLite by a lookup on the address's
+    openid index per row (SQLite re-ran a joined subquery of latest addresses for every row)."""
+    if is_sqlite():
+        latest = f"FROM {Address._meta.table_name} x WHERE x.openid = {who} ORDER BY x.id DESC LIMIT 1"
+        province = f"(SELECT {_province('x.region')} {latest})"
+    else:
+        province = _province("a.region")
     return (
         f"{province}, "
         "CASE WHEN f.birthday IS NULL THEN NULL ELSE CAST(substr(f.birthday, 1, 2) AS INTEGER) END, "
         f"COALESCE(m.tier, 'normal'), f.source_scene, {stamp}"
     )
+
+
+def _latest_address(who: str) -> str:
+    """The join giving `a.region` on PostgreSQL (nothing on SQLite: see `_attributes`)."""
+    if is_sqlite():
+        return ""
+    latest = f"SELECT DISTINCT ON (openid) openid, region FROM {Address._meta.table_name} ORDER BY openid, id DESC"
+    return f"LEFT JOIN ({latest}) a ON a.openid = {who}"
 
 
 TOTALS = "profile_totals"  # a temporary table: each buyer's totals, read by the scoring statement
@@ -132,6 +143,7 @@ def _buyers(rules: ProfileRules, now: datetime, buyers: int) -> tuple[str, list[
         FROM {TOTALS} b
         LEFT JOIN {Follower._meta.table_name} f ON f.openid = b.openid
         LEFT JOIN {Member._meta.table_name} m ON m.openid = b.openid
+        {_latest_address("b.openid")}
     """
     return sql, q.values
 
@@ -152,9 +164,9 @@ def _never_paid(now: datetime, churn_days: int, followers: bool) -> tuple[str, l
     sql = f"""
         INSERT INTO {MemberProfile._meta.table_name} ({_COLUMNS})
         SELECT {who}, NULL, 0, 0, 0, 0, 0, CASE WHEN {since} < {known} THEN '流失' ELSE '引入' END, {attributes}
-        FROM {source}
+        FROM {source} {_latest_address(who)}
         WHERE NOT EXISTS (SELECT 1 FROM {spend} s WHERE s.openid = {who} AND s.amount_fen > 0) {extra}
-        ORDER BY {who}
+        {"ORDER BY " + who if is_sqlite() else ""}
     """
     return sql, q.values
 

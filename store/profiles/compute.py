@@ -181,6 +181,8 @@ def rebuild_profiles(rules: ProfileRules, now: datetime) -> int:
         MemberProfile.delete().execute()
         database.execute_sql(f"DROP TABLE IF EXISTS {TOTALS}")
         database.execute_sql(_totals())
+        if not is_sqlite():  # a fresh table has no statistics: without them PostgreSQL plans nested loops
+            database.execute_sql(f"ANALYZE {TOTALS}")
         buyers = int(database.execute_sql(f"SELECT COUNT(*) FROM {TOTALS}").fetchone()[0])
         statements = [_never_paid(now, rules.churn_days, followers=True), _never_paid(now, rules.churn_days, False)]
         if buyers:

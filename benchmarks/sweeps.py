@@ -1,13 +1,15 @@
-"""The members' daily sweeps over 1,000,000 members (DESIGN §7: ≤ 10 s each): birthdays, tiers, points expiry
-and the points reminder.
+"""The members' daily sweeps over 1,000,000 members (DESIGN §7: ≤ 10 s each): birthdays, tiers, points expiry,
+the points reminder and the nightly profiles (RFM + lifecycle + attributes, quintiles and configured edges).
 
     python -m benchmarks.sweeps [--quick] [--members N] [--database-url URL]
 
 Fills a fresh database set-based (one INSERT … SELECT per table over a generated sequence): N followers with
 birthdays spread over the year, N members in three tiers (5 % 黑金, 25 % VIP) whose stored tier is a month old, so
 the tier sweep finds the 黑金 members whose year lapsed since; one spend entry and two points earnings per member
-(some spent), with the points sweeps' watermarks where last night's run left them. Then each sweep runs twice:
-the first run does the day's work, the second shows the re-run is idle. The baseline is the per-row way (the
+(some spent), with the points sweeps' watermarks where last night's run left them. Before the profiles run, a
+third of the members get a second payment this month, a tenth a refund and half a delivery address. Then each
+sweep runs twice: the first run does the day's work, the second shows the re-run is idle (the profiles run twice
+with different rules: quintiles, then configured edges). The baseline is the per-row way (the
 tier rule evaluated member by member in Python, `members.tier_of`), timed on a sample and scaled to N — the
 ratio is what to compare across machines. SQLite is a fresh file under $WXSHOP_VAR_DIR (default ./var);
 a PostgreSQL URL gets a fresh schema, dropped afterwards.
@@ -33,6 +35,8 @@ from store.members.birthdays import sweep_birthdays
 from store.members.points_expiry import EXPIRY_MARK, REMINDER_MARK, SweepMark, expire_points, remind_points
 from store.members.templates import seed_templates
 from store.members.tiers import sweep_tiers
+from store.profiles.compute import lifecycle_counts, rebuild_profiles
+from store.profiles.rules import ProfileRules
 from store.schema.steps import upgrade
 
 NOW = datetime(2026, 11, 24, 3, 10, tzinfo=SHANGHAI)  # the nightly run
@@ -154,6 +158,41 @@ def populate(members: int) -> dict[str, float]:
     return timings
 
 
+def populate_profiles(members: int) -> float:
+    """More history for the profiles: varied frequency, refunds, regions."""
+    sql = Dialect(is_sqlite())
+    statements = [
+        sql.insert(
+            "spend_entry",
+            "openid, order_no, ref, amount_fen, at",
+            f"'o' || n, 'C' || n, 'U' || n, 5000 + (n % 50) * 100, {sql.days_before(NOW, '(n % 30) + 1')}",
+            members,
+            where="n % 3 = 0",
+        ),
+        sql.insert(
+            "spend_entry",
+            "openid, order_no, ref, amount_fen, at",
+            f"'o' || n, 'B' || n, 'R' || n, -5000, {sql.days_before(NOW, '(n % 20) + 1')}",
+            members,
+            where="n % 10 = 0",
+        ),
+        sql.insert(
+            "address",
+            "openid, name, phone, region, detail, created_at, last_used_at",
+            f"'o' || n, '张三', '13800000000', (CASE WHEN n % 4 = 0 THEN '广东省 深圳市 南山区' ELSE "
+            f"'浙江省 杭州市 西湖区' END), '1号', '{_wall(NOW)}', '{_wall(NOW)}'",
+            members,
+            where="n % 2 = 0",
+        ),
+    ]
+    started = time.perf_counter()
+    for statement in statements:
+        with write_transaction():
+            database.execute_sql(statement if sql.sqlite else statement.replace("%", "%%"))
+    database.execute_sql("ANALYZE")
+    return time.perf_counter() - started
+
+
 def timed(fn):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     result = fn()
@@ -218,7 +257,24 @@ def run(members: int, database_url: str) -> dict[str, float]:
         print(f"points reminders: {reminded} in {seconds:.2f} s")
         figures.update(sweeps_points_reminder_s=seconds, sweeps_points_reminders=reminded)
 
-        worst = max(figures[k] for k in ("sweeps_birthdays_s", "sweeps_tiers_s", "sweeps_points_expiry_s"))
+        figures["sweeps_profiles_populate_s"] = populate_profiles(members)
+        written, seconds = timed(lambda: rebuild_profiles(ProfileRules(), NOW))
+        assert written == members
+        stages = lifecycle_counts()
+        print(f"profiles (quintiles): {written} members in {seconds:.2f} s, lifecycle {stages}")
+        edges = ProfileRules(
+            recency_days_edges=(7, 30, 90, 180), frequency_edges=(1, 2, 3, 5),
+            monetary_fen_edges=(50000, 100000, 500000, 1000000),
+        )  # fmt: skip
+        _, configured = timed(lambda: rebuild_profiles(edges, NOW))
+        print(f"profiles (configured edges): {configured:.2f} s")
+        figures.update(sweeps_profiles_s=seconds, sweeps_profiles_edges_s=configured)
+
+        worst = max(
+            figures[k]
+            for k in ("sweeps_birthdays_s", "sweeps_tiers_s", "sweeps_points_expiry_s", "sweeps_profiles_s",
+                      "sweeps_profiles_edges_s")
+        )  # fmt: skip
         figures.update(sweeps_budget_s=BUDGET_S, sweeps_worst_share_of_budget=worst / BUDGET_S)
     finally:
         close_database()

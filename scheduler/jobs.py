@@ -14,6 +14,7 @@ from typing import Any
 from arq.cron import CronJob, cron
 
 from scheduler.member_jobs import MemberJobDeps
+from scheduler.profile_jobs import ProfileJobDeps
 from store.after_sales.tickets import AfterSalesRules
 from store.core.clock import Clock
 from store.core.db import write_transaction
@@ -39,6 +40,7 @@ class JobDeps:
     logistics: LogisticsRules = field(default_factory=LogisticsRules)
     after_sales: AfterSalesRules = field(default_factory=AfterSalesRules)
     metrics: MetricRules = field(default_factory=MetricRules)  # the daily check's thresholds and operators
+    profiles: ProfileJobDeps = field(default_factory=ProfileJobDeps)  # RFM edges, lifecycle rules, event retention
 
 
 async def beat(ctx: dict[str, Any], source: str = "cron") -> str:

@@ -35,6 +35,7 @@ from store.catalog.stock_cache import StockCache
 from store.chat.nlu import record_unanswered
 from store.core.keys import Keys
 from store.orders.checkout import ShopRules
+from store.profiles.events import EventCollector, flush_events
 from store.search.index import SearchIndex, SearchResult, SearchService
 
 log = logging.getLogger("wxshop.conversation")
@@ -47,6 +48,7 @@ ENGINE = web.AppKey("engine", Engine)
 DIALOG_STATE = web.AppKey("dialog_state", RedisDialogStore)
 RULES = web.AppKey("rules", RulesCache)
 UNANSWERED = web.AppKey("unanswered", UnansweredCollector)
+EVENTS = web.AppKey("behaviour_events", EventCollector)
 UNDERSTANDING = web.AppKey("understanding", UnderstanderCache)
 SEARCH = web.AppKey("search", SearchService)
 SEARCH_BUILT = web.AppKey("search_built", asyncio.Future)  # the start-up build of the search index
@@ -64,6 +66,7 @@ def build_engine(
     stock: StockCache | None = None,
     understanding: UnderstanderCache | None = None,
     unanswered: UnansweredCollector | None = None,
+    events: EventCollector | None = None,
     features: tuple[Feature, ...] = FEATURES,
 ) -> Engine:
     """The engine with every feature's part of the conversation (`bot.features`). `after_order(order_no,
@@ -71,7 +74,8 @@ def build_engine(
     unpaid orders on time. `specs` and `stock` are the process's copies of SKU specs and of which products have
     stock, cleared when the catalog changes.
     `understanding` is the process's trained model (retrained when operators teach it); `unanswered` collects
-    what nobody understood, for the operators' inbox."""
+    what nobody understood, for the operators' inbox; `events` notes behaviour (searches, cards shown) for the
+    member profiles."""
     searched = ChatSearch(search)
     rng = random.Random()
     ctx = ChatContext(
@@ -84,6 +88,7 @@ def build_engine(
         stock=stock or StockCache(),
         rng=rng,
         after_order=after_order or (lambda order_no, expires_at: None),
+        events=events,
     )
     parts = chats(ctx, features)
 
@@ -194,10 +199,11 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
     understanding, unanswered = understander_for(config), UnansweredCollector()
     await run_blocking(app, understanding.refresh)
     app[RULES], app[SEARCH], app[UNANSWERED], app[UNDERSTANDING] = rules, search, unanswered, understanding
+    app[EVENTS] = events = EventCollector()
     app[DIALOG_STATE] = dialog_store(config, resources)
     app[ENGINE] = build_engine(
         config, resources, rules, search, after_order=cancel_scheduler(app), specs=specs, stock=stock,
-        understanding=understanding, unanswered=unanswered,
+        understanding=understanding, unanswered=unanswered, events=events,
     )
     # The search index (and jieba's dictionary) loads in the background: start-up stays fast, and the first
     # search waits for it only if it comes before the build is done.
@@ -219,6 +225,10 @@ async def _conversation_ctx(app: web.Application) -> AsyncIterator[None]:
         await run_blocking(app, flush_unanswered, unanswered)
     except Exception as exc:
         log.warning("unanswered questions not stored at shutdown", extra={"error": str(exc)})
+    try:  # behaviour events since the last beat
+        await run_blocking(app, flush_events, events)
+    except Exception as exc:
+        log.warning("behaviour events not stored at shutdown", extra={"error": str(exc)})
 
 
 async def _watch(
@@ -248,6 +258,7 @@ async def _watch(
                     await run_blocking(app, rules.refresh)
                     await run_blocking(app, understanding.refresh)
                     await run_blocking(app, flush_unanswered, app[UNANSWERED])
+                    await run_blocking(app, flush_events, app[EVENTS])
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis or the database away for a moment: keep serving the rules we have

@@ -14,6 +14,7 @@ from bot.cli import admin as cli_admin
 from bot.cli import catalog as cli_catalog
 from bot.cli import chat as cli_chat
 from bot.cli import keywords as cli_keywords
+from bot.cli import members as cli_members
 from bot.cli import nlu as cli_nlu
 from bot.cli import orders as cli_orders
 from bot.process.config import Config, ConfigError, load
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_chat.register(sub, _common)
     cli_admin.register(sub, _common)
     cli_nlu.register(sub, _common)
+    cli_members.register(sub, _common)
     return parser
 
 

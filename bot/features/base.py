@@ -24,6 +24,7 @@ from dialogs.replies import ReplyRenderer
 from store.catalog.spec_cache import SpecCache
 from store.catalog.stock_cache import StockCache
 from store.orders.checkout import ShopRules
+from store.profiles.events import EventCollector
 from store.search.index import SearchResult
 
 Search = Callable[[str, int, int], SearchResult]
@@ -42,6 +43,7 @@ class ChatContext:
     stock: StockCache
     rng: random.Random
     after_order: Callable[[str, datetime], None]  # schedules the unpaid-order timeout
+    events: EventCollector | None = None  # behaviour events (searches, cards shown), stored on the process's beat
 
     @property
     def now(self) -> Callable[[], datetime]:

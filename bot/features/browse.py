@@ -18,10 +18,22 @@ def chat(ctx: ChatContext) -> Chat:
         rate = rules.pricing.tier_rate(tier)
         return (tier.label, times_rate_half_up(price_fen, rate)) if rate < 1 else None
 
+    events = ctx.events
+
+    def exposure(openid: str, product_id: int) -> None:
+        funnel.record(funnel.EXPOSURE, product_id, now(), openid)
+        if events is not None:
+            events.note(openid, "card", str(product_id), now())
+
+    def searched(openid: str, query: str) -> None:
+        if events is not None:  # noted in memory; the process's beat stores it
+            events.note(openid, "search", query, now())
+
     deps = browse.BrowseDeps(
         renderer=ctx.renderer,
         search=ctx.search,
-        record_exposure=lambda openid, product_id: funnel.record(funnel.EXPOSURE, product_id, now(), openid),
+        record_exposure=exposure,
+        record_search=searched,
         on_sku_chosen=checkout.ask_quantity,
         member_price=member_price,
         spec_choices=ctx.specs.get,

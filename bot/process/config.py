@@ -261,6 +261,27 @@ class NluConfig:
     min_margin: float = field(default=0.2, metadata=_check(_fraction, "0..1"))
 
 
+def _edges(v: str) -> bool:
+    return v == "" or re.fullmatch(r"\d+(,\d+){3}", v.replace(" ", "")) is not None
+
+
+@dataclass(frozen=True)
+class ProfilesConfig:
+    """The nightly member profiles: RFM edges ("" = quintiles; else four ascending numbers), lifecycle rules, when
+    it runs, how long behaviour events are kept."""
+
+    nightly_at: str = field(default="04:10", metadata=_check(_clock_time, "HH:MM"))
+    recency_days_edges: str = field(default="", metadata=_check(_edges, 'four numbers like "7,30,90,180"'))
+    frequency_edges: str = field(default="", metadata=_check(_edges, 'four numbers like "1,2,4,8"'))
+    monetary_fen_edges: str = field(
+        default="", metadata=_check(_edges, 'four numbers like "10000,50000,100000,500000" (fen)')
+    )
+    mature_orders: int = field(default=3, metadata=_check(lambda v: v >= 2, "an integer >= 2"))
+    lapse_days: int = field(default=60, metadata=_check(_positive, "a positive integer"))
+    churn_days: int = field(default=180, metadata=_check(_positive, "a positive integer"))
+    events_keep_days: int = field(default=90, metadata=_check(_positive, "a positive integer"))
+
+
 @dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
@@ -273,6 +294,7 @@ class Config:
     after_sales: AfterSalesConfig = AfterSalesConfig()
     shop: ShopConfig = ShopConfig()
     nlu: NluConfig = NluConfig()
+    profiles: ProfilesConfig = ProfilesConfig()
     menu: tuple[Mapping[str, Any], ...] = ()
     templates: Mapping[str, Any] = field(default_factory=dict)
     var_dir: Path = Path("var")
@@ -444,4 +466,5 @@ _SECTIONS: dict[str, type] = {
     "after_sales": AfterSalesConfig,
     "shop": ShopConfig,
     "nlu": NluConfig,
+    "profiles": ProfilesConfig,
 }

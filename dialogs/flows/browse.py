@@ -53,6 +53,7 @@ class BrowseDeps:
     spec_choices: Callable[[int], Sequence[SpecChoice]] = spec_choices  # a product's specs; serve caches them
     # (product ids, now) → those with an on-sale SKU in stock, for a list's 已售罄 labels; serve caches them
     in_stock: Callable[[Sequence[int], datetime], set[int]] = lambda ids, now: in_stock_now(ids)
+    record_search: Callable[[str, str], None] = lambda openid, query: None  # (openid, words): a new search
 
 
 def build(deps: BrowseDeps) -> Flow:
@@ -159,6 +160,8 @@ def build(deps: BrowseDeps) -> Flow:
         """The list for `query`'s `page`, from `result` when the caller has searched already."""
         if deps.search is None:
             return Step("商品目录加载中，请稍后再试～", END)
+        if page == 1:
+            deps.record_search(turn.openid, query)
         if result is None:
             result = deps.search(query, PER_PAGE, (page - 1) * PER_PAGE)
         turn.slots.pop("refine", None)

@@ -99,6 +99,10 @@ KINDS: dict[str, NoticeKind] = {
             points="number", expires_at="time",
         ),
         _kind(
+            "campaign", Priority.MEMBER_CARE, True, "{subject}：{detail}",
+            subject="thing", detail="thing", sent_at="time",
+        ),
+        _kind(
             "gift_reminder", Priority.MEMBER_CARE, False, "您的新人礼包将于{expires_at}到期，回复“礼包”即可领取。",
             expires_at="time",
         ),

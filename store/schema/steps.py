@@ -35,6 +35,7 @@ from store.orders.checkout import Order, OrderLine
 from store.orders.payments import Payment, Refund
 from store.outbox.notices import DROPPED, FAILED, IN_DOUBT, Notice, TemplateReceipt
 from store.outbox.payment_windows import PaymentWindow
+from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
 
@@ -112,6 +113,9 @@ def _windows_and_doubt() -> None:
     )
 
 
+_profiles = _create(*PROFILE_MODELS)
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -133,6 +137,7 @@ STEPS: list[Step] = [
     Step(12, "drop member_event: rows nothing read", _drop_member_events),
     Step(13, "understanding: the intent \"cart\" is now \"checkout\"", _checkout_intent),
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
+    Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
 ]
 
 LATEST = STEPS[-1].version

@@ -1,0 +1,45 @@
+"""Member profiles: 收藏 / 我的收藏 in chat, the nightly RFM / lifecycle / attributes run and the behaviour events'
+retention (segments and campaigns over them are `bot/admin/segments.py` and `wxshop members segments`)."""
+
+from __future__ import annotations
+
+from arq.cron import CronJob
+
+from bot.features.base import Chat, ChatContext, Feature
+from bot.process.config import Config, ProfilesConfig
+from dialogs import favourite_answers
+from scheduler.profile_jobs import PROFILE_FUNCTIONS, ProfileJobDeps, profile_cron
+from store.profiles.rules import ProfileRules, parse_edges
+
+
+def profile_rules(section: ProfilesConfig) -> ProfileRules:
+    return ProfileRules(
+        recency_days_edges=parse_edges(section.recency_days_edges),
+        frequency_edges=parse_edges(section.frequency_edges),
+        monetary_fen_edges=parse_edges(section.monetary_fen_edges),
+        mature_orders=section.mature_orders,
+        lapse_days=section.lapse_days,
+        churn_days=section.churn_days,
+    )
+
+
+def job_deps(config: Config) -> ProfileJobDeps:
+    return ProfileJobDeps(profile_rules(config.profiles), config.profiles.events_keep_days)
+
+
+def _cron(config: Config) -> list[CronJob]:
+    hour, minute = (int(part) for part in config.profiles.nightly_at.split(":"))
+    return profile_cron(hour, minute)
+
+
+def chat(ctx: ChatContext) -> Chat:
+    return Chat(answers=favourite_answers.answers(), intents=favourite_answers.INTENTS)
+
+
+FEATURE = Feature(
+    "profiles",
+    help="收藏：看商品时回复“收藏”，回复“我的收藏”查看",
+    chat=chat,
+    jobs=tuple(PROFILE_FUNCTIONS),
+    cron=_cron,
+)

@@ -1,0 +1,1 @@
+"""Member profiles (RFM, lifecycle, known attributes), behaviour events, segments and campaigns."""

@@ -1,0 +1,75 @@
+"""The profiles' tables: one profile per member (rebuilt nightly), behaviour events, segments, campaigns."""
+
+from __future__ import annotations
+
+import peewee
+
+from store.core.db import BaseModel, ShanghaiDateTimeField
+
+LIFECYCLE_STAGES = ("引入", "成长", "成熟", "衰退", "流失")
+
+
+class MemberProfile(BaseModel):
+    """What the nightly run knows of one follower or member: scores 1..5 (0 = never bought) and attributes."""
+
+    openid = peewee.CharField(max_length=64, primary_key=True)
+    last_paid_at = ShanghaiDateTimeField(null=True)
+    frequency = peewee.IntegerField(default=0)  # payments recorded
+    monetary_fen = peewee.BigIntegerField(default=0)  # paid minus refunded
+    r_score = peewee.SmallIntegerField(default=0)
+    f_score = peewee.SmallIntegerField(default=0)
+    m_score = peewee.SmallIntegerField(default=0)
+    lifecycle = peewee.CharField(max_length=8, index=True)
+    region = peewee.CharField(max_length=32, null=True)  # province of the latest delivery address
+    birthday_month = peewee.SmallIntegerField(null=True)
+    tier = peewee.CharField(max_length=16, default="normal")
+    source = peewee.CharField(max_length=64, null=True)  # the QR scene that brought them
+    computed_at = ShanghaiDateTimeField()
+
+
+class BehaviourEvent(BaseModel):
+    """A product card shown, a product page opened, a search, a favourite: noted in memory, stored in batches."""
+
+    id = peewee.BigAutoField()
+    openid = peewee.CharField(max_length=64)
+    kind = peewee.CharField(max_length=16)
+    ref = peewee.CharField(max_length=128, default="")  # product id, search words
+    at = ShanghaiDateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("openid", "kind", "at"), False),)
+
+
+class Favourite(BaseModel):
+    """A product a follower saved with "收藏" (listed by "我的收藏")."""
+
+    openid = peewee.CharField(max_length=64)
+    product_id = peewee.IntegerField()
+    created_at = ShanghaiDateTimeField()
+
+    class Meta:
+        indexes = ((("openid", "product_id"), True),)
+
+
+class Segment(BaseModel):
+    name = peewee.CharField(max_length=64, unique=True)
+    rule = peewee.TextField()  # JSON object, see store.profiles.segments.SegmentRule
+    created_at = ShanghaiDateTimeField()
+    updated_at = ShanghaiDateTimeField()
+
+
+class Campaign(BaseModel):
+    """One template notice to a segment. The notices' dedup keys (`campaign:<id>:<openid>`) keep it once per
+    member however often it is started."""
+
+    name = peewee.CharField(max_length=64, unique=True)
+    segment = peewee.CharField(max_length=64)
+    fields = peewee.TextField()  # JSON: the linted fields of the `campaign` notice kind
+    status = peewee.CharField(max_length=16, default="draft")  # draft → started
+    targeted = peewee.IntegerField(default=0)
+    queued = peewee.IntegerField(default=0)
+    created_at = ShanghaiDateTimeField()
+    started_at = ShanghaiDateTimeField(null=True)
+
+
+MODELS = (MemberProfile, BehaviourEvent, Favourite, Segment, Campaign)

@@ -600,7 +600,7 @@
         values: { status: "notice_status" },
         empty: "没有符合条件的消息：下单、发货等事件会在这里排队发送",
         // Only a notice that did not go out, or may not have, can be queued again; one sent shows no button.
-        actions: (row) => !["failed", "dropped", "in_doubt"].includes(row.status) ? null : el("button", { type: "button", class: "secondary", onclick: async (event) => {
+        actions: (row) => ["failed", "dropped", "in_doubt"].includes(row.status) ? el("button", { type: "button", class: "secondary", onclick: async (event) => {
           if (row.status === "in_doubt" && !window.confirm(`消息 ${row.id} 可能已送达，重发可能让顾客收到两次。确认重发？`)) return;
           await act(event.target, () => api("POST", `outbox/${encodeURIComponent(row.id)}/retry`), `消息 ${row.id} 已重新排队`);
           route();

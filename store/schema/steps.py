@@ -21,6 +21,7 @@ from store.catalog.products import Category, Product, Sku
 from store.chat.keywords import KeywordRule, RulesVersion, StandingReply
 from store.chat.nlu import NluExample, NluVersion, UnansweredUtterance
 from store.core.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
+from store.group_buy.models import Group, GroupMember, GroupOffer
 from store.logistics.shipments import Shipment
 from store.members.accounts import Member, PointsEntry, SpendEntry
 from store.members.birthdays import BirthdayGift
@@ -122,6 +123,7 @@ STEPS: list[Step] = [
     Step(11, "understanding: operators' examples, the unanswered inbox; rules that override built-ins", _nlu),
     Step(12, "drop member_event: rows nothing read", _drop_member_events),
     Step(13, "understanding: the intent \"cart\" is now \"checkout\"", _checkout_intent),
+    Step(15, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
 ]
 
 LATEST = STEPS[-1].version

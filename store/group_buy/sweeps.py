@@ -24,9 +24,11 @@ from store.outbox.kinds import Priority, format_fen, format_time
 from store.outbox.notices import enqueue_notice
 from store.outbox.template_lint import thing_value
 
+REFUND_PREFIX = "GB"
+
 
 def refund_no_for(order_no: str) -> str:
-    return f"GB{order_no}"
+    return f"{REFUND_PREFIX}{order_no}"
 
 
 def fail_expired(now: datetime, limit: int = 500) -> list[str]:
@@ -61,11 +63,12 @@ def fail_expired(now: datetime, limit: int = 500) -> list[str]:
 
 
 def refunds_owed(now: datetime, limit: int = 500) -> list[str]:
-    """Request the refund of every failed group's payment not yet requested; the refund numbers requested."""
+    """Request the refund of every failed group's payment not yet requested; the refund numbers requested (a
+    racing sweep may name the same one: the fixed number makes it one refund)."""
     owed = (
         Order.select(Order.order_no, Order.payable_fen)
         .where(Order.status == GROUP_FAILED)
-        .where(~Refund.select().where(Refund.refund_no == "GB" + Order.order_no).exists())  # type: ignore[operator]
+        .where(Order.order_no.not_in(Refund.select(Refund.order_no).where(Refund.refund_no.startswith(REFUND_PREFIX))))
         .order_by(Order.id)
         .limit(limit)
     )

@@ -10,13 +10,24 @@ from typing import Any
 
 from arq.cron import CronJob
 
-from bot.features import after_sales, birthday, browse, checkout, knowledge, members, operations, orders, tracking
+from bot.features import (
+    after_sales,
+    birthday,
+    browse,
+    checkout,
+    group_buy,
+    knowledge,
+    members,
+    operations,
+    orders,
+    tracking,
+)
 from bot.features.base import Chat, ChatContext, Feature
 from bot.process.config import Config
 
 FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
-    for module in (browse, checkout, orders, tracking, after_sales, members, birthday, knowledge, operations)
+    for module in (browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations)
 )
 
 

@@ -1,0 +1,98 @@
+"""拼团 through the real pipeline: signed WeChat XML over HTTP for 开团 / 参团 / 我的拼团, WeChat Pay's sandbox for
+the payments, the outbox for the one notice each member gets, and the worker's sweep for an unfilled group."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.process.config import Config
+from bot.sandbox.follower import FollowerSimulator
+from scheduler.group_buy_jobs import close_groups
+from store.core.db import write_transaction
+from store.group_buy.models import FAILED, FULL, Group
+from store.group_buy.operations import OfferInput, set_offer
+from store.orders.addresses import remember_address
+from store.orders.checkout import GROUPING, PAID, REFUNDED, Order
+from store.outbox.notices import Notice
+from tests.gateway_support import account_for
+from tests.order_support import HOME, START
+from tests.pay_support import PayWorld, pay_world
+
+LEADER, FRIENDS = "o_gb_leader", ("o_gb_friend1", "o_gb_friend2")
+
+
+@pytest.fixture
+async def world(migrated: Config) -> AsyncIterator[PayWorld]:
+    async with pay_world(migrated) as w:
+        set_offer(OfferInput(w.shop.dress, size=3, window_hours=48, price_fen=9900), START)
+        for openid in (LEADER, *FRIENDS):
+            w.sandbox.world.follow(openid)
+            with write_transaction():
+                remember_address(openid, HOME, START)
+        yield w
+
+
+def follower(w: PayWorld) -> FollowerSimulator:
+    url = f"{w.shop_url}{w.config.server.wechat_path}"
+    return FollowerSimulator(url, account_for(w.config, "plain"), w.session, w.clock, world=w.sandbox.world)
+
+
+async def pay_from_reply(w: PayWorld, openid: str, shown: str) -> str:
+    order_no = re.search(r"/pay/(\w+)", shown)[1]  # type: ignore[index]
+    params = await w.pay_params(order_no, openid)
+    assert (await w.confirm(params, openid))["err_msg"] == "get_brand_wcpay_request:ok"
+    await w.sandbox.pay.deliver_due()
+    return order_no
+
+
+async def test_a_leader_and_two_friends_fill_a_group_in_chat(world: PayWorld) -> None:
+    chat = follower(world)
+    opened = await chat.send_text(LEADER, "开团 P1-M")
+    assert "开团成功" in opened.shown and "¥99" in opened.shown, opened.shown
+    group_no = re.search(r"G\d{18}", opened.shown)[0]  # type: ignore[index]
+    early = await chat.send_text(FRIENDS[0], f"参团 {group_no}")
+    assert "已经满员或结束" in early.shown, "no one joins before the leader has paid"
+    leader_order = await pay_from_reply(world, LEADER, opened.shown)
+    assert Order.get(Order.order_no == leader_order).status == GROUPING
+
+    card = await chat.send_text(LEADER, "我的拼团")
+    assert card.reply["MsgType"] == "news"
+    item = card.reply["Articles"]["item"]
+    assert item["Url"].endswith(f"/g/{group_no}") and "还差2人" in item["Description"]
+
+    for friend in FRIENDS:
+        joined = await chat.send_text(friend, f"参团 {group_no}")
+        assert "参团成功" in joined.shown, joined.shown
+        await pay_from_reply(world, friend, joined.shown)
+    assert Group.get(Group.group_no == group_no).status == FULL
+    assert {o.status for o in Order.select()} == {PAID}
+    notices = Notice.select().where(Notice.kind == "group_full")
+    assert sorted(n.openid for n in notices) == sorted([LEADER, *FRIENDS])
+    await world.deliver_notices()
+    for openid in (LEADER, *FRIENDS):
+        texts = [d.payload["text"]["content"] for d in world.sandbox.world.delivered(openid) if d.kind == "custom"]
+        assert sum("拼团成功" in t for t in texts) == 1, texts
+
+
+async def test_an_unfilled_group_is_refunded_by_the_worker_and_members_told(world: PayWorld) -> None:
+    chat = follower(world)
+    opened = await chat.send_text(LEADER, "开团 P1-M")
+    group_no = re.search(r"G\d{18}", opened.shown)[0]  # type: ignore[index]
+    await pay_from_reply(world, LEADER, opened.shown)
+    joined = await chat.send_text(FRIENDS[0], f"参团 {group_no}")
+    await pay_from_reply(world, FRIENDS[0], joined.shown)
+    world.clock.advance(hours=47)
+    assert await close_groups({"deps": world.deps()}) == 0
+    world.clock.advance(hours=1, minutes=1)
+    assert await close_groups({"deps": world.deps()}) == 1
+    assert await close_groups({"deps": world.deps()}) == 0, "once"
+    assert Group.get(Group.group_no == group_no).status == FAILED
+    assert [o.status for o in Order.select()] == [REFUNDED, REFUNDED]
+    refunds = [r.refund_fee for o in Order.select() for r in world.sandbox.pay.order(o.order_no).refunds]
+    assert refunds == [9900, 9900], "each payment refunded once, in full"
+    assert Notice.select().where(Notice.kind == "group_failed").count() == 2
+    again = await chat.send_text(FRIENDS[1], f"参团 {group_no}")
+    assert "已经满员或结束" in again.shown

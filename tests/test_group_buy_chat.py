@@ -63,12 +63,19 @@ async def test_a_leader_and_two_friends_fill_a_group_in_chat(world: PayWorld) ->
     item = card.reply["Articles"]["item"]
     assert item["Url"].endswith(f"/g/{group_no}") and "还差2人" in item["Description"]
 
+    async with world.session.get(item["Url"]) as page:
+        assert page.status == 200
+        html = await page.text()
+    assert f"参团 {group_no}" in html and "还差2人" in html and "¥99" in html
+
     for friend in FRIENDS:
         joined = await chat.send_text(friend, f"参团 {group_no}")
         assert "参团成功" in joined.shown, joined.shown
         await pay_from_reply(world, friend, joined.shown)
     assert Group.get(Group.group_no == group_no).status == FULL
     assert {o.status for o in Order.select()} == {PAID}
+    async with world.session.get(item["Url"]) as page:
+        assert "拼团成功" in await page.text()
     notices = Notice.select().where(Notice.kind == "group_full")
     assert sorted(n.openid for n in notices) == sorted([LEADER, *FRIENDS])
     await world.deliver_notices()

@@ -103,3 +103,20 @@ async def test_an_unfilled_group_is_refunded_by_the_worker_and_members_told(worl
     assert Notice.select().where(Notice.kind == "group_failed").count() == 2
     again = await chat.send_text(FRIENDS[1], f"参团 {group_no}")
     assert "已经满员或结束" in again.shown
+
+
+async def test_offers_and_groups_through_the_admin_api(world: PayWorld) -> None:
+    status, offer = await world.admin("PUT", "/admin/api/group-offers/P2-L", json={"price_fen": 2990})
+    assert status == 200, offer
+    assert (offer["size"], offer["window_hours"], offer["limit_per_follower"]) == (3, 48, 1), "[marketing] defaults"
+    status, bad = await world.admin("PUT", "/admin/api/group-offers/P2-L", json={"price_fen": 0, "size": 1})
+    assert status == 422 and len(bad["problems"]) == 2, bad
+    status, _ = await world.admin("PUT", "/admin/api/group-offers/NOPE", json={"price_fen": 100})
+    assert status == 404
+    status, listed = await world.admin("GET", "/admin/api/group-offers")
+    assert sorted(o["sku_code"] for o in listed["offers"]) == ["P1-M", "P2-L"]
+    opened = await follower(world).send_text(LEADER, "开团 P2-L")
+    assert "¥29.9" in opened.shown, opened.shown
+    await pay_from_reply(world, LEADER, opened.shown)
+    status, groups = await world.admin("GET", "/admin/api/groups?status=open")
+    assert [(g["leader"], g["paid"], g["price_fen"]) for g in groups["groups"]] == [(LEADER, 1, 2990)]

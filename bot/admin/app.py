@@ -14,14 +14,14 @@ import peewee
 import redis
 from aiohttp import web
 
-from bot.admin import after_sales, api, catalog, console, members, metrics, nlu, orders, outbox, shipping
+from bot.admin import after_sales, api, catalog, console, group_buy, members, metrics, nlu, orders, outbox, shipping
 from bot.admin.api import PREFIX, admin_auth, error
 from bot.admin.params import BadParameter
 from store.core.wechat_errors import WeChatError
 
 log = logging.getLogger("wxshop.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SECTIONS = (api, console, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu)
+SECTIONS = (api, console, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, group_buy)
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 
 UNAVAILABLE_PAGE = "<!doctype html><meta charset=utf-8><title>暂时不可用</title><p>服务暂时不可用，请稍后再试。</p>"

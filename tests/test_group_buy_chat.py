@@ -11,6 +11,7 @@ import pytest
 from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
 from scheduler.group_buy_jobs import close_groups
+from store.catalog.csv_format import export_text
 from store.core.db import write_transaction
 from store.group_buy.models import FAILED, FULL, Group
 from store.group_buy.operations import OfferInput, set_offer
@@ -120,3 +121,26 @@ async def test_offers_and_groups_through_the_admin_api(world: PayWorld) -> None:
     await pay_from_reply(world, LEADER, opened.shown)
     status, groups = await world.admin("GET", "/admin/api/groups?status=open")
     assert [(g["leader"], g["paid"], g["price_fen"]) for g in groups["groups"]] == [(LEADER, 1, 2990)]
+
+
+async def test_catalog_csv_group_columns_import_validate_and_export(world: PayWorld) -> None:
+    header = "category,spu,title,sku,price,stock,group_price,group_size,group_window_hours,group_limit\n"
+    bad = "服饰,P9,拼团T恤,P9-S,59.00,10,,4,,\n服饰,P9,拼团T恤,P9-M,59.00,10,0,1,0,\n"
+    status, refused = await world.admin("POST", "/admin/api/products", data=(header + bad).encode())
+    assert status == 422, refused
+    assert refused["problems"] == [
+        "line 2, column group_size: needs a group_price on the same line",
+        "line 3, column group_price: must be more than 0",
+        "line 3, column group_size: a group needs at least 2 buyers",
+        "line 3, column group_window_hours: must be at least 1",
+    ]
+    good = "服饰,P9,拼团T恤,P9-S,59.00,10,39.90,,,\n服饰,P9,拼团T恤,P9-M,59.00,10,35.00,5,24,2\n"
+    status, _ = await world.admin("POST", "/admin/api/products", data=(header + good).encode())
+    assert status == 200
+    status, listed = await world.admin("GET", "/admin/api/group-offers")
+    terms = {o["sku_code"]: (o["price_fen"], o["size"], o["window_hours"], o["limit_per_follower"])
+             for o in listed["offers"]}  # fmt: skip
+    assert terms["P9-S"] == (3990, 3, 48, 1), "empty cells take [marketing] defaults"
+    assert terms["P9-M"] == (3500, 5, 24, 2)
+    exported = {line.split(",")[3]: line.split(",")[-4:] for line in export_text().splitlines()[1:]}
+    assert exported["P9-M"] == ["35.00", "5", "24", "2"] and exported["P2-L"] == ["", "", "", ""]

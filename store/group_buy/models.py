@@ -26,7 +26,7 @@ class GroupOffer(BaseModel):
     price_fen = peewee.BigIntegerField(constraints=[peewee.Check("price_fen > 0")])
     limit_per_follower = peewee.IntegerField(default=1)  # groups a follower may be in for this offer; 0 = any
     active = peewee.BooleanField(default=True)
-    updated_at = ShanghaiDateTimeField()
+    updated_at = ShanghaiDateTimeField(null=True)  # None: from a catalog import
 
 
 class Group(BaseModel):

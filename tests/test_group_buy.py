@@ -4,6 +4,7 @@ ends unfilled refunds every payment exactly once without ever letting a refused 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -27,9 +28,17 @@ from store.orders.checkout import (
 from store.orders.payments import LATE_PAYMENT, Payment, PaymentOutcome, Refund, mark_paid
 from store.orders.refunds import refund_failed, refund_succeeded
 from store.outbox.notices import Notice
+from store.outbox.template_lint import lint_template_data
+from store.outbox.templates import parse_templates
 from tests.order_support import HOME, RULES, START, Shop, make_shop, race
 
 MEMBERS = MemberRules()
+GROUP_TEMPLATES = {
+    "group_full": {"template_id": "TPL_GROUP_FULL", "fields": {
+        "group_no": "character_string1", "goods": "thing2", "members": "number3", "formed_at": "time4"}},
+    "group_failed": {"template_id": "TPL_GROUP_FAILED", "fields": {
+        "group_no": "character_string1", "goods": "thing2", "amount": "amount3", "closed_at": "time4"}},
+}  # fmt: skip
 LEADER = "o_leader_0001"
 
 
@@ -74,6 +83,9 @@ def test_a_group_starts_when_its_leader_pays_and_fills_at_its_size(shop: Shop) -
     told = sorted(n.openid for n in Notice.select().where(Notice.kind == "group_full"))
     assert told == sorted([LEADER, "o_friend_1", "o_friend_2"]), "one notice each"
     assert stock_of(shop.dress) == 47
+    # The notice's fields fill a category template and pass the template linter.
+    spec = parse_templates(GROUP_TEMPLATES)["group_full"]
+    lint_template_data(spec.data(json.loads(Notice.select().where(Notice.kind == "group_full").first().fields)))
 
 
 def test_the_leaders_group_does_not_start_when_the_leader_does_not_pay(shop: Shop) -> None:
@@ -146,6 +158,8 @@ def test_an_unfilled_group_is_refunded_exactly_once_and_a_refused_refund_never_l
     assert Refund.select().count() == 2, "one refund per payment, however many sweeps raced"
     told = sorted(n.openid for n in Notice.select().where(Notice.kind == "group_failed"))
     assert told == sorted([LEADER, "o_friend_1"])
+    spec = parse_templates(GROUP_TEMPLATES)["group_failed"]
+    lint_template_data(spec.data(json.loads(Notice.select().where(Notice.kind == "group_failed").first().fields)))
     leader_order = Order.get(Order.openid == LEADER)
     assert refund_failed(refund_no_for(leader_order.order_no), "NOTENOUGH: 余额不足", after, MEMBERS)
     assert Order.get_by_id(leader_order.id).status == GROUP_FAILED, "a refused refund leaves it owed, not paid"

@@ -16,7 +16,15 @@ from dialogs.replies import Article, News, ReplyLike
 from store.catalog.products import Sku
 from store.core.money import yuan
 from store.group_buy.models import OPEN, Group, GroupMember, GroupOffer
-from store.group_buy.operations import GroupBuyError, join_group, offer_for, share_link, start_group
+from store.group_buy.operations import (
+    SCENE_PREFIX,
+    GroupBuyError,
+    group_view,
+    join_group,
+    offer_for,
+    share_link,
+    start_group,
+)
 from store.orders.addresses import last_address
 from store.orders.checkout import CheckoutError, ShopRules, pay_link
 
@@ -113,4 +121,23 @@ def _card(group: Group, public_url: str) -> Article:
         f"还差{left}人成团，{group.expires_at:%m月%d日 %H:%M}截止，点开一起拼！",
         sku.product.image if sku is not None else "",
         share_link(public_url, group.group_no),
+    )
+
+
+def group_invite(scene: str | None) -> str | None:
+    """What a friend who scanned a group's code (scene `grp_{group_no}`) is told: how to join, or that it is over;
+    None for any other scene."""
+    if not scene or not scene.startswith(SCENE_PREFIX):
+        return None
+    found = group_view(scene[len(SCENE_PREFIX) :])
+    if found is None:
+        return None
+    group, members = found
+    if group.status != OPEN:
+        return "这个团已经结束了，回复“开团”可以自己发起一个新团。"
+    sku: Any = Sku.get_or_none(Sku.id == group.sku_id)
+    title = sku.product.title if sku is not None else "拼团商品"
+    return (
+        f"好友邀请您一起拼团：{title}，{group.size}人团¥{yuan(group.price_fen)}，还差{group.size - len(members)}人。"
+        f"回复“参团 {group.group_no}”即可参团。"
     )

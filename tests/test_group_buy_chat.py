@@ -3,6 +3,7 @@ the payments, the outbox for the one notice each member gets, and the worker's s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
+from bot.wechat.gateway import LATE_TASKS
 from scheduler.group_buy_jobs import close_groups
 from store.catalog.csv_format import export_text
 from store.core.db import write_transaction
@@ -69,6 +71,14 @@ async def test_a_leader_and_two_friends_fill_a_group_in_chat(world: PayWorld) ->
         html = await page.text()
     assert f"参团 {group_no}" in html and "还差2人" in html and "¥99" in html
 
+    scanned = await chat.send_event(FRIENDS[0], "SCAN", f"grp_{group_no}")
+    assert f"回复“参团 {group_no}”" in scanned.shown and "还差2人" in scanned.shown, scanned.shown
+    newcomer = await chat.follow("o_gb_newcomer", scene=f"grp_{group_no}")
+    await asyncio.gather(*world.app[LATE_TASKS])  # the invitation follows the welcome as a customer-service message
+    said = [newcomer.shown] + [
+        d.payload["text"]["content"] for d in world.sandbox.world.delivered("o_gb_newcomer") if d.kind == "custom"
+    ]
+    assert any(f"回复“参团 {group_no}”" in text for text in said), said
     for friend in FRIENDS:
         joined = await chat.send_text(friend, f"参团 {group_no}")
         assert "参团成功" in joined.shown, joined.shown

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from dialogs.flows import Turn
+from dialogs.flows.checkout import parse_address
 from dialogs.intents import Intent
 from dialogs.recent import live
 from dialogs.replies import Article, News, ReplyLike
@@ -19,18 +20,22 @@ from store.group_buy.models import OPEN, Group, GroupMember, GroupOffer
 from store.group_buy.operations import (
     SCENE_PREFIX,
     GroupBuyError,
+    GroupClosed,
     group_view,
     join_group,
     offer_for,
     share_link,
     start_group,
 )
-from store.orders.addresses import last_address
+from store.orders.addresses import Address, AddressInput, InvalidAddress, last_address
 from store.orders.checkout import CheckoutError, ShopRules, pay_link
 
 _GROUP_NO = re.compile(r"G\d{18}")
 _SKU_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-NO_ADDRESS = "拼团商品需要收货地址：请先下单一次填写地址（回复“逛商城”），再回复“开团”。"
+NO_ADDRESS = (
+    "拼团商品需要收货地址：请在{verb}后面写上收货信息，"
+    "例如“{verb} {ref} 张三 13800000000 广东省深圳市南山区科技园1号”。"
+)
 
 
 def _offered_sku(turn: Turn) -> int | None:
@@ -54,6 +59,19 @@ def _offered_sku(turn: Turn) -> int | None:
     return offered.sku_id if offered else None
 
 
+def _address(turn: Turn, command: str, ref: str) -> Address | AddressInput | str:
+    """The address written after the command (it is remembered for next time), else the last one used; or the
+    sentence asking for one."""
+    rest = turn.text.replace(command, " ")
+    rest = (rest.replace(ref, " ") if ref else rest).strip()
+    if rest and any(ch.isdigit() for ch in rest):
+        try:
+            return parse_address(rest)
+        except InvalidAddress as exc:
+            return "收货信息不完整：" + "；".join(exc.problems.values())
+    return last_address(turn.openid) or NO_ADDRESS.format(verb=command, ref=ref or "团号")
+
+
 def _order_reply(verb: str, group: Group, order_no: str, payable_fen: int, public_url: str) -> str:
     return (
         f"{verb}成功！团号 {group.group_no}，{group.size}人成团，拼团价¥{yuan(payable_fen)}。\n"
@@ -69,9 +87,10 @@ def make_group_answers(
         sku_id = _offered_sku(turn)
         if sku_id is None:
             return "请先打开一件拼团商品再回复“开团”，或回复“开团 商品编码”。"
-        address = last_address(turn.openid)
-        if address is None:
-            return NO_ADDRESS
+        code = Sku.get_by_id(sku_id).code
+        address = _address(turn, "开团", code if code in turn.text else "")
+        if isinstance(address, str):
+            return address
         try:
             group, order = start_group(turn.openid, sku_id, address, turn.now, rules=rules)
         except (GroupBuyError, CheckoutError) as exc:
@@ -83,9 +102,12 @@ def make_group_answers(
         found = _GROUP_NO.search(turn.text)
         if found is None:
             return "请回复“参团 团号”，团号在好友分享的拼团页面上。"
-        address = last_address(turn.openid)
-        if address is None:
-            return NO_ADDRESS.replace("开团", "参团")
+        group = Group.get_or_none(Group.group_no == found[0])
+        if group is None or group.status != OPEN:
+            return str(GroupClosed())
+        address = _address(turn, "参团", found[0])
+        if isinstance(address, str):
+            return address
         try:
             group, order = join_group(turn.openid, found[0], address, turn.now, rules=rules)
         except (GroupBuyError, CheckoutError) as exc:

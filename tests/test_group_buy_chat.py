@@ -33,6 +33,7 @@ async def world(migrated: Config) -> AsyncIterator[PayWorld]:
         set_offer(OfferInput(w.shop.dress, size=3, window_hours=48, price_fen=9900), START)
         for openid in (LEADER, *FRIENDS):
             w.sandbox.world.follow(openid)
+        for openid in (LEADER, FRIENDS[0]):  # the second friend writes the address after 参团
             with write_transaction():
                 remember_address(openid, HOME, START)
         yield w
@@ -79,12 +80,15 @@ async def test_a_leader_and_two_friends_fill_a_group_in_chat(world: PayWorld) ->
         d.payload["text"]["content"] for d in world.sandbox.world.delivered("o_gb_newcomer") if d.kind == "custom"
     ]
     assert any(f"回复“参团 {group_no}”" in text for text in said), said
-    for friend in FRIENDS:
-        joined = await chat.send_text(friend, f"参团 {group_no}")
+    asked = await chat.send_text(FRIENDS[1], f"参团 {group_no}")
+    assert "请在参团后面写上收货信息" in asked.shown, asked.shown
+    for friend, address in zip(FRIENDS, ("", " 李四 13912345678 浙江省杭州市西湖区文三路1号"), strict=True):
+        joined = await chat.send_text(friend, f"参团 {group_no}{address}")
         assert "参团成功" in joined.shown, joined.shown
         await pay_from_reply(world, friend, joined.shown)
     assert Group.get(Group.group_no == group_no).status == FULL
     assert {o.status for o in Order.select()} == {PAID}
+    assert Order.get(Order.openid == FRIENDS[1]).ship_name == "李四"
     async with world.session.get(item["Url"]) as page:
         assert "拼团成功" in await page.text()
     notices = Notice.select().where(Notice.kind == "group_full")

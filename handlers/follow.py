@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from werobot.messages.events import ScanEvent, SubscribeEvent, UnSubscribeEvent
 from werobot.robot import BaseRoBot
 
+from dialogs.group_buy_answers import group_invite
+from dialogs.replies import Text
 from handlers.context import HandlerContext, HandlerResult, add
 from store.members.followers import record_follow
 from store.members.privacy import forget_follower
@@ -15,13 +19,15 @@ def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> HandlerResult:
     scene = key[len("qrscene_") :] if key.startswith("qrscene_") else None
     now = ctx.clock.now()
     _, first_time = record_follow(message.source, now, scene or None)
-    return ctx.engine.on_follow(message.source, first_time, now)
+    answer = ctx.engine.on_follow(message.source, first_time, now)
+    invite = group_invite(scene)  # a friend who followed through a 拼团 code: how to join, after the welcome
+    return dataclasses.replace(answer, followups=(*answer.followups, Text(invite))) if invite else answer
 
 
 def on_scan(message: ScanEvent, ctx: HandlerContext) -> HandlerResult:
     now = ctx.clock.now()
     record_follow(message.source, now, message.key or None)
-    return f"欢迎回到{ctx.shop_name}！"
+    return group_invite(message.key) or f"欢迎回到{ctx.shop_name}！"
 
 
 def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> HandlerResult:

@@ -19,6 +19,7 @@ from bot.admin import (
     api,
     catalog,
     console,
+    group_buy,
     members,
     menu,
     metrics,
@@ -34,7 +35,9 @@ from store.core.wechat_errors import WeChatError
 
 log = logging.getLogger("wxshop.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SECTIONS = (api, console, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments)
+SECTIONS = (
+    api, console, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments, group_buy,
+)
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 
 UNAVAILABLE_PAGE = "<!doctype html><meta charset=utf-8><title>暂时不可用</title><p>服务暂时不可用，请稍后再试。</p>"

@@ -106,7 +106,10 @@ async def import_products(request: web.Request) -> web.Response:
         rows = read_catalog(io.StringIO(text))
     except CatalogFileError as exc:
         return error(422, "the catalog has problems; nothing was written", problems=[str(e) for e in exc.errors])
-    report = await run_blocking(request.config_dict, import_rows, rows)
+    app = request.config_dict
+    marketing = app[CONFIG].marketing
+    report = await run_blocking(app, import_rows, rows, None, (marketing.group_size, marketing.group_window_hours),
+                                app[RESOURCES].clock.now())  # fmt: skip
     await _announce(request.config_dict)
     return web.json_response({"summary": report.summary()}, dumps=_dumps)
 

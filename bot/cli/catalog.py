@@ -71,7 +71,8 @@ def _import(args: argparse.Namespace, config: Config) -> int:
         return 1
     _open(config)
     try:
-        report = import_file(path, _ProgressBar())
+        defaults = (config.marketing.group_size, config.marketing.group_window_hours)
+        report = import_file(path, _ProgressBar(), defaults)
     except CatalogFileError as exc:
         for error in exc.errors[:MAX_SHOWN_ERRORS]:
             print(f"{path}: {error}", file=sys.stderr)

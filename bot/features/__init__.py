@@ -15,6 +15,7 @@ from bot.features import (
     birthday,
     browse,
     checkout,
+    group_buy,
     knowledge,
     members,
     operations,
@@ -27,7 +28,9 @@ from bot.process.config import Config
 
 FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
-    for module in (browse, checkout, orders, tracking, after_sales, members, birthday, knowledge, operations, profiles)
+    for module in (
+        browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
+    )
 )
 
 

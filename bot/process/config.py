@@ -252,6 +252,14 @@ class ShopConfig:
 
 
 @dataclass(frozen=True)
+class MarketingConfig:
+    """Growth tools: 拼团 defaults for offers that do not set their own size or window."""
+
+    group_size: int = field(default=3, metadata=_check(lambda v: 2 <= v <= 100, "2..100"))
+    group_window_hours: int = field(default=48, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
+
+
+@dataclass(frozen=True)
 class NluConfig:
     """The understanding layer: operators' examples file (TOML, `[[examples]] intent text`), and how sure the
     classifier must be to act rather than ask which of the two likeliest intents the shopper meant."""
@@ -295,6 +303,7 @@ class Config:
     shop: ShopConfig = ShopConfig()
     nlu: NluConfig = NluConfig()
     profiles: ProfilesConfig = ProfilesConfig()
+    marketing: MarketingConfig = MarketingConfig()
     menu: tuple[Mapping[str, Any], ...] = ()
     templates: Mapping[str, Any] = field(default_factory=dict)
     var_dir: Path = Path("var")
@@ -467,4 +476,5 @@ _SECTIONS: dict[str, type] = {
     "shop": ShopConfig,
     "nlu": NluConfig,
     "profiles": ProfilesConfig,
+    "marketing": MarketingConfig,
 }

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from dialogs.rules_file import parse_toml
 from store.catalog.csv_import import import_file
-from store.catalog.products import Product
+from store.catalog.products import Product, Sku
 from store.chat.keywords import KeywordRule, save_rules
+from store.group_buy.models import GroupOffer
+from store.group_buy.operations import OfferInput, set_offer
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
+DEMO_GROUP_SKU = "P001-01"  # the demo's 拼团 offer: "开团 P001-01" in the preview
 
 
 def seed_demo_shop(now: datetime) -> list[str]:
@@ -20,6 +23,11 @@ def seed_demo_shop(now: datetime) -> list[str]:
     if not Product.select().exists():
         report = import_file(DEMO_DATA / "catalog.csv")
         seeded.append(f"catalog: {report.summary()}")
+    if not GroupOffer.select().exists():
+        sku = Sku.get_or_none(Sku.code == DEMO_GROUP_SKU)
+        if sku is not None:
+            set_offer(OfferInput(sku.id, size=3, window_hours=48, price_fen=sku.price_fen * 6 // 10), now)
+            seeded.append(f"拼团: {DEMO_GROUP_SKU} as a 3-person group at 60 % of its price")
     if not KeywordRule.select().exists():
         document = parse_toml((DEMO_DATA / "rules.toml").read_text(encoding="utf-8"))
         created, _, _ = save_rules(document.rules, document.standing, now)

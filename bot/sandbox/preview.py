@@ -11,6 +11,7 @@ a pay page in the preview's in-page browser stays same-origin.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import secrets
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from bot.sandbox import preview_entries as entries
 from bot.sandbox.follower import Account, Delivery, FollowerSimulator, Mode
+from bot.sandbox.group_friends import friends_join
 from bot.sandbox.mp_oauth import OPENID_PARAM
 from bot.sandbox.preview_events import ChatHub, parse_after, stream_entries
 from bot.sandbox.server import Sandbox
@@ -67,6 +69,7 @@ def setup_preview(app: web.Application, sandbox: Sandbox) -> None:
     router.add_post("/sandbox/api/followers", create_follower)
     router.add_post("/sandbox/api/send", send)
     router.add_get("/sandbox/api/events", events)
+    router.add_post("/sandbox/api/group-friends", group_friends)
     router.add_post("/sandbox/api/pay/confirm", pay_confirm)
     router.add_get("/sandbox/api/pay/prepay/{prepay_id}", pay_prepay)
 
@@ -211,6 +214,26 @@ async def create_follower(request: web.Request) -> web.Response:
     info = world.follower(openid)
     assert info is not None
     return _json({"follower": _follower_json(request, info)}, status=200 if existing else 201)
+
+
+async def group_friends(request: web.Request) -> web.Response:
+    """POST /sandbox/api/group-friends {group_no, count? (1..3, default 2)}: new simulated friends follow through
+    the 拼团 share code, join and pay, so the group fills in the preview. Answers {friends: [{openid, joined,
+    paid}]}; each friend's chat is in the preview like any follower's."""
+    data = await _read_object(request)
+    group_no = _text_field(data, "group_no", limit=24)
+    count = data.get("count", 2)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 3:
+        raise _fail(400, "count must be 1..3")
+    world = request.app[SANDBOX].world
+    openids = []
+    for _ in range(count):
+        openid = _new_openid(request)
+        world.register(openid)
+        openids.append(openid)
+    results = await friends_join(_simulator(request, "plain"), request.app[SESSION], request.app[SANDBOX],
+                                 request.app[CONFIG].server.public_url, group_no, openids)  # fmt: skip
+    return _json({"friends": [dataclasses.asdict(r) for r in results]})
 
 
 def _new_openid(request: web.Request) -> str:

@@ -27,6 +27,7 @@ from store.catalog.products import (
     split_path,
     split_tags,
 )
+from store.group_buy.models import GroupOffer
 
 COLUMNS = (
     "category",
@@ -43,6 +44,9 @@ COLUMNS = (
     "description",
     "tags",
 )
+GROUP_OFFER_COLUMNS = ("group_price", "group_size", "group_window_hours", "group_limit")  # 拼团, all optional
+GROUP_COLUMNS = GROUP_OFFER_COLUMNS[1:]  # only with a group_price
+ALL_COLUMNS = COLUMNS + GROUP_OFFER_COLUMNS
 REQUIRED = ("category", "spu", "title", "sku", "price", "stock")
 PRODUCT_FIELDS = ("category", "title", "description", "tags")
 MAX_PRICE_FEN = 10**11
@@ -92,6 +96,10 @@ class CatalogRow:
     image: str
     description: str
     tags: str
+    group_price_fen: int | None = None  # 拼团: a group offer on this SKU (see store.group_buy)
+    group_size: int | None = None  # None: the importer's default ([marketing] group_size)
+    group_window_hours: int | None = None
+    group_limit: int = 1
 
 
 @dataclass
@@ -180,8 +188,8 @@ def _read(stream: TextIO, check: _Checker) -> list[CatalogRow]:
         return []
     header = [h.strip().lstrip("\ufeff") for h in first[1]]
     for name in header:
-        if name not in COLUMNS:
-            check.add(1, name, f"unknown column {name!r}; columns are {', '.join(COLUMNS)}")
+        if name not in ALL_COLUMNS:
+            check.add(1, name, f"unknown column {name!r}; columns are {', '.join(ALL_COLUMNS)}")
     for name in REQUIRED:
         if name not in header:
             check.add(1, name, f"missing required column {name!r}")
@@ -219,7 +227,7 @@ def _read(stream: TextIO, check: _Checker) -> list[CatalogRow]:
 
 
 def _row(line: int, raw: dict[str, str], check: _Checker) -> CatalogRow | None:
-    value = {k: (raw.get(k) or "").strip() for k in COLUMNS}
+    value = {k: (raw.get(k) or "").strip() for k in ALL_COLUMNS}
     before = len(check.errors)
     for name in REQUIRED:
         if not value[name]:
@@ -243,6 +251,20 @@ def _row(line: int, raw: dict[str, str], check: _Checker) -> CatalogRow | None:
     stock_alert = parsed("stock_alert", _count, 0)
     commission = parsed("commission_rate", parse_rate, 0)
     virtual = parsed("virtual", _flag, "0")
+    group_price = parsed("group_price", parse_price) if value["group_price"] else None
+    group_size = parsed("group_size", _count) if value["group_size"] else None
+    group_window = parsed("group_window_hours", _count) if value["group_window_hours"] else None
+    group_limit = parsed("group_limit", _count, 1)
+    if group_price == 0:
+        check.add(line, "group_price", "must be more than 0")
+    if group_size is not None and group_size < 2:
+        check.add(line, "group_size", "a group needs at least 2 buyers")
+    if group_window == 0:
+        check.add(line, "group_window_hours", "must be at least 1")
+    if not value["group_price"]:
+        for name in GROUP_COLUMNS:
+            if value[name]:
+                check.add(line, name, "needs a group_price on the same line")
     for name, limit in (("spu", 64), ("sku", 64), ("title", 255), ("image", 500)):
         if len(value[name]) > limit:
             check.add(line, name, f"longer than {limit} characters")
@@ -266,6 +288,10 @@ def _row(line: int, raw: dict[str, str], check: _Checker) -> CatalogRow | None:
         image=value["image"],
         description=value["description"],
         tags=tags,
+        group_price_fen=group_price,
+        group_size=group_size,
+        group_window_hours=group_window,
+        group_limit=group_limit,
     )
 
 
@@ -287,11 +313,13 @@ def _flag(text: str) -> str:
 
 
 def export_rows() -> Iterable[list[str]]:
-    """Every SKU in catalog order (the order the import created them), one CSV row each."""
+    """Every SKU in catalog order (the order the import created them), one CSV row each; the 拼团 columns only
+    when some SKU has an active group offer (so a catalog without any exports exactly as it was imported)."""
     query = Sku.select(Sku, Product, Category).join(Product).join(Category).order_by(Sku.id)
+    offers = {o.sku_id: o for o in GroupOffer.select().where(GroupOffer.active == True)}  # noqa: E712
     for sku in query.iterator():
         product = sku.product
-        yield [
+        row = [
             product.category.path,
             product.code,
             product.title,
@@ -306,12 +334,22 @@ def export_rows() -> Iterable[list[str]]:
             product.description,
             product.tags,
         ]
+        if offers:
+            offer = offers.get(sku.id)
+            row += (
+                [format_price(offer.price_fen), str(offer.size), str(offer.window_hours),
+                 str(offer.limit_per_follower)]
+                if offer is not None
+                else ["", "", "", ""]
+            )  # fmt: skip
+        yield row
 
 
 def write_catalog(out: TextIO) -> int:
     """Write the whole catalog as CSV; returns the number of SKU rows."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    with_groups = GroupOffer.select().where(GroupOffer.active == True).exists()  # noqa: E712
+    writer.writerow(ALL_COLUMNS if with_groups else COLUMNS)
     count = 0
     for row in export_rows():
         writer.writerow(row)

@@ -11,6 +11,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,11 +20,13 @@ import peewee
 from store.catalog.csv_format import CatalogRow, read_catalog
 from store.catalog.products import Category, Product, Sku, split_path
 from store.core.db import database, write_transaction
+from store.group_buy.models import GroupOffer
 
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
 BATCH = 1000
 LOOKUP_BATCH = 900
+GROUP_DEFAULTS = (3, 48)  # a 拼团 offer's size and window when the file leaves them empty and the caller says nothing
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,15 @@ class ImportReport:
         )
 
 
-def import_file(path: Path, progress: Progress | None = None) -> ImportReport:
+def import_file(
+    path: Path, progress: Progress | None = None, group_defaults: tuple[int, int] = GROUP_DEFAULTS
+) -> ImportReport:
     """Read, validate (raising `CatalogFileError` before any write) and apply a catalog CSV file; the report's
     time covers all of it."""
     started = time.perf_counter()
     with path.open(encoding="utf-8-sig", newline="") as stream:
         rows = read_catalog(stream)
-    return dataclasses.replace(import_rows(rows, progress), seconds=time.perf_counter() - started)
+    return dataclasses.replace(import_rows(rows, progress, group_defaults), seconds=time.perf_counter() - started)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -65,13 +70,19 @@ def _ids(model: type[peewee.Model], key: peewee.Field, values: Sequence[str]) ->
     return found
 
 
-def import_rows(rows: Sequence[CatalogRow], progress: Progress | None = None) -> ImportReport:
-    """Upsert validated rows in one transaction; `progress(done, total)` is called after each SKU batch."""
+def import_rows(
+    rows: Sequence[CatalogRow], progress: Progress | None = None, group_defaults: tuple[int, int] = GROUP_DEFAULTS,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Upsert validated rows in one transaction; `progress(done, total)` is called after each SKU batch.
+    `group_defaults` (size, window hours: `[marketing]`) fill a group offer's empty `group_size` /
+    `group_window_hours`."""
     started = time.perf_counter()
     with write_transaction():
         categories, categories_created = _upsert_categories(r.category for r in rows)
         products, products_created = _upsert_products(rows, categories)
         skus_created = _upsert_skus(rows, products, progress)
+        _upsert_group_offers(rows, group_defaults, now)
     return ImportReport(
         rows=len(rows),
         categories_created=categories_created,
@@ -81,6 +92,22 @@ def import_rows(rows: Sequence[CatalogRow], progress: Progress | None = None) ->
         skus_updated=len(rows) - skus_created,
         seconds=time.perf_counter() - started,
     )
+
+
+def _upsert_group_offers(rows: Sequence[CatalogRow], defaults: tuple[int, int], now: datetime | None) -> None:
+    """Lines with a `group_price` create or replace their SKU's 拼团 offer (and make it active); lines without one
+    leave an existing offer as it is (the admin API switches offers off)."""
+    offered = [r for r in rows if r.group_price_fen is not None]
+    if not offered:
+        return
+    ids = _ids(Sku, Sku.code, [r.sku for r in offered])
+    for row in offered:
+        fields = dict(
+            size=row.group_size or defaults[0], window_hours=row.group_window_hours or defaults[1],
+            price_fen=row.group_price_fen, limit_per_follower=row.group_limit, active=True, updated_at=now,
+        )  # fmt: skip
+        if not GroupOffer.update(**fields).where(GroupOffer.sku_id == ids[row.sku]).execute():
+            GroupOffer.create(sku_id=ids[row.sku], **fields)
 
 
 def _bulk_upsert(

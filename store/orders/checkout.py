@@ -26,6 +26,8 @@ API for the chat flow (dialogs/flows) — build `rules = ShopRules.from_settings
     store.promotions.coupons: available_coupons(openid, now) — the coupons to offer at checkout.
 
 Status machine: unpaid → paid → shipped → completed; unpaid → cancelled (timeout, buyer, operator);
+拼团 orders (`store.group_buy`): unpaid → grouping → paid once the group fills, or grouping → group_failed →
+refunding → refunded when its window ends unfilled (a failed refund settles back to group_failed, never paid);
 paid/shipped/completed → refunding → refunded | partially_refunded (or back, when a refund fails).
 Every transition is a conditional UPDATE on the current status, so it happens once however many callers race.
 Payment (`store.orders.payments.mark_paid`) and refunds (`store.orders.refunds`) are the other transitions.
@@ -38,8 +40,9 @@ cannot be enumerated (and a pay page still checks the payer's openid).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +62,8 @@ from store.promotions import coupons as coupon_store
 
 UNPAID, PAID, SHIPPED, COMPLETED = "unpaid", "paid", "shipped", "completed"
 CANCELLED, REFUNDING, REFUNDED, PARTIALLY_REFUNDED = "cancelled", "refunding", "refunded", "partially_refunded"
+GROUPING, GROUP_FAILED = "grouping", "group_failed"  # 拼团: paid, waiting for the group to fill / it did not
+GROUP_FAILED_REASON = "group_failed"  # cancel_reason of a paid group order whose group did not fill
 STATUS_LABELS = {
     UNPAID: "待支付",
     PAID: "已支付，待发货",
@@ -68,6 +73,8 @@ STATUS_LABELS = {
     REFUNDING: "退款中",
     REFUNDED: "已退款",
     PARTIALLY_REFUNDED: "部分退款",
+    GROUPING: "已支付，拼团中",
+    GROUP_FAILED: "拼团未成，待退款",
 }
 MAX_LINES = 20
 MAX_QUANTITY = 99
@@ -295,8 +302,12 @@ def _load_skus(lines: Sequence[CartLine]) -> dict[int, SkuSnapshot]:
     return found
 
 
-def _price_lines(lines: Sequence[CartLine], skus: dict[int, SkuSnapshot]) -> list[PriceLine]:
-    return [PriceLine(line.sku_id, skus[line.sku_id].line_title, skus[line.sku_id].price_fen, line.quantity)
+def _price_lines(
+    lines: Sequence[CartLine], skus: dict[int, SkuSnapshot], fixed_prices: Mapping[int, int] | None = None
+) -> list[PriceLine]:
+    prices = fixed_prices or {}
+    return [PriceLine(line.sku_id, skus[line.sku_id].line_title, prices.get(line.sku_id, skus[line.sku_id].price_fen),
+                      line.quantity)
             for line in lines]  # fmt: skip
 
 
@@ -343,11 +354,15 @@ def create_order(
     rules: ShopRules,
     expected_payable_fen: int | None = None,
     order_no: str | None = None,
+    fixed_prices: Mapping[int, int] | None = None,
 ) -> Order:
     """Create an unpaid order, reserving stock, coupons and points; see the module docstring for errors.
     With `order_no` (drawn with `new_order_no` before the buyer confirmed), idempotent: when this buyer's order
     of that number exists already (a retry of the confirmation, after a process died before answering), it
-    is returned as it is and nothing is taken twice."""
+    is returned as it is and nothing is taken twice.
+
+    `fixed_prices` (sku id → unit fen, the 拼团 price) replaces the catalogue price and is charged as it is: no
+    member discount or 满减 on top (coupons and points are the caller's to leave out)."""
     if order_no is not None and (placed := _placed(openid, order_no)) is not None:
         return placed
     lines = _merge(lines)
@@ -365,7 +380,10 @@ def create_order(
     for offer in offers:
         if offer.unavailable:
             raise CouponUnavailable(offer.code, offer.unavailable)
-    priced = price_order(_price_lines(lines, skus), tier, offers, points, rules.pricing, now)
+    pricing = rules.pricing
+    if fixed_prices:
+        tier, pricing = Tier.NORMAL, dataclasses.replace(pricing, full_reduction_fen=0)
+    priced = price_order(_price_lines(lines, skus, fixed_prices), tier, offers, points, pricing, now)
     if priced.payable_fen <= 0:
         raise EmptyOrder("订单金额为0，无法下单")
     if expected_payable_fen is not None and expected_payable_fen != priced.payable_fen:
@@ -513,6 +531,8 @@ def settled_status(order: Order, refunds_in_flight: bool) -> str:
         return REFUNDED
     if order.refunded_fen > 0:
         return PARTIALLY_REFUNDED
+    if order.cancel_reason == GROUP_FAILED_REASON:  # its group never filled: the money is owed back, not kept
+        return GROUP_FAILED
     if order.completed_at is not None:
         return COMPLETED
     if order.shipped_at is not None:

@@ -12,7 +12,9 @@ the admin API are handed (`PayGateway`; `bot.pay.client` implements it with wech
 4. the order moves `unpaid → paid` by a conditional UPDATE; only the transaction that moved it uses the coupons,
    adds spend and points (`store.members.accounts`) and queues the buyer's `paid` notice in the outbox (keyed
    `paid:{order_no}`), so all of that happens once. The outbox sends it as a customer-service message inside
-   the window the payment opened, else as a template message.
+   the window the payment opened, else as a template message. A 拼团 order is placed in its group in the same
+   transaction (`store.group_buy.operations.admit_payment`): it waits as `grouping` until the group fills, and
+   a payment for a group that closed first is refunded like a late payment.
 
 **Late payment after cancellation (decision).** If the order is no longer unpaid — the timeout cancelled it a
 moment before the buyer's payment landed (or, in theory, a second payment for one order) — the payment is
@@ -34,6 +36,7 @@ from typing import Protocol
 import peewee
 
 from store.core.db import BaseModel, ShanghaiDateTimeField, write_transaction
+from store.group_buy import operations as group_buy
 from store.members import accounts as members
 from store.members.accounts import MemberRules
 from store.orders.checkout import PAID, UNPAID, Order
@@ -176,6 +179,8 @@ def mark_paid(
                 .where(Order.order_no == order_no, Order.status == UNPAID)
                 .execute()
             )
+            if moved and not group_buy.admit_payment(order_no, now):
+                moved = 0  # a 拼团 order whose group closed first: cancelled, and this payment is refunded below
             if moved:
                 coupon_store.use_coupons(order_no, now)
                 earned = members.record_payment(order.openid, order_no, total_fee, transaction_id, now, rules)

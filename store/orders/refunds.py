@@ -33,6 +33,8 @@ from store.members import accounts as members
 from store.members.accounts import MemberRules
 from store.orders.checkout import (
     COMPLETED,
+    GROUP_FAILED,
+    GROUPING,
     PAID,
     PARTIALLY_REFUNDED,
     REFUNDING,
@@ -55,7 +57,7 @@ from store.orders.payments import (
 )
 from store.promotions import coupons as coupon_store
 
-REFUNDABLE = frozenset({PAID, SHIPPED, COMPLETED, PARTIALLY_REFUNDED, REFUNDING})
+REFUNDABLE = frozenset({PAID, SHIPPED, COMPLETED, PARTIALLY_REFUNDED, REFUNDING, GROUPING, GROUP_FAILED})
 
 
 class RefundError(ValueError):

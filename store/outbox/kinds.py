@@ -79,6 +79,16 @@ KINDS: dict[str, NoticeKind] = {
             coupon="thing",
         ),
         _kind(
+            "group_full", Priority.TRANSACTIONAL, True,
+            "拼团成功！团{group_no}已满{members}人（{goods}），我们会尽快发货。",
+            group_no="character_string", goods="thing", members="number", formed_at="time",
+        ),
+        _kind(
+            "group_failed", Priority.TRANSACTIONAL, True,
+            "很遗憾，团{group_no}（{goods}）未在时限内成团，{amount}将原路退回。",
+            group_no="character_string", goods="thing", amount="amount", closed_at="time",
+        ),
+        _kind(
             "ops_alert", Priority.SERVICE, True, "运营提醒：{subject}（{ref}，{raised_at}）。",
             subject="thing", ref="character_string", raised_at="time",
         ),

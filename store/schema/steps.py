@@ -21,6 +21,7 @@ from store.catalog.products import Category, Product, Sku
 from store.chat.keywords import KeywordRule, RulesVersion, StandingReply
 from store.chat.nlu import NluExample, NluVersion, UnansweredUtterance
 from store.core.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
+from store.group_buy.models import Group, GroupMember, GroupOffer
 from store.logistics.shipments import Shipment
 from store.members.accounts import Member, PointsEntry, SpendEntry
 from store.members.birthdays import BirthdayGift
@@ -138,6 +139,7 @@ STEPS: list[Step] = [
     Step(13, "understanding: the intent \"cart\" is now \"checkout\"", _checkout_intent),
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
+    Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
 ]
 
 LATEST = STEPS[-1].version

@@ -1,0 +1,1 @@
+"""拼团 (group buy): offers on a SKU, groups and their members; see `operations` and `sweeps`."""

@@ -19,6 +19,9 @@ class UnansweredCollector:
     def __init__(self) -> None:
         self._pending: dict[str, Sighting] = {}
         self._lock = threading.Lock()
+        # Held by whoever is storing a drained batch: a reader that flushes before reading the store (the inbox
+        # page) waits for a batch another thread has taken but not yet written, instead of reading without it.
+        self.flushing = threading.Lock()
         self.dropped = 0
 
     def note(self, openid: str, text: str, norm: str, outcome: str, now: datetime) -> None:

@@ -131,13 +131,15 @@ def understander_for(config: Config, taught: bool = False) -> UnderstanderCache:
 
 
 def flush_unanswered(collector: UnansweredCollector) -> None:
-    """Store what the collector holds; on failure keep it for the next beat (the database away a moment)."""
-    batch = collector.drain()
-    try:
-        record_unanswered(batch)
-    except Exception:
-        collector.restore(batch)
-        raise
+    """Store what the collector holds; on failure keep it for the next beat (the database away a moment). One flush
+    at a time, so a flush returns only once everything noted before it is in the store."""
+    with collector.flushing:
+        batch = collector.drain()
+        try:
+            record_unanswered(batch)
+        except Exception:
+            collector.restore(batch)
+            raise
 
 
 class ChatSearch:

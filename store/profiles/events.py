@@ -30,6 +30,7 @@ class EventCollector:
     def __init__(self) -> None:
         self._pending: list[Event] = []
         self._lock = threading.Lock()
+        self.flushing = threading.Lock()  # one flush at a time: a flush returns once everything before it is stored
         self.dropped = 0
 
     def note(self, openid: str, kind: str, ref: str, at: datetime) -> None:
@@ -62,14 +63,15 @@ def store_events(events: list[Event]) -> int:
 
 def flush_events(collector: EventCollector) -> int:
     """Store what the collector holds; on a database error put it back and re-raise (the beat logs it)."""
-    batch = collector.drain()
-    if not batch:
-        return 0
-    try:
-        return store_events(batch)
-    except Exception:
-        collector.restore(batch)
-        raise
+    with collector.flushing:
+        batch = collector.drain()
+        if not batch:
+            return 0
+        try:
+            return store_events(batch)
+        except Exception:
+            collector.restore(batch)
+            raise
 
 
 def purge_events(before: datetime) -> int:

@@ -4,6 +4,8 @@ for service notices, and a drop with its reason for the rest."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.process.config import Config
@@ -123,3 +125,21 @@ async def test_a_window_used_outside_the_outbox_is_respected(config: Config) -> 
         await rig.drain()
         assert channels(rig, ids) == [CUSTOM, TEMPLATE]
         assert rig.windows.verdict("o_e", rig.clock.now()) == "used_up"
+
+
+async def test_a_payment_recorded_just_after_the_batch_read_the_clock_still_opens_its_window(config: Config) -> None:
+    """A pay notice WeChat sent again reaches another serve, which records the window with the retry's time, a
+    moment after the dispatcher took its `now` for the batch holding the first notice's paid notice."""
+    async with outbox_rig(config) as rig:
+        rig.world.follow("o_e")
+        rig.clock.advance(minutes=2)
+        rig.interact("o_e", "message")
+        used = [queue("o_e", "tracking", rig.clock.now()) for _ in range(5)]
+        await rig.drain()
+        assert channels(rig, used) == [CUSTOM] * 5, "the message window's five are used"
+        paid_at = rig.clock.now()
+        rig.world.record_interaction("o_e", "payment", paid_at)
+        rig.windows.record_interaction("o_e", "payment", paid_at + timedelta(milliseconds=300))
+        notice = queue("o_e", "tracking", paid_at)
+        await rig.drain()
+        assert rig.notice(notice).channel == CUSTOM, rig.notice(notice).reason

@@ -36,6 +36,10 @@ GRANTED: frozenset[str] = frozenset({"payment", "message", "click"})
 _BUCKET: dict[str, str] = {"message": "m", "click": "c", "subscribe": "c", "scan": "c", "payment": "p"}
 WINDOW_LONG = timedelta(hours=48)
 WINDOW_SHORT = timedelta(minutes=1)
+# A window recorded a moment after the reader took its `now` is open already: another process handled the
+# interaction in between (a pay notice WeChat sent again, recorded with the retry's later time, while the
+# dispatcher's batch holds the first one's notice). Without this the notice found "used up" and was dropped.
+OPENED_AHEAD = timedelta(seconds=60)
 KEY_TTL_MS = int((WINDOW_LONG + timedelta(hours=1)).total_seconds() * 1000)
 
 # A bucket's `<b>s` field holds the time of a window WeChat refused (`SPEND_SCRIPT`): recording it again, as
@@ -51,22 +55,24 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
 return 1
 """
 
-# ARGV: now_ms, long_ms, short_ms, quota_after_message, quota_after_click, take (1 = consume one message)
+# ARGV: now_ms, long_ms, short_ms, quota_after_message, quota_after_click, take (1 = consume one message),
+# ahead_ms (see OPENED_AHEAD)
 _RESERVE = """
 local now, long, short = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local take = ARGV[6] == '1'
+local soon = now + tonumber(ARGV[7])
 local h = redis.call('HMGET', KEYS[1], 'p', 'm', 'mu', 'c', 'cu')
 local p, m, mu, c, cu = tonumber(h[1]), tonumber(h[2]), tonumber(h[3]) or 0, tonumber(h[4]), tonumber(h[5]) or 0
-if p and p <= now and now < p + long then return 'payment' end
+if p and p <= soon and now < p + long then return 'payment' end
 local open = false
-if m and m <= now and now < m + long then
+if m and m <= soon and now < m + long then
   open = true
   if mu < tonumber(ARGV[4]) then
     if take then redis.call('HINCRBY', KEYS[1], 'mu', 1) end
     return 'message'
   end
 end
-if c and c <= now and now < c + short then
+if c and c <= soon and now < c + short then
   open = true
   if cu < tonumber(ARGV[5]) then
     if take then redis.call('HINCRBY', KEYS[1], 'cu', 1) end
@@ -218,4 +224,5 @@ def _reserve_args(now: datetime, quotas: WindowQuotas, take: bool) -> list[int |
         quotas.after_message,
         quotas.after_click,
         "1" if take else "0",
+        int(OPENED_AHEAD.total_seconds() * 1000),
     ]

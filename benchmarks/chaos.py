@@ -379,9 +379,9 @@ class ChaosRun:
         return shown
 
     async def checkout(self, follower: FollowerSimulator, openid: str) -> str | None:
-        """Search → card → spec → quantity → 结算 → address → 确认; the order number shown, or None when a step
-        did not get the answer it needs (the shopper leaves the flow and starts again)."""
-        steps: list[tuple[str, str]] = [(PRODUCT, "1."), ("1", "/p/"), (SPEC, "购买数量"), ("1", "购物车"), ("结算", "")]
+        """Search → card → spec → quantity → 结算 → address → 确认; the order number shown, or None when a
+        step did not get the answer it needs (the shopper leaves the flow and starts again)."""
+        steps = [(PRODUCT, "1."), ("1", "/p/"), (SPEC, "购买数量"), ("1", "购物车"), ("结算", "")]
         for content, expect in steps:
             shown = await self.text(follower, openid, content)
             if expect and expect not in shown:

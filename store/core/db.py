@@ -43,8 +43,27 @@ def open_database(url: str, var_dir: Path) -> peewee.Database:
         _use_wal(db)
     else:
         db = connect(url)
+        if isinstance(db, peewee.PostgresqlDatabase):
+            params = {"connect_timeout": CONNECT_TIMEOUT_S, **db.connect_params}
+            db = PostgresDatabase(db.database, **params)
     database.initialize(db)
     return db
+
+
+CONNECT_TIMEOUT_S = 5  # a server that does not answer fails the query in time for a polite reply, not a hang
+
+
+class PostgresDatabase(peewee.PostgresqlDatabase):
+    """PostgreSQL that gets over losing its server. psycopg2 marks a connection the server or the network dropped
+    as closed, but peewee keeps it as the thread's connection, so every later query on that thread failed with
+    "connection already closed" until the process restarted. Here a dropped connection is let go before the next
+    statement outside a transaction (inside one, the transaction fails as it must), and a fresh one is opened."""
+
+    def cursor(self, named_cursor=None):  # type: ignore[no-untyped-def]
+        conn = self._state.conn
+        if conn is not None and not self._state.closed and conn.closed and not self.in_transaction():
+            self.close()
+        return super().cursor(named_cursor)
 
 
 def _use_wal(db: peewee.Database, attempts: int = 50) -> None:

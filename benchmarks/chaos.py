@@ -195,7 +195,8 @@ class Child:
             env["WXSHOP_SERVER__PORT"] = str(self.port)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", self.role], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "bot", self.role], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # a process group of its own, as on a host of its own
             )
 
     def kill(self) -> None:

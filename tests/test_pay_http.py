@@ -12,6 +12,7 @@ import redis
 from aiohttp import web
 
 from bot.pay.pages import client_ip, oauth_base_url
+from bot.web.forwarded import parse_networks
 from bot.process.config import Config
 from bot.sandbox.pay_xml import parse_xml
 from bot.sandbox.server import Sandbox
@@ -268,7 +269,21 @@ def test_oauth_base_url_and_client_ip(config: Config) -> None:
     chosen = dataclasses.replace(config, wechat=dataclasses.replace(config.wechat,
                                  oauth_base_url="https://oauth.example.com/"))  # fmt: skip
     assert oauth_base_url(chosen) == "https://oauth.example.com"
-    request: web.Request = make_mocked_request("GET", "/pay/x", headers={"X-Forwarded-For": "203.0.113.9, 10.0.0.1"})
-    assert client_ip(request) == "203.0.113.9"
-    request = make_mocked_request("GET", "/pay/x", headers={"X-Forwarded-For": "nonsense"})
-    assert client_ip(request) == "127.0.0.1"
+    proxies = parse_networks(["10.0.0.0/8"])
+    peer = make_mocked_request("GET", "/pay/x", headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+    assert client_ip(peer, ()) == "127.0.0.1", "no trusted proxy: the header is the client's own words"
+    assert client_ip(peer, proxies) == "127.0.0.1", "a peer that is not a trusted proxy: its header is ignored"
+    proxied = make_mocked_request("GET", "/pay/x", headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"},
+                                  transport=_peer("10.0.0.1"))  # fmt: skip
+    assert client_ip(proxied, proxies) == "203.0.113.9", "the hop the trusted proxy added, not the left-most one"
+
+
+def _peer(address: str) -> object:
+    """A transport whose peer is `address`: what aiohttp reads `request.remote` from."""
+    import asyncio
+
+    class Transport(asyncio.Transport):
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return (address, 443) if name == "peername" else default
+
+    return Transport()

@@ -37,6 +37,7 @@ from wechatpy.oauth import WeChatOAuth
 
 from bot.pay.client import ensure_pay_client
 from bot.process.config import Config
+from bot.web.forwarded import Network, client_address, parse_networks
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.core.money import yuan
 from store.orders.checkout import CANCELLED, REFUNDED, REFUNDING, UNPAID, Order, get_order
@@ -89,16 +90,14 @@ def _openid_for(config: Config, order_no: str, code: str) -> str:
         oauth._http.close()
 
 
-def client_ip(request: web.Request) -> str:
-    """The browser's address for `spbill_create_ip`: the first X-Forwarded-For hop behind a proxy, else the peer.
-    (Only WeChat's risk control reads it; a forged header misleads it about the forger alone.)"""
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-    for candidate in (forwarded, request.remote or ""):
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return "127.0.0.1"
+def client_ip(request: web.Request, trusted: tuple[Network, ...]) -> str:
+    """The browser's address for `spbill_create_ip`, found as the console's sign-in limit finds it: the peer, or
+    the X-Forwarded-For hop behind `[admin] trusted_proxies` (bot.web.forwarded), never a hop the client wrote."""
+    found = client_address(request.remote or "", request.headers.getall("X-Forwarded-For", []), trusted)
+    try:
+        return str(ipaddress.ip_address(found))
+    except ValueError:  # a Unix socket's peer
+        return "127.0.0.1"
 
 
 # ---- pages ------------------------------------------------------------------------------------------------------
@@ -179,7 +178,7 @@ async def _checkout(request: web.Request, order: Order, openid: str, now: dateti
     try:
         prepay_id = await run_blocking(
             app, client.unified_order, order_no=order.order_no, body=f"{config.shop.name}-{order.title}",
-            total_fee=order.payable_fen, openid=openid, client_ip=client_ip(request),
+            total_fee=order.payable_fen, openid=openid, client_ip=client_ip(request, parse_networks(config.admin.trusted_proxies)),
             notify_url=f"{config.server.public_url.rstrip('/')}/pay/notify", time_start=now,
             time_expire=max(order.expires_at, now + MIN_PREPAY_VALIDITY),
         )  # fmt: skip

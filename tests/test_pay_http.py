@@ -12,10 +12,10 @@ import redis
 from aiohttp import web
 
 from bot.pay.pages import client_ip, oauth_base_url
-from bot.web.forwarded import parse_networks
 from bot.process.config import Config
 from bot.sandbox.pay_xml import parse_xml
 from bot.sandbox.server import Sandbox
+from bot.web.forwarded import parse_networks
 from bot.web.runtime import RESOURCES
 from store.catalog.inventory import stock_of
 from store.catalog.products import Product

@@ -175,10 +175,11 @@ async def _checkout(request: web.Request, order: Order, openid: str, now: dateti
     app = request.app
     config = app[CONFIG]
     client = ensure_pay_client(app)
+    buyer_ip = client_ip(request, parse_networks(config.admin.trusted_proxies))
     try:
         prepay_id = await run_blocking(
             app, client.unified_order, order_no=order.order_no, body=f"{config.shop.name}-{order.title}",
-            total_fee=order.payable_fen, openid=openid, client_ip=client_ip(request, parse_networks(config.admin.trusted_proxies)),
+            total_fee=order.payable_fen, openid=openid, client_ip=buyer_ip,
             notify_url=f"{config.server.public_url.rstrip('/')}/pay/notify", time_start=now,
             time_expire=max(order.expires_at, now + MIN_PREPAY_VALIDITY),
         )  # fmt: skip

@@ -33,3 +33,25 @@ async def test_answers_without_redis_and_deduplicates_again_once_it_is_back(
         deliveries = await asyncio.gather(*(follower.deliver(xml, "o_down") for _ in range(3)))
         assert counter.calls == before + 1, "one run for three concurrent attempts"
         assert {d.shown for d in deliveries} == {"收到：买"}
+
+
+async def test_with_redis_away_a_signed_query_reused_with_another_body_is_still_refused(
+    migrated: Config, own_redis: RedisProcess
+) -> None:
+    """The replay memory is in Redis; while it is away the process remembers what it saw, so a query string
+    copied from a proxy log cannot carry another follower's message to it, and WeChat's retries still work."""
+    config = dataclasses.replace(migrated, redis=RedisConfig(url=own_redis.url, prefix=migrated.redis.prefix))
+    async with running(config) as shop:
+        counter = count_texts(shop, lambda _, content: f"收到：{content}")
+        follower = shop.follower()
+        own_redis.stop()
+        xml = follower.build_xml("o_owner", {"MsgType": "text", "Content": "订单详情 1"})
+        query, body = follower.signed(xml, "o_owner")
+        first = await follower.post(query, body)
+        assert first.status == 200 and "收到：订单详情 1" in first.body
+        retry = await follower.post(query, body)
+        assert retry.status == 200, "a byte-identical try is WeChat's retry"
+        forged = body.replace("o_owner", "o_victim")
+        replayed = await follower.post(query, forged)
+        assert replayed.status == 403, replayed.body
+        assert counter.calls == 2, "the forged body was never handled"

@@ -33,7 +33,7 @@ from bot.wechat.crypto import CryptoRejected, InboundCrypto
 from bot.wechat.customer_service import CustomerService, followup_messages, late_messages
 from bot.wechat.dedup import DONE, LATE, Claim, ReplyCache, Seen
 from bot.wechat.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, to_message
-from bot.wechat.replay import Nonce, Replayed, fresh_timestamp, nonce_for
+from bot.wechat.replay import LocalNonces, Nonce, Replayed, fresh_timestamp, nonce_for
 from bot.wechat.sender import SenderRedis
 from handlers import register_all
 from handlers.context import HandlerContext
@@ -47,6 +47,7 @@ SENDERS = web.AppKey("senders", SenderRedis)
 WECHAT = web.AppKey("wechat", WeChatGateway)
 CUSTOMER_SERVICE = web.AppKey("customer_service", CustomerService)
 LATE_TASKS = web.AppKey("late_tasks", set)
+LOCAL_NONCES = web.AppKey("local_nonces", LocalNonces)
 WECHAT_WAIT_S = 5.0  # WeChat drops the connection after this; the reply deadline is set inside it
 LATE_MARK_S = 0.3  # at most what marking a late message may add to the reply deadline
 
@@ -75,6 +76,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
         [config.wechat.encoding_aes_key, config.wechat.previous_encoding_aes_key],
     )
     app[REPLIES] = ReplyCache(resources.pipe, config.redis.prefix)
+    app[LOCAL_NONCES] = LocalNonces()
     app[SENDERS] = SenderRedis(resources.pipe, resources.windows, resources.clock, dialogs.keys, handling.stateful)
     app[CUSTOMER_SERVICE] = CustomerService(resources.windows, wechat, resources.clock, partial(run_blocking, app))
     app[LATE_TASKS] = set()
@@ -198,10 +200,15 @@ async def _reply(app: web.Application, message: WeChatMessage, nonce: Nonce, dea
         senders.discard(state)
         raise
     except redis.RedisError as exc:
-        # Redis down: answering beats dropping, though a retry, or a nonce replayed within the window, could be
-        # handled twice
+        # Redis down: answering beats dropping, though a retry could be handled twice; a signed query reused with
+        # another body is still refused if it comes back to this process
         metrics.ERRORS.labels("dedup", type(exc).__name__).inc()
         log.error("dedup unavailable, handling without it", extra={"message_key": key, "error": str(exc)})
+        try:
+            app[LOCAL_NONCES].check(nonce)
+        except Replayed:
+            senders.discard(state)
+            raise
         claim = None
     senders.attach(message, state)
     senders.record(message)

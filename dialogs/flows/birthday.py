@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 from dialogs.flows import END, Flow, Step, Turn
+from dialogs.understanding.numerals import parse_chinese_number
 
 ASK_DATE = "ASK_DATE"
 CONFIRM = "CONFIRM"
@@ -14,14 +15,20 @@ YES = {"是", "是的", "确认", "对", "好", "好的", "嗯", "可以", "ok",
 NO = {"否", "不是", "不对", "不", "重新", "重来", "no", "n"}
 
 _DATE = re.compile(r"(?:(?P<y>(?:19|20)\d\d)[年./\-])?(?P<m>\d{1,2})(?:月|[./\-])(?P<d>\d{1,2})(?:日|号)?")
+_CN = "[零〇一二两三四五六七八九十]"
+# 三月十五日, 十二月三号, 一九九〇年五月二十: Chinese numerals need 月 between month and day
+_DATE_CN = re.compile(rf"(?:{_CN}{{4}}年)?(?P<m>{_CN}{{1,3}})月(?P<d>{_CN}{{1,3}})(?:日|号)?")
 
 
 def validate_birthday(text: str) -> tuple[int, int] | None:
-    """(month, day) from "5月20日", "05-20", "5/20", "1990年5月20日"…; None when not a real calendar date."""
-    found = _DATE.search(text)
-    if not found:
+    """(month, day) from "5月20日", "05-20", "5/20", "1990年5月20日", "五月二十日"…; None when not a real calendar
+    date."""
+    if found := _DATE.search(text):
+        month, day = int(found["m"]), int(found["d"])
+    elif found := _DATE_CN.search(text):
+        month, day = parse_chinese_number(found["m"]) or 0, parse_chinese_number(found["d"]) or 0
+    else:
         return None
-    month, day = int(found["m"]), int(found["d"])
     try:
         date(2000, month, day)  # a leap year, so 2月29日 is allowed
     except ValueError:

@@ -52,16 +52,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import redis
 import yarl
 from aiohttp import web
 
 from benchmarks.common import print_machine_info
 from bot.process import config as config_module
 from bot.process.config import Config
-from bot.process.embedded_redis import redis_server_binary
 from bot.sandbox.follower import Account, Attempt, FollowerSimulator
 from bot.sandbox.ports import free_port
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.server import build_sandbox
 from store.core.clock import CLOCK_ENV, clock_spec, process_clock
 
@@ -135,50 +134,6 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 # -- the run's processes ---------------------------------------------------------------------------------------
-class RedisServer:
-    """redis-server with an append-only file: `restart` is an outage of the server, not a loss of its data."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        try:
-            _wait(lambda: _pings(client), 10, "redis-server")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
-
-
 @dataclass
 class Child:
     """One `wxshop serve` or `wxshop worker`, started again after a kill with the same arguments."""
@@ -252,7 +207,7 @@ class ChaosRun:
         self.clock = process_clock()
         self.tally = Tally()
         self.stopping = asyncio.Event()
-        self.redis = RedisServer(workdir)
+        self.redis = RedisServer(workdir, append_only=True)
         self.serves: list[Child] = []
         self.workers: list[Child] = []
         self.pg_relay: Relay | None = None

@@ -14,13 +14,12 @@ Errors: 404 no such ticket, 409 already decided or the refund is impossible, 400
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.admin.params import page_size, query_int
 from bot.pay.client import SHOP_RULES, ensure_pay_client, ensure_shop_rules
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
@@ -42,7 +41,6 @@ from store.after_sales.tickets import (
 from store.orders.refunds import submit_refund
 
 MAX_PAGE = 200
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 RULES = web.AppKey("after_sales_rules", AfterSalesRules)
 
 
@@ -73,7 +71,7 @@ async def list_view(request: web.Request) -> web.Response:
     now = request.config_dict[RESOURCES].clock.now()
     next_before = tickets[-1].id if len(tickets) == limit else None
     return web.json_response({"tickets": [ticket_dict(t, now) for t in tickets], "next_before_id": next_before},
-                             dumps=_dumps)  # fmt: skip
+                             dumps=dumps)  # fmt: skip
 
 
 async def stats_view(request: web.Request) -> web.Response:
@@ -81,7 +79,7 @@ async def stats_view(request: web.Request) -> web.Response:
     if not 1 <= days <= 366:
         return error(400, "days must be 1..366")
     stats = await run_blocking(request.config_dict, after_sales_stats, request.config_dict[RESOURCES].clock.now(), days)
-    return web.json_response(stats, dumps=_dumps)
+    return web.json_response(stats, dumps=dumps)
 
 
 async def detail_view(request: web.Request) -> web.Response:
@@ -89,7 +87,7 @@ async def detail_view(request: web.Request) -> web.Response:
         ticket = await run_blocking(request.config_dict, get_ticket, request.match_info["case_no"])
     except TicketNotFound as exc:
         return error(404, str(exc))
-    return web.json_response(ticket_dict(ticket, request.config_dict[RESOURCES].clock.now()), dumps=_dumps)
+    return web.json_response(ticket_dict(ticket, request.config_dict[RESOURCES].clock.now()), dumps=dumps)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -98,9 +96,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=_dumps({"error": "body is not JSON"}), content_type="application/json") from None
+        raise web.HTTPBadRequest(text=dumps({"error": "body is not JSON"}), content_type="application/json") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=_dumps({"error": "body must be a JSON object"}), content_type="application/json")
+        raise web.HTTPBadRequest(text=dumps({"error": "body must be a JSON object"}), content_type="application/json")
     return body
 
 
@@ -123,7 +121,7 @@ async def approve_view(request: web.Request) -> web.Response:
         await run_blocking(app, submit_refund, ticket.refund_no, pay, now, members)
         await run_blocking(app, settle_refunds, now, app[RULES])
         ticket = await run_blocking(app, get_ticket, ticket.case_no)
-    return web.json_response(ticket_dict(ticket, now), dumps=_dumps)
+    return web.json_response(ticket_dict(ticket, now), dumps=dumps)
 
 
 async def refuse_view(request: web.Request) -> web.Response:
@@ -139,4 +137,4 @@ async def refuse_view(request: web.Request) -> web.Response:
         return error(404, str(exc))
     except AfterSalesError as exc:
         return error(409, str(exc))
-    return web.json_response(ticket_dict(ticket, now), dumps=_dumps)
+    return web.json_response(ticket_dict(ticket, now), dumps=dumps)

@@ -43,10 +43,11 @@ def setup(app: web.Application, admin: web.Application) -> None:
 
 
 def error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status, dumps=_dumps)
+    return web.json_response({"error": message, **extra}, status=status, dumps=dumps)
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """JSON for every admin response: Chinese as it is, dates and decimals as text."""
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -90,7 +91,7 @@ async def list_keywords(request: web.Request) -> web.Response:
         for r in rule_set.rules
     ]
     standing = {f"{kind}_reply": list(replies) for kind, replies in rule_set.standing.items()}
-    return web.json_response({"version": rule_set.version, "rules": rules, **standing}, dumps=_dumps)
+    return web.json_response({"version": rule_set.version, "rules": rules, **standing}, dumps=dumps)
 
 
 async def import_keywords(request: web.Request) -> web.Response:
@@ -129,7 +130,7 @@ async def remove_keyword(request: web.Request) -> web.Response:
     if not await run_blocking(app, delete_rule, request.match_info["name"]):
         return error(404, "no rule with that name")
     version = await _rules_changed(app)
-    return web.json_response({"version": version, "deleted": request.match_info["name"]}, dumps=_dumps)
+    return web.json_response({"version": version, "deleted": request.match_info["name"]}, dumps=dumps)
 
 
 async def test_keywords(request: web.Request) -> web.Response:
@@ -152,4 +153,4 @@ async def test_keywords(request: web.Request) -> web.Response:
             "reply_mode": record.reply_mode,
             "reply": list(record.replies),
         }
-    return web.json_response(result, dumps=_dumps)
+    return web.json_response(result, dumps=dumps)

@@ -11,19 +11,16 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.admin.params import query_int
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.catalog.products import Sku
 from store.group_buy.models import Group, GroupOffer
 from store.group_buy.operations import OfferInput, set_offer
-
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
@@ -70,14 +67,14 @@ async def put_offer_view(request: web.Request) -> web.Response:
     if problems:
         return error(422, "the offer has problems", problems=problems)
     offer = await run_blocking(app, set_offer, wanted, app[RESOURCES].clock.now())
-    return web.json_response(await run_blocking(app, _offer_json, offer), dumps=_dumps)
+    return web.json_response(await run_blocking(app, _offer_json, offer), dumps=dumps)
 
 
 async def offers_view(request: web.Request) -> web.Response:
     def load() -> list[dict[str, Any]]:
         return [_offer_json(o) for o in GroupOffer.select().order_by(GroupOffer.id)]
 
-    return web.json_response({"offers": await run_blocking(request.config_dict, load)}, dumps=_dumps)
+    return web.json_response({"offers": await run_blocking(request.config_dict, load)}, dumps=dumps)
 
 
 async def groups_view(request: web.Request) -> web.Response:
@@ -93,4 +90,4 @@ async def groups_view(request: web.Request) -> web.Response:
                  "created_at": g.created_at, "expires_at": g.expires_at, "closed_at": g.closed_at}
                 for g in query]  # fmt: skip
 
-    return web.json_response({"groups": await run_blocking(request.config_dict, load)}, dumps=_dumps)
+    return web.json_response({"groups": await run_blocking(request.config_dict, load)}, dumps=dumps)

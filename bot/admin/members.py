@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import requests
 from aiohttp import web
 from wechatpy.exceptions import WeChatClientException
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.admin.params import query_int
 from bot.process.config import ConfigError
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
@@ -43,7 +42,6 @@ from store.promotions import gifts
 from store.promotions.coupons import Coupon, CouponTemplate
 
 MEMBER_SETTINGS = web.AppKey("member_settings", MemberSettings)
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
 def member_settings(config: Any) -> MemberSettings:
@@ -97,11 +95,11 @@ async def create_view(request: web.Request) -> web.Response:
         "expires_at": code.expires_at,
         "created_at": code.created_at,
     }
-    return web.json_response(body, status=201, dumps=_dumps)
+    return web.json_response(body, status=201, dumps=dumps)
 
 
 async def list_view(request: web.Request) -> web.Response:
-    return web.json_response({"qrcodes": await run_blocking(request.config_dict, qrcode_report)}, dumps=_dumps)
+    return web.json_response({"qrcodes": await run_blocking(request.config_dict, qrcode_report)}, dumps=dumps)
 
 
 def _member_detail(openid: str, settings: MemberSettings, now: Any) -> dict[str, Any] | None:
@@ -162,7 +160,7 @@ async def member_view(request: web.Request) -> web.Response:
     )
     if detail is None:
         return error(404, "no such member or follower")
-    return web.json_response(detail, dumps=_dumps)
+    return web.json_response(detail, dumps=dumps)
 
 
 async def gifts_view(request: web.Request) -> web.Response:
@@ -171,4 +169,4 @@ async def gifts_view(request: web.Request) -> web.Response:
     now = app[RESOURCES].clock.now()
     since = now - timedelta(days=days) if days > 0 else None
     stats = await run_blocking(app, gifts.gift_stats, now, since)
-    return web.json_response({"days": days if days > 0 else None, **stats.as_dict()}, dumps=_dumps)
+    return web.json_response({"days": days if days > 0 else None, **stats.as_dict()}, dumps=dumps)

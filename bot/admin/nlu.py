@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.admin.params import page_size, parse_int, query_int
 from bot.chat.conversation import UNANSWERED, UNDERSTANDING, flush_unanswered
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
@@ -41,7 +40,6 @@ from store.chat.nlu import (
 )
 
 MAX_PAGE = 200
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
@@ -89,7 +87,7 @@ def _intents(labels: dict[str, str], examples_file: str | None) -> list[dict[str
 async def intents_view(request: web.Request) -> web.Response:
     app = request.config_dict
     rows = await run_blocking(app, _intents, _labels(request), app[CONFIG].nlu.examples_file or None)
-    return web.json_response({"intents": rows}, dumps=_dumps)
+    return web.json_response({"intents": rows}, dumps=dumps)
 
 
 async def unanswered_view(request: web.Request) -> web.Response:
@@ -102,7 +100,7 @@ async def unanswered_view(request: web.Request) -> web.Response:
     rows = await run_blocking(app, unanswered_page, limit, before_id, include_taught)
     next_before = rows[-1].id if len(rows) == limit else None
     body = {"unanswered": [_unanswered_dict(r) for r in rows], "next_before_id": next_before}
-    return web.json_response(body, dumps=_dumps)
+    return web.json_response(body, dumps=dumps)
 
 
 async def dismiss_view(request: web.Request) -> web.Response:
@@ -116,7 +114,7 @@ async def examples_view(request: web.Request) -> web.Response:
     intent = request.query.get("intent") or None
     labels = _labels(request)
     examples = await run_blocking(request.config_dict, taught_examples, intent)
-    return web.json_response({"examples": [_example_dict(e, labels) for e in examples]}, dumps=_dumps)
+    return web.json_response({"examples": [_example_dict(e, labels) for e in examples]}, dumps=dumps)
 
 
 async def teach_view(request: web.Request) -> web.Response:
@@ -136,7 +134,7 @@ async def teach_view(request: web.Request) -> web.Response:
         return error(422, "the example was not taught", problems=exc.problems, **extra)
     if created:
         await _changed(request)
-    return web.json_response(_example_dict(example, labels), status=201 if created else 200, dumps=_dumps)
+    return web.json_response(_example_dict(example, labels), status=201 if created else 200, dumps=dumps)
 
 
 async def forget_view(request: web.Request) -> web.Response:
@@ -145,4 +143,4 @@ async def forget_view(request: web.Request) -> web.Response:
     if example is None:
         return error(404, "no such example")
     await _changed(request)
-    return web.json_response({"forgotten": _example_dict(example, _labels(request))}, dumps=_dumps)
+    return web.json_response({"forgotten": _example_dict(example, _labels(request))}, dumps=dumps)

@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import json
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.admin.params import page_size, query_int
 from bot.pay.client import SHOP_RULES, ensure_pay_client, ensure_shop_rules
 from bot.web.runtime import RESOURCES, run_blocking
@@ -27,7 +25,6 @@ from store.orders.refunds import RefundError, committed_refunds, request_refund,
 from store.orders.views import detail_dict, list_orders, order_detail, order_dict, refund_dict
 
 MAX_PAGE = 200
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
@@ -50,14 +47,14 @@ async def list_view(request: web.Request) -> web.Response:
     )  # fmt: skip
     next_before = orders[-1].id if len(orders) == limit else None
     return web.json_response({"orders": [order_dict(o) for o in orders], "next_before_id": next_before},
-                             dumps=_dumps)  # fmt: skip
+                             dumps=dumps)  # fmt: skip
 
 
 async def detail_view(request: web.Request) -> web.Response:
     detail = await run_blocking(request.config_dict, order_detail, request.match_info["order_no"], None)
     if detail is None:
         return error(404, "no such order")
-    return web.json_response(detail_dict(detail), dumps=_dumps)
+    return web.json_response(detail_dict(detail), dumps=dumps)
 
 
 def _refund_input(body: Any) -> tuple[int | None, str, str | None, dict[int, int] | None]:
@@ -106,4 +103,4 @@ async def refund_view(request: web.Request) -> web.Response:
         return error(409, str(exc))
     pay, rules = ensure_pay_client(app), app[SHOP_RULES].members
     refund = await run_blocking(app, submit_refund, refund.refund_no, pay, now, rules)
-    return web.json_response(refund_dict(refund), status=200 if existed else 201, dumps=_dumps)
+    return web.json_response(refund_dict(refund), status=200 if existed else 201, dumps=dumps)

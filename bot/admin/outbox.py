@@ -14,14 +14,12 @@ waits, what was dropped and why, what is in doubt, and sending a failed, dropped
 
 from __future__ import annotations
 
-import json
 import logging
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.admin.params import page_size, parse_int
 from bot.admin.sessions import request_session
 from bot.jobs.outbox_service import template_quota
@@ -47,7 +45,6 @@ from store.outbox.notices import (
 log = logging.getLogger("wxshop.admin")
 STATUSES = (PENDING, SENDING, SENT, DELIVERED, FAILED, DROPPED, IN_DOUBT)
 MAX_PER_PAGE = 200
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
@@ -94,7 +91,7 @@ async def list_view(request: web.Request) -> web.Response:
         request.query.get("openid") or None, page, per_page,
     )  # fmt: skip
     body = {"items": [notice_dict(n) for n in notices], "page": page, "per_page": per_page, "total": total}
-    return web.json_response(body, dumps=_dumps)
+    return web.json_response(body, dumps=dumps)
 
 
 async def stats_view(request: web.Request) -> web.Response:
@@ -112,7 +109,7 @@ async def stats_view(request: web.Request) -> web.Response:
         "template_quota": {"day": shanghai_day(now), "used": await quota.used(now), "limit": quota.daily},
         "oldest_pending_age_s": None if due is None else max(0, int((now - due).total_seconds())),
     }
-    return web.json_response(body, dumps=_dumps)
+    return web.json_response(body, dumps=dumps)
 
 
 async def detail_view(request: web.Request) -> web.Response:
@@ -120,7 +117,7 @@ async def detail_view(request: web.Request) -> web.Response:
     notice = await run_blocking(request.config_dict, Notice.get_or_none, Notice.id == notice_id)
     if notice is None:
         return error(404, "no such notice")
-    return web.json_response(notice_dict(notice, with_fields=True), dumps=_dumps)
+    return web.json_response(notice_dict(notice, with_fields=True), dumps=dumps)
 
 
 async def retry_view(request: web.Request) -> web.Response:
@@ -138,4 +135,4 @@ async def retry_view(request: web.Request) -> web.Response:
         "operator queued a notice again",
         extra={"notice_id": notice_id, "was": was, "operator": operator, "openid": notice.openid, "kind": notice.kind},
     )
-    return web.json_response(notice_dict(notice, with_fields=True), dumps=_dumps)
+    return web.json_response(notice_dict(notice, with_fields=True), dumps=dumps)

@@ -17,12 +17,11 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.web.runtime import RESOURCES, run_blocking
 from store.outbox.template_lint import TemplateLintError
 from store.profiles.campaigns import (
@@ -34,8 +33,6 @@ from store.profiles.campaigns import (
     start_campaign,
 )
 from store.profiles.segments import SegmentError, list_segments, parse_rule, preview, save_segment
-
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
@@ -70,7 +67,7 @@ async def segments_view(request: web.Request) -> web.Response:
             out.append({"name": segment.name, "rule": json.loads(segment.rule), "size": preview(rule, now)})
         return out
 
-    return web.json_response({"segments": await run_blocking(request.config_dict, run)}, dumps=_dumps)
+    return web.json_response({"segments": await run_blocking(request.config_dict, run)}, dumps=dumps)
 
 
 async def preview_view(request: web.Request) -> web.Response:
@@ -95,14 +92,14 @@ async def save_view(request: web.Request) -> web.Response:
         size = await run_blocking(request.config_dict, run)
     except SegmentError as exc:
         return error(422, "the segment rule has problems", problems=exc.args[0])
-    return web.json_response({"name": request.match_info["name"], "size": size}, dumps=_dumps)
+    return web.json_response({"name": request.match_info["name"], "size": size}, dumps=dumps)
 
 
 async def campaigns_view(request: web.Request) -> web.Response:
     def run() -> list[dict[str, object]]:
         return [campaign_result(c.name).as_dict() for c in list_campaigns()]
 
-    return web.json_response({"campaigns": await run_blocking(request.config_dict, run)}, dumps=_dumps)
+    return web.json_response({"campaigns": await run_blocking(request.config_dict, run)}, dumps=dumps)
 
 
 async def create_view(request: web.Request) -> web.Response:
@@ -118,7 +115,7 @@ async def create_view(request: web.Request) -> web.Response:
         status = 409 if "exists" in str(exc) else 422
         return error(status, str(exc))
     result = await run_blocking(request.config_dict, campaign_result, body["name"])
-    return web.json_response(result.as_dict(), status=201, dumps=_dumps)
+    return web.json_response(result.as_dict(), status=201, dumps=dumps)
 
 
 async def dry_run_view(request: web.Request) -> web.Response:
@@ -136,7 +133,7 @@ async def start_view(request: web.Request) -> web.Response:
     except CampaignError as exc:
         return error(404, str(exc))
     result = await run_blocking(request.config_dict, campaign_result, name)
-    return web.json_response({**result.as_dict(), "queued_now": queued}, dumps=_dumps)
+    return web.json_response({**result.as_dict(), "queued_now": queued}, dumps=dumps)
 
 
 async def campaign_view(request: web.Request) -> web.Response:
@@ -144,4 +141,4 @@ async def campaign_view(request: web.Request) -> web.Response:
         result = await run_blocking(request.config_dict, campaign_result, request.match_info["name"])
     except CampaignError as exc:
         return error(404, str(exc))
-    return web.json_response(result.as_dict(), dumps=_dumps)
+    return web.json_response(result.as_dict(), dumps=dumps)

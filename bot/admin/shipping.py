@@ -11,13 +11,11 @@ endpoint (`bot.logistics.notify`):
 
 from __future__ import annotations
 
-import json
-from functools import partial
 from typing import Any
 
 from aiohttp import web
 
-from bot.admin.api import error
+from bot.admin.api import dumps, error
 from bot.jobs.queue import JOBS
 from bot.web.runtime import RESOURCES, run_blocking
 from scheduler.logistics_jobs import subscribe_job_id
@@ -29,8 +27,6 @@ from store.logistics.shipments import (
     shipment_dict,
     shipment_of,
 )
-
-_dumps = partial(json.dumps, ensure_ascii=False, default=str)
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
@@ -65,11 +61,11 @@ async def ship_view(request: web.Request) -> web.Response:
     jobs = app.get(JOBS)
     if shipped.created and jobs is not None:
         await jobs.enqueue("subscribe_parcels", order_no, _job_id=subscribe_job_id(order_no))
-    return web.json_response(shipment_dict(shipped.shipment), status=201 if shipped.created else 200, dumps=_dumps)
+    return web.json_response(shipment_dict(shipped.shipment), status=201 if shipped.created else 200, dumps=dumps)
 
 
 async def tracking_view(request: web.Request) -> web.Response:
     shipment = await run_blocking(request.config_dict, shipment_of, request.match_info["order_no"])
     if shipment is None:
         return error(404, "this order has no shipment")
-    return web.json_response(shipment_dict(shipment, with_trace=True), dumps=_dumps)
+    return web.json_response(shipment_dict(shipment, with_trace=True), dumps=dumps)

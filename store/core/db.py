@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parseresult_to_dict
+from playhouse.pool import PooledPostgresqlDatabase
 
 from store.core.clock import SHANGHAI
 
@@ -42,28 +43,59 @@ def open_database(url: str, var_dir: Path) -> peewee.Database:
         db.write_lock = threading.RLock()
         _use_wal(db)
     else:
-        db = connect(url)
-        if isinstance(db, peewee.PostgresqlDatabase):
-            params = {"connect_timeout": CONNECT_TIMEOUT_S, **db.connect_params}
-            db = PostgresDatabase(db.database, **params)
+        db = connect_postgres(url)
     database.initialize(db)
     return db
 
 
-CONNECT_TIMEOUT_S = 5  # a server that does not answer fails the query in time for a polite reply, not a hang
+# A server that stops answering (a host gone, packets dropped) fails the statement in seconds, and the message in
+# hand gets a polite reply, rather than holding a handler thread for the kernel's two-hour keepalive: connecting
+# gives up after 5 s, data unacknowledged for 10 s drops the connection, and an idle one is probed every 30 s.
+NETWORK_LIMITS = {
+    "connect_timeout": 5,
+    "tcp_user_timeout": 10_000,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
-class PostgresDatabase(peewee.PostgresqlDatabase):
+class DropsBrokenConnections:
     """PostgreSQL that gets over losing its server. psycopg2 marks a connection the server or the network dropped
     as closed, but peewee keeps it as the thread's connection, so every later query on that thread failed with
     "connection already closed" until the process restarted. Here a dropped connection is let go before the next
     statement outside a transaction (inside one, the transaction fails as it must), and a fresh one is opened."""
 
     def cursor(self, named_cursor=None):  # type: ignore[no-untyped-def]
-        conn = self._state.conn
-        if conn is not None and not self._state.closed and conn.closed and not self.in_transaction():
-            self.close()
-        return super().cursor(named_cursor)
+        conn = self._state.conn  # type: ignore[attr-defined]
+        if conn is not None and not self._state.closed and conn.closed and not self.in_transaction():  # type: ignore[attr-defined]
+            self.close()  # type: ignore[attr-defined]
+        return super().cursor(named_cursor)  # type: ignore[misc]
+
+
+class PostgresDatabase(DropsBrokenConnections, peewee.PostgresqlDatabase):
+    pass
+
+
+class PooledPostgresDatabase(DropsBrokenConnections, PooledPostgresqlDatabase):
+    pass
+
+
+POSTGRES_SCHEMES = {
+    "postgres": PostgresDatabase, "postgresql": PostgresDatabase,
+    "postgres+pool": PooledPostgresDatabase, "postgresql+pool": PooledPostgresDatabase,
+}  # fmt: skip
+
+
+def connect_postgres(url: str) -> peewee.Database:
+    """The database a URL names (as playhouse's `connect` would), PostgreSQL with `NETWORK_LIMITS` unless the URL
+    sets them and dropping broken connections."""
+    parsed = urlparse(url)
+    cls = POSTGRES_SCHEMES.get(parsed.scheme)
+    if cls is None:
+        return connect(url)
+    return cls(**{**NETWORK_LIMITS, **parseresult_to_dict(parsed)})
 
 
 def _use_wal(db: peewee.Database, attempts: int = 50) -> None:

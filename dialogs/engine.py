@@ -92,6 +92,10 @@ class MemberHooks(Protocol):
         """A greeting waiting for this follower (the birthday gift), taken once; called only when flagged."""
         ...
 
+    def agent_for(self, openid: str, now: datetime) -> str:
+        """The customer-service account this follower's transfer goes to ("" for any agent): 专属客服 by tier."""
+        ...
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -299,7 +303,8 @@ class Engine:
     def _global(self, turn: Turn, intent: Intent, dialog: DialogState) -> tuple[Answer, DialogState]:
         flow = self.flows.get(dialog.flow) if dialog.active else None
         if intent.name == "human":  # the turn's result holds the conversation for the agent
-            return Answer(transfer=True), DialogState()
+            agent = self.members.agent_for(turn.openid, turn.now) if self.members is not None else ""
+            return Answer(transfer=True, agent=agent), DialogState()
         if intent.name == "cancel":
             if flow is None:
                 return Answer("好的。有需要随时叫我～"), DialogState()
@@ -387,4 +392,4 @@ def _prefixed(notice: str, answer: Answer) -> Answer:
     if answer.reply is None and not answer.transfer:
         return replace(answer, reply=Text(notice))
     first = () if answer.reply is None else (answer.reply,)
-    return Answer(Text(notice), (*first, *answer.followups), answer.transfer)
+    return Answer(Text(notice), (*first, *answer.followups), answer.transfer, answer.agent)

@@ -14,7 +14,7 @@ from dialogs.flows import Turn
 from dialogs.intents import Intent
 from dialogs.replies import ReplyLike
 from store.core.money import rate_label, yuan
-from store.members.accounts import ensure_member, points_balance
+from store.members.accounts import ensure_member, points_balance, tier_of
 from store.members.birthdays import take_greeting
 from store.members.points_expiry import expiring_within
 from store.members.settings import MemberSettings
@@ -45,6 +45,16 @@ class MemberChat:
     def pending_greeting(self, openid: str, now: datetime) -> str | None:
         greeting = take_greeting(openid, now)
         return greeting.text() if greeting else None
+
+    def agent_for(self, openid: str, now: datetime) -> str:
+        """专属客服: the agent a VIP's or 黑金's transfer goes to; "" (any agent) for the others, or when none is
+        configured (then nothing is read)."""
+        vip = self.settings.vip_kf_account
+        black_gold = self.settings.black_gold_kf_account or vip
+        if not (vip or black_gold):
+            return ""
+        tier = tier_of(openid, now, self.settings.rules)
+        return {Tier.VIP: vip, Tier.BLACK_GOLD: black_gold}.get(tier, "")
 
     # -- answers ----------------------------------------------------------------------------------------------
     def answers(self) -> dict[str, Callable[[Turn, Intent], ReplyLike]]:

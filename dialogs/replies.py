@@ -63,6 +63,7 @@ class Answer:
     reply: Message | None = None
     followups: tuple[Message, ...] = field(default=())
     transfer: bool = False  # hand the conversation to a human agent (transfer_customer_service)
+    agent: str = ""  # with `transfer`: the agent account (KfAccount) it goes to, "" for any agent
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reply", message_of(self.reply))

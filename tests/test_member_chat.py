@@ -3,6 +3,8 @@ to the next tier), 我的积分 (with what expires soon), and the birthday greet
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.process.config import Config
 from bot.web.runtime import RESOURCES
 from scheduler.jobs import JobDeps
@@ -69,3 +71,24 @@ async def test_birthday_gift_greets_once_on_the_next_message(migrated: Config) -
         assert "生日快乐" not in (await follower.send_text("o_bd", "你好")).shown, "shown once"
         coupons = (await follower.send_text("o_bd", "我的优惠券")).shown
         assert "生日礼 满199减30（生日礼），有效期至2026-12-25 09:00" in coupons
+
+
+async def test_a_vip_asking_for_a_human_goes_to_their_own_agent(migrated: Config) -> None:
+    """专属客服: the transfer names the VIP's agent (KfAccount); a 黑金 gets theirs; others any agent."""
+    shop_config = dataclasses.replace(migrated.shop, vip_kf_account="vip01@wxshop", black_gold_kf_account="bg01@wxshop")
+    clock = ManualClock(START)
+    async with running(dataclasses.replace(migrated, shop=shop_config), clock) as shop:
+        follower = shop.follower()
+        for openid in ("o_n", "o_v", "o_b"):
+            await follower.follow(openid)
+        open_database(migrated.database.url, migrated.var_dir)
+        pay("o_v", 500000, "V1", clock.now())
+        pay("o_b", 5000000, "B1", clock.now())
+
+        plain = await follower.send_text("o_n", "人工")
+        assert plain.reply["MsgType"] == "transfer_customer_service" and "TransInfo" not in plain.reply
+        vip = await follower.send_text("o_v", "转人工")
+        assert vip.reply["MsgType"] == "transfer_customer_service"
+        assert vip.reply["TransInfo"]["KfAccount"] == "vip01@wxshop"
+        black_gold = await follower.send_text("o_b", "人工客服")
+        assert black_gold.reply["TransInfo"]["KfAccount"] == "bg01@wxshop"

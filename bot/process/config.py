@@ -86,6 +86,11 @@ def _coupon_codes(v: tuple[str, ...]) -> bool:
     return all(re.fullmatch(r"[A-Za-z0-9_-]{1,32}", code) for code in v)
 
 
+def _kf_account(v: str) -> bool:
+    """WeChat's customer-service account: prefix@the account's WeChat id (KfAccount)."""
+    return v == "" or re.fullmatch(r"[\w.\-]+@[\w.\-]+", v) is not None
+
+
 def _clock_time(v: str) -> bool:
     return re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v) is not None
 
@@ -216,6 +221,10 @@ class ShopConfig:
     vip_discount: float = field(default=0.95, metadata=_check(_fraction, "0..1"))
     black_gold_annual_spend_fen: int = field(default=5000000, metadata=_check(_positive, "a positive integer"))
     black_gold_discount: float = field(default=0.88, metadata=_check(_fraction, "0..1"))
+    vip_kf_account: str = field(default="", metadata=_check(_kf_account, '"" or an agent account such as vip01@shop'))
+    black_gold_kf_account: str = field(
+        default="", metadata=_check(_kf_account, '"" or an agent account such as vip01@shop')
+    )
     tier_year: str = field(
         default="rolling", metadata=_check(lambda v: v in ("rolling", "calendar"), "rolling or calendar")
     )

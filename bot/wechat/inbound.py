@@ -269,7 +269,8 @@ class Inbound:
                 answer = Answer(SORRY if is_user_message(message) else None)
                 break
         if answer.transfer and is_user_message(message):  # WeChat transfers only in reply to a message
-            return Outcome(TransferCustomerServiceReply(message=message).render().strip(), None, answer.followups)
+            to = {"account": answer.agent} if answer.agent else {}
+            return Outcome(TransferCustomerServiceReply(message=message, **to).render().strip(), None, answer.followups)
         if answer.reply is None:
             return Outcome("", None, answer.followups)
         return Outcome(self.render(answer.reply, message), answer.reply, answer.followups)

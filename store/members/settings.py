@@ -21,6 +21,8 @@ class MemberSettings:
     birthday_coupon: str = "BDAY30"  # "" = a birthday notice with no coupon
     points_reminder_days: int = 7
     ledger_salt: str = ""  # the app id: gift-ledger digests are per account (see store.promotions.gifts)
+    vip_kf_account: str = ""  # 专属客服: the agent a VIP's transfer to a human goes to ("" = any agent)
+    black_gold_kf_account: str = ""  # ... a 黑金's ("" = the VIP one)
 
     @classmethod
     def from_settings(cls, shop: Any, app_id: str = "") -> MemberSettings:
@@ -34,6 +36,8 @@ class MemberSettings:
             birthday_coupon=str(shop.birthday_coupon),
             points_reminder_days=int(shop.points_reminder_days_before),
             ledger_salt=app_id,
+            vip_kf_account=str(getattr(shop, "vip_kf_account", "")),
+            black_gold_kf_account=str(getattr(shop, "black_gold_kf_account", "")),
         )
 
     @property

@@ -19,6 +19,8 @@ async def test_a_user_made_with_the_cli_signs_in_and_uses_the_api(migrated: Conf
         form = await console.browser.get(console.url("/admin/login"))
         assert form.status == 200 and 'name="password"' in await form.text()
         assert "script-src 'self'" in form.headers["Content-Security-Policy"]
+        # news cards show the merchant's pictures, hosted anywhere over https; scripts stay our own
+        assert "img-src 'self' https: data:;" in form.headers["Content-Security-Policy"]
 
         signed_in = await console.login()
         assert signed_in.status == 303 and signed_in.headers["Location"] == "/admin/"

@@ -130,14 +130,30 @@ def shadowed_builtins(keywords: tuple[str, ...] | list[str], match: str) -> dict
     return found
 
 
+def shadowing(keywords: tuple[str, ...] | list[str], match: str, overrides: bool) -> list[tuple[str, str, str]]:
+    """(intent, word, effect) for each built-in a rule's keywords also match. Effect: `global_first` (the global
+    word always answers, the rule never does there), `builtin_wins` (the built-in reads the follower's own data and
+    answers unless the rule overrides it), `rule_wins` (the rule takes the built-in's words over)."""
+    found = []
+    for intent, word in shadowed_builtins(keywords, match).items():
+        if intent in GLOBAL:
+            effect = "global_first"
+        elif intent in OWN_DATA and not overrides:
+            effect = "builtin_wins"
+        else:
+            effect = "rule_wins"
+        found.append((intent, word, effect))
+    return found
+
+
 def shadow_warnings(name: str, keywords: tuple[str, ...] | list[str], match: str, overrides: bool) -> list[str]:
     """What an operator should know before a rule takes words the built-ins answer."""
     lines = []
-    for intent, word in shadowed_builtins(keywords, match).items():
+    for intent, word, effect in shadowing(keywords, match, overrides):
         builtin = f"the built-in {LABELS.get(intent, intent)} ({intent}, e.g. {word!r})"
-        if intent in GLOBAL:
+        if effect == "global_first":
             lines.append(f"rule {name!r} never answers {word!r}: {builtin} always comes first")
-        elif intent in OWN_DATA and not overrides:
+        elif effect == "builtin_wins":
             lines.append(f"rule {name!r} also matches {builtin}; the built-in answers there, since it reads the "
                          "follower's own data (set overrides = true to answer with the rule instead)")
         else:

@@ -78,11 +78,22 @@ def validate_document(data: Any) -> RulesDocument:
     return document
 
 
+def validate_one(raw: Any) -> dict[str, Any]:
+    """One rule on its own (the console's rule form): the rule, or `RulesInvalid` whose problems name the field
+    only (`keywords: expected …`)."""
+    rule, problems = validate_rule(raw, 0)
+    if rule is None:
+        raise RulesInvalid([problem.removeprefix("rule: ") for problem in problems])
+    return rule
+
+
 def validate_rule(raw: Any, index: int) -> tuple[dict[str, Any] | None, list[str]]:
+    """Index 0 is a rule on its own: its problems start `rule: `."""
     if not isinstance(raw, dict):
-        return None, [f"rules[{index}]: expected a table"]
+        return None, [f"rules[{index}]: expected a table" if index else "rule: expected a table"]
     name = raw.get("name")
-    label = f'rules[{index}] "{name}"' if isinstance(name, str) and name else f"rules[{index}]"
+    named = f'rules[{index}] "{name}"' if isinstance(name, str) and name else f"rules[{index}]"
+    label = named if index else "rule"
     errors = [f"{label}: {key}: unknown field" for key in sorted(set(raw) - RULE_KEYS)]
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         errors.append(f"{label}: name: expected a non-empty string of at most 100 characters")

@@ -20,6 +20,7 @@ from bot.admin import (
     catalog,
     console,
     group_buy,
+    keywords,
     members,
     menu,
     metrics,
@@ -36,7 +37,8 @@ from store.core.wechat_errors import WeChatError
 log = logging.getLogger("wxshop.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
-    api, console, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments, group_buy,
+    api, console, keywords, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments,
+    group_buy,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 

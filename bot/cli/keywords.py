@@ -122,10 +122,9 @@ def _list(args: argparse.Namespace, config: Config) -> int:
 
 
 def _test(args: argparse.Namespace, config: Config) -> int:
-    from bot.chat.probe import describe, probe
+    from bot.chat.probe import describe, verdict
     from bot.process.resources import open_resources
-    from dialogs.intents import OWN_DATA, IntentDetector, shadow_warnings
-    from dialogs.normalize import normalize
+    from dialogs.intents import GLOBAL, shadow_warnings
     from dialogs.rules_cache import compile_rules
     from store.chat.keywords import load_rule_set
     from store.schema.steps import prepare
@@ -135,22 +134,23 @@ def _test(args: argparse.Namespace, config: Config) -> int:
         now = resources.clock.now()
         prepare(now)
         compiled = compile_rules(load_rule_set())
-        hit = compiled.match(args.text, now)
-        builtin = IntentDetector().detect(args.text, normalize(args.text), now)
-        if hit is not None and builtin is not None and builtin.name in OWN_DATA and not hit[1].overrides:
-            print(f"rule {hit[1].name} matches, but the built-in {builtin.name} answers: it reads the follower's "
-                  "own data (the rule can set overrides = true)")
-            hit = None
-        if hit is None:
-            engine = probe(config, resources, args.text)
-            print(f"no rule answers; the dialog engine does, with {engine.step}")
-            for line in describe(engine.answer):
-                print(line)
-        else:
-            match, record = hit
+        found = verdict(config, resources, compiled, args.text)
+        if found.hijacked_by is not None and found.matched is not None:
+            name = found.matched[1].name
+            if found.hijacked_by in GLOBAL:
+                print(f"rule {name} matches, but the global word {found.hijacked_by} always answers first")
+            else:
+                print(f"rule {name} matches, but the built-in {found.hijacked_by} answers: it reads the follower's "
+                      "own data (the rule can set overrides = true)")
+        if found.rule is not None:
+            match, record = found.rule
             print(f"rule: {record.name} ({match.mode} on {match.keyword!r}, priority {record.priority})")
             for reply in record.replies:
                 print(f"reply ({record.reply_mode}): {json.dumps(reply, ensure_ascii=False)}")
+        elif found.engine is not None:
+            print(f"no rule answers; the dialog engine does, with {found.engine.step}")
+            for line in describe(found.engine.answer):
+                print(line)
         for conflict in compiled.matcher.conflicts(now):
             print(f"conflict: {conflict}")
         for rule in compiled.matcher.rules:

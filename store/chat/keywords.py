@@ -133,6 +133,44 @@ def save_rules(
     return created, updated, deleted
 
 
+class RuleExists(Exception):
+    """Another rule has that name already."""
+
+
+def create_rule(rule: dict[str, Any], now: datetime) -> None:
+    """Add one rule (a validated rule dict); `RuleExists` when the name is taken (the unique name decides a race)."""
+    try:
+        with write_transaction():
+            KeywordRule.create(name=rule["name"], **_columns(rule, now))
+            _bump()
+    except peewee.IntegrityError:
+        raise RuleExists(rule["name"]) from None
+
+
+def replace_rule(name: str, rule: dict[str, Any], now: datetime) -> bool:
+    """Replace the rule called `name` with `rule` (which may rename it); False when there is no such rule,
+    `RuleExists` when the new name is another rule's."""
+    try:
+        with write_transaction():
+            changed = KeywordRule.update(name=rule["name"], **_columns(rule, now)).where(KeywordRule.name == name)
+            if not changed.execute():
+                return False
+            _bump()
+    except peewee.IntegrityError:
+        raise RuleExists(rule["name"]) from None
+    return True
+
+
+def set_rule_enabled(name: str, enabled: bool, now: datetime) -> bool:
+    """Switch a rule on or off; False when there is no such rule."""
+    with write_transaction():
+        query = KeywordRule.update(enabled=enabled, updated_at=now).where(KeywordRule.name == name)
+        if not query.execute():
+            return False
+        _bump()
+    return True
+
+
 def delete_rule(name: str) -> bool:
     with write_transaction():
         gone = KeywordRule.delete().where(KeywordRule.name == name).execute()

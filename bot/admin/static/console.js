@@ -445,8 +445,127 @@
     ];
   }
 
+  // ---- keyword rules: the list, a form for one rule (its replies previewed as the follower sees them), and the
+  // "who answers this" probe (GET keywords/test: a rule, a built-in before it, or the dialog engine). ----------
+
+  const REPLY_FIELDS = { text: ["content"], news: ["title", "description", "url", "image"], product: ["spu"], coupon: ["code"] };
+  const REPLY_FIELD_NAMES = { content: "文字", title: "标题", description: "摘要", url: "链接", image: "图片地址（https）",
+    spu: "商品编码", code: "优惠券模板编码" };
+  const MAX_REPLIES = 5;
+
+  function ruleWindow(rule) {
+    if (!rule.starts && !rule.ends) return "长期有效";
+    return `${rule.starts ? shanghai(rule.starts) : "即日起"} 至 ${rule.ends ? shanghai(rule.ends) : "长期"}`;
+  }
+
+  function shadowNotes(warnings) {
+    return warnings.length ? el("ul", { class: "notes" }, warnings.map((w) =>
+      el("li", { class: "note" }, `“${w.word}”也是内置功能“${w.label}”的说法：${L.values.shadow_effect[w.effect]}`))) : null;
+  }
+
+  function conflictText(c) {
+    if (c.kind === "never_fires") return `规则「${c.rule}」永远不会触发：${L.values.conflict_reason[c.reason] || ""}`;
+    if (c.kind === "exact_shadowed") return `规则「${c.rule}」收不到“${c.keyword}”：规则「${c.other}」也完全匹配这个词，且排在前面`;
+    return `规则「${c.rule}」永远轮不到：它的每个关键词（如“${c.keyword}”）都包含规则「${c.other}」排在前面的关键词`;
+  }
+
+  function probeResult(answer) {
+    if (answer.rule) {
+      const r = answer.rule;
+      return [el("p", { class: "verdict" }, `由规则「${r.name}」回答：${L.values.match[r.mode]}“${r.keyword}”，优先级 ${r.priority}，${L.values.reply_mode[r.reply_mode]}`),
+        replies(r.reply)];
+    }
+    const e = answer.engine;
+    let step = L.values.probe_kind[e.kind];
+    if (e.kind === "understanding") step += `“${e.label}”（把握 ${Math.round(e.confidence * 100)}%）`;
+    else if (e.kind === "global" || e.kind === "builtin") step += `“${e.label}”${e.argument ? `（搜索“${e.argument}”）` : ""}`;
+    return [
+      answer.hijacked_by ? el("p", { class: "note" }, `规则「${answer.matched_rule.name}」也匹配这句话，但“${answer.hijacked_by.label}”优先回答（全局指令永远优先；查订单这类读取粉丝自己数据的功能，可在规则中勾选“优先于内置功能”改由规则回答）`) : null,
+      el("p", { class: "verdict" }, `没有规则回答，由${step}回答`),
+      e.transfer ? el("p", { class: "note" }, "对话转给人工客服") : null,
+      e.replies.length ? replies(e.replies) : el("p", { class: "muted" }, "机器人不回复"),
+    ];
+  }
+
+  const localTime = (iso) => (iso ? shanghai(iso).replace(" ", "T") : "");
+
+  // The form for one rule (`original` null: a new one). Replies are edited as fields, never as JSON.
+  function ruleForm(original) {
+    const rule = original ? JSON.parse(JSON.stringify(original))
+      : { name: "", keywords: [], match: "contains", priority: 0, reply_mode: "all", enabled: true, overrides: false,
+        starts: null, ends: null, reply: [{ type: "text", content: "" }] };
+    rule.reply = rule.reply.map((item) => (typeof item === "string" ? { type: "text", content: item } : item));
+    const preview = el("div", { class: "rule-preview", id: "rule-preview" });
+    const editors = el("div", { class: "reply-editors" });
+    const out = el("div", { class: "out" });
+    const redraw = () => preview.replaceChildren(replies(rule.reply.filter((item) => Object.values(item).some((v) => v && v !== item.type))));
+
+    function drawReplies() {
+      editors.replaceChildren(...rule.reply.map((item, i) => {
+        const kind = select("type", L.values.reply_type, item.type);
+        kind.querySelectorAll("option").forEach((option) => { if (!REPLY_FIELDS[option.value]) option.remove(); });
+        kind.addEventListener("change", () => { rule.reply[i] = { type: kind.value }; drawReplies(); });
+        const fields = REPLY_FIELDS[item.type].map((name) => {
+          const attrs = { value: item[name] || "", oninput: (event) => { item[name] = event.target.value; redraw(); } };
+          const box = name === "content" ? el("textarea", { name, rows: 3, class: "short", ...attrs }) : input(name, { size: name === "url" || name === "image" ? 36 : 16, ...attrs });
+          if (name === "content") box.value = item.content || "";
+          return el("label", { class: "field" }, REPLY_FIELD_NAMES[name], box);
+        });
+        return el("fieldset", { class: "reply-editor", "data-index": i }, el("legend", {}, `第 ${i + 1} 条回复`),
+          el("div", { class: "row" }, "类型", kind, rule.reply.length > 1 ? el("button", { type: "button", class: "danger", onclick: () => { rule.reply.splice(i, 1); drawReplies(); } }, "删除这条") : null),
+          fields);
+      }), rule.reply.length < MAX_REPLIES ? el("button", { type: "button", class: "secondary", id: "reply-add", onclick: () => { rule.reply.push({ type: "text", content: "" }); drawReplies(); } }, "添加一条回复") : null);
+      redraw();
+    }
+
+    const form = el("form", { class: "rule-form", id: "rule-form", onsubmit: async (event) => {
+      event.preventDefault();
+      const body = {
+        name: form.name.value.trim(),
+        keywords: form.keywords.value.split("\n").map((k) => k.trim()).filter(Boolean),
+        match: form.match.value,
+        priority: Number(form.priority.value || 0),
+        reply_mode: form.reply_mode.value,
+        enabled: form.enabled.checked,
+        overrides: form.overrides.checked,
+        starts: form.starts.value || null,
+        ends: form.ends.value || null,
+        reply: rule.reply.map((item) => Object.fromEntries(Object.entries(item).filter(([, v]) => v !== ""))),
+      };
+      out.replaceChildren();
+      try {
+        const path = original ? `keywords/${encodeURIComponent(original.name)}` : "keywords/rules";
+        await act(form.querySelector("button[type=submit]"), () => api(original ? "PUT" : "POST", path, body),
+          (r) => `规则「${r.rule.name}」已保存，立即生效`);
+        route();
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+    } },
+    el("div", { class: "row" }, el("label", { class: "field" }, "名称", input("name", { value: rule.name, required: true, size: 20 })),
+      el("label", { class: "field" }, "匹配方式", select("match", L.values.match, rule.match)),
+      el("label", { class: "field" }, "优先级", input("priority", { type: "number", value: rule.priority, min: -1000, max: 1000, size: 5 })),
+      el("label", { class: "field" }, "回复方式", select("reply_mode", L.values.reply_mode, rule.reply_mode))),
+    el("label", { class: "field" }, "关键词（每行一个）", el("textarea", { name: "keywords", rows: 3, class: "short" })),
+    el("div", { class: "row" }, el("label", {}, input("enabled", { type: "checkbox", checked: rule.enabled }), " 启用"),
+      el("label", {}, input("overrides", { type: "checkbox", checked: rule.overrides }), " 优先于内置功能（查订单、查物流等）"),
+      el("label", { class: "field" }, "开始", input("starts", { type: "datetime-local", value: localTime(rule.starts) })),
+      el("label", { class: "field" }, "结束", input("ends", { type: "datetime-local", value: localTime(rule.ends) }))),
+    el("div", { class: "rule-edit" }, editors, el("div", {}, el("p", { class: "muted" }, "粉丝看到的回复"), preview)),
+    el("div", { class: "row" }, el("button", { type: "submit" }, original ? "保存修改" : "创建规则"),
+      el("button", { type: "button", class: "secondary", onclick: () => route() }, "取消")), out);
+    form.keywords.value = rule.keywords.join("\n");
+    drawReplies();
+    return panel(original ? `编辑规则「${original.name}」` : "新建规则", form);
+  }
+
   async function keywords() {
     const rules = await api("GET", "keywords");
+    const editor = el("div", { id: "rule-editor" });
+    const edit = (rule) => {
+      editor.replaceChildren(ruleForm(rule));
+      editor.scrollIntoView({ block: "start" });
+    };
     const output = el("div");
     const importer = el("form", { onsubmit: async (event) => {
       event.preventDefault();
@@ -464,27 +583,48 @@
       const file = event.target.files[0];
       if (file) importer.toml.value = await file.text();
     } }), el("label", {}, input("replace", { type: "checkbox" }), " 删除文件中没有的规则"), el("button", {}, "导入")), output);
-    const result = el("div");
-    const tester = el("form", { class: "inline", onsubmit: async (event) => {
+    const result = el("div", { id: "probe-result" });
+    const tester = el("form", { class: "inline", id: "probe", onsubmit: async (event) => {
       event.preventDefault();
+      result.replaceChildren();
       const answer = await act(tester.querySelector("button"), () => api("GET", `keywords/test${query({ text: tester.text.value })}`));
-      result.replaceChildren(answer.rule ? kv(answer.rule, ["id"]) : el("p", { class: "muted" }, "没有规则命中（由对话引擎的内置意图和兜底回复处理）"),
-        answer.conflicts.length ? el("ul", { class: "problems" }, answer.conflicts.map((c) => el("li", {}, c))) : null);
+      result.replaceChildren(...probeResult(answer).filter(Boolean));
     } }, input("text", { placeholder: "粉丝发来的文字", required: true, size: 30 }), el("button", {}, "测试"));
-    const standing = Object.fromEntries(Object.entries(rules).filter(([key]) => key.endsWith("_reply")));
+    const list = rules.rules.length ? el("div", { class: "table-wrap" }, el("table", { id: "rules" },
+      el("thead", {}, el("tr", {}, ["名称", "关键词", "匹配方式", "优先级", "有效期", "回复内容", "启用", "操作"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rules.rules.map((rule) => el("tr", { "data-key": rule.name, class: rule.enabled ? null : "off" },
+        el("td", { class: "wrap" }, el("strong", {}, rule.name), shadowNotes(rule.warnings)),
+        el("td", { class: "wrap" }, rule.keywords.join("、")),
+        el("td", {}, L.values.match[rule.match]),
+        el("td", {}, rule.priority),
+        el("td", {}, ruleWindow(rule)),
+        el("td", { class: "wrap" }, replies(rule.reply), rule.reply.length > 1 ? el("span", { class: "muted" }, L.values.reply_mode[rule.reply_mode]) : null),
+        el("td", {}, el("input", { type: "checkbox", class: "toggle", checked: rule.enabled, title: "启用或停用", onchange: async (event) => {
+          const on = event.target.checked;
+          try {
+            await act(event.target, () => api("PATCH", `keywords/${encodeURIComponent(rule.name)}`, { enabled: on }),
+              `规则「${rule.name}」已${on ? "启用" : "停用"}`);
+          } catch (_) {
+            event.target.checked = !on;
+          }
+          route();
+        } })),
+        el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => edit(rule) }, "编辑"), " ",
+          el("button", { type: "button", class: "danger", onclick: async (event) => {
+            if (!confirm(`删除规则「${rule.name}」？`)) return;
+            await act(event.target, () => api("DELETE", `keywords/${encodeURIComponent(rule.name)}`), `规则「${rule.name}」已删除`);
+            route();
+          } }, "删除"))))))) : el("p", { class: "muted empty" }, "还没有关键词规则：点“新建规则”填写一条，或在下方粘贴 TOML 规则文件后点“导入”");
+    const conflicts = rules.conflicts.length ? el("ul", { class: "problems", id: "conflicts" }, rules.conflicts.map((c) => el("li", {}, conflictText(c)))) : null;
+    const standing = [["follow_reply", "关注时回复"], ["default_reply", "默认回复（没听懂时）"]].map(([key, name]) =>
+      el("tr", {}, el("th", {}, name), el("td", {}, rules[key] ? replies(rules[key]) : el("span", { class: "muted" }, "未设置：在下方导入的规则文件中设置"))));
     return [
       el("h2", {}, "关键词回复"),
-      panel("测试一句话", tester, result),
-      panel(`规则（版本 ${rules.version}）`, table(rules.rules, {
-        rowKey: "name", columns: ["name", "keywords", "match", "priority", "enabled", "reply_mode", "reply", "starts", "ends"],
-        empty: "还没有关键词规则：在下方粘贴或选择 TOML 规则文件后点“导入”",
-        actions: (row) => el("button", { type: "button", class: "danger", onclick: async (event) => {
-          if (!confirm(`删除规则「${row.name}」？`)) return;
-          await act(event.target, () => api("DELETE", `keywords/${encodeURIComponent(row.name)}`), "已删除");
-          route();
-        } }, "删除"),
-      })),
-      panel("关注回复与默认回复", kv(standing)),
+      panel("测试一句话：机器人会怎么回答", tester, result),
+      editor,
+      panel(`规则（${rules.rules.length} 条）`, el("div", { class: "row" }, el("button", { type: "button", id: "rule-new", onclick: () => edit(null) }, "新建规则")),
+        conflicts, list),
+      panel("关注回复与默认回复", el("table", { class: "kv" }, el("tbody", {}, standing))),
       panel("导入规则文件（TOML）", importer),
     ];
   }

@@ -629,6 +629,59 @@
     ];
   }
 
+  // ---- the unanswered-questions inbox: what followers said that the bot could not place, grouped by similarity;
+  // a group is taught to an intent (every wording becomes an example: the model retrains at once), answered by a
+  // keyword rule, or dismissed. -------------------------------------------------------------------------------
+
+  async function inbox() {
+    const [data, known] = await Promise.all([api("GET", "nlu/unanswered/groups"), api("GET", "nlu/intents")]);
+    const intents = Object.fromEntries(known.intents.map((i) => [i.intent, i.label]));
+    const intro = el("p", { class: "muted" }, "粉丝说了机器人没听懂的话（收到兜底回复，或被追问想办哪件事）会出现在这里，意思相近的说法归成一组，问得最多的在前。教会机器人后，下一条同样的话立刻就能答对。");
+    if (!data.groups.length) {
+      return [el("h2", {}, "没听懂的问题"), intro, el("p", { class: "muted empty" },
+        "没有待处理的问题。粉丝说了机器人听不懂的话，会自动出现在这里；也可以在", el("a", { href: "#keywords" }, "关键词回复"),
+        "页测试一句话，看看机器人会怎么回答。")];
+    }
+    const cards = data.groups.map((group, g) => {
+      const lead = group.questions[0];
+      const texts = group.questions.map((q) => q.text);
+      const dismiss = async () => {
+        for (const q of group.questions) await api("DELETE", `nlu/unanswered/${q.id}`);
+      };
+      const teach = el("form", { class: "inline teach", onsubmit: async (event) => {
+        event.preventDefault();
+        const intent = teach.intent.value;
+        await act(teach.querySelector("button"), async () => {
+          for (const text of texts) await api("POST", "nlu/examples", { text, intent });
+        }, `已教会机器人：${texts.length} 种说法归入“${intents[intent]}”，立即生效`);
+        route();
+      } }, "归入意图", select("intent", intents, group.guess.intent), el("button", {}, "教会机器人"),
+      el("span", { class: "muted" }, `机器人猜是“${group.guess.label || intents[group.guess.intent] || ""}”（把握 ${Math.round(group.guess.confidence * 100)}%）`));
+      const answer = el("form", { class: "inline answer", onsubmit: async (event) => {
+        event.preventDefault();
+        const reply = answer.reply.value.trim();
+        if (!reply) return flash("请填写回复内容", true);
+        const rule = { name: `问答：${lead.text}`.slice(0, 100), keywords: texts, match: "exact", reply };
+        await act(answer.querySelector("button"), async () => {
+          await api("POST", "keywords/rules", rule);
+          await dismiss();
+        }, `已添加关键词规则「${rule.name}」，这些说法会直接收到这条回复`);
+        route();
+      } }, "直接回答", input("reply", { size: 40, placeholder: "粉丝会收到的回复" }), el("button", { class: "secondary" }, "用关键词规则回答"));
+      return el("section", { class: "panel inbox-group", "data-group": g },
+        el("h3", {}, `“${lead.text}”`, group.questions.length > 1 ? ` 等 ${group.questions.length} 种说法` : "", `，共 ${group.total} 次`),
+        el("table", {}, el("thead", {}, el("tr", {}, ["粉丝的原话", "次数", "最近一次", "当时机器人"].map((h) => el("th", {}, h)))),
+          el("tbody", {}, group.questions.map((q) => el("tr", { "data-key": q.id }, el("td", { class: "wrap" }, q.text), el("td", {}, q.count),
+            el("td", {}, shanghai(q.last_seen)), el("td", {}, L.values.unanswered_outcome[q.outcome] || ""))))),
+        teach, answer,
+        el("div", { class: "row" }, el("button", { type: "button", class: "danger", onclick: async (event) => {
+          await act(event.target, dismiss, `已忽略“${lead.text}”这一组；粉丝再问时会重新出现`);
+          route();
+        } }, "忽略这一组")));
+    });
+    return [el("h2", {}, "没听懂的问题"), intro, cards];
+  }
+
   async function afterSales(params) {
     const filters = { status: params.get("status") || "" };
     const [list, stats] = await Promise.all([api("GET", `after-sales${query({ ...filters, limit: 100 })}`), optional("after-sales/stats")]);
@@ -901,7 +954,7 @@
 
   // ---- routing ----------------------------------------------------------------------------------------------
 
-  const VIEWS = { dashboard, orders, products, keywords, "after-sales": afterSales, members, outbox, menu };
+  const VIEWS = { dashboard, orders, products, keywords, inbox, "after-sales": afterSales, members, outbox, menu };
   const DETAILS = { order, product };
 
   async function route() {

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.process.config import Config
+from store.core.clock import ManualClock
 from store.core.db import close_database, open_database
 from tests.gateway_support import Running, running
 from tests.logistics_support import paid_order
@@ -66,6 +67,7 @@ def with_token(config: Config, token: str = TOKEN, **server: object) -> Config:
 
 
 @asynccontextmanager
-async def console_running(config: Config) -> AsyncIterator[Console]:
-    async with running(config) as shop, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+async def console_running(config: Config, clock: ManualClock | None = None) -> AsyncIterator[Console]:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with running(config, clock) as shop, aiohttp.ClientSession(cookie_jar=jar) as browser:
         yield Console(shop, browser)

@@ -149,7 +149,8 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
             assert banner and rules_table, "the banner and the rules are shown"
             assert banner["y"] + banner["height"] <= rules_table["y"], "the banner covers the rules"
 
-            for view in ("dashboard", "orders", "products", "keywords", "after-sales", "members", "outbox"):
+            for view in ("dashboard", "orders", "products", "keywords", "inbox", "after-sales", "members", "coupons",
+                         "segments", "campaigns", "outbox"):
                 await page.click(f"#nav a[data-view={view}]")
                 await page.wait_for_selector(f"body[data-view={view}][data-ready=true]")
                 text = (await page.locator("main").inner_text()).replace(HOSTILE, "")

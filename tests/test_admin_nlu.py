@@ -128,3 +128,32 @@ async def test_every_route_needs_the_token_or_a_session_with_csrf(migrated: Conf
         assert taught.status == 201, await taught.text()
         listed = await console.browser.get(console.url("/admin/api/nlu/examples"))
         assert [e["text"] for e in (await listed.json())["examples"]] == ["发票怎么开"]
+
+
+async def test_the_inbox_groups_similar_questions_most_asked_first(migrated: Config, clock: ManualClock) -> None:
+    async with running(with_admin(migrated), clock) as shop:
+        follower = shop.follower()
+        sent = [("o_a", "发票怎么开"), ("o_b", "怎么开发票"), ("o_c", "怎么开发票"), ("o_d", PUZZLE),
+                ("o_e", "黑洞是什么")]  # fmt: skip
+        for openid, text in sent:
+            clock.advance(minutes=1)
+            assert FALLBACK in (await follower.send_text(openid, text)).shown, text
+        response = await shop.session.get(shop.server.make_url("/admin/api/nlu/unanswered/groups"), headers=BEARER)
+        assert response.status == 200, await response.text()
+        groups = (await response.json())["groups"]
+        assert [(g["total"], [(q["text"], q["count"]) for q in g["questions"]]) for g in groups] == [
+            (3, [("怎么开发票", 2), ("发票怎么开", 1)]),
+            (1, [("黑洞是什么", 1)]),
+            (1, [(PUZZLE, 1)]),
+        ], "similar wordings together, the group asked most first, then the most recent"
+        guess = groups[0]["guess"]
+        assert guess["intent"] and guess["label"] and 0 < guess["confidence"] < 1
+
+
+def test_grouping_is_by_shared_two_character_words() -> None:
+    from dialogs.understanding.grouping import bigrams, group, similarity
+
+    assert similarity(bigrams("发票怎么开"), bigrams("怎么开发票")) == 0.75
+    assert similarity(bigrams("发票怎么开"), bigrams("黑洞是什么")) == 0.0
+    assert group(["怎么开发票", "黑洞是什么", "发票怎么开", "好", "好"]) == [[0, 2], [1], [3, 4]]
+    assert group([]) == [] and bigrams("") == frozenset()

@@ -19,6 +19,7 @@ from bot.admin import (
     api,
     catalog,
     console,
+    coupons,
     group_buy,
     keywords,
     members,
@@ -38,7 +39,7 @@ log = logging.getLogger("wxshop.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
     api, console, keywords, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments,
-    group_buy,
+    group_buy, coupons,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 

@@ -5,6 +5,9 @@ bot.admin.app): what shoppers asked that the bot could not place, and teaching i
   operators' examples file), `taught`.
 * `GET /admin/api/nlu/unanswered?limit=&before_id=&all=` — the inbox newest first (by first sighting), paged by
   id (`next_before_id`); `all=1` keeps the questions already taught. This process's sightings are stored first.
+* `GET /admin/api/nlu/unanswered/groups` — the open questions (the 500 most frequent) grouped by similarity
+  (dialogs.understanding.grouping), the group asked most often first; each with the model's best guess of its
+  intent, however unsure, to offer when teaching.
 * `DELETE /admin/api/nlu/unanswered/{id}` — dismiss one (it comes back, counted afresh, if shoppers ask again).
 * `GET /admin/api/nlu/examples?intent=` — the taught examples, oldest first.
 * `POST /admin/api/nlu/examples` `{"text", "intent"}` — teach (dialogs.understanding.teaching, as the CLI): 201
@@ -27,12 +30,15 @@ from bot.admin.params import page_size, parse_int, query_int
 from bot.chat.conversation import UNANSWERED, UNDERSTANDING, flush_unanswered
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from dialogs.rules_cache import channel
+from dialogs.understanding.cache import UnderstanderCache
 from dialogs.understanding.corpus import load_examples, shipped_examples
+from dialogs.understanding.grouping import group
 from dialogs.understanding.teaching import ExampleInvalid, intent_counts, teach
 from store.chat.nlu import (
     TaughtExample,
     Unanswered,
     dismiss_unanswered,
+    list_unanswered,
     remove_example_by_id,
     taught_counts,
     taught_examples,
@@ -40,11 +46,13 @@ from store.chat.nlu import (
 )
 
 MAX_PAGE = 200
+MAX_GROUPED = 500
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
     admin.router.add_get("/api/nlu/intents", intents_view)
     admin.router.add_get("/api/nlu/unanswered", unanswered_view)
+    admin.router.add_get("/api/nlu/unanswered/groups", groups_view)
     admin.router.add_delete("/api/nlu/unanswered/{id}", dismiss_view)
     admin.router.add_get("/api/nlu/examples", examples_view)
     admin.router.add_post("/api/nlu/examples", teach_view)
@@ -101,6 +109,29 @@ async def unanswered_view(request: web.Request) -> web.Response:
     next_before = rows[-1].id if len(rows) == limit else None
     body = {"unanswered": [_unanswered_dict(r) for r in rows], "next_before_id": next_before}
     return web.json_response(body, dumps=dumps)
+
+
+def _grouped(rows: list[Unanswered], model: UnderstanderCache, labels: dict[str, str]) -> list[dict[str, Any]]:
+    groups = []
+    for members in group([row.norm for row in rows]):
+        questions = [rows[i] for i in members]
+        guess = model.understand(questions[0].text).prediction
+        groups.append({
+            "total": sum(q.count for q in questions),
+            "last_seen": max(q.last_seen for q in questions),
+            "guess": {"intent": guess.intent, "label": labels.get(guess.intent), "confidence": guess.confidence},
+            "questions": [_unanswered_dict(q) for q in questions],
+        })  # fmt: skip
+    groups.sort(key=lambda g: (-g["total"], -g["last_seen"].timestamp()))
+    return groups
+
+
+async def groups_view(request: web.Request) -> web.Response:
+    app = request.config_dict
+    await run_blocking(app, flush_unanswered, app[UNANSWERED])
+    rows = await run_blocking(app, list_unanswered, MAX_GROUPED)
+    groups = await run_blocking(app, _grouped, rows, app[UNDERSTANDING], _labels(request))
+    return web.json_response({"groups": groups}, dumps=dumps)
 
 
 async def dismiss_view(request: web.Request) -> web.Response:

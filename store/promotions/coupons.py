@@ -10,6 +10,7 @@ The members issue adds issuance sources (new-follower gift, birthday) and "æˆ‘çš
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -70,11 +71,22 @@ class CouponError(Exception):
 
 
 class TemplateInvalid(CouponError):
-    pass
+    """`problems` lists every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class UnknownTemplate(CouponError):
     pass
+
+
+class TemplateExists(CouponError):
+    pass
+
+
+TEMPLATE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 
 def validate_template(kind: str, value: int, threshold_fen: int, valid_days: int) -> list[str]:
@@ -99,14 +111,23 @@ def validate_template(kind: str, value: int, threshold_fen: int, valid_days: int
 def create_template(
     code: str, kind: str, value: int, now: datetime, *, threshold_fen: int = 0, valid_days: int = 30, title: str = ""
 ) -> CouponTemplate:
+    """A new template; `TemplateInvalid` listing every problem, `TemplateExists` when the code is taken (the unique
+    code decides a race)."""
     problems = validate_template(kind, value, threshold_fen, valid_days)
+    if not TEMPLATE_CODE.fullmatch(code):
+        problems.insert(0, "code must be 1-32 letters, digits, '_' or '-', starting with a letter or digit")
+    if len(title) > 64:
+        problems.append("title must be at most 64 characters")
     if problems:
-        raise TemplateInvalid("; ".join(problems))
-    with write_transaction():
-        return CouponTemplate.create(
-            code=code, title=title, kind=kind, value=value, threshold_fen=threshold_fen, valid_days=valid_days,
-            created_at=now,
-        )  # fmt: skip
+        raise TemplateInvalid(problems)
+    try:
+        with write_transaction():
+            return CouponTemplate.create(
+                code=code, title=title, kind=kind, value=value, threshold_fen=threshold_fen, valid_days=valid_days,
+                created_at=now,
+            )  # fmt: skip
+    except peewee.IntegrityError:
+        raise TemplateExists(f"coupon template {code!r} exists already") from None
 
 
 def issue_coupon(openid: str, template_code: str, now: datetime, source: str = "") -> Coupon:

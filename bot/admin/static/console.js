@@ -629,6 +629,244 @@
     ];
   }
 
+  // ---- the unanswered-questions inbox: what followers said that the bot could not place, grouped by similarity;
+  // a group is taught to an intent (every wording becomes an example: the model retrains at once), answered by a
+  // keyword rule, or dismissed. -------------------------------------------------------------------------------
+
+  async function inbox() {
+    const [data, known] = await Promise.all([api("GET", "nlu/unanswered/groups"), api("GET", "nlu/intents")]);
+    const intents = Object.fromEntries(known.intents.map((i) => [i.intent, i.label]));
+    const intro = el("p", { class: "muted" }, "粉丝说了机器人没听懂的话（收到兜底回复，或被追问想办哪件事）会出现在这里，意思相近的说法归成一组，问得最多的在前。教会机器人后，下一条同样的话立刻就能答对。");
+    if (!data.groups.length) {
+      return [el("h2", {}, "没听懂的问题"), intro, el("p", { class: "muted empty" },
+        "没有待处理的问题。粉丝说了机器人听不懂的话，会自动出现在这里；也可以在", el("a", { href: "#keywords" }, "关键词回复"),
+        "页测试一句话，看看机器人会怎么回答。")];
+    }
+    const cards = data.groups.map((group, g) => {
+      const lead = group.questions[0];
+      const texts = group.questions.map((q) => q.text);
+      const dismiss = async () => {
+        for (const q of group.questions) await api("DELETE", `nlu/unanswered/${q.id}`);
+      };
+      const teach = el("form", { class: "inline teach", onsubmit: async (event) => {
+        event.preventDefault();
+        const intent = teach.intent.value;
+        await act(teach.querySelector("button"), async () => {
+          for (const text of texts) await api("POST", "nlu/examples", { text, intent });
+        }, `已教会机器人：${texts.length} 种说法归入“${intents[intent]}”，立即生效`);
+        route();
+      } }, "归入意图", select("intent", intents, group.guess.intent), el("button", {}, "教会机器人"),
+      el("span", { class: "muted" }, `机器人猜是“${group.guess.label || intents[group.guess.intent] || ""}”（把握 ${Math.round(group.guess.confidence * 100)}%）`));
+      const answer = el("form", { class: "inline answer", onsubmit: async (event) => {
+        event.preventDefault();
+        const reply = answer.reply.value.trim();
+        if (!reply) return flash("请填写回复内容", true);
+        const rule = { name: `问答：${lead.text}`.slice(0, 100), keywords: texts, match: "exact", reply };
+        await act(answer.querySelector("button"), async () => {
+          await api("POST", "keywords/rules", rule);
+          await dismiss();
+        }, `已添加关键词规则「${rule.name}」，这些说法会直接收到这条回复`);
+        route();
+      } }, "直接回答", input("reply", { size: 40, placeholder: "粉丝会收到的回复" }), el("button", { class: "secondary" }, "用关键词规则回答"));
+      return el("section", { class: "panel inbox-group", "data-group": g },
+        el("h3", {}, `“${lead.text}”`, group.questions.length > 1 ? ` 等 ${group.questions.length} 种说法` : "", `，共 ${group.total} 次`),
+        el("table", {}, el("thead", {}, el("tr", {}, ["粉丝的原话", "次数", "最近一次", "当时机器人"].map((h) => el("th", {}, h)))),
+          el("tbody", {}, group.questions.map((q) => el("tr", { "data-key": q.id }, el("td", { class: "wrap" }, q.text), el("td", {}, q.count),
+            el("td", {}, shanghai(q.last_seen)), el("td", {}, L.values.unanswered_outcome[q.outcome] || ""))))),
+        teach, answer,
+        el("div", { class: "row" }, el("button", { type: "button", class: "danger", onclick: async (event) => {
+          await act(event.target, dismiss, `已忽略“${lead.text}”这一组；粉丝再问时会重新出现`);
+          route();
+        } }, "忽略这一组")));
+    });
+    return [el("h2", {}, "没听懂的问题"), intro, cards];
+  }
+
+  // ---- coupons: templates (create, switch off), what became of the coupons each issued, one given to a follower --
+
+  function couponValue(t) {
+    if (t.kind === "percent") return `${t.value / 10} 折`;
+    return yuan(t.value);
+  }
+
+  async function coupons() {
+    const data = await api("GET", "coupon-templates");
+    const out = el("div", { class: "out" });
+    const create = el("form", { class: "inline", id: "coupon-form", onsubmit: async (event) => {
+      event.preventDefault();
+      const kind = create.kind.value;
+      const value = kind === "percent" ? Math.round(Number(create.value.value) * 10) : fenOf(create.value.value);
+      const threshold = create.threshold.value.trim() ? fenOf(create.threshold.value) : 0;
+      if (!value || threshold === null) return flash("金额格式：元，最多两位小数；折扣填 1-9.9 之间的数，如 8.5 表示 85 折", true);
+      const body = { code: create.code.value.trim(), title: create.title.value.trim(), kind, value,
+        threshold_fen: threshold, valid_days: Number(create.valid_days.value || 30) };
+      out.replaceChildren();
+      try {
+        await act(create.querySelector("button"), () => api("POST", "coupon-templates", body), (r) => `优惠券「${r.title}」已创建`);
+        route();
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+    } }, "编码", input("code", { required: true, size: 10, placeholder: "如 NEW10" }), "名称", input("title", { size: 12, placeholder: "空=自动生成" }),
+    "类型", select("kind", L.values.coupon_kind, "threshold"), el("span", { id: "coupon-value-label" }, "面额（元）"), input("value", { required: true, size: 6 }),
+    "门槛（元，空=无门槛）", input("threshold", { size: 6 }), "有效天数", input("valid_days", { type: "number", min: 1, value: 30, size: 4 }),
+    el("button", {}, "创建"), out);
+    create.kind.addEventListener("change", () => {
+      create.querySelector("#coupon-value-label").textContent = create.kind.value === "percent" ? "折扣（如 8.5）" : "面额（元）";
+    });
+    const rows = data.templates.map((t) => el("tr", { "data-key": t.code, class: t.active ? null : "off" },
+      el("td", {}, el("strong", {}, t.title)), el("td", {}, t.code), el("td", {}, L.values.coupon_kind[t.kind] || ""),
+      el("td", {}, couponValue(t)), el("td", {}, t.threshold_fen ? yuan(t.threshold_fen) : "无门槛"), el("td", {}, `${t.valid_days} 天`),
+      ["issued", "available", "locked", "used", "expired"].map((key) => el("td", { class: `n-${key}` }, t[key])),
+      el("td", { class: "n-use_rate" }, t.use_rate === null ? "—" : `${(t.use_rate * 100).toFixed(1)}%`),
+      el("td", {}, el("input", { type: "checkbox", class: "toggle", checked: t.active, title: "停用后不再发放，已发的券仍可使用", onchange: async (event) => {
+        const on = event.target.checked;
+        try {
+          await act(event.target, () => api("PATCH", `coupon-templates/${encodeURIComponent(t.code)}`, { active: on }), `「${t.title}」已${on ? "启用" : "停用"}`);
+        } catch (_) {
+          event.target.checked = !on;
+        }
+        route();
+      } })),
+      el("td", {}, t.active ? el("form", { class: "inline issue", onsubmit: async (event) => {
+        event.preventDefault();
+        const form = event.target;
+        await act(form.querySelector("button"), () => api("POST", `coupon-templates/${encodeURIComponent(t.code)}/issue`, { openid: form.openid.value.trim() }),
+          (r) => `已发给粉丝 ${r.openid}，券码 ${r.code}`);
+        route();
+      } }, input("openid", { size: 14, required: true, placeholder: "粉丝 openid" }), el("button", { class: "secondary" }, "发放")) : el("span", { class: "muted" }, "已停用"))));
+    const list = data.templates.length ? el("div", { class: "table-wrap" }, el("table", { id: "coupon-templates" },
+      el("thead", {}, el("tr", {}, ["名称", "编码", "类型", "面额", "门槛", "有效期", "已发放", "可使用", "待支付占用", "已使用", "已过期", "使用率", "启用", "发给粉丝"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows))) : el("p", { class: "muted empty" }, "还没有优惠券模板：在上方填写编码和面额后点“创建”，再发给粉丝或用于新人礼包");
+    return [el("h2", {}, "优惠券"), panel("新建优惠券模板", create), panel(`优惠券模板（${data.templates.length} 个）`, list)];
+  }
+
+  // ---- segments: a rule built in a form, its size previewed, saved under a name ---------------------------------
+
+  const LIFECYCLE = ["引入", "成长", "成熟", "衰退", "流失"];
+  const listOf = (text) => text.split(/[,，、\s]+/).map((s) => s.trim()).filter(Boolean);
+
+  function describeRule(rule) {
+    const parts = [];
+    if (rule.lifecycle && rule.lifecycle.length) parts.push(`生命周期：${rule.lifecycle.join("、")}`);
+    if (rule.tier_at_least) parts.push(`${L.values.tier[rule.tier_at_least]}及以上`);
+    for (const [key, name] of [["r_min", "最近购买"], ["f_min", "购买频次"], ["m_min", "消费金额"]]) if (rule[key]) parts.push(`${name}评分 ≥ ${rule[key]}`);
+    if (rule.region && rule.region.length) parts.push(`地区：${rule.region.join("、")}`);
+    if (rule.birthday_month && rule.birthday_month.length) parts.push(`生日在 ${rule.birthday_month.join("、")} 月`);
+    if (rule.source && rule.source.length) parts.push(`来源：${rule.source.join("、")}`);
+    if (rule.bought_category) parts.push(`近 ${rule.bought_within_days || 180} 天买过“${rule.bought_category}”`);
+    return parts.length ? parts.join("；") : "全部会员";
+  }
+
+  async function segments() {
+    const data = await api("GET", "segments");
+    const size = el("p", { class: "verdict", id: "segment-size" });
+    const out = el("div", { class: "out" });
+    const scores = { 0: "不限", 1: "≥ 1", 2: "≥ 2", 3: "≥ 3", 4: "≥ 4", 5: "≥ 5" };
+    const tiers = { "": "不限", normal: L.values.tier.normal, vip: L.values.tier.vip, black_gold: L.values.tier.black_gold };
+    const form = el("form", { id: "segment-form", onsubmit: (event) => event.preventDefault() },
+      el("div", { class: "row" }, "生命周期", LIFECYCLE.map((stage) => el("label", {}, input("lifecycle", { type: "checkbox", value: stage }), ` ${stage}`))),
+      el("div", { class: "row" }, el("label", { class: "field" }, "会员等级至少", select("tier_at_least", tiers, "")),
+        el("label", { class: "field" }, "最近购买评分", select("r_min", scores, "0")), el("label", { class: "field" }, "购买频次评分", select("f_min", scores, "0")),
+        el("label", { class: "field" }, "消费金额评分", select("m_min", scores, "0"))),
+      el("div", { class: "row" }, el("label", { class: "field" }, "地区（省份，逗号分开）", input("region", { size: 20, placeholder: "广东省，浙江省" })),
+        el("label", { class: "field" }, "生日月份（逗号分开）", input("birthday_month", { size: 10, placeholder: "3，4" })),
+        el("label", { class: "field" }, "来源渠道码", input("source", { size: 12 }))),
+      el("div", { class: "row" }, el("label", { class: "field" }, "买过的类目", input("bought_category", { size: 12, placeholder: "如 服饰" })),
+        el("label", { class: "field" }, "最近多少天内", input("bought_within_days", { type: "number", min: 1, value: 180, size: 5 }))),
+      el("div", { class: "row" }, el("button", { type: "button", id: "segment-preview", onclick: async (event) => {
+        out.replaceChildren();
+        try {
+          const r = await act(event.target, () => api("POST", "segments/preview", rule()));
+          size.textContent = `符合条件的会员：${r.size} 人`;
+        } catch (error) {
+          out.append(problems(error) || "");
+        }
+      } }, "预估人数"), "保存为", input("name", { size: 12, placeholder: "人群名称" }),
+      el("button", { type: "button", class: "secondary", id: "segment-save", onclick: async (event) => {
+        const name = form.name.value.trim();
+        if (!name) return flash("请填写人群名称", true);
+        out.replaceChildren();
+        try {
+          await act(event.target, () => api("PUT", `segments/${encodeURIComponent(name)}`, rule()), (r) => `人群「${r.name}」已保存：${r.size} 人`);
+          route();
+        } catch (error) {
+          out.append(problems(error) || "");
+        }
+      } }, "保存人群")), size, out);
+
+    function rule() {
+      const body = {};
+      const stages = [...form.querySelectorAll("input[name=lifecycle]:checked")].map((box) => box.value);
+      if (stages.length) body.lifecycle = stages;
+      if (form.tier_at_least.value) body.tier_at_least = form.tier_at_least.value;
+      for (const key of ["r_min", "f_min", "m_min"]) if (Number(form[key].value)) body[key] = Number(form[key].value);
+      for (const key of ["region", "source"]) if (listOf(form[key].value).length) body[key] = listOf(form[key].value);
+      if (listOf(form.birthday_month.value).length) body.birthday_month = listOf(form.birthday_month.value).map(Number);
+      if (form.bought_category.value.trim()) {
+        body.bought_category = form.bought_category.value.trim();
+        body.bought_within_days = Number(form.bought_within_days.value || 180);
+      }
+      return body;
+    }
+
+    const list = data.segments.length ? el("div", { class: "table-wrap" }, el("table", { id: "segments" },
+      el("thead", {}, el("tr", {}, ["名称", "条件", "人数", "操作"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, data.segments.map((s) => el("tr", { "data-key": s.name }, el("td", {}, el("strong", {}, s.name)),
+        el("td", { class: "wrap" }, describeRule(s.rule)), el("td", {}, `${s.size} 人`),
+        el("td", {}, el("a", { href: `#campaigns${query({ segment: s.name })}` }, "向这群人发活动"))))))) :
+      el("p", { class: "muted empty" }, "还没有保存的人群：在上方勾选条件，点“预估人数”看看有多少人，再填名称后点“保存人群”");
+    return [el("h2", {}, "人群"), el("p", { class: "muted" }, "人数按每晚更新的会员画像计算。"), panel("圈选会员", form), panel(`已保存的人群（${data.segments.length} 个）`, list)];
+  }
+
+  // ---- campaigns: a notice to a segment; the dry run says who it would reach; results from the outbox -----------
+
+  async function campaigns(params) {
+    const [data, segs] = await Promise.all([api("GET", "campaigns"), api("GET", "segments")]);
+    const out = el("div", { class: "out" });
+    const names = Object.fromEntries(segs.segments.map((s) => [s.name, `${s.name}（${s.size} 人）`]));
+    const create = el("form", { class: "inline", id: "campaign-form", onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { name: create.name.value.trim(), segment: create.segment.value, subject: create.subject.value.trim(), detail: create.detail.value.trim() };
+      out.replaceChildren();
+      try {
+        await act(create.querySelector("button"), () => api("POST", "campaigns", body), (r) => `活动「${r.name}」已创建（草稿）：先“试算”，再“开始发送”`);
+        location.hash = "#campaigns";
+        route();
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+    } }, "名称", input("name", { required: true, size: 10 }), "人群", segs.segments.length ? select("segment", names, params.get("segment") || "") : el("span", { class: "muted" }, "（先到“人群”页保存一个人群）"),
+    "标题", input("subject", { required: true, size: 14, placeholder: "如 会员权益更新" }), "内容", input("detail", { required: true, size: 24 }),
+    el("button", { disabled: !segs.segments.length }, "创建"), out);
+    const counts = ["targeted", "queued", "pending", "sent", "delivered", "failed"];
+    const rows = data.campaigns.map((c) => el("tr", { "data-key": c.name },
+      el("td", {}, el("strong", {}, c.name)), el("td", {}, c.segment), el("td", {}, L.values.campaign_status[c.status] || ""),
+      counts.map((key) => el("td", { class: `n-${key}` }, c[key])),
+      el("td", {}, el("button", { type: "button", class: "secondary", onclick: async (event) => {
+        const plan = await act(event.target, () => api("POST", `campaigns/${encodeURIComponent(c.name)}/dry-run`));
+        flash(`试算：人群中关注着的会员 ${plan.targeted} 人，已排队 ${plan.already_queued} 人，开始后将新发 ${plan.would_queue} 人（没有真的发送）`);
+      } }, "试算"), " ", el("button", { type: "button", onclick: async (event) => {
+        if (!confirm(`向人群「${c.segment}」发送活动「${c.name}」？每位会员只会收到一次。`)) return;
+        await act(event.target, () => api("POST", `campaigns/${encodeURIComponent(c.name)}/start`), (r) => `活动「${c.name}」：本次排队 ${r.queued_now} 条，由消息队列按额度发送`);
+        route();
+      } }, "开始发送"))));
+    const list = data.campaigns.length ? el("div", { class: "table-wrap" }, el("table", { id: "campaigns" },
+      el("thead", {}, el("tr", {}, ["名称", "人群", "状态", "目标人数", "已排队", "待发送", "已发送", "已送达", "失败", "操作"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows))) : el("p", { class: "muted empty" }, "还没有营销活动：在上方选择人群、填写标题和内容后点“创建”");
+    charts = [];
+    const started = data.campaigns.filter((c) => c.queued);
+    const results = started.length ? chart("chart-campaigns", "活动效果", {
+      legend: { data: ["待发送", "已发送", "已送达", "失败"] }, tooltip: { trigger: "axis" },
+      grid: { left: 48, right: 24, top: 36, bottom: 28 },
+      xAxis: { type: "category", data: started.map((c) => c.name) }, yAxis: { type: "value", minInterval: 1 },
+      series: [["待发送", "pending", GREY], ["已发送", "sent", "#5b8ff9"], ["已送达", "delivered", GREEN], ["失败", "failed", RED]].map(([name, key, color]) =>
+        ({ name, type: "bar", itemStyle: { color }, data: started.map((c) => c[key]) })),
+    }, started.map((c) => `${c.name}：目标 ${c.targeted} 人，已发送 ${c.sent}，已送达 ${c.delivered}，失败 ${c.failed}`).join("；")) : null;
+    return [el("h2", {}, "营销活动"), el("p", { class: "muted" }, "活动以模板消息发给人群中关注着的会员，每人一次，占用每日模板消息额度中的会员关怀份额。"),
+      panel("新建活动", create), panel(`活动（${data.campaigns.length} 个）`, list), results];
+  }
+
   async function afterSales(params) {
     const filters = { status: params.get("status") || "" };
     const [list, stats] = await Promise.all([api("GET", `after-sales${query({ ...filters, limit: 100 })}`), optional("after-sales/stats")]);
@@ -901,7 +1139,7 @@
 
   // ---- routing ----------------------------------------------------------------------------------------------
 
-  const VIEWS = { dashboard, orders, products, keywords, "after-sales": afterSales, members, outbox, menu };
+  const VIEWS = { dashboard, orders, products, keywords, inbox, "after-sales": afterSales, members, coupons, segments, campaigns, outbox, menu };
   const DETAILS = { order, product };
 
   async function route() {

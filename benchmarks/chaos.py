@@ -483,7 +483,7 @@ class ChaosRun:
     async def settle(self, sandbox: object) -> float:
         """Wait (bounded) until every payment WeChat took is recorded and no notice is waiting to go out."""
         began = time.monotonic()
-        limit = 60.0
+        limit = 120.0  # a batch claimed when a worker died waits for its lease to lapse
         while time.monotonic() - began < limit:
             figures = await asyncio.to_thread(self._outstanding)
             if figures == (0, 0):
@@ -500,7 +500,7 @@ class ChaosRun:
         try:
             paid = set(self.tally.paid_at_wechat)
             recorded = {o for (o,) in Order.select(Order.order_no).where(Order.paid_at.is_null(False)).tuples()}
-            waiting = Notice.select().where(Notice.status.in_((PENDING, SENDING))).count()
+            waiting = Notice.select().where(Notice.kind == "paid", Notice.status.in_((PENDING, SENDING))).count()
             return len(paid - recorded), waiting
         finally:
             close_database()
@@ -516,7 +516,7 @@ class ChaosRun:
         from store.core.db import close_database, open_database
         from store.orders.checkout import Order
         from store.orders.payments import Payment
-        from store.outbox.notices import IN_DOUBT, Notice
+        from store.outbox.notices import IN_DOUBT, PENDING, SENDING, Notice
 
         open_database(self._db_url_direct(), self.workdir)
         try:
@@ -541,7 +541,8 @@ class ChaosRun:
                 if no in text and ("支付成功" in text or d.kind == "template"):
                     delivered[no] += 1
         in_doubt = {json.loads(f)["order_no"] for _, f, s in notices if s == IN_DOUBT}
-        lost_notices = sorted(no for no in recorded if delivered[no] == 0 and no not in in_doubt)
+        queued = {json.loads(f)["order_no"] for _, f, s in notices if s in (PENDING, SENDING)}
+        lost_notices = sorted(no for no in recorded if delivered[no] == 0 and no not in in_doubt | queued)
         return {
             "database": "PostgreSQL" if self.db_name else "SQLite",
             "shoppers": self.args.shoppers,
@@ -565,6 +566,7 @@ class ChaosRun:
             "paid notices lost": len(lost_notices),
             "paid notices duplicated": sum(n - 1 for n in delivered.values() if n > 1),
             "paid notices in doubt": len(in_doubt),
+            "paid notices still queued at the end": len(queued),
             "settled in s": round(settled_s, 1),
             "_lost": t.lost[:10] + lost_payments[:10] + lost_notices[:10] + unseen[:10],
         }

@@ -252,8 +252,18 @@ class ShopConfig:
     aov_band: float = field(default=0.15, metadata=_check(_fraction, "0..1"))
     cancellation_alert_rate: float = field(default=0.08, metadata=_check(_fraction, "0..1"))
     payment_success_alert_rate: float = field(default=0.9, metadata=_check(_fraction, "0..1"))
+    payment_success_window_minutes: int = field(default=60, metadata=_check(lambda v: 5 <= v <= 1440, "5..1440"))
+    payment_success_grace_minutes: int = field(default=10, metadata=_check(lambda v: 0 <= v <= 120, "0..120"))
+    payment_success_min_orders: int = field(default=20, metadata=_check(_positive, "a positive integer"))
+    complaint_alert_rate: float = field(default=0.02, metadata=_check(_fraction, "0..1"))
+    complaint_min_orders: int = field(default=20, metadata=_check(_positive, "a positive integer"))
     metrics_check_at: str = field(default="00:45", metadata=_check(_clock_time, "HH:MM, 00:00..23:59"))
     search_lexicon: str = ""  # operator synonyms/hypernyms TOML merged on the shipped lexicon; relative to config
+
+    def __post_init__(self) -> None:
+        if self.payment_success_grace_minutes >= self.payment_success_window_minutes:
+            raise ConfigError("config: [shop] payment_success_grace_minutes: expected less than "
+                              f"payment_success_window_minutes ({self.payment_success_window_minutes})")  # fmt: skip
 
     @property
     def search_lexicon_file(self) -> Path | None:

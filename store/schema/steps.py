@@ -30,6 +30,7 @@ from store.members.points_expiry import SweepMark
 from store.members.qrcodes import QrCode
 from store.monitoring.funnel import FunnelEvent
 from store.monitoring.heartbeat import Heartbeat
+from store.monitoring.watch import FigureReading, MetricAlert
 from store.operators.users import AdminUser
 from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
@@ -140,6 +141,7 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(25, "monitoring: the figures' last readings and their alerts", _create(FigureReading, MetricAlert)),
 ]
 
 LATEST = STEPS[-1].version

@@ -312,14 +312,29 @@
     const cancelChart = rateChart("chart-cancel", "取消率", [[cancel.day || "今天", cancel.rate]], cancel.threshold, "告警线",
       `${cancel.day || "今天"}下单 ${cancel.created || 0} 笔，取消 ${cancel.cancelled || 0} 笔；高于告警线时通知运营`);
     const complaint = figures.complaint_rate || {};
-    const complaintChart = rateChart("chart-complaint", "投诉率（本周）", [["本周", complaint.rate]], undefined, "",
+    const complaintChart = rateChart("chart-complaint", "投诉率（本周）", [["本周", complaint.rate]],
+      complaint.threshold === null ? undefined : complaint.threshold, "告警线",
       `本周投诉 ${complaint.complaints || 0} 起，支付订单 ${complaint.paid_orders || 0} 笔`);
     const giftChart = gifts ? rateChart("chart-gift", "新人礼包领取率", [[`近 ${gifts.days || "全部"} 天`, gifts.claim_rate]], undefined, "",
       `发放 ${gifts.issued || 0} 份，已领取 ${gifts.claimed || 0} 份，已过期 ${gifts.expired || 0} 份`) : null;
     const wide = [gmvChart];
     for (const card of wide) card.classList.add("wide");
     return [el("h2", {}, "经营概况"), el("p", { class: "muted" }, `数据截至 ${shanghai(figures.as_of)}`),
+      alertList(figures.alerts),
       el("div", { class: "cards", id: "metrics" }, gmvChart, aovChart, funnelChart, payChart, cancelChart, complaintChart, giftChart)];
+  }
+
+  // The figures' alerts: firing ones first (operators were told once), then the latest that cleared.
+  function alertList(alerts) {
+    if (alerts === undefined) return null;
+    if (!alerts.length) return panel("告警", el("p", { class: "muted empty", id: "alerts" }, "暂无告警：支付成功率、取消率、客单价和投诉率都在正常范围内"));
+    const line = (alert) => {
+      const figure = L.values.figure[alert.figure] || "指标";
+      const since = `自 ${shanghai(alert.raised_at)} 起`;
+      const state = alert.firing ? `进行中，已通知 ${alert.notified} 位运营` : `已于 ${shanghai(alert.cleared_at)} 恢复`;
+      return el("li", { class: alert.firing ? "firing" : "cleared" }, `${figure}：${alert.subject}（${since}，${state}）`);
+    };
+    return panel("告警", el("ul", { class: "alerts", id: "alerts" }, alerts.map(line)));
   }
 
   // Draws the charts of the view just put on the page (ECharts needs the boxes laid out to size them).

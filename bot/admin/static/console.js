@@ -534,16 +534,48 @@
       el("button", { class: approve ? null : "danger" }, approve ? "同意" : "拒绝"));
       decide.replaceChildren(panel(approve ? "同意售后" : "拒绝售后", box));
     };
+    // An approved exchange's replacement goes out free of shipping, as a parcel of its own.
+    const ship = (ticket) => {
+      const box = el("form", { class: "inline", id: "reship-form", onsubmit: async (event) => {
+        event.preventDefault();
+        const body = { carrier: box.carrier.value.trim(), tracking_no: box.tracking_no.value.trim() };
+        await act(box.querySelector("button"), () => api("POST", `after-sales/${encodeURIComponent(ticket.case_no)}/ship`, body),
+          (r) => `换货已发出：${r.carrier_name} ${r.tracking_no}`);
+        route();
+      } }, `${ticket.case_no}（换货）`, "快递公司代码", input("carrier", { required: true, size: 12, placeholder: "yuantong" }),
+      "运单号", input("tracking_no", { required: true, size: 20 }), el("button", {}, "发出"));
+      decide.replaceChildren(panel("发出换货（包邮）", box));
+    };
+    // One compensation per ticket; an empty method or amount takes the [after_sales] default for its kind.
+    const compensate = (ticket) => {
+      const box = el("form", { class: "inline", id: "compensate-form", onsubmit: async (event) => {
+        event.preventDefault();
+        const body = { note: box.note.value.trim() };
+        if (box.method.value) body.method = box.method.value;
+        const text = box.amount.value.trim();
+        if (text) {
+          body.amount_fen = fenOf(text);
+          if (body.amount_fen === null) return flash("金额格式：元，最多两位小数", true);
+        }
+        await act(box.querySelector("button"), () => api("POST", `after-sales/${encodeURIComponent(ticket.case_no)}/compensate`, body),
+          (r) => `${ticket.case_no}：已补偿 ${r.shown_to_buyer}`);
+        route();
+      } }, `${ticket.case_no}（${ticket.kind_label}）`, "方式", select("method", L.values.compensation_method, ""),
+      "金额（元，空=默认）", input("amount", { size: 8 }), "备注", input("note"), el("button", {}, "补偿"));
+      decide.replaceChildren(panel("售后补偿", box));
+    };
     return [
       el("h2", {}, "售后"), stats ? panel("近 7 天", kv(stats)) : null, form, decide,
       table(list.tickets, {
         rowKey: "case_no",
-        columns: ["case_no", "kind_label", "status_label", "order_no", "amount_fen", "reason", "created_at", "due_at", "overdue"],
+        columns: ["case_no", "kind_label", "status_label", "order_no", "amount_fen", "reason", "created_at", "due_at", "overdue", "rating"],
         empty: "没有售后单：粉丝在对话中申请退货、退款或投诉后会出现在这里",
-        actions: (row) => row.status === "open" ? [
-          el("button", { type: "button", onclick: () => open(row, true) }, "同意"), " ",
-          el("button", { type: "button", class: "danger", onclick: () => open(row, false) }, "拒绝"),
-        ] : null,
+        actions: (row) => [
+          ...(row.status === "open" ? [el("button", { type: "button", onclick: () => open(row, true) }, "同意"), " ",
+            el("button", { type: "button", class: "danger", onclick: () => open(row, false) }, "拒绝"), " "] : []),
+          ...(row.status === "reshipping" ? [el("button", { type: "button", onclick: () => ship(row) }, "发出换货"), " "] : []),
+          el("button", { type: "button", class: "secondary", onclick: () => compensate(row) }, "补偿"),
+        ],
       }),
     ];
   }

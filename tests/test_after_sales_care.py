@@ -16,14 +16,16 @@ import pytest
 from bot.process.config import Config
 from scheduler.after_sales_jobs import sweep_after_sales
 from scheduler.logistics_jobs import subscribe_parcels
-from store.after_sales.compensation import Compensation
-from store.after_sales.tickets import AfterSalesRules, Ticket, open_ticket
+from store.after_sales.compensation import AlreadyCompensated, Compensation
+from store.after_sales.ratings import rate
+from store.after_sales.tickets import AfterSalesRules, Ticket, compensate, open_ticket, refuse
+from store.core.db import close_database, open_database
 from store.members.accounts import points_balance
 from store.orders.checkout import PAID, CartLine, Order, create_order
 from store.orders.payments import Refund
 from store.outbox.notices import Notice
 from tests.logistics_support import ServiceWorld, fields, notices, paid_order, service_world
-from tests.order_support import BUYER, HOME, OTHER, RULES
+from tests.order_support import BUYER, HOME, OTHER, RULES, START, make_shop, race
 from tests.support import wxshop
 
 CLARIFY = "没太明白您的意思"
@@ -312,3 +314,25 @@ async def test_the_new_notices_go_out_as_template_messages_through_their_mapping
         went = {n.kind: (n.channel, n.status in ("sent", "delivered")) for n in Notice.select().where(
             Notice.openid == OTHER, Notice.kind.in_(["compensation", "reshipped", "rating_request"]))}  # fmt: skip
         assert went == dict.fromkeys(("compensation", "reshipped", "rating_request"), ("template", True))
+
+
+def test_racing_compensations_and_ratings_happen_once(migrated: Config) -> None:
+    open_database(migrated.database.url, migrated.var_dir)
+    try:
+        shop, rules = make_shop(), AfterSalesRules()
+        order = paid_order(shop, BUYER)
+        ticket = open_ticket(BUYER, order.order_no, "dispute", "客服态度差", [], START, rules)
+        before = points_balance(BUYER)
+        results = race(8, 8, lambda i: compensate(ticket.case_no, START, rules, method="points", amount_fen=500,
+                                                  by=f"op{i}"))  # fmt: skip
+        granted = [r for r in results if isinstance(r, Compensation)]
+        assert len(granted) == 1 and all(isinstance(r, AlreadyCompensated) for r in results if r not in granted)
+        assert points_balance(BUYER) - before == 500 and len(notices(BUYER, "compensation")) == 1
+
+        refuse(ticket.case_no, "已核实", START, rules)
+        rated = race(8, 8, lambda i: rate(BUYER, 1 + i % 5, START + timedelta(minutes=1), days=7))
+        assert len([r for r in rated if isinstance(r, Ticket)]) == 1, "one answer is kept"
+        kept = Ticket.get_by_id(ticket.id)
+        assert kept.rating in range(1, 6) and len(notices(BUYER, "rating_request")) == 1
+    finally:
+        close_database()

@@ -54,10 +54,9 @@ class FigureSample:
 
 
 def set_shop_figures(samples: list[FigureSample]) -> None:
-    """Export the figures' readings (a figure with no value yet exports no value, only its bound and alert)."""
+    """Export the figures' readings (a figure with no value, nothing to divide by, exports NaN)."""
     for s in samples:
-        if s.value is not None:
-            SHOP_FIGURE.labels(s.figure).set(s.value)
+        SHOP_FIGURE.labels(s.figure).set(float("nan") if s.value is None else s.value)
         SHOP_THRESHOLD.labels(s.figure, s.bound).set(s.threshold)
         SHOP_SAMPLE.labels(s.figure).set(s.sample)
         SHOP_CHECKED.labels(s.figure).set(s.checked_at)

@@ -18,8 +18,9 @@ from scheduler.after_sales_jobs import sweep_after_sales
 from scheduler.logistics_jobs import subscribe_parcels
 from store.after_sales.compensation import AlreadyCompensated, Compensation
 from store.after_sales.ratings import rate
-from store.after_sales.tickets import AfterSalesRules, Ticket, compensate, open_ticket, refuse
+from store.after_sales.tickets import AfterSalesRules, Ticket, approve, compensate, open_ticket, refuse
 from store.core.db import close_database, open_database
+from store.logistics.shipments import ship_order
 from store.members.accounts import points_balance
 from store.orders.checkout import PAID, CartLine, Order, create_order
 from store.orders.payments import Refund
@@ -334,5 +335,12 @@ def test_racing_compensations_and_ratings_happen_once(migrated: Config) -> None:
         assert len([r for r in rated if isinstance(r, Ticket)]) == 1, "one answer is kept"
         kept = Ticket.get_by_id(ticket.id)
         assert kept.rating in range(1, 6) and len(notices(BUYER, "rating_request")) == 1
+
+        returned = paid_order(shop, BUYER)  # compensated before the decision: no 运费险补贴 on top
+        ship_order(returned.order_no, "yuantong", "YT1234567890", START)
+        early = open_ticket(BUYER, returned.order_no, "return", "破损", [], START, rules)
+        compensate(early.case_no, START, rules, method="transfer", amount_fen=300)
+        assert approve(early.case_no, START, rules).amount_fen == returned.payable_fen
+        assert Compensation.get(Compensation.case_no == early.case_no).method == "transfer"
     finally:
         close_database()

@@ -314,7 +314,7 @@ def approve(case_no: str, now: datetime, rules: AfterSalesRules, *, amount_fen: 
             elif not refunds:
                 _decide(ticket, APPROVED, now, note, by, closed=True)
                 _tell_buyer(ticket, "approved", "您的投诉已处理完毕", now)
-                if rules.dispute_goodwill_fen > 0:
+                if rules.dispute_goodwill_fen > 0 and not _compensated(ticket):
                     _grant(ticket, rules.payout(rules.dispute_goodwill_method, rules.dispute_goodwill_fen), now, by)
                 ask_rating(ticket, now)
             else:
@@ -332,7 +332,7 @@ def _approve_refund(ticket: Ticket, goods_fen: int | None, now: datetime, rules:
     goods = goods_fen if goods_fen is not None else left
     if goods <= 0:
         raise AfterSalesError(f"order {order.order_no} is refunded in full already")
-    subsidy = rules.return_subsidy_fen if ticket.kind == RETURN else 0
+    subsidy = rules.return_subsidy_fen if ticket.kind == RETURN and not _compensated(ticket) else 0
     rides = subsidy > 0 and rules.return_subsidy_method == REFUND_METHOD and goods + subsidy <= left
     amount = goods + subsidy if rides else goods
     try:
@@ -346,6 +346,11 @@ def _approve_refund(ticket: Ticket, goods_fen: int | None, now: datetime, rules:
     elif subsidy > 0:  # no room left on the order for the subsidy: points instead of a refund
         method = POINTS if rules.return_subsidy_method == REFUND_METHOD else rules.return_subsidy_method
         _grant(ticket, rules.payout(method, subsidy), now, by)
+
+
+def _compensated(ticket: Ticket) -> bool:
+    """An operator compensated it before the decision: the rules' compensation is not paid on top."""
+    return Compensation.select().where(Compensation.case_no == ticket.case_no).exists()
 
 
 def _grant(ticket: Ticket, payout: Payout, now: datetime, by: str, *, note: str = "",

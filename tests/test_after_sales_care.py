@@ -25,6 +25,7 @@ from store.members.accounts import points_balance
 from store.orders.checkout import PAID, CartLine, Order, create_order
 from store.orders.payments import Refund
 from store.outbox.notices import Notice
+from store.promotions.coupons import Coupon, create_template
 from tests.logistics_support import ServiceWorld, fields, notices, paid_order, service_world
 from tests.order_support import BUYER, HOME, OTHER, RULES, START, make_shop, race
 from tests.support import wxshop
@@ -342,5 +343,22 @@ def test_racing_compensations_and_ratings_happen_once(migrated: Config) -> None:
         compensate(early.case_no, START, rules, method="transfer", amount_fen=300)
         assert approve(early.case_no, START, rules).amount_fen == returned.payable_fen
         assert Compensation.get(Compensation.case_no == early.case_no).method == "transfer"
+    finally:
+        close_database()
+
+
+def test_a_coupon_compensation_issues_the_configured_coupon(migrated: Config) -> None:
+    open_database(migrated.database.url, migrated.var_dir)
+    try:
+        shop = make_shop()
+        create_template("SORRY10", "fixed", 1000, START, valid_days=60)
+        rules = AfterSalesRules(compensation_coupon="SORRY10")
+        ticket = open_ticket(BUYER, paid_order(shop, BUYER).order_no, "refund", "拍错了", [], START, rules)
+        paid = compensate(ticket.case_no, START, rules, method="coupon", note="致歉")
+        coupon = Coupon.get(Coupon.code == paid.coupon_code)
+        assert (coupon.openid, coupon.source, coupon.template.code) == (BUYER, f"compensation:{ticket.case_no}",
+                                                                         "SORRY10")  # fmt: skip
+        assert (paid.amount_fen, paid.status, paid.describe()) == (1000, "granted", "售后补偿券1张")
+        assert fields(notices(BUYER, "compensation")[0])["compensation"] == "售后补偿券1张"
     finally:
         close_database()

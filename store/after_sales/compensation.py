@@ -29,6 +29,7 @@ from store.monitoring.ops_alerts import alert_operators
 from store.orders.checkout import Order
 from store.orders.payments import FAILED as REFUND_FAILED
 from store.orders.payments import SUCCEEDED, Refund
+from store.orders.pricing import CouponKind
 from store.orders.refunds import REFUNDABLE, RefundError, committed_refunds, request_refund
 from store.outbox.kinds import Priority, format_fen, format_time
 from store.outbox.notices import enqueue_notice
@@ -62,11 +63,12 @@ class Compensation(BaseModel):
         return METHOD_LABELS.get(self.method, self.method)
 
     def describe(self) -> str:
-        """For the buyer (≤ 20 characters, a template `thing`): 运费险补贴1000积分 / 纠纷赔付¥20.00原路退回."""
+        """For the buyer (≤ 20 characters, a template `thing`): 运费险补贴1000积分 / 纠纷赔付¥20.00原路退回 /
+        售后补偿券1张."""
         if self.method == POINTS:
             what = f"{self.points}积分"
         elif self.method == COUPON:
-            what = "补偿券1张"
+            what = "券1张"
         elif self.method == REFUND:
             what = f"{format_fen(self.amount_fen)}原路退回"
         else:
@@ -130,7 +132,8 @@ def grant(case_no: str, order_no: str, openid: str, label: str, payout: Payout, 
             except CouponError as exc:
                 raise CompensationError(str(exc)) from None
             row["coupon_code"] = coupon.code
-            row["amount_fen"] = template.value if template is not None and template.kind != "percent" else 0
+            worth_fen = template is not None and template.coupon_kind is not CouponKind.PERCENT
+            row["amount_fen"] = template.value if worth_fen else 0
         elif payout.method == REFUND:
             row["status"] = REFUNDING
             row["refund_no"] = refund_no or _refund(case_no, order_no, payout.amount_fen, label, now)

@@ -356,7 +356,7 @@ def test_a_coupon_compensation_issues_the_configured_coupon(migrated: Config) ->
         ticket = open_ticket(BUYER, paid_order(shop, BUYER).order_no, "refund", "拍错了", [], START, rules)
         paid = compensate(ticket.case_no, START, rules, method="coupon", note="致歉")
         coupon = Coupon.get(Coupon.code == paid.coupon_code)
-        assert (coupon.openid, coupon.source, coupon.template.code) == (BUYER, f"compensation:{ticket.case_no}",
+        assert (coupon.openid, coupon.source, coupon.template.code) == (BUYER, f"comp:{ticket.case_no}",
                                                                          "SORRY10")  # fmt: skip
         assert (paid.amount_fen, paid.status, paid.describe()) == (1000, "granted", "售后补偿券1张")
         assert fields(notices(BUYER, "compensation")[0])["compensation"] == "售后补偿券1张"

@@ -128,7 +128,7 @@ def grant(case_no: str, order_no: str, openid: str, label: str, payout: Payout, 
         elif payout.method == COUPON:
             template = CouponTemplate.get_or_none(CouponTemplate.code == payout.coupon_template)
             try:
-                coupon = issue_coupon(openid, payout.coupon_template, now, source=f"compensation:{case_no}")
+                coupon = issue_coupon(openid, payout.coupon_template, now, source=f"comp:{case_no}")
             except CouponError as exc:
                 raise CompensationError(str(exc)) from None
             row["coupon_code"] = coupon.code

@@ -125,7 +125,8 @@ class Engine:
     ) -> None:
         """`intents`: the built-in words plus those the features add; `menu_keys`: CLICK keys → intents, the
         built-in ones plus the features'; `idle_intents`: intents heard only when no flow is asking (a rating's
-        bare "3" mid-flow answers the flow's own question)."""
+        bare "3" mid-flow answers the flow's own question), whose answer may be None: nothing awaits it, and the
+        message goes on down the ladder (clarify, default reply) as if no word had matched."""
         self.rules = rules
         self.renderer = renderer
         self.flows = dict(flows)
@@ -247,6 +248,11 @@ class Engine:
             if followed is not None:
                 return followed
         clarify = None
+        if intent is not None and intent.name in self.idle_intents:  # no flow is asking (dropped above if one is)
+            reply = self.answers[intent.name](turn, intent)
+            if reply is not None:
+                return (reply if isinstance(reply, Answer) else Answer(reply)), replace(dialog, misses=0)
+            intent = None  # nothing awaits it (no rating asked): on down the ladder as if no word matched
         if intent is None:
             intent, clarify = self._understood(turn, flow, dialog, seen)
         if intent is not None:

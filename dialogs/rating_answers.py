@@ -1,7 +1,7 @@
 """满意度评价 in chat: a whole message "1"…"5" (or "5分", "五星", "不评价") answers the rating request a closed
 after-sales ticket sent (store.after_sales.ratings). The intent only stands when no flow is asking (a bare number
-mid-flow answers the flow's own question); with no rating awaited, the follower hears what any unplaced message
-gets."""
+mid-flow answers the flow's own question); with no rating awaited the answer is None and the engine treats the
+message as it would have without this intent."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ for _n in range(1, 6):
 WORDS: IntentWords = (INTENT, "exact", 45, tuple(SCORE_WORDS))
 
 
-def make_rating_answer(days: int, unplaced: str) -> Callable[[Turn, Intent], str]:
-    """`days`: how long after the ask a rating is taken; `unplaced`: the reply when no rating is awaited."""
+def make_rating_answer(days: int) -> Callable[[Turn, Intent], str | None]:
+    """`days`: how long after the ask a rating is taken."""
 
-    def answer(turn: Turn, intent: Intent) -> str:
+    def answer(turn: Turn, intent: Intent) -> str | None:
         score = SCORE_WORDS.get(turn.norm)
         ticket = rate(turn.openid, score, turn.now, days) if score is not None else None
         if ticket is None:
-            return unplaced
+            return None
         if score == DECLINED:
             return f"好的，售后单{ticket.case_no}不评价了。有需要随时找我～"
         if score <= 2:

@@ -7,7 +7,8 @@ Order of consideration for a text (DESIGN §1, issue 5):
   a follow-up to the product list in view ("便宜一点的", "第二个"), for the flow that showed it;
   operator keyword rules → mid-flow, answered and the flow re-prompts where it was;
   a follow-up with no list in view (and no flow asking) → "what are you looking for?";
-  built-in intents (我的订单, 快递…) → start a flow or answer;
+  built-in intents (我的订单, 快递…) → start a flow or answer (idle intents, a rating's bare "3", only when no flow
+    is asking);
   clarify once → the default reply (at most once per interval) → offer a human.
 """
 
@@ -120,9 +121,12 @@ class Engine:
         unanswered: UnansweredHook | None = None,
         intents: IntentDetector | None = None,
         menu_keys: Mapping[str, str] | None = None,
+        idle_intents: frozenset[str] = frozenset(),
     ) -> None:
         """`intents`: the built-in words plus those the features add; `menu_keys`: CLICK keys → intents, the
-        built-in ones plus the features'."""
+        built-in ones plus the features'; `idle_intents`: intents heard only when no flow is asking (a rating's
+        bare "3" mid-flow answers the flow's own question), whose answer may be None: nothing awaits it, and the
+        message goes on down the ladder (clarify, default reply) as if no word had matched."""
         self.rules = rules
         self.renderer = renderer
         self.flows = dict(flows)
@@ -133,6 +137,7 @@ class Engine:
         self.names_products = names_products  # "连衣裙" or "200以内的耳机" with no intent words is a search
         self.intents = intents or IntentDetector()
         self.menu_keys = {**MENU_KEYS, **(menu_keys or {})}
+        self.idle_intents = idle_intents
         self.help = help_text(settings.help_lines)
         self.members = members
         self.understander = understander  # intents from examples, for what no rule or keyword placed
@@ -227,6 +232,8 @@ class Engine:
             step = flow.states[dialog.state](turn)
             if step.understood:
                 return self._advance(flow, step, turn, dialog)
+            if intent is not None and intent.name in self.idle_intents:
+                intent = None
         if turn.recent and (flow is None or flow.follow_up is None):  # a flow that follows up does so in its states
             followed = self._follow_up(turn)
             if followed is not None:
@@ -241,6 +248,11 @@ class Engine:
             if followed is not None:
                 return followed
         clarify = None
+        if intent is not None and intent.name in self.idle_intents:  # no flow is asking (dropped above if one is)
+            reply = self.answers[intent.name](turn, intent)
+            if reply is not None:
+                return (reply if isinstance(reply, Answer) else Answer(reply)), replace(dialog, misses=0)
+            intent = None  # nothing awaits it (no rating asked): on down the ladder as if no word matched
         if intent is None:
             intent, clarify = self._understood(turn, flow, dialog, seen)
         if intent is not None:

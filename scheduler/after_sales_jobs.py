@@ -1,5 +1,6 @@
 """The after-sales sweep (every 5 minutes, on the injected clock): tickets whose refund WeChat settled are closed
-and the buyer told; tickets past their SLA deadline escalate to operators, once per level. Safe to re-run."""
+and the buyer told; compensations paid by refund are settled the same way; tickets past their SLA deadline
+escalate to operators, once per level. Safe to re-run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from arq.cron import CronJob, cron
 
+from store.after_sales.compensation import settle_compensation_refunds
 from store.after_sales.tickets import escalate_overdue, settle_refunds
 
 if TYPE_CHECKING:
@@ -22,7 +24,10 @@ async def sweep_after_sales(ctx: dict[str, Any]) -> dict[str, int]:
     now = deps.clock.now()
 
     def sweep() -> dict[str, int]:
-        return {"settled": settle_refunds(now, deps.after_sales), "escalated": escalate_overdue(now, deps.after_sales)}
+        rules = deps.after_sales
+        return {"settled": settle_refunds(now, rules),
+                "compensations": settle_compensation_refunds(now, rules.operators),
+                "escalated": escalate_overdue(now, rules)}  # fmt: skip
 
     done = await asyncio.to_thread(sweep)
     if done["escalated"]:

@@ -100,6 +100,7 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
             assert await page.evaluate(ALERT_LINE, "chart-cancel") == 8, "[shop] cancellation_alert_rate"
             assert await chart_series(page, "chart-gift") == [[None]], "no gift issued: no rate, not 0 %"
             assert await chart_series(page, "chart-complaint") == [[0]]
+            await expect(page.locator("#alerts")).to_contain_text("暂无告警")
             await expect(page.locator("#chart-gmv canvas")).to_have_count(1)
             await expect(page.locator("#metrics")).to_contain_text("环比 无上期数据")
 

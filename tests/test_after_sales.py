@@ -89,7 +89,7 @@ async def test_a_return_from_chat_with_a_photo_to_the_refund(world: ServiceWorld
 
     world.open_window(BUYER)
     await world.deliver_notices()
-    texts = [t for t in world.delivered_texts(BUYER) if t.startswith("售后单")]
+    texts = [t for t in world.delivered_texts(BUYER) if t.startswith(f"售后单{ticket.case_no}进度：")]
     assert sorted(t.split("进度：")[1] for t in texts) == sorted(p + "。" for p in progress()), "sent concurrently"
 
 

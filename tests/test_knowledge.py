@@ -131,6 +131,10 @@ def test_return_policy_and_shipping_follow_the_config() -> None:
     other = topics.return_policy(settings({"no_reason_return_days": 15, "answer_hours": 24, "eligible_days": 60}))
     assert "收货后15天内" in other and "24小时内答复" in other and "付款60天内" in other
     assert "无理由" not in topics.return_policy(settings({"no_reason_return_days": 0}))
+    assert "退货审核通过补贴运费¥10.00（以积分发放）；换货审核通过后新商品包邮寄出" in text
+    refunded = topics.return_policy(settings({"return_subsidy_method": "refund", "return_subsidy_fen": 800}))
+    assert "补贴运费¥8.00（随退款退回）" in refunded
+    assert "补贴运费" not in topics.return_policy(settings({"return_subsidy_fen": 0}))
     assert "付款后48小时内发货" in topics.shipping(DEFAULT) and "30分钟内付款" in topics.shipping(DEFAULT)
     assert "付款后24小时内发货" in topics.shipping(settings(ship_within_hours=24))
 

@@ -114,6 +114,7 @@ def build_engine(
         unanswered=unanswered.note if unanswered is not None else None,
         intents=IntentDetector(tuple(words for part in parts for words in part.intents)),
         menu_keys={key: intent for part in parts for key, intent in part.menu_keys.items()},
+        idle_intents=frozenset(intent for part in parts for intent in part.idle_intents),
     )
 
 

@@ -1,10 +1,12 @@
-"""退货/退款/换货/投诉 in chat (tickets counted as they open), and the worker's SLA and refund sweep."""
+"""退货/退款/换货/投诉 in chat (tickets counted as they open), the 1–5 rating of a closed ticket, and the worker's
+SLA, refund and compensation sweep."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter
 
 from bot.features.base import Chat, ChatContext, Feature
+from dialogs import rating_answers
 from dialogs.flows import after_sales
 from scheduler.after_sales_jobs import AFTER_SALES_FUNCTIONS, after_sales_cron
 from store.after_sales.tickets import AfterSalesRules, Ticket
@@ -19,7 +21,9 @@ def _count(ticket: Ticket) -> None:
 def chat(ctx: ChatContext) -> Chat:
     rules = AfterSalesRules.from_settings(ctx.config.after_sales, ctx.config.shop)
     flow = after_sales.build(after_sales.AfterSalesDeps(rules=rules, now=ctx.now, on_opened=_count))
-    return Chat(flows={"after_sales": flow})
+    rate, answer = rating_answers.INTENT, rating_answers.make_rating_answer(rules.rating_days)
+    return Chat(flows={"after_sales": flow}, answers={rate: answer}, intents=(rating_answers.WORDS,),
+                idle_intents=frozenset({rate}))  # fmt: skip
 
 
 FEATURE = Feature(

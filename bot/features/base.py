@@ -59,6 +59,7 @@ class Chat:
     intents: tuple[IntentWords, ...] = ()  # words for intents the built-in table does not know
     menu_keys: Mapping[str, str] = field(default_factory=dict)  # CLICK key → intent
     members: MemberHooks | None = None  # the follow gift and the birthday greeting (one feature gives them)
+    idle_intents: frozenset[str] = frozenset()  # its intents heard only when no flow is asking (bare numbers)
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,13 @@ def _dates(v: tuple[str, ...]) -> bool:
     return all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in v)
 
 
+_METHODS = "points, coupon, refund or transfer"
+
+
+def _method(v: str) -> bool:
+    return v in ("points", "coupon", "refund", "transfer")
+
+
 @dataclass(frozen=True)
 class AfterSalesConfig:
     answer_hours: int = field(default=48, metadata=_check(_positive, "a positive integer"))
@@ -200,6 +207,25 @@ class AfterSalesConfig:
     holidays: tuple[str, ...] = field(default=(), metadata=_check(_dates, "dates like 2026-10-01"))
     eligible_days: int = field(default=30, metadata=_check(_positive, "a positive integer"))
     no_reason_return_days: int = field(default=7, metadata=_check(_non_negative, ">= 0"))  # 七天无理由; 0 = none
+    # Compensation (补偿): an approved return's 运费险补贴, an approved complaint's 纠纷赔付, paid as points, a coupon,
+    # a refund, or a transfer record (store.after_sales.compensation); one per ticket, at most compensation_max_fen.
+    return_subsidy_fen: int = field(default=1000, metadata=_check(_non_negative, ">= 0"))
+    return_subsidy_method: str = field(default="points", metadata=_check(_method, _METHODS))
+    dispute_goodwill_fen: int = field(default=0, metadata=_check(_non_negative, ">= 0"))
+    dispute_goodwill_method: str = field(default="refund", metadata=_check(_method, _METHODS))
+    compensation_coupon: str = field(
+        default="", metadata=_check(lambda v: v == "" or _coupon_codes((v,)), "a coupon template code, or empty")
+    )
+    compensation_max_fen: int = field(default=20000, metadata=_check(_positive, "a positive integer"))
+    rating_days: int = field(default=7, metadata=_check(lambda v: 1 <= v <= 60, "1..60"))
+
+    def __post_init__(self) -> None:
+        for key in ("return_subsidy_method", "dispute_goodwill_method"):
+            if getattr(self, key) == "coupon" and not self.compensation_coupon:
+                raise ConfigError(f"config: [after_sales] {key}: coupon needs [after_sales] compensation_coupon")
+        for key in ("return_subsidy_fen", "dispute_goodwill_fen"):
+            if getattr(self, key) > self.compensation_max_fen:
+                raise ConfigError(f"config: [after_sales] {key}: more than compensation_max_fen")
 
 
 @dataclass(frozen=True)
@@ -252,8 +278,18 @@ class ShopConfig:
     aov_band: float = field(default=0.15, metadata=_check(_fraction, "0..1"))
     cancellation_alert_rate: float = field(default=0.08, metadata=_check(_fraction, "0..1"))
     payment_success_alert_rate: float = field(default=0.9, metadata=_check(_fraction, "0..1"))
+    payment_success_window_minutes: int = field(default=60, metadata=_check(lambda v: 5 <= v <= 1440, "5..1440"))
+    payment_success_grace_minutes: int = field(default=10, metadata=_check(lambda v: 0 <= v <= 120, "0..120"))
+    payment_success_min_orders: int = field(default=20, metadata=_check(_positive, "a positive integer"))
+    complaint_alert_rate: float = field(default=0.02, metadata=_check(_fraction, "0..1"))
+    complaint_min_orders: int = field(default=20, metadata=_check(_positive, "a positive integer"))
     metrics_check_at: str = field(default="00:45", metadata=_check(_clock_time, "HH:MM, 00:00..23:59"))
     search_lexicon: str = ""  # operator synonyms/hypernyms TOML merged on the shipped lexicon; relative to config
+
+    def __post_init__(self) -> None:
+        if self.payment_success_grace_minutes >= self.payment_success_window_minutes:
+            raise ConfigError("config: [shop] payment_success_grace_minutes: expected less than "
+                              f"payment_success_window_minutes ({self.payment_success_window_minutes})")  # fmt: skip
 
     @property
     def search_lexicon_file(self) -> Path | None:

@@ -28,6 +28,7 @@ from bot.wechat.gateway import setup_gateway
 from store.core.clock import Clock
 from store.core.db import database
 from store.monitoring.heartbeat import last_heartbeat
+from store.monitoring.watch import firing_figures, readings
 from store.schema.steps import prepare
 
 log = logging.getLogger("wxshop.app")
@@ -142,6 +143,13 @@ def _metrics_allowed(request: web.Request) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
 
 
+def _shop_figures() -> list[metrics.FigureSample]:
+    """The watched figures' last readings and which alerts fire (two small reads: one row per figure)."""
+    firing = firing_figures()
+    return [metrics.FigureSample(r.figure, r.value, r.threshold, r.bound, r.sample, r.checked_at.timestamp(),
+                                 r.figure in firing) for r in readings()]  # fmt: skip
+
+
 async def metrics_view(request: web.Request) -> web.Response:
     if not _metrics_allowed(request):
         return web.Response(status=401, text="metrics need [server] metrics_token as a bearer token or ?token=\n",
@@ -150,6 +158,9 @@ async def metrics_view(request: web.Request) -> web.Response:
     ok, depth = await _probe(resources.aredis.zcard(resources.queue_name), timeout=0.5)
     if ok:
         metrics.QUEUE_DEPTH.set(depth)  # type: ignore[arg-type]
+    ok, figures = await _probe(run_blocking(request.app, _shop_figures), timeout=1.0)
+    if ok:
+        metrics.set_shop_figures(figures)  # type: ignore[arg-type]
     body, content_type = metrics.render()
     return web.Response(body=body, headers={"Content-Type": content_type})
 

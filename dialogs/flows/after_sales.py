@@ -52,7 +52,7 @@ def kind_in(norm: str) -> str | None:
 
 def build(deps: AfterSalesDeps) -> Flow:
     def entry(turn: Turn) -> Step:
-        recent = [t for t in tickets_of(turn.openid) if t.status in ("open", "refunding")]
+        recent = [t for t in tickets_of(turn.openid) if t.status in ("open", "refunding", "reshipping")]
         prefix = ("您的售后单：\n" + "\n".join(describe_ticket(t) for t in recent) + "\n\n") if recent else ""
         kind = kind_in(turn.norm)
         if kind is None:

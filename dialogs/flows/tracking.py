@@ -51,15 +51,23 @@ def build() -> Flow:
     )
 
 
-def _titles(order_nos: list[str]) -> dict[str, str]:
-    query = Order.select(Order.order_no, Order.title).where(Order.order_no.in_(order_nos))
-    return dict(query.tuples())
+def _titles(parcels: list[Shipment]) -> dict[str, str]:
+    """What each parcel carries, by its reference: the order's title (a reshipment: 换货 and the exchanged order's)."""
+    sources = {p.order_no: p.source_order_no or p.order_no for p in parcels}
+    query = Order.select(Order.order_no, Order.title).where(Order.order_no.in_(list(sources.values())))
+    titles = dict(query.tuples())
+    return {ref: ("换货：" if ref != source else "") + titles.get(source, "") for ref, source in sources.items()}
+
+
+def _named(parcel: Shipment) -> str:
+    """订单尾号123456, or 售后单尾号123456 for a reshipment."""
+    return f"{'售后单' if parcel.source_order_no else '订单'}尾号{parcel.order_no[-6:]}"
 
 
 def _choices(parcels: list[Shipment]) -> str:
-    titles = _titles([p.order_no for p in parcels])
+    titles = _titles(parcels)
     lines = [
-        f"{i}. {titles.get(p.order_no, '')}（订单尾号{p.order_no[-6:]}）{state_label(p.state)}"
+        f"{i}. {titles.get(p.order_no, '')}（{_named(p)}）{state_label(p.state)}"
         for i, p in enumerate(parcels, start=1)
     ]
     return "您有多个包裹在路上：\n" + "\n".join(lines) + "\n回复序号查看物流详情。"
@@ -67,8 +75,8 @@ def _choices(parcels: list[Shipment]) -> str:
 
 def parcel_text(parcel: Shipment) -> str:
     """The chat's answer for one parcel: what, which carrier and number, where it is, the latest lines."""
-    title = _titles([parcel.order_no]).get(parcel.order_no, "")
-    head = [f"订单尾号{parcel.order_no[-6:]}（{title}）", f"{parcel.carrier_name} {parcel.tracking_no}"]
+    title = _titles([parcel]).get(parcel.order_no, "")
+    head = [f"{_named(parcel)}（{title}）", f"{parcel.carrier_name} {parcel.tracking_no}"]
     lines = trace_lines(parcel)
     if not lines:
         head.append(f"已于{parcel.shipped_at:%m月%d日 %H:%M}发货，等待快递公司揽收，有更新会第一时间通知您。")

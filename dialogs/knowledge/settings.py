@@ -29,6 +29,8 @@ class KnowledgeSettings:
     answer_hours: int = 48
     exchange_hours: int = 72
     dispute_max_working_days: int = 5
+    return_subsidy_fen: int = 1000  # 运费险补贴 of an approved return ...
+    return_subsidy_method: str = "points"  # ... and how it is paid
 
     @classmethod
     def from_settings(cls, shop: Any, after_sales: Any) -> KnowledgeSettings:
@@ -53,6 +55,8 @@ class KnowledgeSettings:
             answer_hours=int(after_sales.answer_hours),
             exchange_hours=int(after_sales.exchange_hours),
             dispute_max_working_days=int(after_sales.dispute_max_working_days),
+            return_subsidy_fen=int(after_sales.return_subsidy_fen),
+            return_subsidy_method=str(after_sales.return_subsidy_method),
         )
 
     @property

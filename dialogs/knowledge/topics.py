@@ -198,14 +198,20 @@ def points(s: KnowledgeSettings, balance: int | None) -> str:
     return "\n".join(lines)
 
 
+SUBSIDY_PAID = {"points": "以积分发放", "coupon": "以补偿券发放", "refund": "随退款退回", "transfer": "转账给您"}
+
+
 def return_policy(s: KnowledgeSettings) -> str:
-    """The after-sales promise: the no-reason window and the answer SLAs."""
+    """The after-sales promise: the no-reason window, the answer SLAs, the compensation (运费险补贴, 包邮换货)."""
     lines = ["↩️ 售后政策："]
     if s.no_reason_return_days:
         lines.append(f"· 收货后{s.no_reason_return_days}天内支持无理由退货（商品完好、不影响二次销售）。")
+    if s.return_subsidy_fen:
+        paid = SUBSIDY_PAID.get(s.return_subsidy_method, "")
+        lines.append(f"· 退货审核通过补贴运费{yuan(s.return_subsidy_fen)}（{paid}）；换货审核通过后新商品包邮寄出。")
     lines += [
-        f"· 退货、退款申请{s.answer_hours}小时内答复；换货{s.exchange_hours}小时内审核。",
-        f"· 投诉{s.dispute_max_working_days}个工作日内处理完毕。",
+        f"· 退货、退款申请{s.answer_hours}小时内答复；换货{s.exchange_hours}小时内审核；"
+        f"投诉{s.dispute_max_working_days}个工作日内处理完毕。",
         f"· 付款{s.after_sales_days}天内的订单可以直接在这里申请。",
         "回复“退货”“换货”或“退款”即可申请。",
     ]

@@ -3,9 +3,17 @@ request to the operator's decision, the refund and the buyer's notices. Synchron
 
 Life of a ticket: `open` → `refunding` → `refunded` (return / refund approved: the refund goes through the
 checkout's refund path, `store.orders.refunds.request_refund` with the case number as refund number, so approving twice
-refunds once) · `open` → `approved` (exchange reviewed, complaint handled) · `open` → `refused`. A refund WeChat
+refunds once) · `open` → `reshipping` → `reshipped` (exchange approved: the replacement ships free as a parcel of its
+own, store.after_sales.reshipments) · `open` → `approved` (complaint handled) · `open` → `refused`. A refund WeChat
 refuses ends `refund_failed` and alerts operators. Every step is a conditional UPDATE on the status, and the buyer
 gets an `after_sales` notice for each one (dedup key per case and step), in the same transaction.
+
+Compensation (store.after_sales.compensation), in the approval's transaction: an approved return gets the 运费险补贴
+(`return_subsidy_fen`, paid as `return_subsidy_method`; a refund rides on the goods refund when the order leaves
+room, else it is paid in points); an approved complaint gets `dispute_goodwill_fen` (as `dispute_goodwill_method`)
+unless the operator refunds an amount; any ticket may be compensated once by an operator (`compensate`). When a
+ticket closes (refused, complaint approved, refunded, reshipped) the buyer is asked once for a 1–5 rating
+(`ask_rating`, answered in chat: store.after_sales.ratings); `handled_by` names who decided, for the KPI.
 
 SLA clocks (the brief): return / refund answered within `answer_hours` (48), exchange reviewed within
 `exchange_hours` (72), complaints within `dispute_working_days` (3) and at the latest `dispute_max_working_days`
@@ -25,6 +33,16 @@ from typing import Any
 
 import peewee
 
+from store.after_sales.compensation import (
+    POINTS,
+    AlreadyCompensated,
+    Compensation,
+    CompensationError,
+    Payout,
+    check_payout,
+    grant,
+)
+from store.after_sales.compensation import REFUND as REFUND_METHOD
 from store.after_sales.sla import add_working_days, parse_holidays
 from store.core.db import BaseModel, ShanghaiDateTimeField, database, write_transaction
 from store.core.money import yuan
@@ -42,10 +60,14 @@ KIND_LABELS = {RETURN: "退货退款", REFUND: "仅退款", EXCHANGE: "换货", 
 OPEN, REFUNDING, REFUNDED, APPROVED, REFUSED, REFUND_FAILED = (
     "open", "refunding", "refunded", "approved", "refused", "refund_failed",
 )  # fmt: skip
+RESHIPPING, RESHIPPED = "reshipping", "reshipped"
 STATUS_LABELS = {
     OPEN: "待处理", REFUNDING: "退款中", REFUNDED: "已退款", APPROVED: "已通过", REFUSED: "未通过",
-    REFUND_FAILED: "退款异常",
+    REFUND_FAILED: "退款异常", RESHIPPING: "换货待发出", RESHIPPED: "换货已发出",
 }  # fmt: skip
+COMPENSATION_LABELS = {RETURN: "运费险补贴", DISPUTE: "纠纷赔付"}  # others: 售后补偿
+DECLINED = 0  # the rating of a buyer who answered "不评价"
+RATING_HOW = "回复数字1-5评分"  # the rating request's instruction field (≤ 20 characters)
 REFUND_KINDS = frozenset({RETURN, REFUND})
 NEEDS_DELIVERY = frozenset({RETURN, EXCHANGE})  # goods to send back: the order must have shipped
 ELIGIBLE_STATUSES = (PAID, SHIPPED, COMPLETED, PARTIALLY_REFUNDED)
@@ -71,6 +93,10 @@ class Ticket(BaseModel):
     closed_at = ShanghaiDateTimeField(null=True)
     escalation = peewee.IntegerField(default=0)  # 1: past due_at, 2: past final_due_at (complaints)
     escalated_at = ShanghaiDateTimeField(null=True)
+    handled_by = peewee.CharField(max_length=64, default="")  # who approved or refused it (the KPI's operator)
+    rating_asked_at = ShanghaiDateTimeField(null=True)
+    rating = peewee.SmallIntegerField(null=True)  # 1..5, or DECLINED
+    rated_at = ShanghaiDateTimeField(null=True)
 
     class Meta:
         indexes = ((("status", "due_at"), False), (("kind", "created_at"), False))
@@ -96,6 +122,15 @@ class AfterSalesRules:
     holidays: frozenset[date] = frozenset()
     eligible_days: int = 30
     operators: tuple[str, ...] = ()
+    return_subsidy_fen: int = 1000  # 运费险补贴 of an approved return
+    return_subsidy_method: str = POINTS
+    dispute_goodwill_fen: int = 0  # 纠纷赔付 of an approved complaint (0: the operator decides)
+    dispute_goodwill_method: str = REFUND_METHOD
+    compensation_coupon: str = ""  # the coupon template of coupon compensations
+    compensation_max_fen: int = 20000
+    points_per_yuan: int = 100
+    points_valid_days: int = 365
+    rating_days: int = 7  # a rating is taken this long after the ask
 
     @classmethod
     def from_settings(cls, after_sales: Any, shop: Any) -> AfterSalesRules:
@@ -107,7 +142,27 @@ class AfterSalesRules:
             holidays=parse_holidays(after_sales.holidays),
             eligible_days=int(after_sales.eligible_days),
             operators=tuple(shop.operator_openids),
+            return_subsidy_fen=int(after_sales.return_subsidy_fen),
+            return_subsidy_method=str(after_sales.return_subsidy_method),
+            dispute_goodwill_fen=int(after_sales.dispute_goodwill_fen),
+            dispute_goodwill_method=str(after_sales.dispute_goodwill_method),
+            compensation_coupon=str(after_sales.compensation_coupon),
+            compensation_max_fen=int(after_sales.compensation_max_fen),
+            points_per_yuan=int(shop.points_per_yuan),
+            points_valid_days=int(shop.points_valid_days),
+            rating_days=int(after_sales.rating_days),
         )
+
+    def payout(self, method: str, amount_fen: int) -> Payout:
+        return Payout(method, amount_fen, self.points_per_yuan, self.points_valid_days, self.compensation_coupon)
+
+    def default_payout(self, kind: str) -> Payout:
+        """What `compensate` pays when the operator names neither method nor amount."""
+        if kind == RETURN:
+            return self.payout(self.return_subsidy_method, self.return_subsidy_fen)
+        if kind == DISPUTE:
+            return self.payout(self.dispute_goodwill_method, self.dispute_goodwill_fen)
+        return self.payout(POINTS, self.return_subsidy_fen)
 
     def deadlines(self, kind: str, opened: datetime) -> tuple[datetime, datetime | None]:
         """(due_at, final_due_at) of a ticket of `kind` opened at `opened`."""
@@ -201,6 +256,24 @@ def tickets_of(openid: str, limit: int = 3) -> list[Ticket]:
     return list(query.limit(limit))
 
 
+def ask_rating(ticket: Ticket, now: datetime) -> bool:
+    """In the transaction that closes the ticket: queue the `rating_request` unless it was asked before (a
+    conditional UPDATE of `rating_asked_at`, so a retried close asks once). Returns whether it was queued."""
+    moved = (
+        Ticket.update(rating_asked_at=now)
+        .where(Ticket.id == ticket.id, Ticket.rating_asked_at.is_null())
+        .execute()
+    )
+    if moved:
+        enqueue_notice(
+            ticket.openid, "rating_request",
+            {"case_no": ticket.case_no, "item": ticket.kind_label, "closed_at": format_time(now),
+             "how": RATING_HOW},
+            Priority.SERVICE, now, dedup_key=f"rating:{ticket.case_no}",
+        )  # fmt: skip
+    return bool(moved)
+
+
 def _tell_buyer(ticket: Ticket, step: str, progress: str, now: datetime) -> None:
     enqueue_notice(
         ticket.openid, "after_sales",
@@ -220,38 +293,91 @@ def get_ticket(case_no: str) -> Ticket:
 
 
 def approve(case_no: str, now: datetime, rules: AfterSalesRules, *, amount_fen: int | None = None,
-            note: str = "") -> Ticket:  # fmt: skip
-    """Approve: returns and refunds (and complaints given `amount_fen`) request the refund now; exchanges and
-    complaints without money are closed as approved. Approving a ticket approved before returns it unchanged."""
+            note: str = "", by: str = "") -> Ticket:  # fmt: skip
+    """Approve: returns and refunds (and complaints given `amount_fen`) request the refund now; an exchange waits
+    for its reshipment; a complaint without money is closed as approved. The compensation the rules give is
+    granted with it (see the module docstring). Approving a ticket approved before returns it unchanged."""
     ticket = get_ticket(case_no)
     refunds = ticket.kind in REFUND_KINDS or (ticket.kind == DISPUTE and amount_fen is not None)
     if amount_fen is not None and (not refunds or not isinstance(amount_fen, int) or amount_fen <= 0):
         raise AfterSalesError("amount_fen is a positive integer, for returns, refunds and complaints only")
-    with write_transaction():
-        ticket = get_ticket(case_no)
-        if ticket.status != OPEN:
-            if ticket.status in (REFUNDING, REFUNDED, APPROVED):
-                return ticket
-            raise AlreadyDecided(f"ticket {case_no} is {ticket.status}")
-        if not refunds:
-            _decide(ticket, APPROVED, now, note, closed=True)
-            progress = "换货已通过，请寄回商品" if ticket.kind == EXCHANGE else "您的投诉已处理完毕"
-            _tell_buyer(ticket, "approved", progress, now)
-            return get_ticket(case_no)
-        order = Order.get(Order.order_no == ticket.order_no)
-        amount = amount_fen if amount_fen is not None else order.payable_fen - committed_refunds(order.order_no)
-        if amount <= 0:
-            raise AfterSalesError(f"order {order.order_no} is refunded in full already")
-        try:
-            refund = request_refund(order.order_no, amount, f"售后{ticket.case_no}", now, refund_no=ticket.case_no)
-        except RefundError as exc:
-            raise AfterSalesError(str(exc)) from None
-        _decide(ticket, REFUNDING, now, note, refund_no=refund.refund_no, amount_fen=amount)
-        _tell_buyer(ticket, "approved", f"审核通过，退款{format_fen(amount)}处理中"[:20], now)
+    try:
+        with write_transaction():
+            ticket = get_ticket(case_no)
+            if ticket.status != OPEN:
+                if ticket.status in (REFUNDING, REFUNDED, APPROVED, RESHIPPING, RESHIPPED):
+                    return ticket
+                raise AlreadyDecided(f"ticket {case_no} is {ticket.status}")
+            if ticket.kind == EXCHANGE:
+                _decide(ticket, RESHIPPING, now, note, by)
+                _tell_buyer(ticket, "approved", "换货已通过，新商品将包邮寄出", now)
+            elif not refunds:
+                _decide(ticket, APPROVED, now, note, by, closed=True)
+                _tell_buyer(ticket, "approved", "您的投诉已处理完毕", now)
+                if rules.dispute_goodwill_fen > 0 and not _compensated(ticket):
+                    _grant(ticket, rules.payout(rules.dispute_goodwill_method, rules.dispute_goodwill_fen), now, by)
+                ask_rating(ticket, now)
+            else:
+                _approve_refund(ticket, amount_fen, now, rules, note, by)
+    except CompensationError as exc:
+        raise AfterSalesError(f"compensation: {exc}") from None
     return get_ticket(case_no)
 
 
-def refuse(case_no: str, reason: str, now: datetime, rules: AfterSalesRules) -> Ticket:
+def _approve_refund(ticket: Ticket, goods_fen: int | None, now: datetime, rules: AfterSalesRules, note: str,
+                    by: str) -> None:  # fmt: skip
+    """The refund of a return, refund or complaint; a return's 运费险补贴 rides on it when the order has room."""
+    order = Order.get(Order.order_no == ticket.order_no)
+    left = order.payable_fen - committed_refunds(order.order_no)
+    goods = goods_fen if goods_fen is not None else left
+    if goods <= 0:
+        raise AfterSalesError(f"order {order.order_no} is refunded in full already")
+    subsidy = rules.return_subsidy_fen if ticket.kind == RETURN and not _compensated(ticket) else 0
+    rides = subsidy > 0 and rules.return_subsidy_method == REFUND_METHOD and goods + subsidy <= left
+    amount = goods + subsidy if rides else goods
+    try:
+        refund = request_refund(order.order_no, amount, f"售后{ticket.case_no}", now, refund_no=ticket.case_no)
+    except RefundError as exc:
+        raise AfterSalesError(str(exc)) from None
+    _decide(ticket, REFUNDING, now, note, by, refund_no=refund.refund_no, amount_fen=amount)
+    _tell_buyer(ticket, "approved", f"审核通过，退款{format_fen(amount)}处理中"[:20], now)
+    if rides:
+        _grant(ticket, rules.payout(REFUND_METHOD, subsidy), now, by, refund_no=refund.refund_no)
+    elif subsidy > 0:  # no room left on the order for the subsidy: points instead of a refund
+        method = POINTS if rules.return_subsidy_method == REFUND_METHOD else rules.return_subsidy_method
+        _grant(ticket, rules.payout(method, subsidy), now, by)
+
+
+def _compensated(ticket: Ticket) -> bool:
+    """An operator compensated it before the decision: the rules' compensation is not paid on top."""
+    return Compensation.select().where(Compensation.case_no == ticket.case_no).exists()
+
+
+def _grant(ticket: Ticket, payout: Payout, now: datetime, by: str, *, note: str = "",
+           refund_no: str | None = None) -> Compensation:  # fmt: skip
+    label = COMPENSATION_LABELS.get(ticket.kind, "售后补偿")
+    return grant(ticket.case_no, ticket.order_no, ticket.openid, label, payout, now, note=note, granted_by=by,
+                 refund_no=refund_no)  # fmt: skip
+
+
+def compensate(case_no: str, now: datetime, rules: AfterSalesRules, *, method: str | None = None,
+               amount_fen: int | None = None, note: str = "", by: str = "") -> Compensation:  # fmt: skip
+    """An operator's compensation of a ticket, once: `method` and `amount_fen` default to the rules for its kind
+    (a refund compensation is requested here and submitted by the caller)."""
+    ticket = get_ticket(case_no)
+    default = rules.default_payout(ticket.kind)
+    payout = rules.payout(method or default.method, amount_fen if amount_fen is not None else default.amount_fen)
+    try:
+        check_payout(payout, rules.compensation_max_fen)
+        with write_transaction():
+            return _grant(get_ticket(case_no), payout, now, by, note=note)
+    except AlreadyCompensated:
+        raise
+    except CompensationError as exc:
+        raise AfterSalesError(str(exc)) from None
+
+
+def refuse(case_no: str, reason: str, now: datetime, rules: AfterSalesRules, *, by: str = "") -> Ticket:
     reason = " ".join(reason.split())
     if not reason:
         raise AfterSalesError("a refusal needs a reason for the buyer")
@@ -261,16 +387,19 @@ def refuse(case_no: str, reason: str, now: datetime, rules: AfterSalesRules) -> 
             if ticket.status == REFUSED:
                 return ticket
             raise AlreadyDecided(f"ticket {case_no} is {ticket.status}")
-        _decide(ticket, REFUSED, now, reason, closed=True)
+        _decide(ticket, REFUSED, now, reason, by, closed=True)
         progress = f"未通过：{reason}"[:20]
         if value_problems("progress", "thing", progress):  # marketing words, emoji…: keep the notice sendable
             progress = "未通过审核，回复售后查看"
         _tell_buyer(ticket, "refused", progress, now)
+        ask_rating(ticket, now)
     return get_ticket(case_no)
 
 
-def _decide(ticket: Ticket, status: str, now: datetime, note: str, *, closed: bool = False, **extra: Any) -> None:
-    changes: dict[str, Any] = {"status": status, "answered_at": now, "note": note[:255], **extra}
+def _decide(ticket: Ticket, status: str, now: datetime, note: str, by: str, *, closed: bool = False,
+            **extra: Any) -> None:  # fmt: skip
+    changes: dict[str, Any] = {"status": status, "answered_at": now, "note": note[:255], "handled_by": by[:64],
+                               **extra}  # fmt: skip
     if closed:
         changes.update(closed_at=now, open_key=None)
     moved = Ticket.update(**changes).where(Ticket.id == ticket.id, Ticket.status == OPEN).execute()
@@ -300,6 +429,7 @@ def settle_refunds(now: datetime, rules: AfterSalesRules, limit: int = 200) -> i
                 continue
             if ok:
                 _tell_buyer(row, "refunded", f"退款{format_fen(row.amount_fen or 0)}已原路退回"[:20], now)
+                ask_rating(row, now)
             else:
                 _tell_buyer(row, "refund_failed", "退款遇到问题，客服正在处理", now)
                 alert_operators(rules.operators, "售后退款失败", row.case_no, f"refund_failed:{row.case_no}", now)
@@ -365,7 +495,8 @@ def ticket_dict(ticket: Ticket, now: datetime | None = None) -> dict[str, Any]:
         "amount_fen": ticket.amount_fen, "refund_no": ticket.refund_no, "note": ticket.note,
         "created_at": _iso(ticket.created_at), "due_at": _iso(ticket.due_at),
         "final_due_at": _iso(ticket.final_due_at), "answered_at": _iso(ticket.answered_at),
-        "closed_at": _iso(ticket.closed_at), "escalation": ticket.escalation,
+        "closed_at": _iso(ticket.closed_at), "escalation": ticket.escalation, "handled_by": ticket.handled_by,
+        "rating": ticket.rating, "rating_asked_at": _iso(ticket.rating_asked_at), "rated_at": _iso(ticket.rated_at),
     }  # fmt: skip
     if now is not None:
         out["overdue"] = ticket.status == OPEN and ticket.due_at <= now

@@ -40,9 +40,11 @@ SUB_PENDING, SUB_DONE, SUB_FAILED = "pending", "subscribed", "failed"
 
 
 class Shipment(BaseModel):
-    """One parcel of one order and what the tracking provider last told us about it."""
+    """One parcel of one order and what the tracking provider last told us about it. A reshipment after an
+    exchange (store.after_sales.reshipments) is keyed by its case number and names the exchanged order."""
 
-    order_no = peewee.CharField(max_length=32, unique=True)
+    order_no = peewee.CharField(max_length=32, unique=True)  # the order's number, or a reshipment's case number
+    source_order_no = peewee.CharField(max_length=32, null=True)  # a reshipment's: the order it replaces goods of
     openid = peewee.CharField(max_length=64, index=True)
     carrier = peewee.CharField(max_length=32)  # Kuaidi100 company code: yuantong, shunfeng…
     tracking_no = peewee.CharField(max_length=32)
@@ -289,7 +291,8 @@ def shipment_of(order_no: str) -> Shipment | None:
 def receiver_phone(shipment: Shipment) -> str:
     """The receiver's phone, which 顺丰 (subscribe) and 中通 (query) require; read from the order, never copied,
     so forgetting a follower (store.members.privacy) leaves no other copy behind."""
-    phone = Order.select(Order.ship_phone).where(Order.order_no == shipment.order_no).scalar()
+    order_no = shipment.source_order_no or shipment.order_no
+    phone = Order.select(Order.ship_phone).where(Order.order_no == order_no).scalar()
     return str(phone or "")
 
 
@@ -305,7 +308,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def shipment_dict(shipment: Shipment, with_trace: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "order_no": shipment.order_no, "openid": shipment.openid, "carrier": shipment.carrier,
+        "order_no": shipment.order_no, "source_order_no": shipment.source_order_no, "openid": shipment.openid,
+        "carrier": shipment.carrier,
         "carrier_name": shipment.carrier_name, "tracking_no": shipment.tracking_no,
         "shipped_at": _iso(shipment.shipped_at), "subscription": shipment.sub_status,
         "subscription_error": shipment.sub_error, "state": shipment.state, "state_code": shipment.state_code,

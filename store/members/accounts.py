@@ -179,6 +179,17 @@ def return_points(openid: str, points: int, order_no: str, now: datetime) -> Non
     PointsEntry.create(openid=openid, delta=points, reason="return", order_no=order_no, at=now)
 
 
+def award_points(openid: str, points: int, ref: str, now: datetime, valid_for: timedelta) -> None:
+    """Inside the caller's transaction (whose own once-only gate makes this happen once): credit `points` as
+    earned points (they expire first in, first out with the others); `ref` (an after-sales case number) stands
+    where an order number would, so no order's refund claws them back."""
+    if points <= 0:
+        return
+    ensure_member(openid, now)
+    Member.update(points=Member.points + points, updated_at=now).where(Member.openid == openid).execute()
+    PointsEntry.create(openid=openid, delta=points, reason="earn", order_no=ref, at=now, expires_at=now + valid_for)
+
+
 def record_payment(openid: str, order_no: str, amount_fen: int, ref: str, now: datetime, rules: MemberRules) -> int:
     """Inside the payment's transaction: add spend, earn points, note the tier; returns the points earned."""
     ensure_member(openid, now)

@@ -22,7 +22,7 @@ from store.outbox.payment_windows import forget_payment_window
 from store.promotions.gifts import forget_openid as forget_gift_openid
 
 FINISHED = (COMPLETED, CANCELLED, REFUNDED)
-TICKETS_CLOSED = (after_sales.REFUNDED, after_sales.APPROVED, after_sales.REFUSED)
+TICKETS_CLOSED = (after_sales.REFUNDED, after_sales.APPROVED, after_sales.REFUSED, after_sales.RESHIPPED)
 
 
 def forget_follower(openid: str, now: datetime) -> dict[str, int]:

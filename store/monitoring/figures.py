@@ -18,10 +18,12 @@ is integer fen; a rate whose denominator is 0 is None ("no data", which is not 0
   twice is two exposures. Per product, `paid` counts paid orders with a line of that product.
 * **Payment success**: attempts = orders created in the span (every order is answered with its pay link; the
   unified order itself is not recorded), paid = those of them paid by now, pending = those still unpaid and
-  before their deadline; rate = paid / attempts.
+  before their deadline; rate = paid / attempts. The alert's sliding window only counts orders at least `grace`
+  old (an order placed a minute ago is not yet a failed payment): those created in [now − window, now − grace).
 * **Cancellation**: of the orders created on a day, those cancelled by now (timeout, buyer or operator) / all of
   them; `open` are still unpaid, so a day's rate is final once its last order's deadline has passed.
-* **Complaints**: after-sales tickets of kind `dispute` (投诉) opened this week / orders paid this week.
+* **Complaints**: after-sales tickets of kind `dispute` (投诉) opened this week / orders paid this week; the
+  alert judges the 7 days up to today 00:00 the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from store.after_sales.tickets import DISPUTE, Ticket
 from store.catalog.products import Product, Sku
 from store.core.clock import SHANGHAI
 from store.monitoring.funnel import CLICK, EXPOSURE, FunnelEvent
+from store.monitoring.watch import alert_dict, recent_alerts
 from store.orders.checkout import UNPAID, Order, OrderLine
 from store.orders.payments import REQUEST, SUCCEEDED, Refund
 
@@ -52,6 +55,11 @@ class MetricRules:
     aov_band: float = 0.15
     cancellation_threshold: float = 0.08
     payment_success_threshold: float = 0.9
+    payment_window: timedelta = timedelta(minutes=60)  # the sliding window the live check judges
+    payment_grace: timedelta = timedelta(minutes=10)  # how long an order has to be paid before it counts
+    payment_min_orders: int = 20  # fewer orders in the window: too few to judge
+    complaint_threshold: float = 0.02
+    complaint_min_orders: int = 20  # fewer paid orders in the 7 days: too few to judge
     operators: tuple[str, ...] = ()
 
     @classmethod
@@ -60,6 +68,11 @@ class MetricRules:
             aov_band=float(shop.aov_band),
             cancellation_threshold=float(shop.cancellation_alert_rate),
             payment_success_threshold=float(shop.payment_success_alert_rate),
+            payment_window=timedelta(minutes=int(shop.payment_success_window_minutes)),
+            payment_grace=timedelta(minutes=int(shop.payment_success_grace_minutes)),
+            payment_min_orders=int(shop.payment_success_min_orders),
+            complaint_threshold=float(shop.complaint_alert_rate),
+            complaint_min_orders=int(shop.complaint_min_orders),
             operators=tuple(shop.operator_openids),
         )
 
@@ -261,6 +274,16 @@ def payment_success(now: datetime, threshold: float = 0.9) -> dict[str, dict[str
     return out
 
 
+def payment_success_window(now: datetime, window: timedelta, grace: timedelta) -> tuple[int, int]:
+    """(orders, paid) of the orders created in [now − window, now − grace): the live alert's sample."""
+    span = Span(now - window, now - grace)
+    if span.end <= span.start:
+        return 0, 0
+    orders, paid = _sums(Order, Order.created_at,
+                         [(span, 1), (span, peewee.Case(None, [(Order.paid_at.is_null(False), 1)], 0))])  # fmt: skip
+    return orders, paid
+
+
 @dataclass(frozen=True)
 class Cancellation:
     day: date
@@ -304,18 +327,24 @@ def cancellation(day: date, threshold: float) -> Cancellation:
     return Cancellation(day, created, sum(reasons.values()), still_open, threshold, dict(sorted(reasons.items())))
 
 
-def complaints(now: datetime) -> dict[str, Any]:
-    """This week (from Monday) so far: complaint tickets opened / orders paid."""
-    span = Span(period_start("week", now), now)
+def complaint_counts(span: Span) -> tuple[int, int]:
+    """(complaint tickets opened, orders paid) in the span."""
     opened = Ticket.select().where(Ticket.kind == DISPUTE, span.holds(Ticket.created_at)).count()
-    paid = _paid_count(span)
+    return opened, _paid_count(span)
+
+
+def complaints(now: datetime, threshold: float | None = None) -> dict[str, Any]:
+    """This week (from Monday) so far: complaint tickets opened / orders paid (`threshold`: the alert's bound)."""
+    span = Span(period_start("week", now), now)
+    opened, paid = complaint_counts(span)
     return {"week_start": span.start.date().isoformat(), "complaints": opened, "paid_orders": paid,
-            "rate": ratio(opened, paid)}  # fmt: skip
+            "rate": ratio(opened, paid), "threshold": threshold}  # fmt: skip
 
 
 def snapshot(now: datetime, rules: MetricRules, *, day: date | None = None, funnel_days: int = 7,
              by_product: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Everything the console shows, as of `now`; the cancellation rate is `day`'s (default today)."""
+    """Everything the console shows, as of `now`; the cancellation rate is `day`'s (default today); `alerts`: the
+    figures' alerts, firing first, then the latest cleared (store.monitoring.watch)."""
     return {
         "as_of": now.isoformat(),
         "gmv": gmv(now),
@@ -323,5 +352,6 @@ def snapshot(now: datetime, rules: MetricRules, *, day: date | None = None, funn
         "funnel": funnel(now, funnel_days, by_product),
         "payment_success_rate": payment_success(now, rules.payment_success_threshold),
         "cancellation_rate": cancellation(day or local_day(now), rules.cancellation_threshold).as_dict(),
-        "complaint_rate": complaints(now),
+        "complaint_rate": complaints(now, rules.complaint_threshold),
+        "alerts": [alert_dict(alert) for alert in recent_alerts()],
     }

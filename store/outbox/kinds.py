@@ -71,6 +71,20 @@ KINDS: dict[str, NoticeKind] = {
             case_no="character_string", progress="thing", updated_at="time",
         ),
         _kind(
+            "compensation", Priority.TRANSACTIONAL, True, "售后单{case_no}的补偿已发放：{compensation}。",
+            case_no="character_string", compensation="thing", granted_at="time",
+        ),
+        _kind(
+            "reshipped", Priority.TRANSACTIONAL, True,
+            "售后单{case_no}的换货商品已包邮寄出：{carrier} {tracking_no}，回复“查快递”查看物流。",
+            case_no="character_string", carrier="thing", tracking_no="character_string", shipped_at="time",
+        ),
+        _kind(
+            "rating_request", Priority.SERVICE, True,
+            "售后单{case_no}（{item}）已办结，请为本次服务打分：回复数字1-5（5分最满意），回复“不评价”跳过。",
+            case_no="character_string", item="thing", closed_at="time", how="thing",
+        ),
+        _kind(
             "parcel_issue", Priority.TRANSACTIONAL, True, "很抱歉，您的订单{order_no}{issue}，我们正在加急处理。",
             order_no="character_string", issue="thing", raised_at="time",
         ),

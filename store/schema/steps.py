@@ -15,6 +15,7 @@ from datetime import datetime
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
+from store.after_sales.compensation import Compensation
 from store.after_sales.tickets import Ticket
 from store.catalog.inventory import StockAlert
 from store.catalog.products import Category, Product, Sku
@@ -30,6 +31,7 @@ from store.members.points_expiry import SweepMark
 from store.members.qrcodes import QrCode
 from store.monitoring.funnel import FunnelEvent
 from store.monitoring.heartbeat import Heartbeat
+from store.monitoring.watch import FigureReading, MetricAlert
 from store.operators.users import AdminUser
 from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
@@ -117,6 +119,13 @@ def _windows_and_doubt() -> None:
 _profiles = _create(*PROFILE_MODELS)
 
 
+def _after_sales_care() -> None:
+    database.create_tables([Compensation], safe=True)
+    for name in ("handled_by", "rating_asked_at", "rating", "rated_at"):
+        add_column_if_missing(Ticket, name)
+    add_column_if_missing(Shipment, "source_order_no")
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -140,6 +149,8 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(25, "monitoring: the figures' last readings and their alerts", _create(FigureReading, MetricAlert)),
+    Step(26, "after-sales: compensations, who decided, ratings; reshipments' source order", _after_sales_care),
 ]
 
 LATEST = STEPS[-1].version

@@ -312,14 +312,29 @@
     const cancelChart = rateChart("chart-cancel", "取消率", [[cancel.day || "今天", cancel.rate]], cancel.threshold, "告警线",
       `${cancel.day || "今天"}下单 ${cancel.created || 0} 笔，取消 ${cancel.cancelled || 0} 笔；高于告警线时通知运营`);
     const complaint = figures.complaint_rate || {};
-    const complaintChart = rateChart("chart-complaint", "投诉率（本周）", [["本周", complaint.rate]], undefined, "",
+    const complaintChart = rateChart("chart-complaint", "投诉率（本周）", [["本周", complaint.rate]],
+      complaint.threshold === null ? undefined : complaint.threshold, "告警线",
       `本周投诉 ${complaint.complaints || 0} 起，支付订单 ${complaint.paid_orders || 0} 笔`);
     const giftChart = gifts ? rateChart("chart-gift", "新人礼包领取率", [[`近 ${gifts.days || "全部"} 天`, gifts.claim_rate]], undefined, "",
       `发放 ${gifts.issued || 0} 份，已领取 ${gifts.claimed || 0} 份，已过期 ${gifts.expired || 0} 份`) : null;
     const wide = [gmvChart];
     for (const card of wide) card.classList.add("wide");
     return [el("h2", {}, "经营概况"), el("p", { class: "muted" }, `数据截至 ${shanghai(figures.as_of)}`),
+      alertList(figures.alerts),
       el("div", { class: "cards", id: "metrics" }, gmvChart, aovChart, funnelChart, payChart, cancelChart, complaintChart, giftChart)];
+  }
+
+  // The figures' alerts: firing ones first (operators were told once), then the latest that cleared.
+  function alertList(alerts) {
+    if (alerts === undefined) return null;
+    if (!alerts.length) return panel("告警", el("p", { class: "muted empty", id: "alerts" }, "暂无告警：支付成功率、取消率、客单价和投诉率都在正常范围内"));
+    const line = (alert) => {
+      const figure = L.values.figure[alert.figure] || "指标";
+      const since = `自 ${shanghai(alert.raised_at)} 起`;
+      const state = alert.firing ? `进行中，已通知 ${alert.notified} 位运营` : `已于 ${shanghai(alert.cleared_at)} 恢复`;
+      return el("li", { class: alert.firing ? "firing" : "cleared" }, `${figure}：${alert.subject}（${since}，${state}）`);
+    };
+    return panel("告警", el("ul", { class: "alerts", id: "alerts" }, alerts.map(line)));
   }
 
   // Draws the charts of the view just put on the page (ECharts needs the boxes laid out to size them).
@@ -897,16 +912,48 @@
       el("button", { class: approve ? null : "danger" }, approve ? "同意" : "拒绝"));
       decide.replaceChildren(panel(approve ? "同意售后" : "拒绝售后", box));
     };
+    // An approved exchange's replacement goes out free of shipping, as a parcel of its own.
+    const ship = (ticket) => {
+      const box = el("form", { class: "inline", id: "reship-form", onsubmit: async (event) => {
+        event.preventDefault();
+        const body = { carrier: box.carrier.value.trim(), tracking_no: box.tracking_no.value.trim() };
+        await act(box.querySelector("button"), () => api("POST", `after-sales/${encodeURIComponent(ticket.case_no)}/ship`, body),
+          (r) => `换货已发出：${r.carrier_name} ${r.tracking_no}`);
+        route();
+      } }, `${ticket.case_no}（换货）`, "快递公司代码", input("carrier", { required: true, size: 12, placeholder: "yuantong" }),
+      "运单号", input("tracking_no", { required: true, size: 20 }), el("button", {}, "发出"));
+      decide.replaceChildren(panel("发出换货（包邮）", box));
+    };
+    // One compensation per ticket; an empty method or amount takes the [after_sales] default for its kind.
+    const compensate = (ticket) => {
+      const box = el("form", { class: "inline", id: "compensate-form", onsubmit: async (event) => {
+        event.preventDefault();
+        const body = { note: box.note.value.trim() };
+        if (box.method.value) body.method = box.method.value;
+        const text = box.amount.value.trim();
+        if (text) {
+          body.amount_fen = fenOf(text);
+          if (body.amount_fen === null) return flash("金额格式：元，最多两位小数", true);
+        }
+        await act(box.querySelector("button"), () => api("POST", `after-sales/${encodeURIComponent(ticket.case_no)}/compensate`, body),
+          (r) => `${ticket.case_no}：已补偿 ${r.shown_to_buyer}`);
+        route();
+      } }, `${ticket.case_no}（${ticket.kind_label}）`, "方式", select("method", L.values.compensation_method, ""),
+      "金额（元，空=默认）", input("amount", { size: 8 }), "备注", input("note"), el("button", {}, "补偿"));
+      decide.replaceChildren(panel("售后补偿", box));
+    };
     return [
       el("h2", {}, "售后"), stats ? panel("近 7 天", kv(stats)) : null, form, decide,
       table(list.tickets, {
         rowKey: "case_no",
-        columns: ["case_no", "kind_label", "status_label", "order_no", "amount_fen", "reason", "created_at", "due_at", "overdue"],
+        columns: ["case_no", "kind_label", "status_label", "order_no", "amount_fen", "reason", "created_at", "due_at", "overdue", "rating"],
         empty: "没有售后单：粉丝在对话中申请退货、退款或投诉后会出现在这里",
-        actions: (row) => row.status === "open" ? [
-          el("button", { type: "button", onclick: () => open(row, true) }, "同意"), " ",
-          el("button", { type: "button", class: "danger", onclick: () => open(row, false) }, "拒绝"),
-        ] : null,
+        actions: (row) => [
+          ...(row.status === "open" ? [el("button", { type: "button", onclick: () => open(row, true) }, "同意"), " ",
+            el("button", { type: "button", class: "danger", onclick: () => open(row, false) }, "拒绝"), " "] : []),
+          ...(row.status === "reshipping" ? [el("button", { type: "button", onclick: () => ship(row) }, "发出换货"), " "] : []),
+          el("button", { type: "button", class: "secondary", onclick: () => compensate(row) }, "补偿"),
+        ],
       }),
     ];
   }

@@ -1,5 +1,6 @@
 """The nightly profile run: every follower's and member's RFM scores, lifecycle stage and known attributes,
-rebuilt set-based: buyers' totals into a temporary table, quintile edges read from its indexes, three INSERT … SELECTs.
+rebuilt set-based: buyers' totals into a temporary table, quintile edges from it, three INSERT … SELECTs into a
+staging table swapped in at the end.
 
 Payments come from the spend ledger (`SpendEntry`: + per payment, − per refund), the tier from `Member`, the
 birthday and source scene from `Follower`, the region from the latest delivery address (its province)."""
@@ -72,23 +73,27 @@ def _latest_address(who: str) -> str:
 
 
 TOTALS = "profile_totals"  # a temporary table: each buyer's totals, read by the scoring statement
+STAGING = "member_profile_next"  # tonight's profiles, written without indexes, then swapped in
+_ADVISORY_KEY = 7242015  # PostgreSQL: one rebuild at a time (the staging table has one name)
 
 
 def _totals() -> str:
-    """Each buyer's payments, net spend and last payment, into a temporary table (dropped with the transaction
-    on PostgreSQL, by `rebuild_profiles` on SQLite)."""
+    """Each buyer's payments, net spend and last payment, into a temporary table (dropped with the transaction on
+    PostgreSQL, by `rebuild_profiles` on SQLite); the ledger's covering (openid, at, amount_fen) index hands the
+    groups over in openid order without reading the ledger's rows. The casts keep PostgreSQL's sums integers
+    (SUM of a bigint is a numeric there, slower to compare and to store)."""
     create = f"CREATE TEMP TABLE {TOTALS}" + ("" if is_sqlite() else " ON COMMIT DROP")
     return f"""
         {create} AS
         SELECT openid, frequency, monetary, last_paid FROM (
-            SELECT openid, SUM(CASE WHEN amount_fen > 0 THEN 1 ELSE 0 END) AS frequency,
-                   SUM(amount_fen) AS monetary, MAX(CASE WHEN amount_fen > 0 THEN at END) AS last_paid
+            SELECT openid, CAST(SUM(CASE WHEN amount_fen > 0 THEN 1 ELSE 0 END) AS INTEGER) AS frequency,
+                   CAST(SUM(amount_fen) AS BIGINT) AS monetary, MAX(CASE WHEN amount_fen > 0 THEN at END) AS last_paid
             FROM {SpendEntry._meta.table_name} GROUP BY openid
         ) spend WHERE frequency > 0
     """
 
 
-def _quintile_edges(column: str, buyers: int) -> list[object]:
+def _quintile_edges_sqlite(column: str, buyers: int) -> list[object]:
     """The values that start the 2nd..5th fifths: score = 1 + how many of them the member's value reaches.
 
     With v sorted ascending (1-based), "at least j values are ≤ x" is "x ≥ v[j]", so x is in a fifth above k
@@ -103,6 +108,33 @@ def _quintile_edges(column: str, buyers: int) -> list[object]:
     ]
 
 
+def _quintile_edges_postgres(columns: list[str], buyers: int) -> dict[str, list[object]]:
+    """The same edges on PostgreSQL, every column in one statement: `percentile_disc(p)` is the value at 1-based
+    position ⌈p·N⌉, so p = (⌊k·N/5⌋ + ½) / N picks v[⌊k·N/5⌋ + 1] whatever the rounding. One in-memory sort per
+    column; walking an index to an OFFSET read up to 800,000 entries per edge (0.8 s each at 1,000,000)."""
+    fractions = ", ".join(f"{(k * buyers // 5 + 0.5) / buyers!r}" for k in range(1, 5))
+    picks = ", ".join(
+        f"percentile_disc(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {column})" for column in columns
+    )
+    row = database.execute_sql(f"SELECT {picks} FROM {TOTALS}").fetchone()
+    return {column: list(edges) for column, edges in zip(columns, row, strict=True)}
+
+
+def _quintiles(rules: ProfileRules, buyers: int) -> dict[str, list[object]]:
+    """Quintile edges for the columns whose edges are not configured."""
+    wanted = [
+        column
+        for column, configured in (("last_paid", rules.recency_days_edges), ("frequency", rules.frequency_edges),
+                                   ("monetary", rules.monetary_fen_edges))
+        if not configured
+    ]  # fmt: skip
+    if not wanted:
+        return {}
+    if is_sqlite():
+        return {column: _quintile_edges_sqlite(column, buyers) for column in wanted}
+    return _quintile_edges_postgres(wanted, buyers)
+
+
 def _reached(column: str, edges: list[object], q: _Params) -> str:
     def value(edge: object) -> str:
         if isinstance(edge, int):
@@ -113,82 +145,170 @@ def _reached(column: str, edges: list[object], q: _Params) -> str:
     return "1 + " + " + ".join(f"(CASE WHEN b.{column} >= {value(e)} THEN 1 ELSE 0 END)" for e in edges)
 
 
-def _buyers(rules: ProfileRules, now: datetime, buyers: int) -> tuple[str, list[object]]:
-    """Everyone with a payment (the totals table): scores by configured edges or quintiles, lifecycle, attributes."""
-    q = _Params()
+def _scores(rules: ProfileRules, now: datetime, buyers: int, q: _Params) -> tuple[str, str, str]:
+    """R, F and M of a buyer row `b`, by configured edges or quintiles."""
+    quintiles = _quintiles(rules, buyers)
     if rules.recency_days_edges:
         r_expr = "1 + " + " + ".join(
             f"(CASE WHEN b.last_paid >= {q.at(now - timedelta(days=e))} THEN 1 ELSE 0 END)"
             for e in rules.recency_days_edges
         )
     else:
-        r_expr = _reached("last_paid", _quintile_edges("last_paid", buyers), q)
+        r_expr = _reached("last_paid", quintiles["last_paid"], q)
     if rules.frequency_edges:
         f_expr = _above("b.frequency", rules.frequency_edges)
     else:
-        f_expr = _reached("frequency", [int(e) for e in _quintile_edges("frequency", buyers)], q)
+        f_expr = _reached("frequency", [int(e) for e in quintiles["frequency"]], q)
     if rules.monetary_fen_edges:
         m_expr = _above("b.monetary", rules.monetary_fen_edges)
     else:
-        m_expr = _reached("monetary", [int(e) for e in _quintile_edges("monetary", buyers)], q)
+        m_expr = _reached("monetary", [int(e) for e in quintiles["monetary"]], q)
+    return r_expr, f_expr, m_expr
+
+
+def _buyer_stage(rules: ProfileRules, now: datetime, q: _Params) -> str:
     churn, lapse = q.at(now - timedelta(days=rules.churn_days)), q.at(now - timedelta(days=rules.lapse_days))
-    lifecycle = (
+    return (
         f"CASE WHEN b.last_paid < {churn} THEN '流失' WHEN b.last_paid < {lapse} THEN '衰退' "
         f"WHEN b.frequency >= {int(rules.mature_orders)} THEN '成熟' ELSE '成长' END"
     )
-    attributes = _attributes("b.openid", q.at(now))
+
+
+def _newcomer_stage(now: datetime, churn_days: int, q: _Params) -> str:
+    """Never paid: 引入, or 流失 when known (followed, or a member) for longer than `churn_days`."""
+    known = q.at(now - timedelta(days=churn_days))
+    return f"CASE WHEN COALESCE(f.first_followed_at, f.created_at, m.created_at) < {known} THEN '流失' ELSE '引入' END"
+
+
+def _buyers(rules: ProfileRules, now: datetime, buyers: int) -> tuple[str, list[object]]:
+    """SQLite: everyone with a payment (the totals table), in its (openid) order, each followed up by key lookups.
+    NOT INDEXED: with an index on a score column the planner may walk it, and rows in that order cost the staging
+    table's primary key four times as much."""
+    q = _Params()
+    scores = ", ".join(_scores(rules, now, buyers, q))
+    stage = _buyer_stage(rules, now, q)
     sql = f"""
-        INSERT INTO {MemberProfile._meta.table_name} ({_COLUMNS})
-        SELECT b.openid, b.last_paid, b.frequency, b.monetary, {r_expr}, {f_expr}, {m_expr}, {lifecycle}, {attributes}
-        FROM {TOTALS} b
+        INSERT INTO {STAGING} ({_COLUMNS})
+        SELECT b.openid, b.last_paid, b.frequency, b.monetary, {scores}, {stage}, {_attributes("b.openid", q.at(now))}
+        FROM {TOTALS} b NOT INDEXED
         LEFT JOIN {Follower._meta.table_name} f ON f.openid = b.openid
         LEFT JOIN {Member._meta.table_name} m ON m.openid = b.openid
-        {_latest_address("b.openid")}
     """
     return sql, q.values
 
 
 def _never_paid(now: datetime, churn_days: int, followers: bool) -> tuple[str, list[object]]:
-    """Followers (or members without a follower row) with no payment: 引入, or 流失 when known that long."""
+    """SQLite: followers (or members without a follower row) with no payment."""
     q = _Params()
-    known = q.at(now - timedelta(days=churn_days))
+    stage = _newcomer_stage(now, churn_days, q)
     follower, member, spend = Follower._meta.table_name, Member._meta.table_name, SpendEntry._meta.table_name
-    since = "COALESCE(f.first_followed_at, f.created_at, m.created_at)"
     if followers:
         source = f"{follower} f LEFT JOIN {member} m ON m.openid = f.openid"
         who, extra = "f.openid", ""
     else:
         source = f"{member} m LEFT JOIN {follower} f ON f.openid = m.openid"
         who, extra = "m.openid", "AND f.openid IS NULL"
-    attributes = _attributes(who, q.at(now))
     sql = f"""
-        INSERT INTO {MemberProfile._meta.table_name} ({_COLUMNS})
-        SELECT {who}, NULL, 0, 0, 0, 0, 0, CASE WHEN {since} < {known} THEN '流失' ELSE '引入' END, {attributes}
-        FROM {source} {_latest_address(who)}
+        INSERT INTO {STAGING} ({_COLUMNS})
+        SELECT {who}, NULL, 0, 0, 0, 0, 0, {stage}, {_attributes(who, q.at(now))}
+        FROM {source}
         WHERE NOT EXISTS (SELECT 1 FROM {spend} s WHERE s.openid = {who} AND s.amount_fen > 0) {extra}
-        {"ORDER BY " + who if is_sqlite() else ""}
+        ORDER BY {who}
     """
     return sql, q.values
+
+
+def _everyone(rules: ProfileRules, now: datetime, buyers: int) -> tuple[str, list[object]]:
+    """PostgreSQL: buyers, followers and members in one statement, full hash joins on openid, so each table is
+    read and hashed once (three statements hashed the followers, members and addresses three times)."""
+    q = _Params()
+    scores = _scores(rules, now, buyers, q) if buyers else ("0", "0", "0")
+    newcomer = _newcomer_stage(now, rules.churn_days, q)
+    stage = _buyer_stage(rules, now, q)
+    scored = ", ".join(f"CASE WHEN b.openid IS NULL THEN 0 ELSE {score} END" for score in scores)
+    who = "COALESCE(b.openid, f.openid, m.openid)"
+    sql = f"""
+        INSERT INTO {STAGING} ({_COLUMNS})
+        SELECT {who}, b.last_paid, COALESCE(b.frequency, 0), COALESCE(b.monetary, 0), {scored},
+               CASE WHEN b.openid IS NULL THEN {newcomer} ELSE {stage} END, {_attributes(who, q.at(now))}
+        FROM {TOTALS} b
+        FULL JOIN {Follower._meta.table_name} f ON f.openid = b.openid
+        FULL JOIN {Member._meta.table_name} m ON m.openid = COALESCE(b.openid, f.openid)
+        {_latest_address(who)}
+    """
+    return sql, q.values
+
+
+def _create_staging() -> None:
+    """An empty table shaped as the profiles' own. On PostgreSQL it has no index while it fills (a million
+    inserts into a primary key in hash-join order cost 5 s; building the key afterwards, one sort); on SQLite it
+    keeps its primary key, which the rows reach in key order."""
+    table = MemberProfile._meta.table_name
+    database.execute_sql(f"DROP TABLE IF EXISTS {STAGING}")
+    if is_sqlite():
+        ddl = database.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        create = ddl.fetchone()[0]
+        database.execute_sql(create.replace(f'"{table}"', f'"{STAGING}"', 1))
+    else:
+        database.execute_sql(f"CREATE TABLE {STAGING} (LIKE {table} INCLUDING DEFAULTS)")
+
+
+def _swap_in_staging() -> None:
+    """Tonight's table takes the profiles' name and index names; the old one is dropped. On PostgreSQL readers
+    wait only for the drop and the renames (catalog changes), not for the fill."""
+    table = MemberProfile._meta.table_name
+    if is_sqlite():
+        database.execute_sql(f"DROP TABLE {table}")
+        database.execute_sql(f"ALTER TABLE {STAGING} RENAME TO {table}")
+        MemberProfile._schema.create_indexes(safe=False)
+        return
+    database.execute_sql(f"ALTER TABLE {STAGING} ADD CONSTRAINT {STAGING}_pkey PRIMARY KEY (openid)")
+    database.execute_sql(f"CREATE INDEX {STAGING}_lifecycle ON {STAGING} (lifecycle)")
+    database.execute_sql(f"DROP TABLE {table}")
+    database.execute_sql(f"ALTER TABLE {STAGING} RENAME TO {table}")
+    database.execute_sql(f"ALTER INDEX {STAGING}_pkey RENAME TO {table}_pkey")
+    database.execute_sql(f"ALTER INDEX {STAGING}_lifecycle RENAME TO {table}_lifecycle")
+
+
+def _make_totals() -> int:
+    database.execute_sql(f"DROP TABLE IF EXISTS {TOTALS}")
+    if is_sqlite():
+        database.execute_sql(_totals())
+    else:
+        # PostgreSQL guesses a few hundred thousand buyers from its sample of the ledger and hashes them; grouping
+        # the covering index's ordered entries instead takes a third of the time (0.3 s against 1 s at 1,000,000)
+        database.execute_sql("SET LOCAL enable_hashagg = off")
+        database.execute_sql(_totals())
+        database.execute_sql("SET LOCAL enable_hashagg TO DEFAULT")
+    if not is_sqlite():  # a fresh table has no statistics: without them PostgreSQL plans nested loops
+        database.execute_sql(f"ANALYZE {TOTALS}")
+    return int(database.execute_sql(f"SELECT COUNT(*) FROM {TOTALS}").fetchone()[0])
 
 
 def rebuild_profiles(rules: ProfileRules, now: datetime) -> int:
     """Replace every profile with tonight's; returns how many were written. One transaction: readers see the
     old profiles or the new ones, never half. Buyers' totals go to a temporary table first; then three
     statements (buyers, followers who never paid, members without a follower row who never paid), each driven by
-    one table with index lookups into the others."""
+    one table with lookups into the others, fill a staging table that is indexed and swapped in at the end
+    (no million-row DELETE, no dead rows left behind on PostgreSQL)."""
     written = 0
     with write_transaction():
-        MemberProfile.delete().execute()
-        database.execute_sql(f"DROP TABLE IF EXISTS {TOTALS}")
-        database.execute_sql(_totals())
-        if not is_sqlite():  # a fresh table has no statistics: without them PostgreSQL plans nested loops
-            database.execute_sql(f"ANALYZE {TOTALS}")
-        buyers = int(database.execute_sql(f"SELECT COUNT(*) FROM {TOTALS}").fetchone()[0])
-        statements = [_never_paid(now, rules.churn_days, followers=True), _never_paid(now, rules.churn_days, False)]
-        if buyers:
-            statements.insert(0, _buyers(rules, now, buyers))
+        if not is_sqlite():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_KEY,))
+            # the night's one big job: hash joins and sorts of a million rows in memory, not in batches on disk
+            database.execute_sql("SET LOCAL work_mem = '128MB'")
+            database.execute_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        _create_staging()
+        buyers = _make_totals()
+        if not is_sqlite():
+            statements = [_everyone(rules, now, buyers)]
+        else:
+            statements = [_never_paid(now, rules.churn_days, followers=True), _never_paid(now, rules.churn_days, False)]
+            if buyers:
+                statements.insert(0, _buyers(rules, now, buyers))
         for sql, params in statements:
             written += int(database.execute_sql(sql, params).rowcount)
+        _swap_in_staging()
         if is_sqlite():
             database.execute_sql(f"DROP TABLE {TOTALS}")
     return written

@@ -117,6 +117,12 @@ def _windows_and_doubt() -> None:
 _profiles = _create(*PROFILE_MODELS)
 
 
+def _spend_ledger_covering() -> None:
+    """The spend ledger's (openid, at) index becomes (openid, at, amount_fen)."""
+    SpendEntry._schema.create_indexes(safe=True)
+    database.execute_sql('DROP INDEX IF EXISTS "spend_entry_openid_at"')
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -140,6 +146,7 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(21, "spend ledger: the (openid, at) index covers amount_fen (profiles' totals)", _spend_ledger_covering),
 ]
 
 LATEST = STEPS[-1].version

@@ -1,5 +1,6 @@
-"""The profiles' nightly job: rebuild every member's RFM scores, lifecycle stage and attributes, and drop
-behaviour events older than the kept period. Re-running it the same night gives the same profiles."""
+"""The profiles' nightly job: rebuild every member's RFM and B scores, lifecycle stage and attributes, cluster
+them, and drop behaviour events older than the kept period. Re-running it the same night gives the same profiles
+and the same clusters."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from arq.cron import CronJob, cron
 
+from store.profiles.clusters import recompute_clusters
 from store.profiles.compute import rebuild_profiles
 from store.profiles.events import purge_events
 from store.profiles.rules import ProfileRules
@@ -22,6 +24,8 @@ log = logging.getLogger("wxshop.profiles")
 class ProfileJobDeps:
     rules: ProfileRules = field(default_factory=ProfileRules)
     events_keep_days: int = 90
+    clusters: int = 6
+    cluster_seed: int = 7
 
 
 async def rebuild_member_profiles(ctx: dict[str, Any]) -> dict[str, int]:
@@ -31,8 +35,9 @@ async def rebuild_member_profiles(ctx: dict[str, Any]) -> dict[str, int]:
     def run() -> dict[str, int]:
         now = deps.clock.now()
         written = rebuild_profiles(profiles.rules, now)
+        clusters = recompute_clusters(profiles.clusters, profiles.cluster_seed, now)
         purged = purge_events(now - timedelta(days=profiles.events_keep_days))
-        return {"profiles": written, "events_purged": purged}
+        return {"profiles": written, "clusters": len(clusters), "events_purged": purged}
 
     result = await asyncio.to_thread(run)
     log.info("profiles rebuilt: %s", result)

@@ -185,6 +185,6 @@ async def test_nightly_job_from_config_rebuilds_and_drops_old_events(db: None, m
     entry = {job.name: job for job in cron_entries(config)}["member-profiles"]
     assert (entry.hour, entry.minute) == (2, 45) and rebuild_member_profiles in job_functions()
     deps = JobDeps(clock=ManualClock(NOW), worker_name="test", profiles=job_deps(config))
-    assert await rebuild_member_profiles({"deps": deps}) == {"profiles": 14, "events_purged": 1}
+    assert await rebuild_member_profiles({"deps": deps}) == {"profiles": 14, "clusters": 6, "events_purged": 1}
     assert profile("b0").lifecycle == "成长" and profile("lapsed").lifecycle == "衰退"
     assert [e.kind for e in BehaviourEvent.select()] == ["card"]

@@ -3,7 +3,10 @@
 * `GET /admin/api/segments` — every saved segment with its rule and its size on tonight's profiles.
 * `POST /admin/api/segments/preview` — body: a rule (`{"lifecycle": ["衰退"], "bought_category": "服饰",
   "bought_within_days": 180, "tier_at_least": "vip"}`): `{"size": n}`, or 422 listing every problem.
-* `PUT /admin/api/segments/{name}` — body: a rule; saves it (created or replaced): 200 with its size.
+* `PUT /admin/api/segments/{name}` — body: a rule; saves it (created or replaced): 200 with its size. A rule may
+  name the night's clusters: `{"cluster": [2]}`.
+* `GET /admin/api/clusters` — the night's clusters: number, label ("高频低客单 · 服饰"), size, share, centroid
+  (mean R, F, M, B scores) and figures (buyers, orders per buyer, order value, days since paid, events, traits).
 * `GET /admin/api/campaigns` — every campaign with its results (targeted, queued, pending, sent, delivered,
   failed).
 * `POST /admin/api/campaigns` — body `{"name", "segment", "subject", "detail"}` (the `campaign` notice's fields,
@@ -16,6 +19,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import partial
 from typing import Any
@@ -33,6 +37,7 @@ from store.profiles.campaigns import (
     list_campaigns,
     start_campaign,
 )
+from store.profiles.clusters import stored_clusters
 from store.profiles.segments import SegmentError, list_segments, parse_rule, preview, save_segment
 
 _dumps = partial(json.dumps, ensure_ascii=False, default=str)
@@ -42,6 +47,7 @@ def setup(app: web.Application, admin: web.Application) -> None:
     admin.router.add_get("/api/segments", segments_view)
     admin.router.add_post("/api/segments/preview", preview_view)
     admin.router.add_put("/api/segments/{name}", save_view)
+    admin.router.add_get("/api/clusters", clusters_view)
     admin.router.add_get("/api/campaigns", campaigns_view)
     admin.router.add_post("/api/campaigns", create_view)
     admin.router.add_post("/api/campaigns/{name}/dry-run", dry_run_view)
@@ -96,6 +102,13 @@ async def save_view(request: web.Request) -> web.Response:
     except SegmentError as exc:
         return error(422, "the segment rule has problems", problems=exc.args[0])
     return web.json_response({"name": request.match_info["name"], "size": size}, dumps=_dumps)
+
+
+async def clusters_view(request: web.Request) -> web.Response:
+    def run() -> list[dict[str, object]]:
+        return [dataclasses.asdict(c) for c in stored_clusters()]
+
+    return web.json_response({"clusters": await run_blocking(request.config_dict, run)}, dumps=_dumps)
 
 
 async def campaigns_view(request: web.Request) -> web.Response:

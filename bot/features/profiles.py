@@ -20,11 +20,13 @@ def profile_rules(section: ProfilesConfig) -> ProfileRules:
         mature_orders=section.mature_orders,
         lapse_days=section.lapse_days,
         churn_days=section.churn_days,
+        events_days=section.events_keep_days,
     )
 
 
 def job_deps(config: Config) -> ProfileJobDeps:
-    return ProfileJobDeps(profile_rules(config.profiles), config.profiles.events_keep_days)
+    section = config.profiles
+    return ProfileJobDeps(profile_rules(section), section.events_keep_days, section.clusters, section.cluster_seed)
 
 
 def _cron(config: Config) -> list[CronJob]:

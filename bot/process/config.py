@@ -288,6 +288,8 @@ class ProfilesConfig:
     lapse_days: int = field(default=60, metadata=_check(_positive, "a positive integer"))
     churn_days: int = field(default=180, metadata=_check(_positive, "a positive integer"))
     events_keep_days: int = field(default=90, metadata=_check(_positive, "a positive integer"))
+    clusters: int = field(default=6, metadata=_check(lambda v: 2 <= v <= 20, "2..20"))
+    cluster_seed: int = field(default=7, metadata=_check(lambda v: v >= 0, "a non-negative integer"))
 
 
 @dataclass(frozen=True)

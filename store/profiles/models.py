@@ -25,6 +25,8 @@ class MemberProfile(BaseModel):
     tier = peewee.CharField(max_length=16, default="normal")
     source = peewee.CharField(max_length=64, null=True)  # the QR scene that brought them
     computed_at = ShanghaiDateTimeField()
+    events = peewee.IntegerField(default=0)  # behaviour events in the kept period
+    b_score = peewee.SmallIntegerField(default=0)  # 1..5: quintile of `events` among members with any; 0 = none
 
 
 class BehaviourEvent(BaseModel):
@@ -72,4 +74,29 @@ class Campaign(BaseModel):
     started_at = ShanghaiDateTimeField(null=True)
 
 
+class ProfileCluster(BaseModel):
+    """One of the night's clusters (k-means over R, F, M and B), numbered by average spend, highest first."""
+
+    number = peewee.SmallIntegerField(primary_key=True)
+    label = peewee.CharField(max_length=64)  # "高频低客单 · 服饰"
+    size = peewee.IntegerField()
+    centroid = peewee.TextField()  # JSON {"r": 4.2, "f": 3.1, "m": 2.0, "b": 1.5}
+    figures = peewee.TextField()  # JSON: averages (orders, order value, days since paid, events), traits, category
+    computed_at = ShanghaiDateTimeField()
+
+
+class ClusterCell(BaseModel):
+    """Which cluster a combination of scores belongs to: a member's cluster is its (r, f, m, b) cell's."""
+
+    r_score = peewee.SmallIntegerField()
+    f_score = peewee.SmallIntegerField()
+    m_score = peewee.SmallIntegerField()
+    b_score = peewee.SmallIntegerField()
+    cluster = peewee.SmallIntegerField(index=True)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("r_score", "f_score", "m_score", "b_score")
+
+
 MODELS = (MemberProfile, BehaviourEvent, Favourite, Segment, Campaign)
+CLUSTER_MODELS = (ProfileCluster, ClusterCell)

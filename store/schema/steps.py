@@ -36,6 +36,7 @@ from store.orders.checkout import Order, OrderLine
 from store.orders.payments import Payment, Refund
 from store.outbox.notices import DROPPED, FAILED, IN_DOUBT, Notice, TemplateReceipt
 from store.outbox.payment_windows import PaymentWindow
+from store.profiles.models import CLUSTER_MODELS, MemberProfile
 from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
@@ -117,10 +118,14 @@ def _windows_and_doubt() -> None:
 _profiles = _create(*PROFILE_MODELS)
 
 
-def _spend_ledger_covering() -> None:
-    """The spend ledger's (openid, at) index becomes (openid, at, amount_fen)."""
+def _profiles_clusters() -> None:
+    """The spend ledger's (openid, at) index becomes (openid, at, amount_fen); profiles count behaviour events
+    (B score); the night's clusters."""
     SpendEntry._schema.create_indexes(safe=True)
     database.execute_sql('DROP INDEX IF EXISTS "spend_entry_openid_at"')
+    database.create_tables(CLUSTER_MODELS, safe=True)
+    for column in ("events", "b_score"):
+        add_column_if_missing(MemberProfile, column)
 
 
 STEPS: list[Step] = [
@@ -146,7 +151,7 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
-    Step(21, "spend ledger: the (openid, at) index covers amount_fen (profiles' totals)", _spend_ledger_covering),
+    Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
 ]
 
 LATEST = STEPS[-1].version

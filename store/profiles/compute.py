@@ -1,6 +1,7 @@
-"""The nightly profile run: every follower's and member's RFM scores, lifecycle stage and known attributes,
-rebuilt set-based: buyers' totals into a temporary table, quintile edges from it, three INSERT … SELECTs into a
-staging table swapped in at the end.
+"""The nightly profile run: every follower's and member's RFM and behaviour scores, lifecycle stage and known
+attributes, rebuilt set-based: buyers' totals and events counts into temporary tables, quintile edges from them
+(`quantiles`), INSERT … SELECTs (three on SQLite, one on PostgreSQL) into a staging table swapped in at the end
+(`staging`).
 
 Payments come from the spend ledger (`SpendEntry`: + per payment, − per refund), the tier from `Member`, the
 birthday and source scene from `Follower`, the region from the latest delivery address (its province)."""
@@ -16,7 +17,10 @@ from store.members.accounts import Member, SpendEntry
 from store.members.followers import Follower
 from store.orders.addresses import Address
 from store.profiles.models import BehaviourEvent, MemberProfile
+from store.profiles.quantiles import histogram_edges
+from store.profiles.quantiles import quintiles as quintiles_of
 from store.profiles.rules import ProfileRules
+from store.profiles.staging import STAGING, create_staging, swap_in_staging
 
 _STAMP = ShanghaiDateTimeField()
 
@@ -74,7 +78,6 @@ def _latest_address(who: str) -> str:
 
 TOTALS = "profile_totals"  # a temporary table: each buyer's totals, read by the scoring statement
 EVENTS = "profile_events"  # a temporary table: each member's behaviour events in the kept period
-STAGING = "member_profile_next"  # tonight's profiles, written without indexes, then swapped in
 _ADVISORY_KEY = 7242015  # PostgreSQL: one rebuild at a time (the staging table has one name)
 
 
@@ -102,48 +105,6 @@ def _totals() -> str:
     """
 
 
-def _quintile_edges_sqlite(column: str, buyers: int) -> list[object]:
-    """The values that start the 2nd..5th fifths: score = 1 + how many of them the member's value reaches.
-
-    With v sorted ascending (1-based), "at least j values are ≤ x" is "x ≥ v[j]", so x is in a fifth above k
-    (more than k/5 of buyers at or below it) exactly when x ≥ v[⌊k·N/5⌋ + 1]. Ties share a score. One index
-    sort per column and four index reads, instead of window functions (three sorts of every buyer)."""
-    database.execute_sql(f"CREATE INDEX {TOTALS}_{column} ON {TOTALS} ({column})")
-    return [
-        database.execute_sql(
-            f"SELECT {column} FROM {TOTALS} ORDER BY {column} LIMIT 1 OFFSET {k * buyers // 5}"
-        ).fetchone()[0]
-        for k in range(1, 5)
-    ]
-
-
-def _quintile_edges_postgres(columns: list[str], buyers: int) -> dict[str, list[object]]:
-    """The same edges on PostgreSQL, every column in one statement: `percentile_disc(p)` is the value at 1-based
-    position ⌈p·N⌉, so p = (⌊k·N/5⌋ + ½) / N picks v[⌊k·N/5⌋ + 1] whatever the rounding. One in-memory sort per
-    column; walking an index to an OFFSET read up to 800,000 entries per edge (0.8 s each at 1,000,000)."""
-    fractions = ", ".join(f"{(k * buyers // 5 + 0.5) / buyers!r}" for k in range(1, 5))
-    picks = ", ".join(
-        f"percentile_disc(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY {column})" for column in columns
-    )
-    row = database.execute_sql(f"SELECT {picks} FROM {TOTALS}").fetchone()
-    return {column: list(edges) for column, edges in zip(columns, row, strict=True)}
-
-
-def _quintiles(rules: ProfileRules, buyers: int) -> dict[str, list[object]]:
-    """Quintile edges for the columns whose edges are not configured."""
-    wanted = [
-        column
-        for column, configured in (("last_paid", rules.recency_days_edges), ("frequency", rules.frequency_edges),
-                                   ("monetary", rules.monetary_fen_edges))
-        if not configured
-    ]  # fmt: skip
-    if not wanted:
-        return {}
-    if is_sqlite():
-        return {column: _quintile_edges_sqlite(column, buyers) for column in wanted}
-    return _quintile_edges_postgres(wanted, buyers)
-
-
 def _reached(column: str, edges: list[object], q: _Params) -> str:
     def value(edge: object) -> str:
         if isinstance(edge, int):
@@ -156,7 +117,7 @@ def _reached(column: str, edges: list[object], q: _Params) -> str:
 
 def _scores(rules: ProfileRules, now: datetime, buyers: int, q: _Params) -> tuple[str, str, str]:
     """R, F and M of a buyer row `b`, by configured edges or quintiles."""
-    quintiles = _quintiles(rules, buyers)
+    quintiles = quintiles_of(TOTALS, rules, buyers)
     if rules.recency_days_edges:
         r_expr = "1 + " + " + ".join(
             f"(CASE WHEN b.last_paid >= {q.at(now - timedelta(days=e))} THEN 1 ELSE 0 END)"
@@ -270,59 +231,12 @@ def _make_events(since: datetime) -> list[int]:
     return histogram_edges([(int(n), int(c)) for n, c in histogram])
 
 
-def histogram_edges(histogram: list[tuple[int, int]]) -> list[int]:
-    """Quintile edges (as `_quintile_edges_sqlite` defines them) from ascending (value, how many) pairs."""
-    total = sum(count for _, count in histogram)
-    if not total:
-        return []
-    edges, seen, values = [], 0, iter(histogram)
-    value, count = next(values)
-    for k in range(1, 5):
-        position = k * total // 5  # 0-based position of the edge in the sorted values
-        while seen + count <= position:
-            seen += count
-            value, count = next(values)
-        edges.append(value)
-    return edges
-
-
 def _behaviour(edges: list[int], n: str = "e.n") -> str:
     """The events and B score columns from the events count `n` (NULL: none)."""
     if not edges:
         return f"COALESCE({n}, 0), 0"
     reached = " + ".join(f"(CASE WHEN {n} >= {int(edge)} THEN 1 ELSE 0 END)" for edge in edges)
     return f"COALESCE({n}, 0), CASE WHEN {n} IS NULL THEN 0 ELSE 1 + {reached} END"
-
-
-def _create_staging() -> None:
-    """An empty table shaped as the profiles' own. On PostgreSQL it has no index while it fills (a million
-    inserts into a primary key in hash-join order cost 5 s; building the key afterwards, one sort); on SQLite it
-    keeps its primary key, which the rows reach in key order."""
-    table = MemberProfile._meta.table_name
-    database.execute_sql(f"DROP TABLE IF EXISTS {STAGING}")
-    if is_sqlite():
-        ddl = database.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
-        create = ddl.fetchone()[0]
-        database.execute_sql(create.replace(f'"{table}"', f'"{STAGING}"', 1))
-    else:
-        database.execute_sql(f"CREATE TABLE {STAGING} (LIKE {table} INCLUDING DEFAULTS)")
-
-
-def _swap_in_staging() -> None:
-    """Tonight's table takes the profiles' name and index names; the old one is dropped. On PostgreSQL readers
-    wait only for the drop and the renames (catalog changes), not for the fill."""
-    table = MemberProfile._meta.table_name
-    if is_sqlite():
-        database.execute_sql(f"DROP TABLE {table}")
-        database.execute_sql(f"ALTER TABLE {STAGING} RENAME TO {table}")
-        MemberProfile._schema.create_indexes(safe=False)
-        return
-    database.execute_sql(f"ALTER TABLE {STAGING} ADD CONSTRAINT {STAGING}_pkey PRIMARY KEY (openid)")
-    database.execute_sql(f"CREATE INDEX {STAGING}_lifecycle ON {STAGING} (lifecycle)")
-    database.execute_sql(f"DROP TABLE {table}")
-    database.execute_sql(f"ALTER TABLE {STAGING} RENAME TO {table}")
-    database.execute_sql(f"ALTER INDEX {STAGING}_pkey RENAME TO {table}_pkey")
-    database.execute_sql(f"ALTER INDEX {STAGING}_lifecycle RENAME TO {table}_lifecycle")
 
 
 def _without_hashagg(sql: str, params: tuple[object, ...] = ()) -> None:
@@ -359,7 +273,7 @@ def rebuild_profiles(rules: ProfileRules, now: datetime) -> int:
             # the night's one big job: hash joins and sorts of a million rows in memory, not in batches on disk
             database.execute_sql("SET LOCAL work_mem = '128MB'")
             database.execute_sql("SET LOCAL maintenance_work_mem = '256MB'")
-        _create_staging()
+        create_staging()
         b_edges = _make_events(now - timedelta(days=rules.events_days))
         buyers = _make_totals()
         if not is_sqlite():
@@ -373,7 +287,7 @@ def rebuild_profiles(rules: ProfileRules, now: datetime) -> int:
                 statements.insert(0, _buyers(rules, now, buyers, b_edges))
         for sql, params in statements:
             written += int(database.execute_sql(sql, params).rowcount)
-        _swap_in_staging()
+        swap_in_staging()
         if is_sqlite():
             database.execute_sql(f"DROP TABLE {TOTALS}")
             database.execute_sql(f"DROP TABLE {EVENTS}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from arq.cron import CronJob, cron
 
+from store.profiles.campaigns import start_due_campaigns
 from store.profiles.clusters import recompute_clusters
 from store.profiles.compute import rebuild_profiles
 from store.profiles.events import purge_events
@@ -44,12 +45,25 @@ async def rebuild_member_profiles(ctx: dict[str, Any]) -> dict[str, int]:
     return result
 
 
-PROFILE_FUNCTIONS = [rebuild_member_profiles]
+async def start_scheduled_campaigns(ctx: dict[str, Any]) -> dict[str, int]:
+    """Every minute: start the campaigns whose scheduled time has come (each queues its notices once)."""
+    deps = ctx["deps"]
+    started, failed = await asyncio.to_thread(start_due_campaigns, deps.clock.now())
+    for name, why in failed.items():
+        log.error("scheduled campaign could not start (back to draft): %s: %s", name, why)
+    if started:
+        log.info("scheduled campaigns started: %s", started)
+    return started
+
+
+PROFILE_FUNCTIONS = [rebuild_member_profiles, start_scheduled_campaigns]
 
 
 def profile_cron(hour: int, minute: int) -> list[CronJob]:
-    """Nightly at `hour:minute` (Asia/Shanghai), after the tier sweep so the tiers are tonight's."""
+    """The profiles nightly at `hour:minute` (Asia/Shanghai), after the tier sweep so the tiers are tonight's;
+    scheduled campaigns every minute."""
     return [
         cron(rebuild_member_profiles, name="member-profiles", hour=hour, minute=minute, second=0, unique=True,
              keep_result=3600),
+        cron(start_scheduled_campaigns, name="scheduled-campaigns", second=5, unique=True, keep_result=60),
     ]  # fmt: skip

@@ -24,7 +24,8 @@ from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
 from store.outbox.notices import SENT, Notice
 from store.outbox.template_lint import TemplateLintError
-from store.profiles.campaigns import CampaignError, campaign_result, create_campaign, dry_run, start_campaign
+from store.profiles.campaign_results import campaign_result
+from store.profiles.campaigns import CampaignError, create_campaign, dry_run, start_campaign
 from store.profiles.compute import lifecycle_counts, rebuild_profiles, rfm_counts
 from store.profiles.events import Event, store_events
 from store.profiles.models import BehaviourEvent, MemberProfile

@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.admin import (
     after_sales,
     api,
+    campaigns,
     catalog,
     console,
     group_buy,
@@ -36,7 +37,8 @@ from store.core.wechat_errors import WeChatError
 log = logging.getLogger("wxshop.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
-    api, console, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments, group_buy,
+    api, console, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments, campaigns,
+    group_buy,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 

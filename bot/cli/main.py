@@ -11,6 +11,7 @@ import peewee
 import redis
 
 from bot.cli import admin as cli_admin
+from bot.cli import campaigns as cli_campaigns
 from bot.cli import catalog as cli_catalog
 from bot.cli import chat as cli_chat
 from bot.cli import keywords as cli_keywords
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_admin.register(sub, _common)
     cli_nlu.register(sub, _common)
     cli_members.register(sub, _common)
+    cli_campaigns.register(sub, _common)
     return parser
 
 

@@ -253,10 +253,12 @@ class ShopConfig:
 
 @dataclass(frozen=True)
 class MarketingConfig:
-    """Growth tools: 拼团 defaults for offers that do not set their own size or window."""
+    """Growth tools: 拼团 defaults for offers that do not set their own size or window; campaigns' default
+    attribution window."""
 
     group_size: int = field(default=3, metadata=_check(lambda v: 2 <= v <= 100, "2..100"))
     group_window_hours: int = field(default=48, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
+    attribution_days: int = field(default=7, metadata=_check(lambda v: 1 <= v <= 90, "1..90"))
 
 
 @dataclass(frozen=True)

@@ -61,17 +61,43 @@ class Segment(BaseModel):
 
 
 class Campaign(BaseModel):
-    """One template notice to a segment. The notices' dedup keys (`campaign:<id>:<openid>`) keep it once per
-    member however often it is started."""
+    """One message to a segment. The notices' dedup keys (`campaign:<id>:<openid>`) keep it once per member
+    however often it is started; a coupon, if any, is issued with each member's notice (its code made from the
+    notice's id, so once too)."""
 
     name = peewee.CharField(max_length=64, unique=True)
     segment = peewee.CharField(max_length=64)
-    fields = peewee.TextField()  # JSON: the linted fields of the `campaign` notice kind
-    status = peewee.CharField(max_length=16, default="draft")  # draft → started
+    fields = peewee.TextField()  # JSON: the linted subject and detail
+    status = peewee.CharField(max_length=16, default="draft")  # draft → scheduled → started; cancelled
     targeted = peewee.IntegerField(default=0)
     queued = peewee.IntegerField(default=0)
     created_at = ShanghaiDateTimeField()
     started_at = ShanghaiDateTimeField(null=True)
+    channel = peewee.CharField(max_length=16, default="both")  # both / custom / template
+    coupon = peewee.CharField(max_length=32, null=True)  # a coupon template's code, issued once per member
+    url = peewee.CharField(max_length=500, default="")  # where the message's link leads (clicks counted)
+    per_minute = peewee.IntegerField(default=0)  # throttle: notices due per minute from the start; 0 = all at once
+    attribution_days = peewee.IntegerField(default=7)  # orders paid this long after the message count for it
+    starts_at = ShanghaiDateTimeField(null=True)  # scheduled start
+    cancelled_at = ShanghaiDateTimeField(null=True)
+
+
+class MarketingOptOut(BaseModel):
+    """A follower who replied 退订: no campaign reaches them until they reply 恢复订阅."""
+
+    openid = peewee.CharField(max_length=64, primary_key=True)
+    at = ShanghaiDateTimeField()
+
+
+class CampaignClick(BaseModel):
+    """The first tap on a campaign message's link, per member."""
+
+    campaign = peewee.IntegerField()
+    openid = peewee.CharField(max_length=64)
+    at = ShanghaiDateTimeField()
+
+    class Meta:
+        indexes = ((("campaign", "openid"), True),)
 
 
 class ProfileCluster(BaseModel):
@@ -100,3 +126,4 @@ class ClusterCell(BaseModel):
 
 MODELS = (MemberProfile, BehaviourEvent, Favourite, Segment, Campaign)
 CLUSTER_MODELS = (ProfileCluster, ClusterCell)
+CAMPAIGN_MODELS = (MarketingOptOut, CampaignClick)

@@ -36,7 +36,7 @@ from store.orders.checkout import Order, OrderLine
 from store.orders.payments import Payment, Refund
 from store.outbox.notices import DROPPED, FAILED, IN_DOUBT, Notice, TemplateReceipt
 from store.outbox.payment_windows import PaymentWindow
-from store.profiles.models import CLUSTER_MODELS, MemberProfile
+from store.profiles.models import CAMPAIGN_MODELS, CLUSTER_MODELS, Campaign, MemberProfile
 from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
@@ -118,6 +118,12 @@ def _windows_and_doubt() -> None:
 _profiles = _create(*PROFILE_MODELS)
 
 
+def _campaigns() -> None:
+    database.create_tables(CAMPAIGN_MODELS, safe=True)
+    for column in ("channel", "coupon", "url", "per_minute", "attribution_days", "starts_at", "cancelled_at"):
+        add_column_if_missing(Campaign, column)
+
+
 def _profiles_clusters() -> None:
     """The spend ledger's (openid, at) index becomes (openid, at, amount_fen); profiles count behaviour events
     (B score); the night's clusters."""
@@ -152,6 +158,7 @@ STEPS: list[Step] = [
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
     Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
+    Step(22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks", _campaigns),
 ]
 
 LATEST = STEPS[-1].version

@@ -197,6 +197,10 @@ class AfterSalesConfig:
     no_reason_return_days: int = field(default=7, metadata=_check(_non_negative, ">= 0"))  # 七天无理由; 0 = none
 
 
+def _kf_account(v: str) -> bool:
+    return v == "" or re.fullmatch(r"[\w.-]{1,30}@[\w.-]{1,64}", v) is not None
+
+
 @dataclass(frozen=True)
 class ShopConfig:
     name: str = "微选小店"
@@ -216,6 +220,9 @@ class ShopConfig:
     vip_discount: float = field(default=0.95, metadata=_check(_fraction, "0..1"))
     black_gold_annual_spend_fen: int = field(default=5000000, metadata=_check(_positive, "a positive integer"))
     black_gold_discount: float = field(default=0.88, metadata=_check(_fraction, "0..1"))
+    # 专属客服: a VIP's / 黑金's 转人工 goes to this customer-service account ("" = the shared queue)
+    kf_account_vip: str = field(default="", metadata=_check(_kf_account, "a kf account such as vip@gh_123 or empty"))
+    kf_account_black_gold: str = field(default="", metadata=_check(_kf_account, "a kf account or empty"))
     tier_year: str = field(
         default="rolling", metadata=_check(lambda v: v in ("rolling", "calendar"), "rolling or calendar")
     )

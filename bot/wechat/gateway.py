@@ -27,16 +27,19 @@ from werobot.utils import check_signature as werobot_check_signature
 
 from bot.chat.conversation import DIALOG_STATE, ENGINE
 from bot.process import metrics
+from bot.process.config import Config
 from bot.web.runtime import CONFIG, EXECUTOR, RESOURCES, run_blocking
 from bot.wechat.api import WeChatGateway
 from bot.wechat.crypto import CryptoRejected, InboundCrypto
 from bot.wechat.customer_service import CustomerService, followup_messages, late_messages
 from bot.wechat.dedup import DONE, LATE, Claim, ReplyCache, Seen
-from bot.wechat.inbound import BadMessage, Inbound, Outcome, dedup_key, parse_xml, to_message
+from bot.wechat.inbound import BadMessage, Inbound, KfAccountFor, Outcome, dedup_key, parse_xml, to_message
 from bot.wechat.replay import LocalNonces, Nonce, Replayed, fresh_timestamp, nonce_for
 from bot.wechat.sender import SenderRedis
 from handlers import register_all
 from handlers.context import HandlerContext
+from store.members.accounts import member
+from store.orders.pricing import Tier
 
 log = logging.getLogger("wxshop.gateway")
 
@@ -60,6 +63,21 @@ def setup_gateway(app: web.Application) -> None:
     app.cleanup_ctx.append(_gateway_ctx)
 
 
+def kf_account_for(config: Config) -> KfAccountFor | None:
+    """专属客服: VIP and 黑金 members' transfers go to their tier's account when one is configured (the member's
+    stored tier: a payment or the nightly sweep keeps it current)."""
+    accounts = {Tier.VIP.value: config.shop.kf_account_vip, Tier.BLACK_GOLD.value: config.shop.kf_account_black_gold}
+    accounts = {tier: account for tier, account in accounts.items() if account}
+    if not accounts:
+        return None
+
+    def account_for(openid: str) -> str | None:
+        row = member(openid)
+        return accounts.get(row.tier) if row is not None else None
+
+    return account_for
+
+
 async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     resources = app[RESOURCES]
@@ -69,7 +87,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
     handling = HandlerContext(clock=resources.clock, engine=app[ENGINE], state=dialogs, shop_name=config.shop.name)
     register_all(robot, handling)
     app[WECHAT] = wechat
-    app[INBOUND] = Inbound(robot)
+    app[INBOUND] = Inbound(robot, kf_account_for(config))
     app[CRYPTO] = InboundCrypto(
         config.wechat.token,
         config.wechat.app_id,

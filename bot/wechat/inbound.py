@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
@@ -239,9 +240,13 @@ class Outcome:
     followups: tuple[Message, ...] = ()
 
 
+KfAccountFor = Callable[[str], str | None]  # openid → the customer-service account a transfer goes to
+
+
 class Inbound:
-    def __init__(self, robot: BaseRoBot) -> None:
+    def __init__(self, robot: BaseRoBot, kf_account_for: KfAccountFor | None = None) -> None:
         self.robot = robot
+        self.kf_account_for = kf_account_for  # 专属客服: runs on the handler thread, only when a turn transfers
 
     def handlers_for(self, message: WeChatMessage) -> list:
         kind = message.type
@@ -269,10 +274,23 @@ class Inbound:
                 answer = Answer(SORRY if is_user_message(message) else None)
                 break
         if answer.transfer and is_user_message(message):  # WeChat transfers only in reply to a message
-            return Outcome(TransferCustomerServiceReply(message=message).render().strip(), None, answer.followups)
+            return Outcome(self._transfer(message), None, answer.followups)
         if answer.reply is None:
             return Outcome("", None, answer.followups)
         return Outcome(self.render(answer.reply, message), answer.reply, answer.followups)
+
+    def _transfer(self, message: WeChatMessage) -> str:
+        """Hand the conversation to the shared queue, or to the follower's tier's own account (专属客服)."""
+        account = None
+        if self.kf_account_for is not None:
+            try:
+                account = self.kf_account_for(message.source)
+            except Exception:  # the database away: the shared queue still takes them
+                log.exception("kf account lookup failed", extra={"message_key": dedup_key(message)})
+        if account:
+            log.info("transfer to a tier's own customer-service account", extra={"kf_account": account})
+            return TransferCustomerServiceReply(message=message, account=account).render().strip()
+        return TransferCustomerServiceReply(message=message).render().strip()
 
     @staticmethod
     def render(reply: Message, message: WeChatMessage) -> str:

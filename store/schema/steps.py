@@ -118,10 +118,12 @@ def _windows_and_doubt() -> None:
 _profiles = _create(*PROFILE_MODELS)
 
 
-def _campaigns() -> None:
+def _campaigns_and_early_access() -> None:
     database.create_tables(CAMPAIGN_MODELS, safe=True)
     for column in ("channel", "coupon", "url", "per_minute", "attribution_days", "starts_at", "cancelled_at"):
         add_column_if_missing(Campaign, column)
+    for column in ("early_access_tier", "early_access_until"):
+        add_column_if_missing(Product, column)
 
 
 def _profiles_clusters() -> None:
@@ -158,7 +160,10 @@ STEPS: list[Step] = [
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
     Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
-    Step(22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks", _campaigns),
+    Step(
+        22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks; 优先购 on products",
+        _campaigns_and_early_access,
+    ),
 ]
 
 LATEST = STEPS[-1].version

@@ -231,8 +231,9 @@ class Dispatcher:
         self._dead = [t for t in tokens if t.rsplit("/", 1)[0] in dead]
 
     async def _dispatch(self, claimed: list[Claimed], token: str, now: datetime, out: Outcomes) -> None:
-        if self.links is not None:  # tracked links (campaigns): read in the batch's thread, once
-            links = await asyncio.to_thread(self.links, claimed)
+        tracked = [n for n in claimed if (k := KINDS.get(n.kind)) is not None and k.tracked]
+        if self.links is not None and tracked:  # links of their own (campaigns): read in a thread, once a batch
+            links = await asyncio.to_thread(self.links, tracked)
             claimed = [replace(n, link=links[n.id]) if n.id in links else n for n in claimed]
         fresh: list[tuple[Claimed, NoticeKind]] = []
         resend: list[_Template] = []

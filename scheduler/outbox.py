@@ -24,8 +24,8 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import redis
@@ -61,6 +61,8 @@ from store.outbox.templates import TemplateSpec
 from store.outbox.windows import GRANTED, AsyncCsWindows, WindowVerdict
 
 log = logging.getLogger("wxshop.outbox")
+
+LinkMaker = Callable[[list[Claimed]], Mapping[int, str]]  # notice id → the link its message carries (tracked)
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,10 @@ class Dispatcher:
         clock: Clock,
         name: str,
         settings: OutboxSettings | None = None,
+        links: LinkMaker | None = None,
     ) -> None:
         self.sender = sender
+        self.links = links
         self.windows = windows
         self.quota = quota
         self.rate = rate
@@ -227,6 +231,10 @@ class Dispatcher:
         self._dead = [t for t in tokens if t.rsplit("/", 1)[0] in dead]
 
     async def _dispatch(self, claimed: list[Claimed], token: str, now: datetime, out: Outcomes) -> None:
+        tracked = [n for n in claimed if (k := KINDS.get(n.kind)) is not None and k.tracked]
+        if self.links is not None and tracked:  # links of their own (campaigns): read in a thread, once a batch
+            links = await asyncio.to_thread(self.links, tracked)
+            claimed = [replace(n, link=links[n.id]) if n.id in links else n for n in claimed]
         fresh: list[tuple[Claimed, NoticeKind]] = []
         resend: list[_Template] = []
         custom_states = await self._custom_states(claimed)
@@ -249,10 +257,12 @@ class Dispatcher:
 
         customs: list[tuple[Claimed, NoticeKind]] = []
         wanted: list[_Template] = []
-        verdicts = await self.windows.reserve_many([n.openid for n, _ in fresh], now)
-        verdicts = await self._restore_windows(fresh, verdicts, now)
-        for (notice, kind), verdict in zip(fresh, verdicts, strict=True):
-            choice = choose_channel(kind, verdict, self.templates)
+        windowed = [(n, k) for n, k in fresh if not k.template_only]  # template-only kinds take no window slot
+        verdicts = await self.windows.reserve_many([n.openid for n, _ in windowed], now)
+        verdicts = await self._restore_windows(windowed, verdicts, now)
+        verdict_of = {n.id: v for (n, _), v in zip(windowed, verdicts, strict=True)}
+        for notice, kind in fresh:
+            choice = choose_channel(kind, verdict_of.get(notice.id, "closed"), self.templates)
             if isinstance(choice, Drop):
                 out.dropped[notice.id] = choice.reason
             elif choice == CUSTOM:
@@ -386,7 +396,8 @@ class Dispatcher:
 
     async def _send_custom(self, notice: Claimed, kind: NoticeKind) -> Exception | None:
         try:
-            await self.sender.send_text(notice.openid, kind.render_text(notice.values))
+            text = kind.render_text(notice.values)
+            await self.sender.send_text(notice.openid, f"{text}\n{notice.link}" if notice.link else text)
         except Exception as exc:
             return exc
         return None
@@ -396,7 +407,7 @@ class Dispatcher:
         async with self._sends:
             try:
                 return await self.sender.send_template(
-                    notice.openid, item.spec.template_id, item.data, item.spec.url, notice.client_msg_id
+                    notice.openid, item.spec.template_id, item.data, notice.link or item.spec.url, notice.client_msg_id
                 )
             except Exception as exc:
                 return exc

@@ -44,9 +44,12 @@ class InDoubt:
 def choose_channel(
     kind: NoticeKind, window: WindowVerdict, templates: Mapping[str, TemplateSpec]
 ) -> Literal["custom", "template"] | Drop:
-    if window in GRANTED:
+    if window in GRANTED and not kind.template_only:
         return CUSTOM
-    where = "no customer-service window" if window == "closed" else "customer-service window used up"
+    if kind.template_only:
+        where = "template messages only"
+    else:
+        where = "no customer-service window" if window == "closed" else "customer-service window used up"
     if not kind.service:
         return Drop(f"not_service_notice: {where}, and {kind.name} may not go as a template message")
     if kind.name not in templates:

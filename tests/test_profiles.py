@@ -24,7 +24,8 @@ from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
 from store.outbox.notices import SENT, Notice
 from store.outbox.template_lint import TemplateLintError
-from store.profiles.campaigns import CampaignError, campaign_result, create_campaign, dry_run, start_campaign
+from store.profiles.campaign_results import campaign_result
+from store.profiles.campaigns import CampaignError, create_campaign, dry_run, start_campaign
 from store.profiles.compute import lifecycle_counts, rebuild_profiles, rfm_counts
 from store.profiles.events import Event, store_events
 from store.profiles.models import BehaviourEvent, MemberProfile
@@ -185,6 +186,6 @@ async def test_nightly_job_from_config_rebuilds_and_drops_old_events(db: None, m
     entry = {job.name: job for job in cron_entries(config)}["member-profiles"]
     assert (entry.hour, entry.minute) == (2, 45) and rebuild_member_profiles in job_functions()
     deps = JobDeps(clock=ManualClock(NOW), worker_name="test", profiles=job_deps(config))
-    assert await rebuild_member_profiles({"deps": deps}) == {"profiles": 14, "events_purged": 1}
+    assert await rebuild_member_profiles({"deps": deps}) == {"profiles": 14, "clusters": 6, "events_purged": 1}
     assert profile("b0").lifecycle == "成长" and profile("lapsed").lifecycle == "衰退"
     assert [e.kind for e in BehaviourEvent.select()] == ["card"]

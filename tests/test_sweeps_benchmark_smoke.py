@@ -11,7 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = (
     "members", "populate_s", "birthdays_s", "birthdays_gifts", "tiers_s", "tiers_changed", "tiers_naive_est_s",
-    "points_expiry_s", "points_expired_members", "points_reminder_s", "points_reminders", "worst_share_of_budget",
+    "points_expiry_s", "points_expired_members", "points_reminder_s", "points_reminders", "profiles_s",
+    "profiles_edges_s", "profiles_cpu_s", "clusters_s", "clusters", "worst_share_of_budget",
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.admin import (
     after_sales,
     api,
+    campaigns,
     catalog,
     console,
     coupons,
@@ -39,7 +40,7 @@ log = logging.getLogger("wxshop.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
     api, console, keywords, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments,
-    group_buy, coupons,
+    campaigns, group_buy, coupons,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 

@@ -7,12 +7,16 @@ every serve process rebuilds its search index.
   validated whole (422 with every row error, nothing written).
 - `PUT /admin/api/skus/{code}/stock`: `{"stock": n, "stock_alert"?: m}` (a stocktake: absolute).
 - `POST /admin/api/skus/{code}/restock`: `{"quantity": n}` (units added).
+- `PUT /admin/api/products/{code}/early-access`: `{"tier": "vip" | "black_gold", "until": ISO time}` — 优先购权:
+  until then only members of that tier or above may buy it (checkout and the pay page refuse others);
+  `{"tier": null}` ends it.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +28,8 @@ from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.catalog.csv_format import CatalogFileError, read_catalog
 from store.catalog.csv_import import import_rows
 from store.catalog.inventory import restock, set_stock
-from store.catalog.products import Product, Sku, category_by_path, price_range
+from store.catalog.products import Product, Sku, category_by_path, price_range, set_early_access
+from store.core.clock import SHANGHAI
 
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
@@ -35,6 +40,7 @@ def setup(app: web.Application, admin: web.Application) -> None:
     admin.router.add_get("/api/products/{code}", get_product)
     admin.router.add_put("/api/skus/{code}/stock", put_stock)
     admin.router.add_post("/api/skus/{code}/restock", post_restock)
+    admin.router.add_put("/api/products/{code}/early-access", put_early_access)
 
 
 def _sku_dict(sku: Sku) -> dict[str, Any]:
@@ -54,6 +60,8 @@ def _product_dict(product: Product, with_skus: bool = False) -> dict[str, Any]:
         "on_sale": product.on_sale,
         "price_fen": list(prices) if prices else None,
         "tags": product.tag_list,
+        "early_access": {"tier": product.early_access_tier, "until": product.early_access_until}
+        if product.early_access_tier else None,
     }
     skus = list(Sku.select().where(Sku.product == product.id).order_by(Sku.id))
     out["stock"] = sum(s.stock for s in skus)
@@ -144,6 +152,34 @@ async def post_restock(request: web.Request) -> web.Response:
     if not _whole(quantity) or quantity == 0:
         return error(400, "quantity must be a whole number > 0")
     return await _on_sku(request, lambda sku: restock(sku.id, quantity))
+
+
+async def put_early_access(request: web.Request) -> web.Response:
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    tier, until = body.get("tier"), None
+    if tier is not None:
+        if tier not in ("vip", "black_gold"):
+            return error(422, "tier: expected vip or black_gold (or null to end early access)")
+        try:
+            until = datetime.fromisoformat(str(body.get("until")))
+        except ValueError:
+            return error(422, "until: expected an ISO time such as 2026-12-12T10:00")
+        until = until if until.tzinfo else until.replace(tzinfo=SHANGHAI)
+
+    def apply() -> dict[str, Any] | None:
+        product = Product.get_or_none(Product.code == request.match_info["code"])
+        if product is None:
+            return None
+        set_early_access(product.id, tier, until)
+        return _product_dict(Product.get_by_id(product.id))
+
+    result = await run_blocking(request.config_dict, apply)
+    if result is None:
+        return error(404, "no such product")
+    await _announce(request.config_dict)
+    return web.json_response(result, dumps=_dumps)
 
 
 async def _on_sku(request: web.Request, change: Any) -> web.Response:

@@ -12,6 +12,7 @@ import redis
 
 from bot.cli import admin as cli_admin
 from bot.cli import after_sales as cli_after_sales
+from bot.cli import campaigns as cli_campaigns
 from bot.cli import catalog as cli_catalog
 from bot.cli import chat as cli_chat
 from bot.cli import keywords as cli_keywords
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_nlu.register(sub, _common)
     cli_members.register(sub, _common)
     cli_after_sales.register(sub, _common)
+    cli_campaigns.register(sub, _common)
     return parser
 
 

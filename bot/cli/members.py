@@ -1,5 +1,5 @@
-"""`wxshop members segments [--rebuild]` and `wxshop members segment NAME FILE.toml`: the profiles' counts, and a
-segment saved from a TOML rule with its size previewed."""
+"""`wxshop members segments [--rebuild]` and `wxshop members segment NAME FILE.toml`: the profiles' counts and
+clusters, and a segment saved from a TOML rule with its size previewed."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from bot.process.config import Config
 
 def register(sub: argparse._SubParsersAction, common: Common) -> None:
     action = command_group(sub, common, "members", "member profiles and segments")
-    seg = action("segments", "print the members per lifecycle stage and RFM score, and the saved segments", _segments)
-    seg.add_argument("--rebuild", action="store_true", help="run the nightly profile rebuild first")
+    what = "print the members per lifecycle stage and R/F/M/B score, the clusters and the saved segments"
+    seg = action("segments", what, _segments)
+    seg.add_argument("--rebuild", action="store_true", help="run the nightly profile rebuild and clustering first")
     one = action("segment", 'save a segment from a TOML rule (lifecycle = ["衰退"] …) and print its size', _segment)
     one.add_argument("name", metavar="NAME")
     one.add_argument("file", type=Path, metavar="FILE")
@@ -35,6 +36,7 @@ def _segments(args: argparse.Namespace, config: Config) -> int:
     from bot.features.profiles import profile_rules
     from store.core.clock import process_clock
     from store.core.db import close_database
+    from store.profiles.clusters import recompute_clusters, stored_clusters
     from store.profiles.compute import lifecycle_counts, rebuild_profiles, rfm_counts
     from store.profiles.models import LIFECYCLE_STAGES
     from store.profiles.segments import list_segments, parse_rule, preview
@@ -44,10 +46,13 @@ def _segments(args: argparse.Namespace, config: Config) -> int:
         now = process_clock().now()
         if args.rebuild:
             print(f"rebuilt {rebuild_profiles(profile_rules(config.profiles), now)} profiles")
+            recompute_clusters(config.profiles.clusters, config.profiles.cluster_seed, now)
         stages = lifecycle_counts()
         print("lifecycle: " + "  ".join(f"{stage} {stages.get(stage, 0)}" for stage in LIFECYCLE_STAGES))
         for letter, counts in rfm_counts().items():
             print(f"{letter}: " + "  ".join(f"{score}:{counts.get(score, 0)}" for score in range(6)))
+        for cluster in stored_clusters():
+            print(f"cluster {cluster.describe()}")
         for segment in list_segments():
             print(f"segment {segment.name}: {preview(parse_rule(json.loads(segment.rule)), now)} members")
     finally:

@@ -15,6 +15,7 @@ import aiohttp
 
 from bot.process.config import Config
 from bot.process.resources import Resources
+from bot.web.campaign_links import link_maker
 from bot.wechat.api import WeChatGateway
 from bot.wechat.api_async import AsyncWeChatSender
 from scheduler.outbox import Dispatcher, DispatchStats, OutboxSettings
@@ -57,6 +58,7 @@ def build_dispatcher(
         clock=resources.clock,
         name=name,
         settings=settings or outbox_settings(config),
+        links=link_maker(config),
     )
 
 

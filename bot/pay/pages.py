@@ -40,7 +40,7 @@ from bot.process.config import Config
 from bot.web.forwarded import Network, client_address, parse_networks
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.core.money import yuan
-from store.orders.checkout import CANCELLED, REFUNDED, REFUNDING, UNPAID, Order, get_order
+from store.orders.checkout import CANCELLED, REFUNDED, REFUNDING, UNPAID, Order, early_access_refusal, get_order
 from store.orders.payments import PayError
 
 log = logging.getLogger("wxshop.pay")
@@ -168,6 +168,9 @@ async def pay_page(request: web.Request) -> web.Response:
     if openid != order.openid:
         log.warning("pay page opened by another follower", extra={"order_no": order_no})
         return notice_page("无法支付", "这不是您的订单，只有下单的微信用户本人可以支付。", 403)
+    refusal = await run_blocking(app, early_access_refusal, order, now)
+    if refusal is not None:  # 优先购: the product went into an early-access window this buyer is not in
+        return notice_page("会员优先购", refusal, 403, order)
     return await _checkout(request, order, openid, now)
 
 

@@ -228,6 +228,10 @@ class AfterSalesConfig:
                 raise ConfigError(f"config: [after_sales] {key}: more than compensation_max_fen")
 
 
+def _kf_account(v: str) -> bool:
+    return v == "" or re.fullmatch(r"[\w.-]{1,30}@[\w.-]{1,64}", v) is not None
+
+
 @dataclass(frozen=True)
 class ShopConfig:
     name: str = "微选小店"
@@ -298,10 +302,12 @@ class ShopConfig:
 
 @dataclass(frozen=True)
 class MarketingConfig:
-    """Growth tools: 拼团 defaults for offers that do not set their own size or window."""
+    """Growth tools: 拼团 defaults for offers that do not set their own size or window; campaigns' default
+    attribution window."""
 
     group_size: int = field(default=3, metadata=_check(lambda v: 2 <= v <= 100, "2..100"))
     group_window_hours: int = field(default=48, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
+    attribution_days: int = field(default=7, metadata=_check(lambda v: 1 <= v <= 90, "1..90"))
 
 
 @dataclass(frozen=True)
@@ -333,6 +339,8 @@ class ProfilesConfig:
     lapse_days: int = field(default=60, metadata=_check(_positive, "a positive integer"))
     churn_days: int = field(default=180, metadata=_check(_positive, "a positive integer"))
     events_keep_days: int = field(default=90, metadata=_check(_positive, "a positive integer"))
+    clusters: int = field(default=6, metadata=_check(lambda v: 2 <= v <= 20, "2..20"))
+    cluster_seed: int = field(default=7, metadata=_check(lambda v: v >= 0, "a non-negative integer"))
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import peewee
 
-from store.core.db import BaseModel, database
+from store.core.db import BaseModel, ShanghaiDateTimeField, database, write_transaction
 from store.core.prepared import PreparedSelect
 
 MAX_LEVELS = 3
@@ -43,6 +44,9 @@ class Product(BaseModel):
     image = peewee.CharField(max_length=500, default="")
     tags = peewee.CharField(max_length=500, default="")  # joined by TAG_SEPARATOR
     on_sale = peewee.BooleanField(default=True)
+    # 优先购权: until this time only members of this tier or above may buy it (chat and pay page refuse others)
+    early_access_tier = peewee.CharField(max_length=16, null=True)
+    early_access_until = ShanghaiDateTimeField(null=True)
 
     @property
     def tag_list(self) -> list[str]:
@@ -307,3 +311,11 @@ def on_sale_skus(product_ids: Sequence[int]) -> dict[int, list[Sku]]:
     for sku in query:
         found[sku.product_id].append(sku)
     return found
+
+
+def set_early_access(product_id: int, tier: str | None, until: datetime | None) -> None:
+    """优先购权: until `until` only members of `tier` or above may buy the product; `tier` None ends it."""
+    with write_transaction():
+        Product.update(early_access_tier=tier, early_access_until=until if tier else None).where(
+            Product.id == product_id
+        ).execute()

@@ -33,8 +33,8 @@ NOTICE_CHUNK = 500
 
 def rule_tier(now: datetime, rules: MemberRules) -> peewee.Case:
     """The tier each member should have now, as SQL. The year's spend is summed (one index range on
-    spend_entry(openid, at)) only for members whose cumulative spend could reach 黑金 at all — a member's spend
-    within the year never exceeds their cumulative spend — and CASE evaluates it only for them."""
+    spend_entry(openid, at, amount_fen)) only for members whose cumulative spend could reach 黑金 at all — a
+    member's spend within the year never exceeds their cumulative spend — and CASE evaluates it only for them."""
     annual = SpendEntry.select(peewee.fn.COALESCE(peewee.fn.SUM(SpendEntry.amount_fen), 0)).where(
         SpendEntry.openid == Member.openid, SpendEntry.at > rules.year_start(now)
     )

@@ -18,7 +18,8 @@ API for the chat flow (dialogs/flows) — build `rules = ShopRules.from_settings
         order.order_no)`.
         Raises (all `CheckoutError`, each with a Chinese `str()` fit for the buyer): `EmptyOrder`,
         `SkuUnavailable(sku_id)`, `OutOfStock(skus)`, `AddressRequired`, `CouponUnavailable(code, reason)`,
-        `NotEnoughPoints(wanted, balance)`, `PriceChanged(priced)`; `store.orders.addresses.InvalidAddress` too.
+        `NotEnoughPoints(wanted, balance)`, `PriceChanged(priced)`, `EarlyAccessOnly(title, tier, until)` (优先购:
+        the product is a higher tier's until then); `store.orders.addresses.InvalidAddress` too.
     cancel_if_unpaid(order_no, now, reason="buyer") -> bool
         "取消订单": releases stock, coupons and points exactly once (False when it was not unpaid).
     store.orders.views: recent_orders(openid, limit) / order_detail(order_no, openid) for "我的订单" / "订单详情".
@@ -42,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,8 @@ from store.members.accounts import MemberRules, PointsShort
 from store.orders.addresses import Address, AddressInput, remember_address, validate_address
 from store.orders.pricing import PricedOrder, PriceLine, PricingRules, Tier, price_order
 from store.promotions import coupons as coupon_store
+
+_STAMP = ShanghaiDateTimeField()  # reads the early-access time of the prepared SKU select
 
 UNPAID, PAID, SHIPPED, COMPLETED = "unpaid", "paid", "shipped", "completed"
 CANCELLED, REFUNDING, REFUNDED, PARTIALLY_REFUNDED = "cancelled", "refunding", "refunded", "partially_refunded"
@@ -160,6 +163,43 @@ class SkuUnavailable(CheckoutError):
     def __init__(self, sku_id: int, title: str = "") -> None:
         super().__init__(f"{title or '该商品'}已下架")
         self.sku_id = sku_id
+
+
+class EarlyAccessOnly(CheckoutError):
+    """优先购: the product is for a higher tier until `until`."""
+
+    def __init__(self, title: str, tier: Tier, until: datetime) -> None:
+        super().__init__(f"“{title}”{until:%m月%d日 %H:%M}前仅限{tier.label}及以上优先购买，届时欢迎再来。")
+        self.tier, self.until = tier, until
+
+
+def early_access_check(skus: Iterable[SkuSnapshot], tier: Tier, now: datetime) -> None:
+    """Raise `EarlyAccessOnly` for the first product still in a window this tier is not allowed into."""
+    for sku in skus:
+        if sku.early_access_tier and sku.early_access_until is not None and now < sku.early_access_until:
+            needed = Tier(sku.early_access_tier)
+            if TIER_RANK[tier] < TIER_RANK[needed]:
+                raise EarlyAccessOnly(sku.title, needed, sku.early_access_until)
+
+
+TIER_RANK = {Tier.NORMAL: 0, Tier.VIP: 1, Tier.BLACK_GOLD: 2}
+
+
+def early_access_refusal(order: Order, now: datetime) -> str | None:
+    """The pay page's check: why this order may not be paid now (a product of it went into an early-access window
+    its buyer's tier is not in since it was placed), or None. The tier is the member's stored one."""
+    sku_ids = [line.sku_id for line in OrderLine.select(OrderLine.sku_id).where(OrderLine.order == order.id)]
+    if not sku_ids:
+        return None
+    row = members.member(order.openid)
+    tier = Tier(row.tier) if row is not None else Tier.NORMAL
+    try:
+        early_access_check(_load_skus([CartLine(sku_id, 1) for sku_id in sku_ids]).values(), tier, now)
+    except EarlyAccessOnly as exc:
+        return str(exc)
+    except SkuUnavailable:
+        return None  # off sale since: the order was placed before, and pricing is not this check's business
+    return None
 
 
 class OutOfStock(CheckoutError):
@@ -264,6 +304,8 @@ class SkuSnapshot:
     virtual: bool
     on_sale: bool
     title: str  # the product's
+    early_access_tier: str | None = None  # 优先购权: only this tier or above may buy it ...
+    early_access_until: datetime | None = None  # ... until then
 
     @property
     def line_title(self) -> str:
@@ -281,7 +323,8 @@ def _sku_select(count: int) -> Statement:
     if statement is None:
         marks = ", ".join(["{p}"] * count)
         statement = Statement(Sku, (
-            'SELECT s."id", s."code", s."spec", s."price_fen", s."virtual", s."on_sale" AND p."on_sale", p."title" '
+            'SELECT s."id", s."code", s."spec", s."price_fen", s."virtual", s."on_sale" AND p."on_sale", p."title", '
+            'p."early_access_tier", p."early_access_until" '
             f'FROM {{t}} AS s JOIN "{Product._meta.table_name}" AS p ON p."id" = s."product_id" '
             f'WHERE s."id" IN ({marks})'
         ))  # fmt: skip
@@ -293,8 +336,10 @@ def _load_skus(lines: Sequence[CartLine]) -> dict[int, SkuSnapshot]:
     ids = [line.sku_id for line in lines]
     rows = _sku_select(len(ids)).execute(ids).fetchall()
     found = {
-        int(r[0]): SkuSnapshot(int(r[0]), r[1], r[2] or "", int(r[3]), bool(r[4]), bool(r[5]), r[6]) for r in rows
-    }
+        int(r[0]): SkuSnapshot(int(r[0]), r[1], r[2] or "", int(r[3]), bool(r[4]), bool(r[5]), r[6], r[7],
+                               _STAMP.python_value(r[8]) if r[8] is not None else None)
+        for r in rows
+    }  # fmt: skip
     for sku_id in ids:
         sku = found.get(sku_id)
         if sku is None or not sku.on_sale:
@@ -374,6 +419,7 @@ def create_order(
     if points < 0:
         raise NotEnoughPoints(points, 0)
     tier, balance = members.standing(openid, now, rules.members)
+    early_access_check(skus.values(), tier, now)
     if points > balance:
         raise NotEnoughPoints(points, balance)
     offers = coupon_store.offers_for(openid, coupon_codes, now)

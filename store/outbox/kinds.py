@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from store.core.clock import SHANGHAI
@@ -37,6 +37,8 @@ class NoticeKind:
     service: bool
     text: str
     fields: Mapping[str, str]
+    template_only: bool = False  # never a customer-service message, even inside a window
+    tracked: bool = False  # its messages may carry a link of their own (a campaign's, its taps counted)
 
     def render_text(self, values: Mapping[str, str]) -> str:
         """The customer-service message for these field values."""
@@ -122,9 +124,34 @@ KINDS: dict[str, NoticeKind] = {
             "points_expiry", Priority.MEMBER_CARE, True, "您有{points}积分将于{expires_at}到期。",
             points="number", expires_at="time",
         ),
-        _kind(
-            "campaign", Priority.MEMBER_CARE, True, "{subject}：{detail}",
-            subject="thing", detail="thing", sent_at="time",
+        replace(  # a campaign: customer-service message inside a window, template message outside
+            _kind(
+                "campaign", Priority.MEMBER_CARE, True, "{subject}：{detail}",
+                subject="thing", detail="thing", sent_at="time", campaign="character_string",
+            ),
+            tracked=True,
+        ),
+        replace(
+            _kind(
+                "campaign_template", Priority.MEMBER_CARE, True, "{subject}：{detail}",
+                subject="thing", detail="thing", sent_at="time", campaign="character_string",
+            ),
+            template_only=True, tracked=True,
+        ),
+        replace(  # customer-service messages only: the text may name offers a template may not
+            _kind(
+                "campaign_cs", Priority.MEMBER_CARE, False, "{subject}：{detail}",
+                subject="thing", detail="thing", campaign="character_string",
+            ),
+            tracked=True,
+        ),
+        replace(
+            _kind(
+                "campaign_coupon", Priority.MEMBER_CARE, False,
+                "{subject}：{detail}\n送您一张优惠券：{coupon}，回复“我的优惠券”查看，下单时可用。",
+                subject="thing", detail="thing", coupon="thing", campaign="character_string",
+            ),
+            tracked=True,
         ),
         _kind(
             "gift_reminder", Priority.MEMBER_CARE, False, "您的新人礼包将于{expires_at}到期，回复“礼包”即可领取。",

@@ -127,15 +127,17 @@ def enqueue_selected(
     dedup_key: peewee.Node,
     priority: Priority,
     now: datetime,
+    due_at: peewee.Node | None = None,
 ) -> int:
     """Queue one notice per row of `source` in a single INSERT … SELECT (the daily sweeps reach a million members):
-    `openid`, `fields` (a JSON object built in SQL) and `dedup_key` are expressions over its rows. A row whose key
-    is queued already is skipped, so a sweep run twice queues once. Returns how many were queued. The fields are
-    the sweep's own (not linted here): keep them to what `lint_notice_fields` accepts for `kind`."""
+    `openid`, `fields` (a JSON object built in SQL) and `dedup_key` are expressions over its rows; `due_at`, when
+    given, too (a throttled campaign spreads its notices over minutes). A row whose key is queued already is
+    skipped, so a sweep run twice queues once. Returns how many were queued. The fields are the sweep's own (not
+    linted here): keep them to what `lint_notice_fields` accepts for `kind`."""
     at = datetime_value(now)
     rows = source.select(
         openid, peewee.Value(kind), peewee.Value(int(priority)), fields, dedup_key, peewee.Value(PENDING),
-        peewee.Value(0), at, at,
+        peewee.Value(0), at if due_at is None else due_at, at,
     )  # fmt: skip
     columns = [
         Notice.openid, Notice.kind, Notice.priority, Notice.fields, Notice.dedup_key, Notice.status,
@@ -238,6 +240,7 @@ class Claimed:
     previous_channel: str | None = None
     previous_started_at: datetime | None = None
     previous_owner: str | None = None  # set when taken over from a dead or overrun dispatcher
+    link: str | None = None  # a tracked link the message carries (a campaign's), set by the dispatcher
 
     @property
     def client_msg_id(self) -> str:

@@ -23,6 +23,7 @@ class ProfileRules:
     mature_orders: int = 3
     lapse_days: int = 60
     churn_days: int = 180
+    events_days: int = 90  # behaviour events counted (B score: quintile of the count among members with any)
 
     def __post_init__(self) -> None:
         for name in ("recency_days_edges", "frequency_edges", "monetary_fen_edges"):

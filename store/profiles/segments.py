@@ -1,5 +1,6 @@
-"""Segments: saved rules over the profiles (lifecycle, tier, RFM scores, region, birthday month, source) and what
-the member bought lately, compiled to one query so a segment's size is a COUNT and a campaign an INSERT … SELECT."""
+"""Segments: saved rules over the profiles (lifecycle, tier, RFM and B scores, region, birthday month, source, the
+night's cluster) and what the member bought lately, compiled to one query so a segment's size is a COUNT and a
+campaign an INSERT … SELECT."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from store.core.db import write_transaction
 from store.members.accounts import SpendEntry
 from store.orders.checkout import Order, OrderLine
 from store.orders.pricing import Tier
-from store.profiles.models import LIFECYCLE_STAGES, MemberProfile, Segment
+from store.profiles.models import LIFECYCLE_STAGES, ClusterCell, MemberProfile, Segment
 
 TIER_ORDER = (Tier.NORMAL.value, Tier.VIP.value, Tier.BLACK_GOLD.value)
 
@@ -34,6 +35,8 @@ class SegmentRule:
     r_min: int = 0
     f_min: int = 0
     m_min: int = 0
+    b_min: int = 0  # behaviour: events in the kept period, scored 1..5 (0 = none)
+    cluster: tuple[int, ...] = ()  # the night's clusters by number (`wxshop members segments` lists them)
     region: tuple[str, ...] = ()  # provinces, e.g. "广东省"
     birthday_month: tuple[int, ...] = ()
     source: tuple[str, ...] = ()  # QR scenes
@@ -44,8 +47,8 @@ class SegmentRule:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
 
 
-_LISTS = {"lifecycle": str, "region": str, "birthday_month": int, "source": str}
-_SCALARS = {"tier_at_least": str, "r_min": int, "f_min": int, "m_min": int, "bought_category": str,
+_LISTS = {"lifecycle": str, "region": str, "birthday_month": int, "source": str, "cluster": int}
+_SCALARS = {"tier_at_least": str, "r_min": int, "f_min": int, "m_min": int, "b_min": int, "bought_category": str,
             "bought_within_days": int}  # fmt: skip
 
 
@@ -74,9 +77,11 @@ def parse_rule(raw: Mapping[str, Any]) -> SegmentRule:
             problems.append(f"lifecycle: {stage!r} is not one of {'/'.join(LIFECYCLE_STAGES)}")
     if values.get("tier_at_least", "") not in ("", *TIER_ORDER):
         problems.append(f"tier_at_least: expected one of {', '.join(TIER_ORDER)}")
-    for key in ("r_min", "f_min", "m_min"):
+    for key in ("r_min", "f_min", "m_min", "b_min"):
         if not 0 <= values.get(key, 0) <= 5:
             problems.append(f"{key}: expected 0..5")
+    if not all(n >= 1 for n in values.get("cluster", ())):
+        problems.append("cluster: expected cluster numbers from 1")
     if not all(1 <= m <= 12 for m in values.get("birthday_month", ())):
         problems.append("birthday_month: expected months 1..12")
     if values.get("bought_within_days", 180) <= 0:
@@ -101,6 +106,16 @@ def _bought(category: str, since: datetime) -> peewee.ModelSelect:
     )
 
 
+def _in_clusters(numbers: tuple[int, ...]) -> peewee.Expression:
+    """The member's score cell belongs to one of these clusters (a lookup in a table of at most 1,296 cells)."""
+    cell = ClusterCell.select(peewee.SQL("1")).where(
+        ClusterCell.r_score == MemberProfile.r_score, ClusterCell.f_score == MemberProfile.f_score,
+        ClusterCell.m_score == MemberProfile.m_score, ClusterCell.b_score == MemberProfile.b_score,
+        ClusterCell.cluster.in_(list(numbers)),
+    )  # fmt: skip
+    return peewee.fn.EXISTS(cell)
+
+
 def members_of(rule: SegmentRule, now: datetime) -> peewee.ModelSelect:
     """The segment's members as a query over the profiles (select what you need from it)."""
     where: list[peewee.Expression] = []
@@ -109,9 +124,11 @@ def members_of(rule: SegmentRule, now: datetime) -> peewee.ModelSelect:
     if rule.tier_at_least:
         where.append(MemberProfile.tier.in_(list(TIER_ORDER[TIER_ORDER.index(rule.tier_at_least) :])))
     for column, least in ((MemberProfile.r_score, rule.r_min), (MemberProfile.f_score, rule.f_min),
-                          (MemberProfile.m_score, rule.m_min)):  # fmt: skip
+                          (MemberProfile.m_score, rule.m_min), (MemberProfile.b_score, rule.b_min)):  # fmt: skip
         if least:
             where.append(column >= least)
+    if rule.cluster:
+        where.append(_in_clusters(rule.cluster))
     if rule.region:
         where.append(MemberProfile.region.in_(list(rule.region)))
     if rule.birthday_month:

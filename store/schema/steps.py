@@ -38,6 +38,7 @@ from store.orders.checkout import Order, OrderLine
 from store.orders.payments import Payment, Refund
 from store.outbox.notices import DROPPED, FAILED, IN_DOUBT, Notice, TemplateReceipt
 from store.outbox.payment_windows import PaymentWindow
+from store.profiles.models import CAMPAIGN_MODELS, CLUSTER_MODELS, Campaign, MemberProfile
 from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
@@ -126,6 +127,24 @@ def _after_sales_care() -> None:
     add_column_if_missing(Shipment, "source_order_no")
 
 
+def _campaigns_and_early_access() -> None:
+    database.create_tables(CAMPAIGN_MODELS, safe=True)
+    for column in ("channel", "coupon", "url", "per_minute", "attribution_days", "starts_at", "cancelled_at"):
+        add_column_if_missing(Campaign, column)
+    for column in ("early_access_tier", "early_access_until"):
+        add_column_if_missing(Product, column)
+
+
+def _profiles_clusters() -> None:
+    """The spend ledger's (openid, at) index becomes (openid, at, amount_fen); profiles count behaviour events
+    (B score); the night's clusters."""
+    SpendEntry._schema.create_indexes(safe=True)
+    database.execute_sql('DROP INDEX IF EXISTS "spend_entry_openid_at"')
+    database.create_tables(CLUSTER_MODELS, safe=True)
+    for column in ("events", "b_score"):
+        add_column_if_missing(MemberProfile, column)
+
+
 STEPS: list[Step] = [
     Step(1, "followers and worker heartbeats", _create(Follower, Heartbeat)),
     Step(2, "catalog, inventory and stock alerts", _create(Category, Product, Sku, StockAlert)),
@@ -149,6 +168,11 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
+    Step(
+        22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks; 优先购 on products",
+        _campaigns_and_early_access,
+    ),
     Step(25, "monitoring: the figures' last readings and their alerts", _create(FigureReading, MetricAlert)),
     Step(26, "after-sales: compensations, who decided, ratings; reshipments' source order", _after_sales_care),
 ]

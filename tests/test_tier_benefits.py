@@ -4,7 +4,6 @@ early-access window only the named tier and above may buy it, in chat and on the
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 from bot.process.config import Config
@@ -22,32 +21,6 @@ from tests.test_checkout_chat import ADDRESS, pick
 from tests.test_engine import TOKEN, with_admin
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-async def test_vip_and_black_gold_transfers_go_to_their_own_accounts(migrated: Config) -> None:
-    open_database(migrated.database.url, migrated.var_dir)
-    try:
-        for openid in ("o_vip", "o_black", "o_normal"):
-            follower(openid, START)
-            ensure_member(openid, START)
-        with write_transaction():
-            Member.update(tier="vip").where(Member.openid == "o_vip").execute()
-            Member.update(tier="black_gold").where(Member.openid == "o_black").execute()
-    finally:
-        close_database()
-    accounts = dataclasses.replace(migrated.shop, vip_kf_account="vip@gh_test", black_gold_kf_account="heijin@gh_test")
-    config = dataclasses.replace(migrated, shop=accounts)
-    async with running(config, ManualClock(START)) as shop:
-        chat = shop.follower()
-        vip = await chat.send_text("o_vip", "转人工")
-        assert vip.reply["MsgType"] == "transfer_customer_service"
-        assert vip.reply["TransInfo"]["KfAccount"] == "vip@gh_test"
-        black = await chat.send_text("o_black", "人工客服")
-        assert black.reply["TransInfo"]["KfAccount"] == "heijin@gh_test"
-        normal = await chat.send_text("o_normal", "转人工")
-        assert normal.reply["MsgType"] == "transfer_customer_service" and "TransInfo" not in normal.reply
-        stranger = await chat.send_text("o_nobody", "转人工")  # not even a member row
-        assert "TransInfo" not in stranger.reply
 
 
 async def test_no_accounts_configured_means_the_shared_queue_for_everyone(migrated: Config) -> None:

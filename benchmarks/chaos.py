@@ -468,8 +468,8 @@ class ChaosRun:
                 await asyncio.sleep(max(0.0, seconds - (time.monotonic() - self._started)))
                 self.stopping.set()
                 await asyncio.gather(*shoppers)
-                settled_s = await self.settle(sandbox)
-                return self.account_for(sandbox, db_url, settled_s)
+                settled_s = await self.settle()
+                return self.account_for(sandbox, settled_s)
         finally:
             for child in (*self.serves, *self.workers):
                 child.stop()
@@ -480,7 +480,7 @@ class ChaosRun:
             self.redis.stop()
             self._drop_database()
 
-    async def settle(self, sandbox: object) -> float:
+    async def settle(self) -> float:
         """Wait (bounded) until every payment WeChat took is recorded and no notice is waiting to go out."""
         began = time.monotonic()
         limit = 120.0  # a batch claimed when a worker died waits for its lease to lapse
@@ -512,7 +512,7 @@ class ChaosRun:
         url = urllib.parse.urlparse(self.admin_db_url)
         return urllib.parse.urlunparse(url._replace(path=f"/{self.db_name}"))
 
-    def account_for(self, sandbox: Any, db_url: str, settled_s: float) -> dict[str, object]:
+    def account_for(self, sandbox: Any, settled_s: float) -> dict[str, object]:
         from store.core.db import close_database, open_database
         from store.orders.checkout import Order
         from store.orders.payments import Payment

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from bot.process.config import Config
 from store.core.clock import SHANGHAI
-from store.core.db import InsertIfNew, database, open_database
+from store.core.db import database, open_database
+from store.core.hot_sql import InsertIfNew
 from store.members.followers import Follower, get_or_create_follower, record_follow
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=SHANGHAI)

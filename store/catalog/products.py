@@ -11,11 +11,13 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 import peewee
 
 from store.core.db import BaseModel, ShanghaiDateTimeField, database, write_transaction
-from store.core.prepared import PreparedSelect
+from store.core.hot_sql import Select
 
 MAX_LEVELS = 3
 SPEC_SEPARATOR = ";"
@@ -232,6 +234,7 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+@lru_cache(maxsize=4096)
 def _whole(value: str) -> re.Pattern[str]:
     """`value` not glued to other Latin letters or digits: "l" is not found in "xxl", "m" is in "红色m"."""
     before = r"(?<![a-z0-9])" if value[:1].isascii() and value[:1].isalnum() else ""
@@ -250,11 +253,34 @@ class SpecChoice:
     folded: Mapping[str, str]
 
 
-_spec_rows: PreparedSelect[Sku] = PreparedSelect(
+class _SpecRow(NamedTuple):
+    id: int
+    code: str
+    spec: str
+
+
+class SkuNow(NamedTuple):
+    """A SKU's row as it is now, for a choice made in chat (the spec copy says which; this says whether)."""
+
+    id: int
+    code: str
+    spec: str
+    price_fen: int
+    stock: int
+    on_sale: bool
+    virtual: bool
+
+
+_spec_rows: Select[_SpecRow] = Select(
     lambda product_id: Sku.select(Sku.id, Sku.code, Sku.spec).where(Sku.product == product_id, Sku.on_sale)
-    .order_by(Sku.id)
+    .order_by(Sku.id),
+    _SpecRow,
 )  # fmt: skip
-_sku_by_id: PreparedSelect[Sku] = PreparedSelect(lambda sku_id: Sku.select().where(Sku.id == sku_id))
+_sku_by_id: Select[SkuNow] = Select(
+    lambda sku_id: Sku.select(Sku.id, Sku.code, Sku.spec, Sku.price_fen, Sku.stock, Sku.on_sale, Sku.virtual)
+    .where(Sku.id == sku_id),
+    SkuNow,
+)  # fmt: skip
 
 
 def spec_choices(product_id: int) -> tuple[SpecChoice, ...]:
@@ -265,7 +291,7 @@ def spec_choices(product_id: int) -> tuple[SpecChoice, ...]:
     )
 
 
-def fresh_sku(sku_id: int) -> Sku | None:
+def fresh_sku(sku_id: int) -> SkuNow | None:
     """The SKU as it is now (stock, price, on-sale flag), or None when it is gone."""
     rows = _sku_by_id(sku_id)
     return rows[0] if rows else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -136,42 +136,6 @@ def write_lock() -> Iterator[None]:
         return
     with lock:
         yield
-
-
-class InsertIfNew:
-    """A one-row INSERT of fixed columns that does nothing when `unique` already holds the value (ON CONFLICT
-    DO NOTHING, SQLite and PostgreSQL alike), its SQL built by peewee once per database and reused. peewee builds
-    a query's SQL again on every execution, which for a one-row insert on the inbound path costs more CPU than
-    the database's own work; the parameters still go through each field's `db_value`. If peewee would add
-    columns of its own (defaults of fields not listed), nothing is cached."""
-
-    def __init__(self, model: type[peewee.Model], fields: Sequence[peewee.Field], unique: peewee.Field) -> None:
-        self.model = model
-        self.fields = tuple(fields)
-        self.unique = unique
-        self._db: peewee.Database | None = None
-        self._sql: str | None = None
-
-    def _query(self, values: tuple[object, ...]) -> tuple[str, list]:
-        query = self.model.insert_many([values], fields=self.fields)
-        return query.on_conflict(conflict_target=[self.unique], action="NOTHING").sql()
-
-    def execute(self, *values: object) -> int | None:
-        """Insert the row; its id, or None when such a row exists already."""
-        db = database.obj
-        params = [field.db_value(value) for field, value in zip(self.fields, values, strict=True)]
-        if self._db is not db:
-            sql, built = self._query(values)
-            self._db, self._sql = db, (sql if list(built) == params else None)
-        if self._sql is None:
-            sql, params = self._query(values)
-        else:
-            sql = self._sql
-        cursor = db.execute_sql(sql, params)
-        if cursor.rowcount != 1:
-            return None
-        row = cursor.fetchone() if cursor.description else None  # PostgreSQL: RETURNING id
-        return row[0] if row else cursor.lastrowid
 
 
 def is_sqlite() -> bool:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import peewee
 
-from store.core.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, is_sqlite, write_lock
-from store.core.prepared import PreparedSelect
+from store.core.db import BaseModel, ShanghaiDateTimeField, is_sqlite, write_lock
+from store.core.hot_sql import InsertIfNew, Select
 from store.members.tier_notices import notify_tier_change
 from store.orders.pricing import Tier
 
@@ -152,9 +152,13 @@ def points_balance(openid: str) -> int:
     return int(rows[0].points or 0) if rows else 0
 
 
-# "我的积分" asks on the chat's hot path: the SQL text is rendered once (store.core.prepared says why)
-_points_of: PreparedSelect[Member] = PreparedSelect(
-    lambda openid: Member.select(Member.points).where(Member.openid == openid)
+class _Points(NamedTuple):
+    points: int | None
+
+
+# "我的积分" asks on the chat's hot path: the SQL text is rendered once (store.core.hot_sql says why)
+_points_of: Select[_Points] = Select(
+    lambda openid: Member.select(Member.points).where(Member.openid == openid), _Points
 )
 
 

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from store.core.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, write_lock, write_transaction
+from store.core.db import BaseModel, ShanghaiDateTimeField, write_lock, write_transaction
+from store.core.hot_sql import InsertIfNew
 
 
 class Follower(BaseModel):

@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from store.core.db import BaseModel, InsertIfNew, ShanghaiDateTimeField, write_transaction
+from store.core.db import BaseModel, ShanghaiDateTimeField, write_transaction
+from store.core.hot_sql import InsertIfNew
 from store.members.settings import MemberSettings
 from store.outbox.kinds import Priority, format_time
 from store.outbox.notices import enqueue_notice

@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 
 import jieba
@@ -111,11 +112,16 @@ def _fen(value: Decimal) -> int:
     return int((value * 100).to_integral_value())
 
 
+_NUMERAL = re.compile(r"[\d零一二两三四五六七八九十百千万]")
+
+
+@lru_cache(maxsize=4096)
 def parse_price(text: str) -> tuple[PriceFilter, str]:
-    """Take the price phrases out of normalised `text`; return the filter and what is left to search for."""
+    """Take the price phrases out of normalised `text`; return the filter and what is left to search for.
+    Kept per text: a chat turn reads the same words twice (do they name products? then the search itself)."""
     low: int | None = None
     high: int | None = None
-    for kind, pattern in _PATTERNS:
+    for kind, pattern in _PATTERNS if _NUMERAL.search(text) else ():  # every price phrase has a number
         match = pattern.search(text)
         if not match:
             continue

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, create_pool
 from arq.constants import expires_extra_ms
 
+from bot.process.redis_urls import arq_settings
 from bot.web.runtime import RESOURCES
 from scheduler.order_jobs import cancel_job_id
 from store.core.clock import Clock
@@ -111,7 +112,7 @@ def setup_jobs(app: web.Application) -> None:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         resources = app[RESOURCES]
         pool = await create_pool(
-            RedisSettings.from_dsn(resources.redis_url), default_queue_name=resources.queue_name
+            arq_settings(resources.redis_url), default_queue_name=resources.queue_name
         )
         jobs = app[JOBS] = JobQueue(pool, asyncio.get_running_loop(), resources.clock)
         yield

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 from arq import Worker
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, create_pool
 from arq.cron import CronJob
 
 from bot.features import cron_entries, job_functions, profiles
@@ -21,6 +21,7 @@ from bot.jobs.queue import wall_timing
 from bot.logistics.client import Kuaidi100Client
 from bot.pay.client import WeChatPayClient
 from bot.process.config import Config
+from bot.process.redis_urls import arq_settings
 from bot.process.resources import Resources, open_resources
 from scheduler.jobs import JobDeps
 from scheduler.member_jobs import MemberJobDeps
@@ -74,7 +75,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         "functions": job_functions(),
         "cron_jobs": namespaced(cron_entries(config), Keys(config.redis.prefix).cron()),
         "timezone": SHANGHAI,  # cron hours (birthdays, nightly sweeps) are Asia/Shanghai whatever the host says
-        "redis_settings": RedisSettings.from_dsn(resources.redis_url),
+        "redis_settings": arq_settings(resources.redis_url),
         "queue_name": resources.queue_name,
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
@@ -164,7 +165,7 @@ async def _idle(worker: Worker) -> bool:
 
 async def job_pool(resources: Resources) -> ArqRedis:
     """A client for enqueueing jobs on this deployment's queue."""
-    return await create_pool(RedisSettings.from_dsn(resources.redis_url), default_queue_name=resources.queue_name)
+    return await create_pool(arq_settings(resources.redis_url), default_queue_name=resources.queue_name)
 
 
 def enqueue(resources: Resources, function: str, *args: Any, **kwargs: Any) -> str | None:

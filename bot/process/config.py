@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.process.redis_urls import SCHEME as SENTINEL_SCHEME
+from bot.process.redis_urls import sentinel_target
 from bot.web.forwarded import valid_networks
 from store.after_sales.sla import parse_holidays
 from store.orders.pricing import parse_stacking
@@ -55,6 +57,11 @@ def _db_url(v: str) -> bool:
 
 
 def _redis_url(v: str) -> bool:
+    if v.startswith(SENTINEL_SCHEME):
+        try:
+            return sentinel_target(v) is not None
+        except ValueError:
+            return False
     return v == "" or re.match(r"^(redis|rediss|unix)://", v) is not None
 
 
@@ -155,7 +162,9 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class RedisConfig:
-    url: str = field(default="", metadata=_check(_redis_url, "redis://… or unix://…, or empty"))
+    url: str = field(default="", metadata=_check(
+        _redis_url, "redis://… or unix://…, redis+sentinel://host:port[,host:port…]/master[/db], or empty"
+    ))
     prefix: str = "wxshop:"
 
 

@@ -10,6 +10,9 @@ for its reply (`send`) costs only its encoding.
 Failures are fast and bounded: a lost connection fails what is in flight with `redis.ConnectionError`, a refused
 connect is not retried for `RETRY_CONNECT_S`, and when replies are owed but none has come for `reply_timeout` the
 connection is dropped and its callers get `redis.TimeoutError` (a reply that never came leaves the stream useless).
+
+Behind Sentinel (`bot.process.redis_urls`), each connect asks the Sentinels for the master; a READONLY reply (the
+server was demoted in a failover) drops the connection, so the next command goes to the new master.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from typing import Any
 
 import redis
 from redis.connection import parse_url
+
+from bot.process.redis_urls import master_address, sentinel_target
 
 log = logging.getLogger("wxshop.redis")
 
@@ -128,6 +133,8 @@ class _Protocol(asyncio.Protocol):
                     raise redis.ConnectionError("reply from Redis that nobody asked for")
                 self.pipe._received += 1
                 _resolve(waiting.popleft(), reply)
+                if isinstance(reply, redis.ResponseError) and str(reply).startswith("READONLY"):
+                    raise redis.ConnectionError("Redis server is a replica now (failover): reconnecting")
         except redis.ConnectionError as exc:
             self.pipe._lost(self, exc)
 
@@ -160,7 +167,8 @@ class RedisPipe:
     (or the error that replaced it) to an optional callback."""
 
     def __init__(self, url: str, connect_timeout: float = 2.0, reply_timeout: float = 0.5) -> None:
-        options = parse_url(url)
+        self.sentinel = sentinel_target(url)
+        options = parse_url(url) if self.sentinel is None else dict(self.sentinel.credentials)
         self.tls: ssl.SSLContext | None = None
         if "ssl" in getattr(options.get("connection_class"), "__name__", "").lower():  # rediss://
             self.tls = ssl.create_default_context()
@@ -284,9 +292,10 @@ class RedisPipe:
             if "path" in options:
                 connecting = loop.create_unix_connection(lambda: _Protocol(self), options["path"])
             else:
-                connecting = loop.create_connection(
-                    lambda: _Protocol(self), options.get("host", "localhost"), options.get("port", 6379), ssl=self.tls
-                )
+                host, port = options.get("host", "localhost"), options.get("port", 6379)
+                if self.sentinel is not None:
+                    host, port = await master_address(self.sentinel, self.connect_timeout)
+                connecting = loop.create_connection(lambda: _Protocol(self), host, port, ssl=self.tls)
             _, protocol = await asyncio.wait_for(connecting, self.connect_timeout)
             self._protocol = protocol
             setup = []

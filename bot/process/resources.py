@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from bot.process.config import Config
 from bot.process.embedded_redis import EmbeddedRedis
 from bot.process.redis_pipe import RedisPipe
+from bot.process.redis_urls import async_client, sync_client
 from bot.wechat.cs_windows import LoopWindows
 from store.core.clock import Clock, process_clock
 from store.core.db import close_database, open_database
@@ -82,7 +83,7 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
     db = open_database(config.database.url, config.var_dir)
     url, embedded = redis_url(config)
     options = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 30}
-    client = redis.Redis(connection_pool=ThreadAffinePool.from_url(url, **options))
+    client = sync_client(url, ThreadAffinePool, **options)
     try:  # one round trip now: a Redis that is away is one clear error, not the job queue's retries and warnings
         client.ping()
     except redis.RedisError:
@@ -96,7 +97,7 @@ def open_resources(config: Config, clock: Clock | None = None) -> Resources:
         db=db,
         redis_url=url,
         redis=client,
-        aredis=aioredis.Redis.from_url(url, **options),
+        aredis=async_client(url, **options),
         pipe=RedisPipe(url, connect_timeout=options["socket_connect_timeout"]),
         clock=clock or process_clock(),
         embedded=embedded,
@@ -180,7 +181,7 @@ def command_redis(config: Config) -> Iterator[redis.Redis]:
     """A Redis client for a short-lived command (the CLI): the configured server, or the embedded one held for
     as long as the command needs it."""
     url, embedded = redis_url(config)
-    client = redis.Redis.from_url(url, socket_timeout=5)
+    client = sync_client(url, redis.ConnectionPool, socket_timeout=5)
     try:
         yield client
     finally:

@@ -75,18 +75,18 @@ def test_partial_refund_reverses_its_share_then_the_window_confirms_the_rest(sho
     (row,) = Commission.select()
     assert row.amount_fen == order.payable_fen * 1000 // 10000
     refund(order, order.payable_fen // 4, START + timedelta(days=2))
-    row = Commission.get_by_id(row.id)
+    row = Commission.get_by_id(row.line_id)
     assert row.reversed_fen == row.amount_fen * (order.payable_fen // 4) // order.payable_fen and row.status == PENDING
     assert confirm_due(START + timedelta(days=WINDOW) - timedelta(seconds=1), WINDOW) == 0
     assert confirm_due(START + timedelta(days=WINDOW), WINDOW) == 1
     assert confirm_due(START + timedelta(days=WINDOW, hours=1), WINDOW) == 0, "once"
-    row = Commission.get_by_id(row.id)
+    row = Commission.get_by_id(row.line_id)
     assert row.status == CONFIRMED
     mine = earnings(PROMOTER, START + timedelta(days=WINDOW))
     assert (mine.pending_fen, mine.confirmed_fen, mine.reversed_fen, mine.orders) == (
         0, row.amount_fen - row.reversed_fen, row.reversed_fen, 1)  # fmt: skip
     refund(order, order.payable_fen - order.payable_fen // 4, START + timedelta(days=WINDOW + 1))
-    row = Commission.get_by_id(row.id)
+    row = Commission.get_by_id(row.line_id)
     assert (row.status, row.reversed_fen) == (REVERSED, row.amount_fen), "a refund after confirmation is clawed back"
 
 

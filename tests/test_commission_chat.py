@@ -85,13 +85,13 @@ async def test_a_promoter_shares_their_code_and_follows_their_commission_to_sett
                                        json={"amount_fen": row.base_fen // 2, "reason": "少发一件"})  # fmt: skip
     assert status == 201 and refund["status"] == "succeeded", refund
     reversed_fen = earned * (row.base_fen // 2) // row.base_fen
-    assert Commission.get_by_id(row.id).reversed_fen == reversed_fen
+    assert Commission.get_by_id(row.line_id).reversed_fen == reversed_fen
 
     world.clock.advance(days=29)
     assert await confirm_commissions({"deps": world.deps()}) == 0
     world.clock.advance(days=1)
     assert await confirm_commissions({"deps": world.deps()}) == 1
-    assert Commission.get_by_id(row.id).status == CONFIRMED
+    assert Commission.get_by_id(row.line_id).status == CONFIRMED
     shown = (await chat.send_text(PROMOTER, "我的佣金")).shown
     net = earned - reversed_fen
     assert f"已确认：¥{net // 100}.{net % 100:02d}" in shown and "待确认：¥0.00" in shown, shown

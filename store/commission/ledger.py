@@ -70,7 +70,8 @@ def reverse_for_refund(order_no: str, refunded_fen: int, paid_fen: int, now: dat
     """Take back the share of each of the order's commissions that `refunded_fen` (all refunds so far) is of
     `paid_fen` (inside the refund's transaction); returns how many fen this call took back."""
     taken = 0
-    for row in Commission.select().where(Commission.order_no == order_no):
+    lines = OrderLine.select(OrderLine.id).join(Order).where(Order.order_no == order_no)
+    for row in Commission.select().where(Commission.line_id.in_(lines)):
         target = row.amount_fen if refunded_fen >= paid_fen else row.amount_fen * refunded_fen // paid_fen
         moved = (
             Commission.update(
@@ -78,7 +79,7 @@ def reverse_for_refund(order_no: str, refunded_fen: int, paid_fen: int, now: dat
                 reversed_at=now,
                 status=peewee.Case(None, [(Commission.amount_fen <= target, REVERSED)], Commission.status),
             )
-            .where(Commission.id == row.id, Commission.reversed_fen < target)
+            .where(Commission.line_id == row.line_id, Commission.reversed_fen < target)
             .execute()
         )
         if moved:

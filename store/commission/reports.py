@@ -99,7 +99,7 @@ def commission_lines(start: datetime, end: datetime, limit: int = 1000) -> list[
     query = (
         Commission.select()
         .where(Commission.earned_at >= start, Commission.earned_at < end)
-        .order_by(Commission.earned_at.desc(), Commission.id.desc())
+        .order_by(Commission.earned_at.desc(), Commission.line_id.desc())
         .limit(limit)
     )
     return [

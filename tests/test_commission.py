@@ -1,6 +1,7 @@
 """分销 at the store level, on SQLite and PostgreSQL: a referred buyer's paid order earns the promoter each line's
 paid amount × the SKU's rate (rounded down), once; refunds take back their proportion; the sweep confirms after
-the after-sales window; and a refund racing the confirmation sweep is applied exactly once whatever the order."""
+the after-sales window (moving its watermark); and a refund racing the confirmation sweep is applied exactly once
+whatever the order."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from bot.process.config import Config
 from store.catalog.products import Sku
-from store.commission.ledger import confirm_due, promoter_of
+from store.commission.ledger import confirm_due, confirmed_through, promoter_of, status_of
 from store.commission.models import CONFIRMED, PENDING, REVERSED, Commission, Promoter
 from store.commission.promoters import become_promoter, ensure_ticket, followers_brought
 from store.commission.reports import earnings, period, settlement, settlement_csv
@@ -81,7 +82,7 @@ def test_partial_refund_reverses_its_share_then_the_window_confirms_the_rest(sho
     assert confirm_due(START + timedelta(days=WINDOW), WINDOW) == 1
     assert confirm_due(START + timedelta(days=WINDOW, hours=1), WINDOW) == 0, "once"
     row = Commission.get_by_id(row.line_id)
-    assert row.status == CONFIRMED
+    assert status_of(row, confirmed_through()) == CONFIRMED
     mine = earnings(PROMOTER, START + timedelta(days=WINDOW))
     assert (mine.pending_fen, mine.confirmed_fen, mine.reversed_fen, mine.orders) == (
         0, row.amount_fen - row.reversed_fen, row.reversed_fen, 1)  # fmt: skip
@@ -145,7 +146,7 @@ def test_a_refund_racing_the_confirmation_sweep_is_applied_exactly_once(shop: Sh
     reversed_each = amount if share == 1 else amount * (orders[0].payable_fen // 2) // orders[0].payable_fen
     for row in Commission.select():
         assert row.reversed_fen == reversed_each
-        assert row.status == (REVERSED if share == 1 else CONFIRMED)
+        assert status_of(row, confirmed_through()) == (REVERSED if share == 1 else CONFIRMED)
     mine = earnings(PROMOTER, due)
     assert mine.reversed_fen == reversed_each * 6 and mine.pending_fen == 0
     assert mine.confirmed_fen == (0 if share == 1 else (amount - reversed_each) * 6)

@@ -15,6 +15,7 @@ from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
 from scheduler.commission_jobs import confirm_commissions
 from store.catalog.products import Sku
+from store.commission.ledger import confirmed_through, status_of
 from store.commission.models import CONFIRMED, Commission, Promoter
 from store.core.db import write_transaction
 from store.orders.checkout import CartLine, create_order
@@ -91,7 +92,7 @@ async def test_a_promoter_shares_their_code_and_follows_their_commission_to_sett
     assert await confirm_commissions({"deps": world.deps()}) == 0
     world.clock.advance(days=1)
     assert await confirm_commissions({"deps": world.deps()}) == 1
-    assert Commission.get_by_id(row.line_id).status == CONFIRMED
+    assert status_of(Commission.get_by_id(row.line_id), confirmed_through()) == CONFIRMED
     shown = (await chat.send_text(PROMOTER, "我的佣金")).shown
     net = earned - reversed_fen
     assert f"已确认：¥{net // 100}.{net % 100:02d}" in shown and "待确认：¥0.00" in shown, shown

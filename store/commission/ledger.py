@@ -8,24 +8,31 @@ confirmed once the after-sales window has closed.
 * A refund sets each commission of the order to have `amount × refunded ÷ paid` (rounded down; all of it on a
   full refund) taken back. Setting a target rather than adding makes a replayed refund harmless, and the
   UPDATE only ever raises `reversed_fen`, so two refunds finishing in either order leave the larger target.
-* The sweep confirms, in one statement, every pending commission paid longer ago than the window. A commission
-  confirmed and later refunded keeps its confirmation and shows the reversal (to settle against the next payout).
+* The sweep confirms by moving one watermark (a `SweepMark`, under its row lock) to now − the window: every
+  commission paid by then is confirmed, at once and exactly once; the mark never moves back. A refund racing it
+  touches only `reversed_fen`, so each is applied once whatever the order. A commission confirmed and later
+  refunded stays confirmed and shows the reversal (to settle against the next payout).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import peewee
 
 from store.catalog.products import Sku
 from store.commission.models import CONFIRMED, PENDING, REVERSED, Commission, Promoter
-from store.core.db import write_transaction
+from store.core.clock import SHANGHAI
+from store.core.db import is_sqlite, write_transaction
 from store.members.followers import Follower
+from store.members.points_expiry import SweepMark
 from store.members.qrcodes import REFERRER, QrCode
 from store.orders.checkout import Order, OrderLine
 
 BASIS = 10000
+CONFIRM_MARK = "commission_confirmed"
+EPOCH = datetime(2000, 1, 1, tzinfo=SHANGHAI)
 
 
 def promoter_of(buyer_openid: str) -> str | None:
@@ -87,11 +94,39 @@ def reverse_for_refund(order_no: str, refunded_fen: int, paid_fen: int, now: dat
     return taken
 
 
+def confirmed_through() -> datetime | None:
+    """The watermark: commissions paid at or before it are confirmed (None: nothing confirmed yet)."""
+    row = SweepMark.select(SweepMark.through).where(SweepMark.name == CONFIRM_MARK).first()
+    return row.through if row else None
+
+
+def is_confirmed(through: datetime | None) -> Any:
+    """SQL: the commission is confirmed (paid at or before the watermark, not wholly reversed)."""
+    if through is None:
+        return peewee.SQL("1 = 0")
+    return (Commission.earned_at <= through) & (Commission.status == PENDING)
+
+
+def status_of(row: Commission, through: datetime | None) -> str:
+    if row.status == PENDING and through is not None and row.earned_at <= through:
+        return CONFIRMED
+    return row.status
+
+
 def confirm_due(now: datetime, window_days: int) -> int:
-    """Confirm every pending commission whose after-sales window (`window_days` from payment) has closed."""
+    """Move the watermark to `now - window_days` (never back): every commission paid by then whose after-sales
+    window has closed is confirmed. Returns how many commissions this run confirmed."""
+    through = now - timedelta(days=window_days)
     with write_transaction():
-        return (
-            Commission.update(status=CONFIRMED, confirmed_at=now)
-            .where(Commission.status == PENDING, Commission.earned_at <= now - timedelta(days=window_days))
-            .execute()
+        SweepMark.insert(name=CONFIRM_MARK, through=EPOCH).on_conflict_ignore().execute()
+        query = SweepMark.select(SweepMark.through).where(SweepMark.name == CONFIRM_MARK)
+        before = (query if is_sqlite() else query.for_update()).get().through
+        if before >= through:
+            return 0
+        newly = (
+            Commission.select()
+            .where(Commission.status == PENDING, Commission.earned_at > before, Commission.earned_at <= through)
+            .count()
         )
+        SweepMark.update(through=through).where(SweepMark.name == CONFIRM_MARK).execute()
+    return newly

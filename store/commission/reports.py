@@ -11,7 +11,8 @@ from typing import Any
 
 import peewee
 
-from store.commission.models import CONFIRMED, PENDING, Commission, Promoter
+from store.commission.ledger import confirmed_through, is_confirmed, status_of
+from store.commission.models import PENDING, Commission, Promoter
 from store.core.clock import SHANGHAI
 
 NET = Commission.amount_fen - Commission.reversed_fen
@@ -32,10 +33,11 @@ class Earnings:
 
 def earnings(openid: str, now: datetime) -> Earnings:
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    confirmed = is_confirmed(confirmed_through())
     row = (
         Commission.select(
-            _sum_net_when(Commission.status == PENDING),
-            _sum_net_when(Commission.status == CONFIRMED),
+            _sum_net_when((Commission.status == PENDING) & ~confirmed),
+            _sum_net_when(confirmed),
             peewee.fn.COALESCE(peewee.fn.SUM(Commission.reversed_fen), 0),
             _sum_net_when(Commission.earned_at >= month_start),
             peewee.fn.COUNT(peewee.fn.DISTINCT(Commission.order_no)),
@@ -77,14 +79,15 @@ COLUMNS = tuple(PromoterLine.__dataclass_fields__)
 
 def settlement(start: datetime, end: datetime) -> list[PromoterLine]:
     """Per promoter, the commissions of orders paid in [start, end), the largest confirmed amount first."""
+    confirmed = is_confirmed(confirmed_through())
     query = (
         Commission.select(
             Commission.promoter_openid,
             peewee.fn.COUNT(peewee.fn.DISTINCT(Commission.order_no)),
             peewee.fn.SUM(Commission.amount_fen),
             peewee.fn.SUM(Commission.reversed_fen),
-            _sum_net_when(Commission.status == PENDING),
-            _sum_net_when(Commission.status == CONFIRMED),
+            _sum_net_when((Commission.status == PENDING) & ~confirmed),
+            _sum_net_when(confirmed),
         )
         .where(Commission.earned_at >= start, Commission.earned_at < end)
         .group_by(Commission.promoter_openid)
@@ -96,6 +99,7 @@ def settlement(start: datetime, end: datetime) -> list[PromoterLine]:
 
 def commission_lines(start: datetime, end: datetime, limit: int = 1000) -> list[dict[str, Any]]:
     """The commissions themselves, newest first (the report's detail)."""
+    through = confirmed_through()
     query = (
         Commission.select()
         .where(Commission.earned_at >= start, Commission.earned_at < end)
@@ -105,8 +109,8 @@ def commission_lines(start: datetime, end: datetime, limit: int = 1000) -> list[
     return [
         {"order_no": c.order_no, "promoter": c.promoter_openid, "buyer": c.buyer_openid, "sku_code": c.sku_code,
          "title": c.title, "base_fen": c.base_fen, "rate_bp": c.rate_bp, "amount_fen": c.amount_fen,
-         "reversed_fen": c.reversed_fen, "status": c.status, "earned_at": c.earned_at,
-         "confirmed_at": c.confirmed_at, "reversed_at": c.reversed_at}
+         "reversed_fen": c.reversed_fen, "status": status_of(c, through), "earned_at": c.earned_at,
+         "reversed_at": c.reversed_at}
         for c in query
     ]  # fmt: skip
 

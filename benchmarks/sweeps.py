@@ -16,8 +16,8 @@ printed too, since a shared machine stretches wall time). The baseline is the pe
 tier rule evaluated member by member in Python, `members.tier_of`), timed on a sample and scaled to N — the
 ratio is what to compare across machines. The commission sweep gets one commission per order (N orders of 5,000
 promoters, paid over the last 60 days, a tenth already reversed by refunds): half are past the 30-day after-sales
-window and are confirmed in one UPDATE; its re-run finds none. SQLite is a fresh file under $WXSHOP_VAR_DIR
-(default ./var); a PostgreSQL URL gets a fresh schema, dropped afterwards.
+window and are confirmed by moving the watermark (counting them); its re-run finds none. SQLite is a fresh file
+under $WXSHOP_VAR_DIR (default ./var); a PostgreSQL URL gets a fresh schema, dropped afterwards.
 """
 
 from __future__ import annotations

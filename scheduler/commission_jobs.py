@@ -1,6 +1,7 @@
 """分销 jobs: the hourly sweep that confirms every pending commission whose after-sales window
-(`[after_sales] eligible_days` from payment) has closed. One UPDATE (`store.commission.ledger.confirm_due`), so a
-doubled or crashed run confirms nothing twice, and a refund landing at the same moment is applied exactly once."""
+(`[after_sales] eligible_days` from payment) has closed, by moving one watermark forward
+(`store.commission.ledger.confirm_due`): a doubled or crashed run confirms nothing twice, and a refund landing at
+the same moment is applied exactly once."""
 
 from __future__ import annotations
 

@@ -41,4 +41,4 @@ class Commission(BaseModel):
     reversed_at = ShanghaiDateTimeField(null=True)  # the last refund that took some of it back
 
     class Meta:
-        indexes = ((("promoter_openid", "earned_at"), False), (("earned_at",), False))
+        indexes = ((("promoter_openid", "earned_at"), False), (("earned_at", "status"), False))

@@ -13,6 +13,7 @@ import pytest
 
 from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
+from bot.sandbox.mp_state import MP_STATE
 from scheduler.commission_jobs import confirm_commissions
 from store.catalog.products import Sku
 from store.commission.ledger import confirmed_through, status_of
@@ -65,6 +66,9 @@ async def test_a_promoter_shares_their_code_and_follows_their_commission_to_sett
     assert card.reply["MsgType"] == "news", card.shown
     item = card.reply["Articles"]["item"]
     assert item["Url"].endswith(f"/promo/{scene}") and "已邀请0位好友" in item["Description"]
+    world.sandbox.app[MP_STATE].inject_error("/cgi-bin/qrcode/create", 45009)
+    async with world.session.get(item["Url"]) as refused:
+        assert refused.status == 502 and "稍后再试" in await refused.text()
     async with world.session.get(item["Url"]) as page:
         assert page.status == 200
         html = await page.text()

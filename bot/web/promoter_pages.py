@@ -13,6 +13,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot.web.runtime import CONFIG, run_blocking
 from bot.wechat.gateway import WECHAT
 from store.commission.promoters import ensure_ticket
+from store.core.wechat_errors import WeChatError
 from store.members.qrcodes import image_url
 
 PAGE = """<!doctype html>
@@ -37,7 +38,7 @@ async def promoter_page(request: web.Request) -> web.Response:
     scene = request.match_info["scene"]
     try:
         code = await run_blocking(request.app, ensure_ticket, scene, request.app[WECHAT].create_qrcode)
-    except (WeChatClientException, requests.RequestException):
+    except (WeChatError, WeChatClientException, requests.RequestException):
         return web.Response(status=502, text="推广码暂时生成失败，请稍后再试", content_type="text/plain")
     if code is None:
         return web.Response(status=404, text="推广码不存在", content_type="text/plain")

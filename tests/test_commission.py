@@ -18,6 +18,7 @@ from store.commission.reports import earnings, period, settlement, settlement_cs
 from store.core.db import open_database, write_transaction
 from store.members.accounts import MemberRules
 from store.members.followers import record_follow
+from store.members.qrcodes import QrCode
 from store.orders.checkout import CartLine, Order, OrderLine, create_order
 from store.orders.payments import PaymentOutcome, mark_paid
 from store.orders.refunds import refund_succeeded, request_refund
@@ -150,3 +151,12 @@ def test_a_refund_racing_the_confirmation_sweep_is_applied_exactly_once(shop: Sh
     mine = earnings(PROMOTER, due)
     assert mine.reversed_fen == reversed_each * 6 and mine.pending_fen == 0
     assert mine.confirmed_fen == (0 if share == 1 else (amount - reversed_each) * 6)
+
+
+def test_joining_twice_at_once_makes_one_promoter_and_one_code(shop: Shop) -> None:
+    record_follow("o_twice", START)
+    results = race(4, 8, lambda i: become_promoter("o_twice", START))
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    made = [r for r in results if r[1]]  # type: ignore[index]
+    assert len(made) == 1 and {r[0].scene for r in results} == {made[0][0].scene}  # type: ignore[index,union-attr]
+    assert QrCode.select().where(QrCode.referrer_openid == "o_twice").count() == 1

@@ -1,8 +1,9 @@
 """The members' daily sweeps over 1,000,000 members (DESIGN §7: ≤ 10 s each): birthdays, tiers, points expiry,
 the points reminder, the nightly profiles (RFM + lifecycle + attributes + behaviour score, quintiles and
-configured edges) and the clusters over them (k-means over every member's R, F, M, B cell, weighted by size).
+configured edges) and the clusters over them (k-means over every member's R, F, M, B cell, weighted by size);
+and the 分销 confirmation sweep over the commissions of as many orders.
 
-    python -m benchmarks.sweeps [--quick] [--members N] [--database-url URL]
+    python -m benchmarks.sweeps [--quick] [--members N] [--database-url URL] [--commission-only]
 
 Fills a fresh database set-based (one INSERT … SELECT per table over a generated sequence): N followers with
 birthdays spread over the year, N members in three tiers (5 % 黑金, 25 % VIP) whose stored tier is a month old, so
@@ -13,8 +14,10 @@ sweep runs twice: the first run does the day's work, the second shows the re-run
 with different rules: quintiles, then configured edges; on SQLite the process's CPU time for the first is
 printed too, since a shared machine stretches wall time). The baseline is the per-row way (the
 tier rule evaluated member by member in Python, `members.tier_of`), timed on a sample and scaled to N — the
-ratio is what to compare across machines. SQLite is a fresh file under $WXSHOP_VAR_DIR (default ./var);
-a PostgreSQL URL gets a fresh schema, dropped afterwards.
+ratio is what to compare across machines. The commission sweep gets one commission per order (N orders of 5,000
+promoters, paid over the last 60 days, a tenth already reversed by refunds): half are past the 30-day after-sales
+window and are confirmed by moving the watermark (counting them); its re-run finds none. SQLite is a fresh file
+under $WXSHOP_VAR_DIR (default ./var); a PostgreSQL URL gets a fresh schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import peewee
 from benchmarks.common import print_figures, print_machine_info
 from benchmarks.databases import fresh_sqlite_url, postgres_schema
 from store.catalog.products import Category, Product
+from store.commission.ledger import confirm_due
 from store.core.clock import SHANGHAI
 from store.core.db import close_database, database, is_sqlite, open_database, write_transaction
 from store.members.accounts import Member, MemberRules, tier_of
@@ -228,6 +232,36 @@ def populate_profiles(members: int) -> float:
     return time.perf_counter() - started
 
 
+def populate_commissions(orders: int) -> float:
+    """One commission per paid order, earned over the last 60 days; every tenth fully reversed."""
+    sql = Dialect(is_sqlite())
+    started = time.perf_counter()
+    statement = sql.insert(
+        "commission",
+        "order_no, line_id, promoter_openid, buyer_openid, sku_code, title, base_fen, rate_bp, amount_fen, "
+        "reversed_fen, status, earned_at",
+        "'C' || n, n, 'p' || (n % 5000), 'o' || n, 'P1-M', '', 15900, 1000, 1590, "
+        "CASE WHEN n % 10 = 0 THEN 1590 ELSE 0 END, CASE WHEN n % 10 = 0 THEN 'reversed' ELSE 'pending' END, "
+        f"{sql.days_before(NOW, '(n % 60)')}",
+        orders,
+    )
+    with write_transaction():
+        database.execute_sql(statement if sql.sqlite else statement.replace("%", "%%"))
+    settle()
+    return time.perf_counter() - started
+
+
+def run_commission(orders: int) -> dict[str, float]:
+    populated = populate_commissions(orders)
+    confirmed, seconds = timed(lambda: confirm_due(NOW, 30))
+    again, rerun = timed(lambda: confirm_due(NOW, 30))
+    assert confirmed > 0 and again == 0
+    print(f"commission: {confirmed:,} of {orders:,} orders' commissions confirmed in {seconds:.2f} s "
+          f"(populated in {populated:.1f} s; re-run {rerun:.2f} s)")  # fmt: skip
+    return {"sweeps_commission_orders": orders, "sweeps_commission_confirmed": confirmed,
+            "sweeps_commission_s": seconds, "sweeps_commission_rerun_s": rerun}  # fmt: skip
+
+
 def timed(fn):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     result = fn()
@@ -245,12 +279,17 @@ def naive_tiers_per_member_s(members: int) -> float:
     return (time.perf_counter() - started) / len(sample)
 
 
-def run(members: int, database_url: str) -> dict[str, float]:
+def run(members: int, database_url: str, commission_only: bool = False) -> dict[str, float]:
     var = Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
     open_database(database_url, var)
     figures: dict[str, float] = {"sweeps_members": members}
     try:
         upgrade(NOW)
+        if commission_only:
+            figures = run_commission(members)
+            figures.update(sweeps_budget_s=BUDGET_S,
+                           sweeps_worst_share_of_budget=figures["sweeps_commission_s"] / BUDGET_S)  # fmt: skip
+            return figures
         figures.update(populate(members))
         print(f"populated {members:,} members in {figures['sweeps_populate_s']:.1f} s")
 
@@ -326,10 +365,12 @@ def run(members: int, database_url: str) -> dict[str, float]:
         if is_sqlite():
             figures["sweeps_clusters_cpu_s"] = cpu
 
+        figures.update(run_commission(members))
+
         worst = max(
             figures[k]
             for k in ("sweeps_birthdays_s", "sweeps_tiers_s", "sweeps_points_expiry_s", "sweeps_profiles_s",
-                      "sweeps_profiles_edges_s", "sweeps_clusters_s")
+                      "sweeps_profiles_edges_s", "sweeps_clusters_s", "sweeps_commission_s")
         )  # fmt: skip
         figures.update(sweeps_budget_s=BUDGET_S, sweeps_worst_share_of_budget=worst / BUDGET_S)
     finally:
@@ -342,12 +383,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 members (a smoke run)")
     parser.add_argument("--members", type=int, default=None)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh schema is made and dropped)")
+    parser.add_argument("--commission-only", action="store_true", help="only the commission sweep (N orders)")
     args = parser.parse_args()
     members = args.members or (20000 if args.quick else 1000000)
     print_machine_info()
     if not args.database_url:
         print(f"# database: SQLite (fresh file), {members:,} members")
-        print_figures(run(members, fresh_sqlite_url("sweeps")))
+        print_figures(run(members, fresh_sqlite_url("sweeps"), args.commission_only))
         return 0
     if not urlparse(args.database_url).scheme.startswith("postgres"):
         print("--database-url must be a postgresql:// URL (SQLite is the default)", file=sys.stderr)
@@ -355,7 +397,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still drop the schema (finally)
     with postgres_schema(args.database_url, "sweeps") as url:
         print(f"# database: PostgreSQL (a throw-away schema), {members:,} members")
-        figures = run(members, url)
+        figures = run(members, url, args.commission_only)
         print_figures({k.replace("sweeps_", "sweeps_pg_", 1): v for k, v in figures.items()})
     return 0
 

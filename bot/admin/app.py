@@ -19,6 +19,7 @@ from bot.admin import (
     api,
     campaigns,
     catalog,
+    commission,
     console,
     coupons,
     group_buy,
@@ -40,7 +41,7 @@ log = logging.getLogger("wxshop.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
     api, console, keywords, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments,
-    campaigns, group_buy, coupons,
+    campaigns, group_buy, coupons, commission,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 

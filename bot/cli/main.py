@@ -15,6 +15,7 @@ from bot.cli import after_sales as cli_after_sales
 from bot.cli import campaigns as cli_campaigns
 from bot.cli import catalog as cli_catalog
 from bot.cli import chat as cli_chat
+from bot.cli import commission as cli_commission
 from bot.cli import keywords as cli_keywords
 from bot.cli import members as cli_members
 from bot.cli import nlu as cli_nlu
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_members.register(sub, _common)
     cli_after_sales.register(sub, _common)
     cli_campaigns.register(sub, _common)
+    cli_commission.register(sub, _common)
     return parser
 
 

@@ -15,6 +15,7 @@ from bot.features import (
     birthday,
     browse,
     checkout,
+    commission,
     group_buy,
     knowledge,
     members,
@@ -30,6 +31,7 @@ FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
     for module in (
         browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
+        commission,
     )
 )
 

@@ -320,6 +320,16 @@ class MarketingConfig:
 
 
 @dataclass(frozen=True)
+class CommissionConfig:
+    """分销: whether followers may become promoters, and from which member tier ("normal" = every member). The
+    rate is each SKU's commission_rate; commissions are confirmed when [after_sales] eligible_days have passed."""
+
+    enabled: bool = True
+    min_tier: str = field(default="normal", metadata=_check(lambda v: v in ("normal", "vip", "black_gold"),
+                                                            "normal, vip or black_gold"))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class NluConfig:
     """The understanding layer: operators' examples file (TOML, `[[examples]] intent text`), and how sure the
     classifier must be to act rather than ask which of the two likeliest intents the shopper meant."""
@@ -366,6 +376,7 @@ class Config:
     nlu: NluConfig = NluConfig()
     profiles: ProfilesConfig = ProfilesConfig()
     marketing: MarketingConfig = MarketingConfig()
+    commission: CommissionConfig = CommissionConfig()
     menu: tuple[Mapping[str, Any], ...] = ()
     templates: Mapping[str, Any] = field(default_factory=dict)
     var_dir: Path = Path("var")
@@ -539,4 +550,5 @@ _SECTIONS: dict[str, type] = {
     "nlu": NluConfig,
     "profiles": ProfilesConfig,
     "marketing": MarketingConfig,
+    "commission": CommissionConfig,
 }

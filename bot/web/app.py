@@ -24,6 +24,7 @@ from bot.process.resources import open_resources
 from bot.web.campaign_links import setup_campaign_links
 from bot.web.group_pages import setup_group_pages
 from bot.web.product_pages import setup_product_pages
+from bot.web.promoter_pages import setup_promoter_pages
 from bot.web.runtime import CLOCK, CONFIG, EXECUTOR, RESOURCES, HandlerPool, run_blocking
 from bot.wechat.gateway import setup_gateway
 from store.core.clock import Clock
@@ -49,6 +50,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_gateway(app)
     setup_product_pages(app)
     setup_group_pages(app)
+    setup_promoter_pages(app)
     setup_campaign_links(app)
     setup_jobs(app)
     setup_pay_pages(app)

@@ -14,7 +14,8 @@ the admin API are handed (`PayGateway`; `bot.pay.client` implements it with wech
    `paid:{order_no}`), so all of that happens once. The outbox sends it as a customer-service message inside
    the window the payment opened, else as a template message. A 拼团 order is placed in its group in the same
    transaction (`store.group_buy.operations.admit_payment`): it waits as `grouping` until the group fills, and
-   a payment for a group that closed first is refunded like a late payment.
+   a payment for a group that closed first is refunded like a late payment. A buyer brought by a promoter
+   earns them their commission in the same transaction (`store.commission.ledger`).
 
 **Late payment after cancellation (decision).** If the order is no longer unpaid — the timeout cancelled it a
 moment before the buyer's payment landed (or, in theory, a second payment for one order) — the payment is
@@ -35,6 +36,7 @@ from typing import Protocol
 
 import peewee
 
+from store.commission import ledger as commission
 from store.core.db import BaseModel, ShanghaiDateTimeField, write_transaction
 from store.group_buy import operations as group_buy
 from store.members import accounts as members
@@ -184,6 +186,7 @@ def mark_paid(
             if moved:
                 coupon_store.use_coupons(order_no, now)
                 earned = members.record_payment(order.openid, order_no, total_fee, transaction_id, now, rules)
+                commission.record_order(order, now)
                 _queue_paid_notice(order, now)
                 return PaymentResult(PaymentOutcome.PAID, order_no, order.openid, points_earned=earned)
             refund_no = f"RF{transaction_id}"

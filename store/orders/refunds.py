@@ -14,7 +14,8 @@ the refund's status, so a retried job, a second operator click or the sweep neve
   (the cancellation already did).
 * On success: the order's `refunded_fen` grows and its status settles (`refunded` / `partially_refunded`);
   the member's spend goes down and earned points are clawed back in proportion; a **full** refund also returns
-  the points used and the coupons (while still valid). A partial refund returns neither.
+  the points used and the coupons (while still valid). A partial refund returns neither. The promoter's
+  commission on the order is reversed in the same proportion (`store.commission.ledger`).
 * On a permanent refusal the refund is `failed` (with WeChat's code) and the order settles back; transient
   errors leave it `pending` for the sweep (`refunds_to_submit`).
 """
@@ -28,6 +29,7 @@ from datetime import datetime
 import peewee
 
 from store.catalog.inventory import UnknownSku, release_stock
+from store.commission import ledger as commission
 from store.core.db import write_transaction
 from store.members import accounts as members
 from store.members.accounts import MemberRules
@@ -226,6 +228,7 @@ def refund_succeeded(refund_no: str, now: datetime, rules: MemberRules) -> bool:
             order.openid, order.order_no, refund.amount_fen, refund.refund_no, now, rules, paid_fen=order.payable_fen,
             refunded_before_fen=before,
         )  # fmt: skip
+        commission.reverse_for_refund(order.order_no, before + refund.amount_fen, order.payable_fen, now)
         if before + refund.amount_fen >= order.payable_fen:
             members.return_points(order.openid, order.points_used, order.order_no, now)
             coupon_store.restore_used_coupons(order.order_no, now)

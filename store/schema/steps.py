@@ -21,6 +21,7 @@ from store.catalog.inventory import StockAlert
 from store.catalog.products import Category, Product, Sku
 from store.chat.keywords import KeywordRule, RulesVersion, StandingReply
 from store.chat.nlu import NluExample, NluVersion, UnansweredUtterance
+from store.commission.models import Commission, Promoter
 from store.core.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
 from store.group_buy.models import Group, GroupMember, GroupOffer
 from store.logistics.shipments import Shipment
@@ -168,6 +169,7 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(19, "分销: promoters and their commissions", _create(Promoter, Commission)),
     Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
     Step(
         22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks; 优先购 on products",

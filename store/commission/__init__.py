@@ -1,0 +1,1 @@
+"""分销: promoters, the commissions their referred buyers earn them, and the settlement report."""

@@ -2,10 +2,13 @@
 iteration goes out in one write, and replies resolve their callers in order.
 
 Why not `redis.asyncio`: its round trip costs several times a sync one (a pool checkout with an asyncio lock, a
-stream read per reply); and why not the sync client on a handler thread: there every command is a blocking round
-trip, a sleep and a wake-up of that thread, which costs more CPU than the command. Here the loop never waits on
-Redis: under load a whole batch of requests shares one write and one read, and a command issued without waiting
-for its reply (`send`) costs only its encoding.
+stream read per reply). Measured with `benchmarks.inbound` (2026-12-05, 2 cores, the same calls made through
+`redis.asyncio`'s `execute_command` instead): the serve process spent 710–880 µs of CPU per keyword message
+against 310–435 µs here, and 1,490–1,770 µs against 600–610 µs per `flow_db` step; the `flow_db` mix fell to
+0.21–0.28× the echo bot, under DESIGN §7's 0.30×. Why not the sync client on a handler thread: there every
+command is a blocking round trip, a sleep and a wake-up of that thread, which costs more CPU than the command.
+Here the loop never waits on Redis: under load a whole batch of requests shares one write and one read, and a
+command issued without waiting for its reply (`send`) costs only its encoding.
 
 Failures are fast and bounded: a lost connection fails what is in flight with `redis.ConnectionError`, a refused
 connect is not retried for `RETRY_CONNECT_S`, and when replies are owed but none has come for `reply_timeout` the

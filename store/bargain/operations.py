@@ -163,14 +163,14 @@ class _LostRace(Exception):
 
 def cut(bargain_no: str, helper_openid: str, now: datetime, *, title: str = "") -> Cut:
     """A friend's one cut. Refused when the bargain is over (`BargainClosed`), the friend is the starter
-    (`OwnBargain`), does not follow (`NotFollower`) or has cut it before (`AlreadyCut`)."""
+    (`OwnBargain`), has unfollowed (`NotFollower`) or has cut it before (`AlreadyCut`)."""
     bargain = Bargain.get_or_none(Bargain.bargain_no == bargain_no)
     if bargain is None:
         raise BargainClosed()
     if bargain.starter_openid == helper_openid:
         raise OwnBargain()
-    if Follower.get_or_none(Follower.openid == helper_openid, Follower.subscribed == True) is None:  # noqa: E712
-        raise NotFollower()
+    if Follower.select().where(Follower.openid == helper_openid, Follower.subscribed == False).exists():  # noqa: E712
+        raise NotFollower()  # unknown openids pass: WeChat only lets followers message the account
     for _ in range(bargain.helpers + 1):  # each lost race means another friend's cut landed: at most `helpers`
         try:
             return _cut_once(bargain.id, helper_openid, now, title)

@@ -21,6 +21,7 @@ from bot.features import (
     members,
     operations,
     orders,
+    poster,
     profiles,
     tracking,
 )
@@ -31,7 +32,7 @@ FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
     for module in (
         browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
-        bargain,
+        bargain, poster,
     )
 )
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.chat.conversation import SEARCH_BUILT
 from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
 from bot.wechat.gateway import LATE_TASKS
@@ -48,6 +49,7 @@ def bargain_no_of(card_url: str) -> str:
 
 
 async def test_friends_cut_and_the_starter_buys_at_the_price_reached(world: PayWorld) -> None:
+    await world.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
     chat = follower(world)
     shown = await chat.send_text(STARTER, "连衣裙")
     assert "碎花连衣裙" in shown.shown

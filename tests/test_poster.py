@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
+from bot.chat.conversation import SEARCH_BUILT
 from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
 from bot.sandbox.mp_media import MEDIA
@@ -48,6 +49,7 @@ def images_sent(w: PayWorld, openid: str) -> list[bytes]:
 
 
 async def test_a_poster_of_the_product_is_sent_and_brings_an_attributed_follower(world: PayWorld) -> None:
+    await world.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
     chat = follower(world)
     await chat.send_text(SHARER, "连衣裙")
     await chat.send_text(SHARER, "1")

@@ -18,6 +18,7 @@ from store.bargain.operations import (
     BargainClosed,
     LimitReached,
     NotFollower,
+    NothingToBuy,
     OfferInput,
     OwnBargain,
     buy,
@@ -30,7 +31,7 @@ from store.bargain.sweeps import expire_bargains
 from store.core.db import open_database, write_transaction
 from store.members.followers import record_follow
 from store.members.privacy import forget_follower
-from store.orders.checkout import UNPAID, Order
+from store.orders.checkout import UNPAID, Order, cancel_if_unpaid
 from store.outbox.notices import DROPPED, PENDING, Notice
 from store.outbox.template_lint import lint_template_data
 from store.outbox.templates import parse_templates
@@ -175,3 +176,15 @@ def test_limit_per_follower_and_the_expiry_sweep(shop: Shop) -> None:
     assert Bargain.get_by_id(bargain.id).status == EXPIRED and Bargain.get_by_id(other.id).status == OPEN
     with pytest.raises(BargainClosed):
         cut(bargain.bargain_no, friend(0), START + timedelta(hours=24))
+
+
+def test_a_bargain_whose_order_was_cancelled_unpaid_can_be_bought_again(shop: Shop) -> None:
+    bargain = start_bargain(STARTER, shop.dress, START, seed=4)
+    cut(bargain.bargain_no, friend(0), START)
+    _, first = buy(STARTER, HOME, START, rules=RULES)
+    with pytest.raises(NothingToBuy):
+        buy(STARTER, HOME, START, rules=RULES)
+    assert cancel_if_unpaid(first.order_no, START + timedelta(minutes=30), "timeout")
+    again, second = buy(STARTER, HOME, START + timedelta(minutes=31), rules=RULES)
+    assert second.order_no != first.order_no and second.payable_fen == first.payable_fen
+    assert again.order_no == second.order_no and again.status == ORDERED

@@ -17,6 +17,7 @@ from bot.wechat.gateway import LATE_TASKS
 from scheduler.bargain_jobs import close_bargains
 from store.bargain.models import COMPLETE, EXPIRED, ORDERED, Bargain
 from store.bargain.operations import OfferInput, set_offer
+from store.catalog.csv_format import export_text
 from store.core.db import write_transaction
 from store.orders.addresses import remember_address
 from store.orders.checkout import PAID, Order
@@ -163,3 +164,28 @@ async def test_operators_set_offers_and_list_bargains_in_the_admin_api(world: Pa
     assert status == 200 and [b["starter"] for b in body["bargains"]] == [STARTER]
     status, body = await world.admin("GET", "/admin/api/bargains?limit=abc")
     assert status == 400
+
+
+async def test_catalog_csv_bargain_columns_import_validate_and_export(world: PayWorld) -> None:
+    header = "category,spu,title,sku,price,stock,bargain_floor,bargain_helpers,bargain_window_hours\n"
+    bad = "服饰,P9,砍价T恤,P9-S,59.00,10,39.90,,\n服饰,P9,砍价T恤,P9-M,0.05,10,0.01,5,0\n"
+    status, refused = await world.admin("POST", "/admin/api/products", data=(header + bad).encode())
+    assert status == 422, refused
+    assert refused["problems"] == [
+        "line 2, column bargain_helpers: the 砍价 columns go together: fill all three or none",
+        "line 2, column bargain_window_hours: the 砍价 columns go together: fill all three or none",
+        "line 3, column bargain_window_hours: must be 1..720",
+        "line 3, column bargain_floor: must be above 0 and leave at least 1 fen per helper below the price",
+    ], refused["problems"]
+    assert Bargain.select().count() == 0
+    good = "服饰,P9,砍价T恤,P9-S,59.00,10,39.90,4,12\n"
+    status, _ = await world.admin("POST", "/admin/api/products", data=(header + good).encode())
+    assert status == 200
+    status, listed = await world.admin("GET", "/admin/api/bargain-offers")
+    terms = {o["sku_code"]: (o["floor_fen"], o["helpers"], o["window_hours"]) for o in listed["offers"]}
+    assert terms == {"P1-M": (9900, 3, 24), "P9-S": (3990, 4, 12)}
+    lines = export_text().splitlines()
+    assert lines[0].endswith(",tags,bargain_floor,bargain_helpers,bargain_window_hours"), lines[0]
+    exported = {line.split(",")[3]: line.split(",")[-3:] for line in lines[1:]}
+    assert exported["P9-S"] == ["39.90", "4", "12"] and exported["P2-L"] == ["", "", ""]
+    assert exported["P1-M"] == ["99.00", "3", "24"]

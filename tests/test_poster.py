@@ -6,6 +6,7 @@ Also the sandbox's media emulator on its own, and the poster rendered without a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 from collections.abc import AsyncIterator
 
@@ -23,6 +24,7 @@ from store.core.wechat_errors import WeChatError
 from store.members.followers import Follower
 from store.members.posters import HEIGHT, WIDTH, PosterContent, poster_scene, render_poster
 from store.members.qrcodes import QrCode
+from store.outbox.windows import CsWindows, WindowQuotas
 from tests.gateway_support import account_for
 from tests.pay_support import PayWorld, pay_world
 
@@ -77,6 +79,16 @@ async def test_a_refused_upload_is_told_politely(world: PayWorld) -> None:
     world.sandbox.app[MP_STATE].inject_error("/cgi-bin/media/upload", 45009)  # the daily API quota
     made = await follower(world).send_text(SHARER, "生成海报")
     assert "没能生成" in made.shown and images_sent(world, SHARER) == []
+
+
+async def test_the_poster_takes_its_message_from_the_followers_window(migrated: Config) -> None:
+    one = dataclasses.replace(migrated, shop=dataclasses.replace(migrated.shop, cs_quota_after_message=1))
+    async with pay_world(one) as w:
+        w.sandbox.world.follow(SHARER)
+        windows = CsWindows(w.app[RESOURCES].redis, w.app[RESOURCES].key, WindowQuotas(1, 3))
+        made = await follower(w).send_text(SHARER, "生成海报")
+        assert "专属海报已发送" in made.shown and len(images_sent(w, SHARER)) == 1
+        assert windows.verdict(SHARER, w.clock.now()) == "used_up", "the image spent the one message left"
 
 
 async def test_the_media_emulator_takes_images_and_refuses_the_rest(world: PayWorld) -> None:

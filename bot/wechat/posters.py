@@ -1,9 +1,13 @@
 """Sending a follower their 裂变海报: their referral code from WeChat (qrcode/create, once per follower), the poster
 drawn (`store.members.posters`), uploaded as a temporary image (media/upload) and sent as a customer-service
-image message — the follower has just written to the account, so its 48-hour window is open."""
+image message. Like every customer-service send outside the outbox it first takes one message from the
+follower's window (`store.outbox.windows`; the follower's own message just opened it); without one nothing is
+sent and the follower is told to try again. When Redis cannot answer the window is unknown, not closed, and the
+image goes unchecked, as `bot.wechat.customer_service` does."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import redis
@@ -12,16 +16,20 @@ from bot.process.config import Config
 from bot.wechat.api import WeChatGateway
 from dialogs.replies import yuan
 from store.catalog.products import product_with_skus
+from store.core.wechat_errors import OutOfResponseCount, OutOfWindow
 from store.members.posters import PosterContent, referral_code, render_poster
 from store.members.qrcodes import image_url
+from store.outbox.windows import GRANTED, CsWindows
 
+log = logging.getLogger("wxshop.posters")
 NICKNAME_PLACEHOLDER = "好友"  # WeChat no longer gives nicknames to accounts (WECHAT.md §2.6)
 
 
 class GatewayPosterSender:
-    def __init__(self, config: Config, client: redis.Redis) -> None:
+    def __init__(self, config: Config, client: redis.Redis, windows: CsWindows) -> None:
         self.config = config
         self.client = client
+        self.windows = windows
         self._gateway: WeChatGateway | None = None
 
     @property
@@ -40,4 +48,19 @@ class GatewayPosterSender:
     def send_poster(self, openid: str, product_id: int | None, now: datetime) -> None:
         code = referral_code(openid, self.gateway.create_qrcode, now)
         png = render_poster(self.content(openid, product_id, code.url or image_url(code.ticket)))
-        self.gateway.send_image(openid, self.gateway.upload_image(png))
+        media_id = self.gateway.upload_image(png)
+        self._take_window(openid, now)
+        try:
+            self.gateway.send_image(openid, media_id)
+        except (OutOfWindow, OutOfResponseCount):
+            self.windows.spend(openid)  # WeChat knows better: no more until the follower's next message
+            raise
+
+    def _take_window(self, openid: str, now: datetime) -> None:
+        try:
+            verdict = self.windows.consume(openid, now)
+        except redis.RedisError as exc:
+            log.warning("window unknown, sending the poster unchecked", extra={"openid": openid, "error": repr(exc)})
+            return
+        if verdict not in GRANTED:
+            raise OutOfResponseCount(45047, f"no customer-service message left ({verdict})")

@@ -1,9 +1,11 @@
 """The members' daily sweeps over 1,000,000 members (DESIGN §7: ≤ 10 s each): birthdays, tiers, points expiry,
 the points reminder, the nightly profiles (RFM + lifecycle + attributes + behaviour score, quintiles and
 configured edges) and the clusters over them (k-means over every member's R, F, M, B cell, weighted by size);
-and the 分销 confirmation sweep over the commissions of as many orders.
+the 砍价 expiry sweep over 100,000 bargains (half of them due); and the 分销 confirmation sweep over the commissions of
+as many orders as members.
 
-    python -m benchmarks.sweeps [--quick] [--members N] [--database-url URL] [--commission-only]
+    python -m benchmarks.sweeps [--quick] [--members N] [--bargains N] [--bargains-only] [--commission-only]
+        [--database-url URL]
 
 Fills a fresh database set-based (one INSERT … SELECT per table over a generated sequence): N followers with
 birthdays spread over the year, N members in three tiers (5 % 黑金, 25 % VIP) whose stored tier is a month old, so
@@ -37,7 +39,9 @@ import peewee
 
 from benchmarks.common import print_figures, print_machine_info
 from benchmarks.databases import fresh_sqlite_url, postgres_schema
-from store.catalog.products import Category, Product
+from store.bargain.models import BargainOffer
+from store.bargain.sweeps import expire_bargains
+from store.catalog.products import Category, Product, Sku
 from store.commission.ledger import confirm_due
 from store.core.clock import SHANGHAI
 from store.core.db import close_database, database, is_sqlite, open_database, write_transaction
@@ -232,6 +236,23 @@ def populate_profiles(members: int) -> float:
     return time.perf_counter() - started
 
 
+def timed(fn):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def naive_tiers_per_member_s(members: int) -> float:
+    """The per-row way: the tier rule evaluated member by member (one member read and one spend sum each)."""
+    step = max(members // NAIVE_SAMPLE, 1)
+    sample = [f"o{n}" for n in range(1, members + 1, step)][:NAIVE_SAMPLE]
+    started = time.perf_counter()
+    for openid in sample:
+        row = Member.get(Member.openid == openid)
+        _ = tier_of(openid, NOW, RULES).value != row.tier
+    return (time.perf_counter() - started) / len(sample)
+
+
 def populate_commissions(orders: int) -> float:
     """One commission per paid order, earned over the last 60 days; every tenth fully reversed."""
     sql = Dialect(is_sqlite())
@@ -262,24 +283,56 @@ def run_commission(orders: int) -> dict[str, float]:
             "sweeps_commission_s": seconds, "sweeps_commission_rerun_s": rerun}  # fmt: skip
 
 
-def timed(fn):  # type: ignore[no-untyped-def]
+def populate_bargains(bargains: int) -> float:
+    """`bargains` bargains on one offer: every other one's window ended an hour ago, a quarter are still open
+    and a quarter complete (neither of those is touched)."""
     started = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - started
+    sql = Dialect(is_sqlite())
+    with write_transaction():
+        top = Category.create(name="砍价", level=1, path="砍价")
+        product = Product.create(code="KJ1", title="砍价商品", category=top)
+        sku = Sku.create(code="KJ1-1", product=product, spec="", price_fen=15900, stock=10)
+        offer = BargainOffer.create(sku_id=sku.id, floor_fen=9900, helpers=5, window_hours=24)
+    due, later = _wall(NOW - timedelta(hours=1)), _wall(NOW + timedelta(hours=5))
+    status = "(CASE WHEN n - (n / 4) * 4 = 3 THEN 'complete' ELSE 'open' END)"  # n mod 4, without `%` (psycopg2)
+    expires = f"(CASE WHEN n - (n / 2) * 2 = 0 THEN '{due}' ELSE '{later}' END)"
+    if not is_sqlite():
+        expires = f"CAST({expires} AS TIMESTAMP)"
+    with write_transaction():
+        database.execute_sql(sql.insert(
+            "bargain",
+            "bargain_no, offer_id, sku_id, starter_openid, start_fen, floor_fen, helpers, seed, cuts, price_fen, "
+            "status, created_at, expires_at",
+            f"'K' || n, {offer.id}, {sku.id}, 'o' || n, 15900, 9900, 5, n, 0, 15900, {status}, "
+            f"'{_wall(NOW - timedelta(hours=23))}', {expires}",
+            bargains,
+        ))  # fmt: skip
+    settle()
+    return time.perf_counter() - started
 
 
-def naive_tiers_per_member_s(members: int) -> float:
-    """The per-row way: the tier rule evaluated member by member (one member read and one spend sum each)."""
-    step = max(members // NAIVE_SAMPLE, 1)
-    sample = [f"o{n}" for n in range(1, members + 1, step)][:NAIVE_SAMPLE]
-    started = time.perf_counter()
-    for openid in sample:
-        row = Member.get(Member.openid == openid)
-        _ = tier_of(openid, NOW, RULES).value != row.tier
-    return (time.perf_counter() - started) / len(sample)
+def run_bargains(bargains: int) -> dict[str, float]:
+    """The 砍价 expiry sweep over `bargains` bargains, then its idle re-run (the database is open and empty)."""
+    upgrade(NOW)
+    populated = populate_bargains(bargains)
+    expired, seconds = timed(lambda: expire_bargains(NOW))
+    again, rerun = timed(lambda: expire_bargains(NOW))
+    assert expired == bargains // 2 and again == 0, (expired, again)
+    print(f"bargain expiry: {expired:,} of {bargains:,} bargains expired in {seconds:.2f} s (re-run {rerun:.2f} s)")
+    return {"sweeps_bargains": bargains, "sweeps_bargains_populate_s": populated, "sweeps_bargains_expire_s": seconds,
+            "sweeps_bargains_expired": expired, "sweeps_bargains_rerun_s": rerun,
+            "sweeps_bargains_share_of_budget": seconds / BUDGET_S}  # fmt: skip
 
 
-def run(members: int, database_url: str, commission_only: bool = False) -> dict[str, float]:
+def run_bargains_only(bargains: int, database_url: str) -> dict[str, float]:
+    open_database(database_url, Path(os.environ.get("WXSHOP_VAR_DIR", "var")))
+    try:
+        return run_bargains(bargains)
+    finally:
+        close_database()
+
+
+def run(members: int, database_url: str, bargains: int = 0, commission_only: bool = False) -> dict[str, float]:
     var = Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
     open_database(database_url, var)
     figures: dict[str, float] = {"sweeps_members": members}
@@ -373,6 +426,8 @@ def run(members: int, database_url: str, commission_only: bool = False) -> dict[
                       "sweeps_profiles_edges_s", "sweeps_clusters_s", "sweeps_commission_s")
         )  # fmt: skip
         figures.update(sweeps_budget_s=BUDGET_S, sweeps_worst_share_of_budget=worst / BUDGET_S)
+        if bargains:
+            figures.update(run_bargains(bargains))
     finally:
         close_database()
     return figures
@@ -382,22 +437,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 members (a smoke run)")
     parser.add_argument("--members", type=int, default=None)
-    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh schema is made and dropped)")
+    parser.add_argument("--bargains", type=int, default=None, help="bargains for the 砍价 expiry sweep (100,000)")
+    parser.add_argument("--bargains-only", action="store_true", help="only the 砍价 expiry sweep")
     parser.add_argument("--commission-only", action="store_true", help="only the commission sweep (N orders)")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh schema is made and dropped)")
     args = parser.parse_args()
     members = args.members or (20000 if args.quick else 1000000)
+    bargains = args.bargains or (10000 if args.quick else 100000)
     print_machine_info()
+    if args.bargains_only and not args.database_url:
+        print(f"# database: SQLite (fresh file), {bargains:,} bargains")
+        print_figures(run_bargains_only(bargains, fresh_sqlite_url("sweeps")))
+        return 0
     if not args.database_url:
         print(f"# database: SQLite (fresh file), {members:,} members")
-        print_figures(run(members, fresh_sqlite_url("sweeps"), args.commission_only))
+        print_figures(run(members, fresh_sqlite_url("sweeps"), bargains, args.commission_only))
         return 0
     if not urlparse(args.database_url).scheme.startswith("postgres"):
         print("--database-url must be a postgresql:// URL (SQLite is the default)", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still drop the schema (finally)
     with postgres_schema(args.database_url, "sweeps") as url:
-        print(f"# database: PostgreSQL (a throw-away schema), {members:,} members")
-        figures = run(members, url, args.commission_only)
+        if args.bargains_only:
+            print(f"# database: PostgreSQL (a throw-away schema), {bargains:,} bargains")
+            figures = run_bargains_only(bargains, url)
+        else:
+            print(f"# database: PostgreSQL (a throw-away schema), {members:,} members")
+            figures = run(members, url, bargains, args.commission_only)
         print_figures({k.replace("sweeps_", "sweeps_pg_", 1): v for k, v in figures.items()})
     return 0
 

@@ -7,6 +7,7 @@ import dataclasses
 from werobot.messages.events import ScanEvent, SubscribeEvent, UnSubscribeEvent
 from werobot.robot import BaseRoBot
 
+from dialogs.bargain_answers import bargain_visit
 from dialogs.group_buy_answers import group_invite
 from dialogs.replies import Text
 from handlers.context import HandlerContext, HandlerResult, add
@@ -21,13 +22,15 @@ def on_subscribe(message: SubscribeEvent, ctx: HandlerContext) -> HandlerResult:
     _, first_time = record_follow(message.source, now, scene or None)
     answer = ctx.engine.on_follow(message.source, first_time, now)
     invite = group_invite(scene)  # a friend who followed through a 拼团 code: how to join, after the welcome
+    invite = invite or bargain_visit(scene, message.source, now)  # through a 砍价 code: their cut
     return dataclasses.replace(answer, followups=(*answer.followups, Text(invite))) if invite else answer
 
 
 def on_scan(message: ScanEvent, ctx: HandlerContext) -> HandlerResult:
     now = ctx.clock.now()
     record_follow(message.source, now, message.key or None)
-    return group_invite(message.key) or f"欢迎回到{ctx.shop_name}！"
+    scene = message.key or None
+    return group_invite(scene) or bargain_visit(scene, message.source, now) or f"欢迎回到{ctx.shop_name}！"
 
 
 def on_unsubscribe(message: UnSubscribeEvent, ctx: HandlerContext) -> HandlerResult:

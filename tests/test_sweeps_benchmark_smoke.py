@@ -29,3 +29,15 @@ def test_sweeps_benchmark_quick_run(tmp_path: Path) -> None:
     assert float(figures["members"]) == 20000
     assert float(figures["birthdays_gifts"]) > 0 and float(figures["points_reminders"]) > 0
     assert all(float(value) >= 0 for value in figures.values())
+
+
+def test_bargain_sweep_benchmark_quick_run(tmp_path: Path) -> None:
+    env = {**os.environ, "WXSHOP_VAR_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sweeps", "--quick", "--bargains-only"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    figures = dict(re.findall(r"^sweeps_(\w+): (\S+)$", run.stdout, flags=re.MULTILINE))
+    assert float(figures["bargains"]) == 10000 and float(figures["bargains_expired"]) == 5000, run.stdout
+    assert float(figures["bargains_expire_s"]) >= 0 and "members" not in figures

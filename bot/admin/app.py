@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.admin import (
     after_sales,
     api,
+    bargain,
     campaigns,
     catalog,
     commission,
@@ -42,6 +43,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
     api, console, keywords, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments,
     campaigns, group_buy, coupons, commission,
+    bargain,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 

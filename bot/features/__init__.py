@@ -12,6 +12,7 @@ from arq.cron import CronJob
 
 from bot.features import (
     after_sales,
+    bargain,
     birthday,
     browse,
     checkout,
@@ -21,6 +22,7 @@ from bot.features import (
     members,
     operations,
     orders,
+    poster,
     profiles,
     tracking,
 )
@@ -31,7 +33,7 @@ FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
     for module in (
         browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
-        commission,
+        commission, bargain, poster,
     )
 )
 

@@ -317,6 +317,8 @@ class MarketingConfig:
     group_size: int = field(default=3, metadata=_check(lambda v: 2 <= v <= 100, "2..100"))
     group_window_hours: int = field(default=48, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
     attribution_days: int = field(default=7, metadata=_check(lambda v: 1 <= v <= 90, "1..90"))
+    bargain_helpers: int = field(default=5, metadata=_check(lambda v: 1 <= v <= 100, "1..100"))
+    bargain_window_hours: int = field(default=24, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
 
 
 @dataclass(frozen=True)

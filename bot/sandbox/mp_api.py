@@ -31,6 +31,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.sandbox.mp_errors import MpError, dumps, plain, read_json
+from bot.sandbox.mp_media import setup_media
 from bot.sandbox.mp_menu import setup_menu
 from bot.sandbox.mp_messages import setup_messages
 from bot.sandbox.mp_oauth import setup_oauth
@@ -101,6 +102,7 @@ def create_mp_app(
     app.router.add_post("/cgi-bin/qrcode/create", qrcode_create)
     setup_messages(app)
     setup_menu(app)
+    setup_media(app)
     setup_oauth(app)
     return app
 

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.mp_errors import MpError, ok, read_json
+from bot.sandbox.mp_media import MEDIA
 from bot.sandbox.mp_push import template_finish_xml
 from bot.sandbox.mp_state import MP_STATE
 from bot.sandbox.world import CsVerdict, Delivered
@@ -86,7 +87,9 @@ def validate_custom(data: dict[str, Any]) -> tuple[str, str]:
 async def custom_send(request: web.Request) -> web.Response:
     state = request.app[MP_STATE]
     data = await read_json(request)
-    touser, _ = validate_custom(data)
+    touser, msgtype = validate_custom(data)
+    if msgtype == "image" and request.app[MEDIA].get(data["image"]["media_id"], state.clock.now()) is None:
+        raise MpError(40007)
     payload = {k: v for k, v in data.items() if k != "touser"}
     verdict = state.world.send_custom(touser, payload)
     if verdict is not CsVerdict.SENT:

@@ -24,8 +24,10 @@ import aiohttp
 from aiohttp import web
 
 from bot.sandbox import preview_entries as entries
+from bot.sandbox.bargain_friends import friends_cut
 from bot.sandbox.follower import Account, Delivery, FollowerSimulator, Mode
 from bot.sandbox.group_friends import friends_join
+from bot.sandbox.mp_media import MEDIA
 from bot.sandbox.mp_oauth import OPENID_PARAM
 from bot.sandbox.preview_events import ChatHub, parse_after, stream_entries
 from bot.sandbox.server import Sandbox
@@ -70,6 +72,8 @@ def setup_preview(app: web.Application, sandbox: Sandbox) -> None:
     router.add_post("/sandbox/api/send", send)
     router.add_get("/sandbox/api/events", events)
     router.add_post("/sandbox/api/group-friends", group_friends)
+    router.add_post("/sandbox/api/bargain-friends", bargain_friends)
+    router.add_get("/sandbox/media/{media_id}", media)
     router.add_post("/sandbox/api/pay/confirm", pay_confirm)
     router.add_get("/sandbox/api/pay/prepay/{prepay_id}", pay_prepay)
 
@@ -234,6 +238,34 @@ async def group_friends(request: web.Request) -> web.Response:
     results = await friends_join(_simulator(request, "plain"), request.app[SESSION], request.app[SANDBOX],
                                  request.app[CONFIG].server.public_url, group_no, openids)  # fmt: skip
     return _json({"friends": [dataclasses.asdict(r) for r in results]})
+
+
+async def bargain_friends(request: web.Request) -> web.Response:
+    """POST /sandbox/api/bargain-friends {bargain_no, count? (1..10, default 3)}: new simulated friends follow
+    through the 砍价 share code, each cutting once, so the bargain goes down in the preview. Answers {friends:
+    [{openid, welcomed}]}."""
+    data = await _read_object(request)
+    bargain_no = _text_field(data, "bargain_no", limit=24)
+    count = data.get("count", 3)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10:
+        raise _fail(400, "count must be 1..10")
+    world = request.app[SANDBOX].world
+    openids = []
+    for _ in range(count):
+        openid = _new_openid(request)
+        world.register(openid)
+        openids.append(openid)
+    results = await friends_cut(_simulator(request, "plain"), bargain_no, openids)
+    return _json({"friends": [dataclasses.asdict(r) for r in results]})
+
+
+async def media(request: web.Request) -> web.Response:
+    """GET /sandbox/media/{media_id}: an image the shop uploaded, as the follower's phone shows it."""
+    sandbox = request.app[SANDBOX]
+    found = sandbox.app[MEDIA].get(request.match_info["media_id"], sandbox.world.clock.now())
+    if found is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=found.data, content_type=found.content_type)
 
 
 def _new_openid(request: web.Request) -> str:

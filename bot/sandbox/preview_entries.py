@@ -100,6 +100,8 @@ def delivered_entry(delivered: Delivered, template_titles: Mapping[str, str]) ->
             if isinstance(a, Mapping)
         ]
         return {**base, "kind": "news", "articles": articles}
+    if msgtype == "image" and body.get("media_id"):  # the preview shows it from the media emulator
+        return {**base, "kind": "image", "text": "[图片]", "src": f"/sandbox/media/{body['media_id']}"}
     if msgtype == "msgmenu":
         options = [str(item.get("content") or "") for item in body.get("list") or [] if isinstance(item, Mapping)]
         lines = [str(body.get("head_content") or ""), *options, str(body.get("tail_content") or "")]

@@ -21,6 +21,7 @@ from bot.pay.pages import setup_pay_pages
 from bot.process import metrics
 from bot.process.config import Config
 from bot.process.resources import open_resources
+from bot.web.bargain_pages import setup_bargain_pages
 from bot.web.campaign_links import setup_campaign_links
 from bot.web.group_pages import setup_group_pages
 from bot.web.product_pages import setup_product_pages
@@ -51,6 +52,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     setup_product_pages(app)
     setup_group_pages(app)
     setup_promoter_pages(app)
+    setup_bargain_pages(app)
     setup_campaign_links(app)
     setup_jobs(app)
     setup_pay_pages(app)

@@ -186,6 +186,14 @@ class WeChatGateway:
     def create_qrcode(self, payload: dict) -> dict:
         return self.client.qrcode.create(payload)
 
+    def upload_image(self, data: bytes, filename: str = "poster.png") -> str:
+        """A temporary image (media/upload, three days): its media_id."""
+        answer = self.client.media.upload("image", (filename, data, "image/png"))
+        return str(answer["media_id"])
+
+    def send_image(self, openid: str, media_id: str) -> None:
+        self.client.message.send_image(openid, media_id)
+
     def user_info(self, openid: str) -> dict:
         return self.client.user.get(openid)
 

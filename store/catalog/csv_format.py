@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TextIO
 
+from store.bargain.models import BargainOffer
 from store.catalog.products import (
     MAX_LEVELS,
     TAG_SEPARATOR,
@@ -46,7 +47,8 @@ COLUMNS = (
 )
 GROUP_OFFER_COLUMNS = ("group_price", "group_size", "group_window_hours", "group_limit")  # 拼团, all optional
 GROUP_COLUMNS = GROUP_OFFER_COLUMNS[1:]  # only with a group_price
-ALL_COLUMNS = COLUMNS + GROUP_OFFER_COLUMNS
+BARGAIN_COLUMNS = ("bargain_floor", "bargain_helpers", "bargain_window_hours")  # 砍价: all three or none
+ALL_COLUMNS = COLUMNS + GROUP_OFFER_COLUMNS + BARGAIN_COLUMNS
 REQUIRED = ("category", "spu", "title", "sku", "price", "stock")
 PRODUCT_FIELDS = ("category", "title", "description", "tags")
 MAX_PRICE_FEN = 10**11
@@ -100,6 +102,9 @@ class CatalogRow:
     group_size: int | None = None  # None: the importer's default ([marketing] group_size)
     group_window_hours: int | None = None
     group_limit: int = 1
+    bargain_floor_fen: int | None = None  # 砍价: a bargain offer on this SKU (see store.bargain)
+    bargain_helpers: int | None = None
+    bargain_window_hours: int | None = None
 
 
 @dataclass
@@ -265,6 +270,7 @@ def _row(line: int, raw: dict[str, str], check: _Checker) -> CatalogRow | None:
         for name in GROUP_COLUMNS:
             if value[name]:
                 check.add(line, name, "needs a group_price on the same line")
+    bargain = _bargain_cells(value, price, line, check)
     for name, limit in (("spu", 64), ("sku", 64), ("title", 255), ("image", 500)):
         if len(value[name]) > limit:
             check.add(line, name, f"longer than {limit} characters")
@@ -292,7 +298,40 @@ def _row(line: int, raw: dict[str, str], check: _Checker) -> CatalogRow | None:
         group_size=group_size,
         group_window_hours=group_window,
         group_limit=group_limit,
+        bargain_floor_fen=bargain[0],
+        bargain_helpers=bargain[1],
+        bargain_window_hours=bargain[2],
     )
+
+
+def _bargain_cells(
+    value: dict[str, str], price: int | None, line: int, check: _Checker
+) -> tuple[int | None, int | None, int | None]:
+    """The 砍价 columns: all three filled (a floor leaving at least 1 fen per helper below the price, 1..100
+    helpers, 1..720 hours) or all three empty."""
+    filled = [name for name in BARGAIN_COLUMNS if value[name]]
+    if not filled:
+        return None, None, None
+    if len(filled) < len(BARGAIN_COLUMNS):
+        for name in BARGAIN_COLUMNS:
+            if not value[name]:
+                check.add(line, name, "the 砍价 columns go together: fill all three or none")
+        return None, None, None
+    found: list[int | None] = []
+    for name, parse in (("bargain_floor", parse_price), ("bargain_helpers", _count), ("bargain_window_hours", _count)):
+        try:
+            found.append(parse(value[name]))
+        except (ValueError, SpecError) as exc:
+            check.add(line, name, str(exc))
+            found.append(None)
+    floor, helpers, hours = found
+    if helpers is not None and not 1 <= helpers <= 100:
+        check.add(line, "bargain_helpers", "must be 1..100")
+    if hours is not None and not 1 <= hours <= 720:
+        check.add(line, "bargain_window_hours", "must be 1..720")
+    if floor is not None and (floor <= 0 or (price is not None and helpers and price - floor < helpers)):
+        check.add(line, "bargain_floor", "must be above 0 and leave at least 1 fen per helper below the price")
+    return floor, helpers, hours
 
 
 def _count(text: str) -> int:
@@ -313,10 +352,12 @@ def _flag(text: str) -> str:
 
 
 def export_rows() -> Iterable[list[str]]:
-    """Every SKU in catalog order (the order the import created them), one CSV row each; the 拼团 columns only
-    when some SKU has an active group offer (so a catalog without any exports exactly as it was imported)."""
+    """Every SKU in catalog order (the order the import created them), one CSV row each; the 拼团 (砍价) columns
+    only when some SKU has an active group (bargain) offer (so a catalog without any exports exactly as it was
+    imported)."""
     query = Sku.select(Sku, Product, Category).join(Product).join(Category).order_by(Sku.id)
     offers = {o.sku_id: o for o in GroupOffer.select().where(GroupOffer.active == True)}  # noqa: E712
+    bargains = {o.sku_id: o for o in BargainOffer.select().where(BargainOffer.active == True)}  # noqa: E712
     for sku in query.iterator():
         product = sku.product
         row = [
@@ -342,6 +383,13 @@ def export_rows() -> Iterable[list[str]]:
                 if offer is not None
                 else ["", "", "", ""]
             )  # fmt: skip
+        if bargains:
+            bargain = bargains.get(sku.id)
+            row += (
+                [format_price(bargain.floor_fen), str(bargain.helpers), str(bargain.window_hours)]
+                if bargain is not None
+                else ["", "", ""]
+            )
         yield row
 
 
@@ -349,7 +397,9 @@ def write_catalog(out: TextIO) -> int:
     """Write the whole catalog as CSV; returns the number of SKU rows."""
     writer = csv.writer(out, lineterminator="\n")
     with_groups = GroupOffer.select().where(GroupOffer.active == True).exists()  # noqa: E712
-    writer.writerow(ALL_COLUMNS if with_groups else COLUMNS)
+    with_bargains = BargainOffer.select().where(BargainOffer.active == True).exists()  # noqa: E712
+    header = COLUMNS + (GROUP_OFFER_COLUMNS if with_groups else ()) + (BARGAIN_COLUMNS if with_bargains else ())
+    writer.writerow(header)
     count = 0
     for row in export_rows():
         writer.writerow(row)

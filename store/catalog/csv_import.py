@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import peewee
 
+from store.bargain.models import BargainOffer
 from store.catalog.csv_format import CatalogRow, read_catalog
 from store.catalog.products import Category, Product, Sku, split_path
 from store.core.db import database, write_transaction
@@ -83,6 +84,7 @@ def import_rows(
         products, products_created = _upsert_products(rows, categories)
         skus_created = _upsert_skus(rows, products, progress)
         _upsert_group_offers(rows, group_defaults, now)
+        _upsert_bargain_offers(rows, now)
     return ImportReport(
         rows=len(rows),
         categories_created=categories_created,
@@ -108,6 +110,20 @@ def _upsert_group_offers(rows: Sequence[CatalogRow], defaults: tuple[int, int], 
         )  # fmt: skip
         if not GroupOffer.update(**fields).where(GroupOffer.sku_id == ids[row.sku]).execute():
             GroupOffer.create(sku_id=ids[row.sku], **fields)
+
+
+def _upsert_bargain_offers(rows: Sequence[CatalogRow], now: datetime | None) -> None:
+    """Lines with the 砍价 columns create or replace their SKU's bargain offer (active, one per follower); lines
+    without leave an existing offer as it is. Bargains already started keep their terms."""
+    offered = [r for r in rows if r.bargain_floor_fen is not None]
+    if not offered:
+        return
+    ids = _ids(Sku, Sku.code, [r.sku for r in offered])
+    for row in offered:
+        fields = dict(floor_fen=row.bargain_floor_fen, helpers=row.bargain_helpers,
+                      window_hours=row.bargain_window_hours, active=True, updated_at=now)  # fmt: skip
+        if not BargainOffer.update(**fields).where(BargainOffer.sku_id == ids[row.sku]).execute():
+            BargainOffer.create(sku_id=ids[row.sku], **fields)
 
 
 def _bulk_upsert(

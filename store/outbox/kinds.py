@@ -105,6 +105,16 @@ KINDS: dict[str, NoticeKind] = {
             group_no="character_string", goods="thing", amount="amount", closed_at="time",
         ),
         _kind(
+            "bargain_cut", Priority.SERVICE, True,
+            "又有好友帮您砍了一刀！{goods}现价{price}，已有{helped}位好友助力，还差{left}位。回复“砍价下单”按现价购买。",
+            goods="thing", price="amount", helped="number", left="number", cut_at="time",
+        ),
+        _kind(
+            "bargain_complete", Priority.TRANSACTIONAL, True,
+            "砍价成功！{helped}位好友帮您把{goods}砍到了{price}，回复“砍价下单”即可购买。",
+            goods="thing", price="amount", helped="number", completed_at="time",
+        ),
+        _kind(
             "ops_alert", Priority.SERVICE, True, "运营提醒：{subject}（{ref}，{raised_at}）。",
             subject="thing", ref="character_string", raised_at="time",
         ),

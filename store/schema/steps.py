@@ -17,6 +17,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 from store.after_sales.compensation import Compensation
 from store.after_sales.tickets import Ticket
+from store.bargain.models import Bargain, BargainCut, BargainOffer
 from store.catalog.inventory import StockAlert
 from store.catalog.products import Category, Product, Sku
 from store.chat.keywords import KeywordRule, RulesVersion, StandingReply
@@ -169,6 +170,7 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(18, "砍价: bargain offers, bargains and friends' cuts", _create(BargainOffer, Bargain, BargainCut)),
     Step(19, "分销: promoters and their commissions", _create(Promoter, Commission)),
     Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
     Step(

@@ -193,6 +193,11 @@
       node.append(bubbleRow(entry, newsCard(entry)));
     } else if (entry.kind === "template") {
       node.append(bubbleRow(entry, templateCard(entry)));
+    } else if (entry.kind === "image" && entry.src) {
+      const picture = el("img", "bubble-image");
+      picture.src = entry.src;
+      picture.alt = entry.text || "[图片]";
+      node.append(bubbleRow(entry, picture));
     } else {
       node.append(bubbleRow(entry, textBubble(entry)));
     }

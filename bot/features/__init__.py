@@ -21,6 +21,7 @@ from bot.features import (
     operations,
     orders,
     profiles,
+    tags,
     tracking,
 )
 from bot.features.base import Chat, ChatContext, Feature
@@ -30,6 +31,7 @@ FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
     for module in (
         browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
+        tags,
     )
 )
 

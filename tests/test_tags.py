@@ -199,3 +199,20 @@ async def test_the_black_gold_button_answers_black_gold_members_only(world: PayW
     refused = (await follower.click(NORMAL[0], "BLACK_GOLD_PERKS")).shown
     assert refused.startswith("黑金专享是黑金会员的专属权益") and "法式碎花连衣裙" not in refused
     assert "法式碎花连衣裙" not in (await follower.click(VIP, "BLACK_GOLD_PERKS")).shown
+
+
+async def test_the_nightly_job_syncs_after_the_profiles(world: PayWorld) -> None:
+    from bot.features import cron_entries, job_functions
+    from bot.features.tags import job_deps
+    from bot.web.runtime import RESOURCES
+    from scheduler.tag_jobs import sync_wechat_tags
+
+    entries = {job.name: job for job in cron_entries(world.config)}
+    nightly, profiles = entries["wechat-tags"], entries["member-profiles"]
+    assert (nightly.hour, nightly.minute) == (4, 40) and (profiles.hour, profiles.minute) == (4, 10)
+    assert sync_wechat_tags in job_functions()
+    deps = world.deps(tags=job_deps(world.config, world.app[RESOURCES]))
+    lines = await sync_wechat_tags({"deps": deps})
+    assert [line.split(" (id")[0] for line in lines] == ["tag VIP会员", "tag 黑金会员"]
+    assert tagged(world.sandbox.world, "黑金会员") == {BLACK_GOLD}
+    assert await sync_wechat_tags({"deps": world.deps()}) == [], "a worker without the gateway skips, logged"

@@ -470,7 +470,7 @@ def _tag_menus(value: dict[str, Any]) -> dict[str, tuple[Mapping[str, Any], ...]
     if not isinstance(entries, list):
         raise ConfigError("config: [menu]: expected [[menu.conditional]] tables")
     for entry in entries:
-        tag, buttons = entry.get("tag"), entry.get("button")
+        tag, buttons = (entry.get("tag"), entry.get("button")) if isinstance(entry, dict) else (None, None)
         if not isinstance(tag, str) or not tag.strip() or not isinstance(buttons, list):
             raise ConfigError("config: [[menu.conditional]]: expected tag = \"NAME\" and [[menu.conditional.button]]")
         if tag in menus:

@@ -216,3 +216,25 @@ async def test_the_nightly_job_syncs_after_the_profiles(world: PayWorld) -> None
     assert [line.split(" (id")[0] for line in lines] == ["tag VIP会员", "tag 黑金会员"]
     assert tagged(world.sandbox.world, "黑金会员") == {BLACK_GOLD}
     assert await sync_wechat_tags({"deps": world.deps()}) == [], "a worker without the gateway skips, logged"
+
+
+async def test_the_chat_preview_shows_a_follower_the_menu_their_tags_match(migrated: Config) -> None:
+    from tests.preview_support import demo_running, with_default_menu
+
+    config = dataclasses.replace(with_default_menu(migrated), tag_menus={"黑金会员": tuple(PERKS_MENU["button"])})
+    async with demo_running(config) as demo:
+        member, other = await demo.new_follower(), await demo.new_follower()
+        gateway = demo.gateway()
+        try:
+            await asyncio.to_thread(gateway.create_menu, DEFAULT_MENU)
+            tag_id = await asyncio.to_thread(gateway.create_tag, "黑金会员")
+            await asyncio.to_thread(gateway.tag_users, tag_id, [member])
+            await asyncio.to_thread(gateway.add_conditional_menu, PERKS_MENU, tag_id)
+        finally:
+            gateway.close()
+        _, mine = await demo.call("GET", f"state?openid={member}")
+        _, theirs = await demo.call("GET", f"state?openid={other}")
+        assert [b["name"] for b in mine["menu"]] == ["逛商城", "黑金专享"]
+        assert "黑金专享" not in [b["name"] for b in theirs["menu"]]
+        tapped = await demo.send(member, "click", key="BLACK_GOLD_PERKS")
+        assert "黑金专享" in tapped["entries"][0]["text"], tapped["entries"][0]

@@ -40,6 +40,7 @@ async def test_the_tag_selector_edits_and_publishes_a_tag_s_menu(migrated: Confi
             await page.fill("input[name=password]", PASSWORD)
             await page.click("#login")
             await page.wait_for_url("**/admin/")
+            await page.wait_for_selector("body[data-view=dashboard][data-ready=true]")
             await page.click("#nav a[data-view=menu]")
             await page.wait_for_selector("body[data-view=menu][data-ready=true]")
             await expect(page.locator("main")).to_contain_text("当前是公众号正在使用的菜单")

@@ -1200,7 +1200,10 @@
   const VIEWS = { dashboard, orders, products, keywords, inbox, "after-sales": afterSales, members, coupons, segments, campaigns, outbox, menu };
   const DETAILS = { order, product };
 
+  let routing = 0;  // a view still loading when the operator moves on must not replace the newer one
+
   async function route() {
+    const turn = ++routing;
     const hash = location.hash.replace(/^#/, "") || "dashboard";
     const [path, search] = hash.split("?");
     const [name, ...rest] = path.split("/");
@@ -1213,13 +1216,15 @@
     document.body.dataset.ready = "false";
     try {
       const content = await view(params);
+      if (turn !== routing) return;
       for (const box of main.querySelectorAll(".chart")) if (window.echarts) window.echarts.dispose(box);
       main.replaceChildren(...[content].flat(Infinity).filter(Boolean));
       drawCharts();
     } catch (error) {
+      if (turn !== routing) return;
       main.replaceChildren(el("p", { class: "error" }, `加载失败：${error.message}`), problems(error) || "");
     } finally {
-      document.body.dataset.ready = "true";
+      if (turn === routing) document.body.dataset.ready = "true";
     }
   }
 

@@ -18,10 +18,17 @@ from typing import Any, Protocol
 
 from arq.cron import CronJob, cron
 
-from store.core.wechat_errors import QuotaExceeded, WeChatError
+from store.core.wechat_errors import InvalidOpenid, QuotaExceeded, WeChatError
 from store.tags.links import ensure_tier_tags, mark_segment, syncing_tags, tag_named, tag_of_segment
 from store.tags.models import WeChatTag
-from store.tags.progress import finish_run, pending, record_tagged, record_untagged, set_tag_id
+from store.tags.progress import (
+    finish_run,
+    pending,
+    record_tagged,
+    record_untagged,
+    set_tag_id,
+    still_following,
+)
 
 log = logging.getLogger("wxshop.tags")
 
@@ -98,6 +105,25 @@ def _existing(gateway: TagGateway) -> dict[str, int]:
     return {str(t["name"]): int(t["id"]) for t in gateway.list_tags()}
 
 
+def _untag(gateway: TagGateway, tag: WeChatTag, tag_id: int, batch: list[str], budget: _Budget) -> list[str]:
+    """Untag `batch`. WeChat may refuse a whole batch (40003) for openids that unfollowed since they were tagged:
+    those are forgotten here (the shop keeps nothing on them), and the followers among them untagged on their own."""
+    try:
+        gateway.untag_users(tag_id, batch)
+        return batch
+    except InvalidOpenid:
+        following = still_following(batch)
+        gone = [openid for openid in batch if openid not in following]
+        if not gone:
+            raise
+    record_untagged(tag, gone)
+    rest = [openid for openid in batch if openid not in gone]
+    if rest:
+        budget.calls -= 1
+        gateway.untag_users(tag_id, rest)
+    return rest
+
+
 def _sync_one(gateway: TagGateway, tag: WeChatTag, existing: dict[str, int], budget: _Budget, size: int,
               now: datetime) -> TagSync:  # fmt: skip
     result = TagSync(tag.name, tag.tag_id)
@@ -105,20 +131,20 @@ def _sync_one(gateway: TagGateway, tag: WeChatTag, existing: dict[str, int], bud
         tag_id = result.tag_id = _wechat_id(gateway, tag, existing)
         todo = pending(tag, now)  # after the id: a new id means everyone is to be tagged again
         result.left = len(todo.add) + len(todo.remove)
-        steps = (("untag", todo.remove, gateway.untag_users), ("tag", todo.add, gateway.tag_users))
-        for verb, openids, call in steps:
+        for verb, openids in (("untag", todo.remove), ("tag", todo.add)):
             for batch in _chunks(openids, size):
                 if budget.calls <= 0:
                     budget.stopped = "batches_per_run reached"
                     return result
                 budget.calls -= 1
-                call(tag_id, batch)
                 if verb == "tag":
+                    gateway.tag_users(tag_id, batch)
                     record_tagged(tag, batch, now)
                     result.tagged += len(batch)
                 else:
-                    record_untagged(tag, batch)
-                    result.untagged += len(batch)
+                    untagged = _untag(gateway, tag, tag_id, batch, budget)
+                    record_untagged(tag, untagged)
+                    result.untagged += len(untagged)
                 result.left -= len(batch)
     except QuotaExceeded as exc:
         budget.calls, budget.stopped = 0, f"WeChat's daily quota: {exc}"

@@ -238,3 +238,23 @@ async def test_the_chat_preview_shows_a_follower_the_menu_their_tags_match(migra
         assert "黑金专享" not in [b["name"] for b in theirs["menu"]]
         tapped = await demo.send(member, "click", key="BLACK_GOLD_PERKS")
         assert "黑金专享" in tapped["entries"][0]["text"], tapped["entries"][0]
+
+
+async def test_followers_who_left_are_untagged_and_a_batch_wechat_refuses_for_them_is_not_stuck(
+    world: PayWorld,
+) -> None:
+    from store.members.privacy import forget_follower
+
+    await world.admin("PUT", "/admin/api/segments/全部", json={})
+    await world.admin("PUT", "/admin/api/segments/全部/sync-tag", json={})
+    await world.admin("POST", "/admin/api/segments/全部/sync-tag")
+    for openid in NORMAL[:2]:  # they unfollow: the shop forgets them, WeChat may refuse their openids now
+        world.sandbox.world.unfollow(openid)
+        forget_follower(openid, world.clock.now())
+    await world.admin("PUT", "/admin/api/segments/全部", json={"tier_at_least": "vip"})
+    world.sandbox.app[MP_STATE].inject_error("/cgi-bin/tags/members/batchuntagging", 40003)
+    [result] = (await world.admin("POST", "/admin/api/segments/全部/sync-tag"))[1]["results"]
+    assert (result["untagged"], result["left"], result["error"]) == (58, 0, None)
+    assert tagged(world.sandbox.world, "全部") == {*NORMAL[:2], VIP, BLACK_GOLD}, "WeChat keeps the leavers' tag"
+    listed = {t["name"]: t for t in (await world.admin("GET", "/admin/api/tags"))[1]["tags"]}
+    assert listed["全部"]["tagged"] == 2

@@ -38,6 +38,11 @@ def wanted(tag: WeChatTag, now: datetime) -> set[str]:
     return {openid for (openid,) in rows}
 
 
+def still_following(openids: list[str]) -> set[str]:
+    rows = Follower.select(Follower.openid).where(Follower.openid.in_(openids), Follower.subscribed == True)  # noqa: E712
+    return {openid for (openid,) in rows.tuples()}
+
+
 def carried(tag: WeChatTag) -> set[str]:
     return {openid for (openid,) in TaggedMember.select(TaggedMember.openid).where(TaggedMember.tag == tag.id).tuples()}
 

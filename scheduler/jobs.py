@@ -15,6 +15,7 @@ from arq.cron import CronJob, cron
 
 from scheduler.member_jobs import MemberJobDeps
 from scheduler.profile_jobs import ProfileJobDeps
+from scheduler.tag_jobs import TagJobDeps
 from store.after_sales.tickets import AfterSalesRules
 from store.core.clock import Clock
 from store.core.db import write_transaction
@@ -41,6 +42,7 @@ class JobDeps:
     after_sales: AfterSalesRules = field(default_factory=AfterSalesRules)
     metrics: MetricRules = field(default_factory=MetricRules)  # the daily check's thresholds and operators
     profiles: ProfileJobDeps = field(default_factory=ProfileJobDeps)  # RFM edges, lifecycle rules, event retention
+    tags: TagJobDeps | None = None  # WeChat's tag API and the sync's batch sizes
 
 
 async def beat(ctx: dict[str, Any], source: str = "cron") -> str:

@@ -33,6 +33,7 @@ from bot.admin import (
     outbox,
     segments,
     shipping,
+    tags,
 )
 from bot.admin.api import PREFIX, admin_auth, error
 from bot.admin.params import BadParameter
@@ -43,7 +44,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
     api, console, keywords, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments,
     campaigns, group_buy, coupons, commission,
-    bargain,
+    bargain, tags,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 

@@ -6,6 +6,10 @@
   CLICK keys the bot answers, with their intents.
 * `POST /admin/api/menu` — body `{"button": [...]}`: checked by the same build_menu as `wxshop menu push` (422 with
   every problem, nothing sent), then published with `menu/create` (WeChat refusing it → 502).
+* `?tag=NAME` on both: that tag's personalised menu (bot/wechat/tag_menus.py): GET gives the saved one, else its
+  `[[menu.conditional]]`, else the default menu to start from (`source` saved / config / default); POST checks it
+  the same way and publishes it with `menu/addconditional` (422 for a tag that does not exist). Every GET lists
+  the `tags` there are, for the editor's tag selector.
 """
 
 from __future__ import annotations
@@ -16,10 +20,15 @@ from typing import Any
 from aiohttp import web
 
 from bot.admin.api import error
-from bot.web.runtime import CONFIG, run_blocking
+from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from bot.wechat.gateway import WECHAT
 from bot.wechat.menu import LIMITS, MenuInvalid, build_menu, menu_buttons
+from bot.wechat.tag_menus import publish_tag_menu, tag_menu_draft
+from dialogs import black_gold_answers
 from dialogs.intents import MENU_KEYS
+from store.tags.links import TagError, tag_named, tag_rows
+
+KEYS = {**MENU_KEYS, black_gold_answers.MENU_KEY: black_gold_answers.INTENT}
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
@@ -34,13 +43,21 @@ def _is_button(button: Any) -> bool:
 
 async def menu_view(request: web.Request) -> web.Response:
     app = request.config_dict
-    published = await run_blocking(app, app[WECHAT].get_menu)
-    if published:
-        source, buttons = "wechat", menu_buttons(published)
+    tag = request.query.get("tag", "")
+    tags = [str(row["name"]) for row in await run_blocking(app, tag_rows)]
+    if tag:
+        if tag not in tags:
+            return error(404, f"no tag named {tag!r}")
+        buttons, source = await run_blocking(app, tag_menu_draft, app[CONFIG], tag)
     else:
-        source, buttons = "config", [dict(button) for button in app[CONFIG].menu]
-    body: dict[str, Any] = {"menu": {"button": buttons}, "source": source, "limits": LIMITS, "keys": MENU_KEYS}
-    return web.json_response(body, dumps=lambda value: json.dumps(value, ensure_ascii=False))
+        published = await run_blocking(app, app[WECHAT].get_menu)
+        if published:
+            source, buttons = "wechat", menu_buttons(published)
+        else:
+            source, buttons = "config", [dict(button) for button in app[CONFIG].menu]
+    body: dict[str, Any] = {"menu": {"button": buttons}, "source": source, "limits": LIMITS, "keys": KEYS,
+                            "tag": tag, "tags": tags}  # fmt: skip
+    return web.json_response(body, dumps=lambda value: json.dumps(value, ensure_ascii=False, default=str))
 
 
 async def menu_publish(request: web.Request) -> web.Response:
@@ -56,5 +73,15 @@ async def menu_publish(request: web.Request) -> web.Response:
     except MenuInvalid as exc:
         return error(422, "the menu breaks WeChat's limits; nothing was published", problems=exc.errors)
     app = request.config_dict
+    tag = request.query.get("tag", "")
+    if tag:
+        if await run_blocking(app, tag_named, tag) is None:
+            return error(422, f"no tag named {tag!r}; nothing was published")
+        try:
+            now = app[RESOURCES].clock.now()
+            menuid = await run_blocking(app, publish_tag_menu, app[WECHAT], tag, buttons, now)
+        except TagError as exc:
+            return error(422, str(exc))
+        return web.json_response({"published": len(menu["button"]), "menu": menu, "tag": tag, "menuid": menuid})
     await run_blocking(app, app[WECHAT].create_menu, menu)
     return web.json_response({"published": len(menu["button"]), "menu": menu})

@@ -1,5 +1,5 @@
-"""`wxshop keywords import FILE | export [FILE|-] | delete NAME | list | test TEXT` and `wxshop menu push`: operator
-replies and the custom menu."""
+"""`wxshop keywords import FILE | export [FILE|-] | delete NAME | list | test TEXT` and `wxshop menu push|publish`:
+operator replies and the custom menu."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction, common: Common) -> None:
 
     menu = command_group(sub, common, "menu", "the custom menu")
     menu("push", "validate [[menu.button]] against WeChat's limits and publish it", _menu_push)
+    menu("publish", "publish the default menu, then every tag's personalised menu (all checked first)", _menu_publish)
 
 
 def _open(config: Config) -> None:
@@ -158,6 +159,33 @@ def _test(args: argparse.Namespace, config: Config) -> int:
                 print(f"warning: {line}")
     finally:
         resources.close_sync()
+    return 0
+
+
+def _menu_publish(args: argparse.Namespace, config: Config) -> int:
+    from bot.process.resources import command_gateway
+    from bot.wechat.menu import MenuInvalid
+    from bot.wechat.tag_menus import publish_menus
+    from store.core.clock import process_clock
+    from store.core.db import close_database
+    from store.core.wechat_errors import WeChatError
+
+    _open(config)
+    try:
+        with command_gateway(config) as gateway:
+            lines = publish_menus(gateway, config, process_clock().now())
+    except MenuInvalid as exc:
+        for line in exc.errors:
+            print(f"config: {line}", file=sys.stderr)
+        print("wxshop: a menu breaks WeChat's limits; nothing was published", file=sys.stderr)
+        return 2
+    except WeChatError as exc:
+        print(f"wxshop: WeChat refused a menu: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        close_database()
+    for line in lines:
+        print(line)
     return 0
 
 

@@ -20,6 +20,7 @@ from bot.cli import keywords as cli_keywords
 from bot.cli import members as cli_members
 from bot.cli import nlu as cli_nlu
 from bot.cli import orders as cli_orders
+from bot.cli import tags as cli_tags
 from bot.process.config import Config, ConfigError, load
 from bot.process.logs import setup_logging
 from bot.web.listen import CannotListen
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_after_sales.register(sub, _common)
     cli_campaigns.register(sub, _common)
     cli_commission.register(sub, _common)
+    cli_tags.register(sub, _common)
     return parser
 
 

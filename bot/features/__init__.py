@@ -24,6 +24,7 @@ from bot.features import (
     orders,
     poster,
     profiles,
+    tags,
     tracking,
 )
 from bot.features.base import Chat, ChatContext, Feature
@@ -33,7 +34,7 @@ FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
     for module in (
         browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
-        commission, bargain, poster,
+        commission, bargain, poster, tags,
     )
 )
 

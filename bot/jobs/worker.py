@@ -15,7 +15,7 @@ from arq import Worker
 from arq.connections import ArqRedis, create_pool
 from arq.cron import CronJob
 
-from bot.features import cron_entries, job_functions, profiles
+from bot.features import cron_entries, job_functions, profiles, tags
 from bot.jobs.outbox_service import OutboxService
 from bot.jobs.queue import wall_timing
 from bot.logistics.client import Kuaidi100Client
@@ -57,6 +57,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         after_sales=AfterSalesRules.from_settings(config.after_sales, config.shop),
         metrics=MetricRules.from_settings(config.shop),
         profiles=profiles.job_deps(config),
+        tags=tags.job_deps(config, resources),
     )
     outbox = OutboxService(config, resources, deps.worker_name)
 

@@ -365,6 +365,17 @@ class ProfilesConfig:
 
 
 @dataclass(frozen=True)
+class TagsConfig:
+    """WeChat user tags kept in step with segments and tiers, and the personalised menus per tag."""
+
+    sync_at: str = field(default="04:40", metadata=_check(_clock_time, "HH:MM"))
+    batch_size: int = field(default=50, metadata=_check(lambda v: 1 <= v <= 50, "1..50 (WeChat takes 50)"))
+    batches_per_run: int = field(default=400, metadata=_check(_positive, "a positive integer"))
+    tier_tags: bool = True
+    segments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     wechat: WechatConfig = WechatConfig()
@@ -379,7 +390,9 @@ class Config:
     profiles: ProfilesConfig = ProfilesConfig()
     marketing: MarketingConfig = MarketingConfig()
     commission: CommissionConfig = CommissionConfig()
+    tags: TagsConfig = TagsConfig()
     menu: tuple[Mapping[str, Any], ...] = ()
+    tag_menus: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)  # [[menu.conditional]]
     templates: Mapping[str, Any] = field(default_factory=dict)
     var_dir: Path = Path("var")
 
@@ -435,7 +448,7 @@ class _EnvValue:
 
 
 def _build(raw: dict[str, Any], base: Path) -> Config:
-    known = {f.name: f for f in dataclasses.fields(Config)}
+    known = {f.name: f for f in dataclasses.fields(Config) if f.name != "tag_menus"}
     for name in raw:
         if name not in known:
             raise ConfigError(f"config: [{name}]: unknown section (known: {', '.join(sorted(known))})")
@@ -445,6 +458,7 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
             continue
         if name == "menu":
             values["menu"] = _menu(raw["menu"])
+            values["tag_menus"] = _tag_menus(raw["menu"])
         elif name == "templates":
             if not isinstance(raw["templates"], dict):
                 raise ConfigError("config: [templates] must be a table")
@@ -469,6 +483,22 @@ def _menu(value: Any) -> tuple[Mapping[str, Any], ...]:
     if not isinstance(value, dict) or not isinstance(value.get("button", []), list):
         raise ConfigError("config: [menu]: expected [[menu.button]] tables")
     return tuple(value.get("button", []))
+
+
+def _tag_menus(value: dict[str, Any]) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    """`[[menu.conditional]]` tables: `tag` (a tag's name) and its `[[menu.conditional.button]]`."""
+    menus: dict[str, tuple[Mapping[str, Any], ...]] = {}
+    entries = value.get("conditional", [])
+    if not isinstance(entries, list):
+        raise ConfigError("config: [menu]: expected [[menu.conditional]] tables")
+    for entry in entries:
+        tag, buttons = (entry.get("tag"), entry.get("button")) if isinstance(entry, dict) else (None, None)
+        if not isinstance(tag, str) or not tag.strip() or not isinstance(buttons, list):
+            raise ConfigError("config: [[menu.conditional]]: expected tag = \"NAME\" and [[menu.conditional.button]]")
+        if tag in menus:
+            raise ConfigError(f"config: [[menu.conditional]]: tag {tag!r} has two menus")
+        menus[tag] = tuple(buttons)
+    return menus
 
 
 def _section(name: str, table: Any) -> Any:
@@ -551,6 +581,7 @@ _SECTIONS: dict[str, type] = {
     "shop": ShopConfig,
     "nlu": NluConfig,
     "profiles": ProfilesConfig,
+    "tags": TagsConfig,
     "marketing": MarketingConfig,
     "commission": CommissionConfig,
 }

@@ -14,7 +14,7 @@ Common rules, applied in this order by one middleware:
 4. ``access_token`` on every /cgi-bin/ call except token and stable_token: missing 41001, unknown or superseded
    40001, expired 42001.
 
-Endpoint rules are in the docstrings of `mp_tokens`, `mp_messages`, `mp_menu`, `mp_oauth` and below.
+Endpoint rules are in the docstrings of `mp_tokens`, `mp_messages`, `mp_menu`, `mp_tags`, `mp_oauth` and below.
 
 Tests and the demo steer the emulator through `mp_state(app)` (an `MpState`): `token_fetches`, `calls` (per
 path), `inject_error(path, errcode, times=1)`, `await drain_pushes()` and `push_log`; and through the `World`:
@@ -37,6 +37,7 @@ from bot.sandbox.mp_messages import setup_messages
 from bot.sandbox.mp_oauth import setup_oauth
 from bot.sandbox.mp_push import PushMode
 from bot.sandbox.mp_state import MP_STATE, MpConfig, MpState, mp_state
+from bot.sandbox.mp_tags import setup_tags
 from bot.sandbox.world import QrCode, World
 
 __all__ = ["MP_STATE", "MpConfig", "MpState", "create_mp_app", "mp_state"]
@@ -103,6 +104,7 @@ def create_mp_app(
     setup_messages(app)
     setup_menu(app)
     setup_media(app)
+    setup_tags(app)
     setup_oauth(app)
     return app
 
@@ -180,7 +182,7 @@ async def user_info(request: web.Request) -> web.Response:
             "subscribe_time": int(info.subscribe_time.timestamp()),
             "remark": "",
             "groupid": 0,
-            "tagid_list": [],
+            "tagid_list": state.world.tags.tags_of(openid),
             "subscribe_scene": info.subscribe_scene,
             "qr_scene": info.qr_scene,
             "qr_scene_str": info.qr_scene_str,

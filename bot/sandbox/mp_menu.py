@@ -7,7 +7,8 @@ an array). Click-like types need a key of 1–128 bytes (40019 / 40026); view an
 bytes (40020 / 40027: WeChat reports a missing url as a url size error); miniprogram also needs appid and
 pagepath (47001); media_id / view_limited need media_id (40007); article_id / article_view_limited need
 article_id (40060). An empty ``sub_button`` list counts as none (WeChat's own examples send ``[]`` on leaves).
-``menu/get`` answers ``{"menu": {"button": [...]}}`` with ``sub_button: []`` on leaves, or 46003 without a menu.
+``menu/get`` answers ``{"menu": {"button": [...]}}`` with ``sub_button: []`` on leaves (and ``conditionalmenu``
+when personalised menus exist, `bot.sandbox.mp_tags`), or 46003 without a menu; ``menu/delete`` removes both.
 """
 
 from __future__ import annotations
@@ -116,12 +117,19 @@ async def menu_create(request: web.Request) -> web.Response:
 
 
 async def menu_get(request: web.Request) -> web.Response:
-    menu = request.app[MP_STATE].world.menu()
+    world = request.app[MP_STATE].world
+    menu = world.menu()
     if menu is None:
         raise MpError(46003)
-    return plain({"menu": menu})
+    conditional = [
+        {"button": m.button, "matchrule": m.matchrule, "menuid": m.menuid}
+        for m in world.tags.menus()
+    ]
+    return plain({"menu": menu, "conditionalmenu": conditional} if conditional else {"menu": menu})
 
 
 async def menu_delete(request: web.Request) -> web.Response:
-    request.app[MP_STATE].world.set_menu(None)
+    world = request.app[MP_STATE].world
+    world.set_menu(None)
+    world.tags.clear_menus()  # deleting the default menu deletes the personalised ones with it
     return ok()

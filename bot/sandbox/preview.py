@@ -204,6 +204,9 @@ async def state(request: web.Request) -> web.Response:
     if "openid" in request.query:
         info = _known(request, request.query["openid"])
         body["follower"] = _follower_json(request, info)
+        personal = world.tags.match(world.tags.tags_of(info.openid)) if world.menu() is not None else None
+        if personal is not None:  # the personalised menu WeChat shows this follower (their tags match it)
+            body["menu"] = _menu_json(tuple(personal.button))
         body["history"] = request.app[HUB].history(info.openid, parse_after(request.query.get("after")))
     return _json(body)
 
@@ -356,7 +359,8 @@ def _action(
 
 
 def _menu_name(request: web.Request, key: str) -> str:
-    for button in request.app[CONFIG].menu:
+    config = request.app[CONFIG]
+    for button in [*config.menu, *(b for menu in config.tag_menus.values() for b in menu)]:
         for candidate in [button, *(button.get("sub_button") or [])]:
             if isinstance(candidate, Mapping) and candidate.get("key") == key:
                 return str(candidate.get("name") or "")

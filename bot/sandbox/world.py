@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.sandbox.tag_book import TagBook
 from store.core.clock import Clock
 
 log = logging.getLogger("wxshop.sandbox.world")
@@ -167,6 +168,7 @@ class World:
         self._followers: dict[str, _Follower] = {}
         self._listeners: list[DeliveryListener] = []
         self._menu: dict[str, Any] | None = None
+        self.tags = TagBook()  # user tags and conditional menus (bot/sandbox/tag_book.py)
         self._qrcodes: dict[str, QrCode] = {}
         self._refused: list[tuple[str, CsVerdict, datetime]] = []
 

@@ -183,6 +183,46 @@ class WeChatGateway:
             raise
         return answer.get("menu") or None
 
+    def conditional_menus(self) -> list[dict]:
+        """The personalised menus WeChat has (`menu/get`'s `conditionalmenu`: button, matchrule, menuid)."""
+        try:
+            answer = self.client.get("menu/get")
+        except WeChatError as exc:
+            if exc.errcode == NO_MENU:
+                return []
+            raise
+        return list(answer.get("conditionalmenu") or [])
+
+    def add_conditional_menu(self, menu: dict, tag_id: int) -> str:
+        """A personalised menu for the followers carrying `tag_id`; its menuid."""
+        answer = self.client.menu.add_conditional({**menu, "matchrule": {"tag_id": str(tag_id)}})
+        return str(answer["menuid"])
+
+    def delete_conditional_menu(self, menuid: str) -> None:
+        self.client.menu.del_conditional(menuid)
+
+    def try_match_menu(self, openid: str) -> list[dict]:
+        """The buttons `openid` sees (WeChat's `menu/trymatch`)."""
+        return list(self.client.menu.try_match(openid).get("button") or [])
+
+    # -- user tags (用户标签管理) ---------------------------------------------------------------------------------
+
+    def create_tag(self, name: str) -> int:
+        return int(self.client.tag.create(name)["id"])
+
+    def list_tags(self) -> list[dict]:
+        """`{"id", "name", "count"}` for every tag of the account."""
+        return list(self.client.tag.get())
+
+    def tag_users(self, tag_id: int, openids: list[str]) -> None:
+        self.client.tag.tag_user(tag_id, openids)
+
+    def untag_users(self, tag_id: int, openids: list[str]) -> None:
+        self.client.tag.untag_user(tag_id, openids)
+
+    def tags_of(self, openid: str) -> list[int]:
+        return [int(t) for t in self.client.tag.get_user_tag(openid)]
+
     def create_qrcode(self, payload: dict) -> dict:
         return self.client.qrcode.create(payload)
 

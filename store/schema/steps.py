@@ -44,6 +44,7 @@ from store.profiles.models import CAMPAIGN_MODELS, CLUSTER_MODELS, Campaign, Mem
 from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
+from store.tags.models import TAG_MODELS
 
 
 class SchemaVersion(BaseModel):
@@ -172,6 +173,7 @@ STEPS: list[Step] = [
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
     Step(18, "砍价: bargain offers, bargains and friends' cuts", _create(BargainOffer, Bargain, BargainCut)),
     Step(19, "分销: promoters and their commissions", _create(Promoter, Commission)),
+    Step(20, "WeChat user tags for segments and tiers, who carries them, menus per tag", _create(*TAG_MODELS)),
     Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
     Step(
         22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks; 优先购 on products",

@@ -1077,8 +1077,10 @@
     return out;
   }
 
-  async function menu() {
-    const data = await api("GET", "menu");
+  async function menu(params) {
+    // A tag's personalised menu (?tag=NAME) is edited the same way; the selector switches between them.
+    const tag = (params && params.get("tag")) || "";
+    const data = await api("GET", `menu${query({ tag })}`);
     const { limits, keys } = data;
     const buttons = JSON.parse(JSON.stringify(data.menu.button || []));
     const editor = el("div", { class: "menu-editor", id: "menu-editor" });
@@ -1086,10 +1088,11 @@
     const summary = el("p", { class: "muted", id: "menu-summary" });
     const out = el("div", { class: "out" });
     const publish = el("button", { type: "button", id: "menu-publish", onclick: async () => {
-      if (!confirm("发布后，粉丝重新进入公众号时会看到新菜单。确认发布？")) return;
+      if (!confirm(tag ? `发布后，带“${tag}”标签的粉丝会看到这个菜单。确认发布？` : "发布后，粉丝重新进入公众号时会看到新菜单。确认发布？")) return;
       out.replaceChildren();
       try {
-        await act(publish, () => api("POST", "menu", { button: buttons }), (r) => `菜单已发布：${r.published} 个一级菜单`);
+        await act(publish, () => api("POST", `menu${query({ tag })}`, { button: buttons }),
+          (r) => tag ? `“${tag}”个性化菜单已发布：${r.published} 个一级菜单` : `菜单已发布：${r.published} 个一级菜单`);
       } catch (error) {
         out.append(problems(error) || "");
       }
@@ -1178,8 +1181,16 @@
       check();
     }
     draw();
-    const source = data.source === "wechat" ? "当前是公众号正在使用的菜单" : "公众号还没有菜单：下面是配置文件中的菜单，修改后发布";
+    const sources = {
+      wechat: "当前是公众号正在使用的菜单", config: tag ? "下面是配置文件中这个标签的菜单，修改后发布" : "公众号还没有菜单：下面是配置文件中的菜单，修改后发布",
+      saved: "当前是这个标签已发布的个性化菜单", default: "这个标签还没有个性化菜单：下面从默认菜单开始，修改后发布",
+    };
+    const source = sources[data.source] || "";
+    const selector = el("select", { id: "menu-tag", onchange: (e) => { location.hash = `#menu${query({ tag: e.target.value })}`; } },
+      el("option", { value: "" }, "默认菜单"),
+      (data.tags || []).map((name) => el("option", { value: name, selected: name === tag }, `标签：${name}`)));
     return [el("h2", {}, "自定义菜单"),
+      el("p", { class: "row" }, el("label", {}, "编辑 ", selector), el("span", { class: "muted" }, " 个性化菜单只给带这个微信标签的粉丝看（标签由会员等级和同步到标签的人群而来）")),
       el("p", { class: "muted" }, `${source}。最多 ${limits.buttons} 个一级菜单、每个最多 ${limits.sub_buttons} 个子菜单；一级菜单名称不超过 ${limits.top_name_bytes} 字节（约 5 个汉字），子菜单不超过 ${limits.sub_name_bytes} 字节。`),
       el("div", { class: "menu-layout" }, panel("编辑", editor, summary, el("div", { class: "row" }, publish), out), panel("手机预览", phone))];
   }
@@ -1189,7 +1200,10 @@
   const VIEWS = { dashboard, orders, products, keywords, inbox, "after-sales": afterSales, members, coupons, segments, campaigns, outbox, menu };
   const DETAILS = { order, product };
 
+  let routing = 0;  // a view still loading when the operator moves on must not replace the newer one
+
   async function route() {
+    const turn = ++routing;
     const hash = location.hash.replace(/^#/, "") || "dashboard";
     const [path, search] = hash.split("?");
     const [name, ...rest] = path.split("/");
@@ -1202,13 +1216,15 @@
     document.body.dataset.ready = "false";
     try {
       const content = await view(params);
+      if (turn !== routing) return;
       for (const box of main.querySelectorAll(".chart")) if (window.echarts) window.echarts.dispose(box);
       main.replaceChildren(...[content].flat(Infinity).filter(Boolean));
       drawCharts();
     } catch (error) {
+      if (turn !== routing) return;
       main.replaceChildren(el("p", { class: "error" }, `加载失败：${error.message}`), problems(error) || "");
     } finally {
-      document.body.dataset.ready = "true";
+      if (turn === routing) document.body.dataset.ready = "true";
     }
   }
 

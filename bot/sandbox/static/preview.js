@@ -282,6 +282,8 @@
     document.cookie = `${state.oauthParam}=${encodeURIComponent(openid)}; path=/; SameSite=Lax`;
     const data = await api("GET", "state?openid=" + encodeURIComponent(openid));
     state.followers = data.followers;
+    state.menu = data.menu || [];  // a follower whose tags match a personalised menu sees that one
+    renderMenu();
     updateFollower(data.follower);
     if (!data.history.length) ui.empty.hidden = true;
     data.history.forEach(render);
@@ -306,6 +308,7 @@
     try {
       const data = await api("GET", `state?openid=${encodeURIComponent(state.openid)}&after=${state.lastId}`);
       state.followers = data.followers;
+      if (JSON.stringify(data.menu || []) !== JSON.stringify(state.menu)) { state.menu = data.menu || []; renderMenu(); }
       updateFollower(data.follower);
       data.history.forEach(render);
     } catch (error) {

@@ -74,7 +74,7 @@ def _address(turn: Turn, command: str, ref: str) -> Address | AddressInput | str
 
 def _order_reply(verb: str, group: Group, order_no: str, payable_fen: int, public_url: str) -> str:
     return (
-        f"{verb}成功！团号 {group.group_no}，{group.size}人成团，拼团价¥{yuan(payable_fen)}。\n"
+        f"{verb}成功！团号 {group.group_no}，{group.size}人成团，拼团价{yuan(payable_fen)}。\n"
         f"去支付：{pay_link(public_url, order_no)}\n"
         f"{group.window_hours}小时内未成团将自动全额退款。回复“我的拼团”获取分享卡片，邀请好友参团。"
     )
@@ -139,7 +139,7 @@ def _card(group: Group, public_url: str) -> Article:
     title = sku.product.title if sku is not None else "拼团商品"
     left = group.size - group.paid
     return Article(
-        f"【{group.size}人团】¥{yuan(group.price_fen)} {title}",
+        f"【{group.size}人团】{yuan(group.price_fen)} {title}",
         f"还差{left}人成团，{group.expires_at:%m月%d日 %H:%M}截止，点开一起拼！",
         sku.product.image if sku is not None else "",
         share_link(public_url, group.group_no),
@@ -160,6 +160,6 @@ def group_invite(scene: str | None) -> str | None:
     sku: Any = Sku.get_or_none(Sku.id == group.sku_id)
     title = sku.product.title if sku is not None else "拼团商品"
     return (
-        f"好友邀请您一起拼团：{title}，{group.size}人团¥{yuan(group.price_fen)}，还差{group.size - len(members)}人。"
+        f"好友邀请您一起拼团：{title}，{group.size}人团{yuan(group.price_fen)}，还差{group.size - len(members)}人。"
         f"回复“参团 {group.group_no}”即可参团。"
     )

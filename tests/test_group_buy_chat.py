@@ -55,7 +55,7 @@ async def pay_from_reply(w: PayWorld, openid: str, shown: str) -> str:
 async def test_a_leader_and_two_friends_fill_a_group_in_chat(world: PayWorld) -> None:
     chat = follower(world)
     opened = await chat.send_text(LEADER, "开团 P1-M")
-    assert "开团成功" in opened.shown and "¥99" in opened.shown, opened.shown
+    assert "开团成功" in opened.shown and "¥99" in opened.shown and "¥¥" not in opened.shown, opened.shown
     group_no = re.search(r"G\d{18}", opened.shown)[0]  # type: ignore[index]
     early = await chat.send_text(FRIENDS[0], f"参团 {group_no}")
     assert "已经满员或结束" in early.shown, "no one joins before the leader has paid"
@@ -70,7 +70,7 @@ async def test_a_leader_and_two_friends_fill_a_group_in_chat(world: PayWorld) ->
     async with world.session.get(item["Url"]) as page:
         assert page.status == 200
         html = await page.text()
-    assert f"参团 {group_no}" in html and "还差2人" in html and "¥99" in html
+    assert f"参团 {group_no}" in html and "还差2人" in html and "¥99" in html and "¥¥" not in html
 
     scanned = await chat.send_event(FRIENDS[0], "SCAN", f"grp_{group_no}")
     assert f"回复“参团 {group_no}”" in scanned.shown and "还差2人" in scanned.shown, scanned.shown

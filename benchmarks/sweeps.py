@@ -5,6 +5,7 @@ the 砍价 expiry sweep over 100,000 bargains (half of them due); and the 分销
 as many orders as members.
 
     python -m benchmarks.sweeps [--quick] [--members N] [--bargains N] [--bargains-only] [--commission-only]
+        [--groups N] [--groups-only]
         [--database-url URL]
 
 Fills a fresh database set-based (one INSERT … SELECT per table over a generated sequence): N followers with
@@ -45,11 +46,14 @@ from store.catalog.products import Category, Product, Sku
 from store.commission.ledger import confirm_due
 from store.core.clock import SHANGHAI
 from store.core.db import close_database, database, is_sqlite, open_database, write_transaction
+from store.group_buy.models import Group, GroupMember, GroupOffer
+from store.group_buy.sweeps import fail_expired, refunds_owed
 from store.members.accounts import Member, MemberRules, tier_of
 from store.members.birthdays import sweep_birthdays
 from store.members.points_expiry import EXPIRY_MARK, REMINDER_MARK, SweepMark, expire_points, remind_points
 from store.members.templates import seed_templates
 from store.members.tiers import sweep_tiers
+from store.orders.checkout import GROUPING, Order
 from store.profiles.clusters import recompute_clusters
 from store.profiles.compute import lifecycle_counts, rebuild_profiles
 from store.profiles.rules import ProfileRules
@@ -283,6 +287,85 @@ def run_commission(orders: int) -> dict[str, float]:
             "sweeps_commission_s": seconds, "sweeps_commission_rerun_s": rerun}  # fmt: skip
 
 
+def _insert_rows(sql: Dialect, model: type[peewee.Model], given: dict[str, str], count: int) -> None:
+    """`count` rows of `model` generated in SQL: the columns in `given` from their expressions (over n), every
+    other column its field's constant default, or NULL."""
+    columns, values = [], []
+    for field in model._meta.sorted_fields:
+        if field.name in given:
+            value = given[field.name]
+        elif isinstance(field, peewee.AutoField):
+            continue
+        elif field.default is not None and not callable(field.default):
+            value = repr(int(field.default)) if isinstance(field.default, bool) else repr(field.default)
+            value = value.replace('"', "'")
+            if isinstance(field.default, bool) and not sql.sqlite:
+                value = "TRUE" if field.default else "FALSE"
+        else:
+            value = "NULL"
+        columns.append(f'"{field.column_name}"')
+        values.append(value)
+    statement = sql.insert(f'"{model._meta.table_name}"', ", ".join(columns), ", ".join(values), count)
+    database.execute_sql(statement)
+
+
+def populate_groups(groups: int) -> float:
+    """`groups` open 3-person groups on one offer, each with a paid leader and a paid joiner (two orders waiting in
+    `grouping`): every other group's window ended an hour ago, the rest close in five hours."""
+    started = time.perf_counter()
+    sql = Dialect(is_sqlite())
+    with write_transaction():
+        top = Category.create(name="拼团", level=1, path="拼团")
+        product = Product.create(code="PT1", title="拼团商品", category=top)
+        sku = Sku.create(code="PT1-1", product=product, spec="", price_fen=15900, stock=10)
+        offer = GroupOffer.create(sku_id=sku.id, size=3, window_hours=48, price_fen=9900)
+    created, due, later = (_wall(NOW - timedelta(hours=h)) for h in (47, 1, -5))
+    stamp = (lambda v: f"'{v}'") if is_sqlite() else (lambda v: f"CAST('{v}' AS TIMESTAMP)")
+    expires = f"(CASE WHEN n - (n / 2) * 2 = 0 THEN {stamp(due)} ELSE {stamp(later)} END)"
+    with write_transaction():
+        _insert_rows(sql, Group, {
+            "group_no": "'G' || n", "offer": str(offer.id), "sku_id": str(sku.id), "leader_openid": "'ol' || n",
+            "size": "3", "price_fen": "9900", "window_hours": "48", "status": "'open'", "seats": "2", "paid": "2",
+            "created_at": stamp(created), "opened_at": stamp(created), "expires_at": expires,
+        }, groups)  # fmt: skip
+        for role, prefix in (("leader", "ol"), ("joiner", "oj")):
+            _insert_rows(sql, GroupMember, {
+                "group": "n", "openid": f"'{prefix}' || n", "order_no": f"'{prefix.upper()}' || n", "role": f"'{role}'",
+                "status": "'paid'", "joined_at": stamp(created),
+            }, groups)  # fmt: skip
+            _insert_rows(sql, Order, {
+                "order_no": f"'{prefix.upper()}' || n", "openid": f"'{prefix}' || n", "status": f"'{GROUPING}'",
+                "title": "'拼团商品'", "subtotal_fen": "9900", "payable_fen": "9900", "created_at": stamp(created),
+                "expires_at": stamp(created), "paid_at": stamp(created), "transaction_id": "'T' || n",
+            }, groups)  # fmt: skip
+    settle()
+    return time.perf_counter() - started
+
+
+def run_groups(groups: int) -> dict[str, float]:
+    """The 拼团 sweep's store part over `groups` groups: the unfilled ones whose window ended fail (orders marked,
+    one notice per member) and each of their payments is requested back; then its idle re-run. Sending the
+    refunds to WeChat Pay is one call per payment, at the pay API's pace, and not counted here."""
+    upgrade(NOW)
+    populated = populate_groups(groups)
+    (failed, refunds), seconds = timed(lambda: (fail_expired(NOW), refunds_owed(NOW)))
+    (again, again_refunds), rerun = timed(lambda: (fail_expired(NOW), refunds_owed(NOW)))
+    assert len(failed) == groups // 2 and len(refunds) == groups and not again and not again_refunds
+    print(f"group buy: {len(failed):,} of {groups:,} groups failed and {len(refunds):,} refunds requested in "
+          f"{seconds:.2f} s (re-run {rerun:.2f} s)")  # fmt: skip
+    return {"sweeps_groups": groups, "sweeps_groups_populate_s": populated, "sweeps_groups_failed": len(failed),
+            "sweeps_groups_refunds": len(refunds), "sweeps_groups_s": seconds, "sweeps_groups_rerun_s": rerun,
+            "sweeps_groups_share_of_budget": seconds / BUDGET_S}  # fmt: skip
+
+
+def run_groups_only(groups: int, database_url: str) -> dict[str, float]:
+    open_database(database_url, Path(os.environ.get("WXSHOP_VAR_DIR", "var")))
+    try:
+        return run_groups(groups)
+    finally:
+        close_database()
+
+
 def populate_bargains(bargains: int) -> float:
     """`bargains` bargains on one offer: every other one's window ended an hour ago, a quarter are still open
     and a quarter complete (neither of those is touched)."""
@@ -332,7 +415,9 @@ def run_bargains_only(bargains: int, database_url: str) -> dict[str, float]:
         close_database()
 
 
-def run(members: int, database_url: str, bargains: int = 0, commission_only: bool = False) -> dict[str, float]:
+def run(
+    members: int, database_url: str, bargains: int = 0, commission_only: bool = False, groups: int = 0
+) -> dict[str, float]:
     var = Path(os.environ.get("WXSHOP_VAR_DIR", "var"))
     open_database(database_url, var)
     figures: dict[str, float] = {"sweeps_members": members}
@@ -428,6 +513,8 @@ def run(members: int, database_url: str, bargains: int = 0, commission_only: boo
         figures.update(sweeps_budget_s=BUDGET_S, sweeps_worst_share_of_budget=worst / BUDGET_S)
         if bargains:
             figures.update(run_bargains(bargains))
+        if groups:
+            figures.update(run_groups(groups))
     finally:
         close_database()
     return figures
@@ -439,31 +526,41 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=None)
     parser.add_argument("--bargains", type=int, default=None, help="bargains for the 砍价 expiry sweep (100,000)")
     parser.add_argument("--bargains-only", action="store_true", help="only the 砍价 expiry sweep")
+    parser.add_argument("--groups", type=int, default=None, help="groups for the 拼团 sweep (100,000)")
+    parser.add_argument("--groups-only", action="store_true", help="only the 拼团 sweep")
     parser.add_argument("--commission-only", action="store_true", help="only the commission sweep (N orders)")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (a fresh schema is made and dropped)")
     args = parser.parse_args()
     members = args.members or (20000 if args.quick else 1000000)
     bargains = args.bargains or (10000 if args.quick else 100000)
+    groups = args.groups or (10000 if args.quick else 100000)
     print_machine_info()
+    if args.groups_only and not args.database_url:
+        print(f"# database: SQLite (fresh file), {groups:,} groups")
+        print_figures(run_groups_only(groups, fresh_sqlite_url("sweeps")))
+        return 0
     if args.bargains_only and not args.database_url:
         print(f"# database: SQLite (fresh file), {bargains:,} bargains")
         print_figures(run_bargains_only(bargains, fresh_sqlite_url("sweeps")))
         return 0
     if not args.database_url:
         print(f"# database: SQLite (fresh file), {members:,} members")
-        print_figures(run(members, fresh_sqlite_url("sweeps"), bargains, args.commission_only))
+        print_figures(run(members, fresh_sqlite_url("sweeps"), bargains, args.commission_only, groups))
         return 0
     if not urlparse(args.database_url).scheme.startswith("postgres"):
         print("--database-url must be a postgresql:// URL (SQLite is the default)", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still drop the schema (finally)
     with postgres_schema(args.database_url, "sweeps") as url:
-        if args.bargains_only:
+        if args.groups_only:
+            print(f"# database: PostgreSQL (a throw-away schema), {groups:,} groups")
+            figures = run_groups_only(groups, url)
+        elif args.bargains_only:
             print(f"# database: PostgreSQL (a throw-away schema), {bargains:,} bargains")
             figures = run_bargains_only(bargains, url)
         else:
             print(f"# database: PostgreSQL (a throw-away schema), {members:,} members")
-            figures = run(members, url, bargains, args.commission_only)
+            figures = run(members, url, bargains, args.commission_only, groups)
         print_figures({k.replace("sweeps_", "sweeps_pg_", 1): v for k, v in figures.items()})
     return 0
 

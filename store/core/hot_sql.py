@@ -7,7 +7,8 @@ mechanism here keeps the peewee model as the definition (table, columns, `db_val
 conversions) and caches only the statement text, keyed by backend (and row count); parameters and results go
 through each field's conversions exactly as peewee would apply them:
 
-- `Insert`: checkout's multi-row inserts, returning the first new id;
+- `Insert`: multi-row inserts (checkout's lines, a sweep's notices), returning the first new id or, skipping rows
+  already there, how many were new;
 - `InsertIfNew`: a one-row insert that does nothing when the row exists (ON CONFLICT DO NOTHING);
 - `Select`: a read whose rows come back as a small named tuple instead of model instances;
 - `Statement`: hand-written SQL (an UPDATE with a guard, say) with the backend's parameter style.
@@ -35,16 +36,18 @@ class Insert:
         self.fields = [model._meta.fields[name] for name in columns]
         self._sql: dict[tuple[str, int], str] = {}
 
-    def _statement(self, rows: int) -> str:
+    def _statement(self, rows: int, new_only: bool = False) -> str:
         db = database.obj
-        key = (db.__class__.__name__, rows)
+        key = (db.__class__.__name__, rows, new_only)
         sql = self._sql.get(key)
         if sql is None:
             table = _quote(self.model._meta.table_name)
             names = ", ".join(_quote(f.column_name) for f in self.fields)
             one = "(" + ", ".join([db.param] * len(self.fields)) + ")"
             sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * rows)}"
-            if isinstance(db, peewee.PostgresqlDatabase):
+            if new_only:
+                sql += " ON CONFLICT DO NOTHING"
+            elif isinstance(db, peewee.PostgresqlDatabase):
                 sql += f" RETURNING {_quote(self.model._meta.primary_key.column_name)}"
             self._sql[key] = sql
         return sql
@@ -56,6 +59,16 @@ class Insert:
         if isinstance(database.obj, peewee.PostgresqlDatabase):
             return int(cursor.fetchone()[0])
         return int(cursor.lastrowid) - len(rows) + 1  # SQLite: the last id of a multi-row insert
+
+    def execute_new(self, rows: Sequence[Mapping[str, Any]], chunk: int = 500) -> int:
+        """Insert `rows`, skipping any that a unique column already holds (ON CONFLICT DO NOTHING), `chunk` to a
+        statement; how many were inserted."""
+        inserted = 0
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            params = [f.db_value(row.get(f.name)) for row in part for f in self.fields]
+            inserted += database.execute_sql(self._statement(len(part), new_only=True), params).rowcount
+        return inserted
 
 
 class Statement:

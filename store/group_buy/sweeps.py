@@ -13,73 +13,99 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from store.core.db import write_transaction
+from peewee import Value, fn
+
+from store.core.db import is_sqlite, write_transaction
 from store.group_buy.models import CANCELLED, FAILED, OPEN, PENDING, RESERVED, VOID, Group, GroupMember
 from store.group_buy.models import PAID as MEMBER_PAID
 from store.orders.checkout import CANCELLED as ORDER_CANCELLED
 from store.orders.checkout import GROUP_FAILED, GROUP_FAILED_REASON, GROUPING, Order
 from store.orders.payments import Refund
-from store.orders.refunds import RefundError, request_refund
+from store.orders.refunds import request_full_refunds
 from store.outbox.kinds import Priority, format_fen, format_time
-from store.outbox.notices import enqueue_notice
+from store.outbox.notices import NoticeRequest, enqueue_notices
 from store.outbox.template_lint import thing_value
 
 REFUND_PREFIX = "GB"
+REFUND_REASON = "拼团未成团，款项原路退回"
+BATCH = 500  # groups or orders per transaction: a few statements each, short enough not to hold up checkouts
 
 
 def refund_no_for(order_no: str) -> str:
     return f"{REFUND_PREFIX}{order_no}"
 
 
-def fail_expired(now: datetime, limit: int = 500) -> list[str]:
-    """Close groups whose window is over; the group numbers closed by this run."""
-    due = (
-        Group.select(Group.id, Group.group_no)
-        .where(Group.status == OPEN, Group.expires_at <= now)
-        .order_by(Group.expires_at)
-        .limit(limit)
-    )
-    closed = []
-    for group in list(due):
+def fail_expired(now: datetime, limit: int = 100_000) -> list[str]:
+    """Close groups whose window is over, `BATCH` to a transaction; the group numbers closed by this run."""
+    closed: list[str] = []
+    while len(closed) < limit:
         with write_transaction():
-            closing = Group.update(status=FAILED, closed_at=now).where(Group.id == group.id, Group.status == OPEN)
-            if not closing.execute():
-                continue
-            members = list(GroupMember.select().where(GroupMember.group == group.id, GroupMember.status == MEMBER_PAID))
-            orders = {o.order_no: o for o in Order.select().where(Order.order_no.in_([m.order_no for m in members]))}
-            Order.update(status=GROUP_FAILED, cancelled_at=now, cancel_reason=GROUP_FAILED_REASON).where(
-                Order.order_no.in_(list(orders)), Order.status == GROUPING
-            ).execute()
-            for member in members:
-                order = orders[member.order_no]
-                enqueue_notice(
-                    member.openid, "group_failed",
-                    {"group_no": group.group_no, "goods": thing_value(order.title, "商品"),
-                     "amount": format_fen(order.payable_fen), "closed_at": format_time(now)},
-                    Priority.TRANSACTIONAL, now, dedup_key=f"group_failed:{group.group_no}:{member.openid}",
-                )  # fmt: skip
-        closed.append(group.group_no)
+            due = (
+                Group.select(Group.id, Group.group_no)
+                .where(Group.status == OPEN, Group.expires_at <= now)
+                .order_by(Group.expires_at, Group.id)
+                .limit(min(BATCH, limit - len(closed)))
+            )
+            groups = list(due if is_sqlite() else due.for_update("FOR UPDATE SKIP LOCKED"))  # racing sweeps split
+            if not groups:
+                break
+            _close(groups, now)
+        closed.extend(g.group_no for g in groups)
     return closed
 
 
-def refunds_owed(now: datetime, limit: int = 500) -> list[str]:
-    """Request the refund of every failed group's payment not yet requested; the refund numbers requested (a
-    racing sweep may name the same one: the fixed number makes it one refund)."""
-    owed = (
-        Order.select(Order.order_no, Order.payable_fen)
-        .where(Order.status == GROUP_FAILED)
-        .where(Order.order_no.not_in(Refund.select(Refund.order_no).where(Refund.refund_no.startswith(REFUND_PREFIX))))
-        .order_by(Order.id)
-        .limit(limit)
+def _close(groups: list[Group], now: datetime) -> None:
+    """The groups (locked, still open) fail; each paid member's order `grouping → group_failed`, and one
+    `group_failed` notice per member."""
+    numbers = {g.id: g.group_no for g in groups}
+    ids = list(numbers)
+    Group.update(status=FAILED, closed_at=now).where(Group.id.in_(ids)).execute()
+    paid = (GroupMember.group.in_(ids)) & (GroupMember.status == MEMBER_PAID)
+    members = (
+        GroupMember.select(GroupMember.group, GroupMember.openid, Order.title, Order.payable_fen)
+        .join(Order, on=(Order.order_no == GroupMember.order_no))
+        .where(paid)
+        .tuples()
     )
-    requested = []
-    for order in list(owed):
-        try:
-            refund = request_refund(order.order_no, order.payable_fen, "拼团未成团，款项原路退回", now,
-                                    refund_no=refund_no_for(order.order_no))  # fmt: skip
-        except RefundError:  # settled meanwhile (an operator refunded it by hand): nothing owed
-            continue
-        requested.append(refund.refund_no)
+    closed_at = format_time(now)
+    enqueue_notices(
+        [
+            NoticeRequest(
+                openid, "group_failed",
+                {"group_no": numbers[group_id], "goods": thing_value(title, "商品"), "amount": format_fen(payable),
+                 "closed_at": closed_at},
+                Priority.TRANSACTIONAL, f"group_failed:{numbers[group_id]}:{openid}",
+            )
+            for group_id, openid, title, payable in members
+        ],
+        now,
+    )  # fmt: skip
+    Order.update(status=GROUP_FAILED, cancelled_at=now, cancel_reason=GROUP_FAILED_REASON).where(
+        Order.order_no.in_(GroupMember.select(GroupMember.order_no).where(paid)), Order.status == GROUPING
+    ).execute()
+
+
+def refunds_owed(now: datetime, limit: int = 100_000) -> list[str]:
+    """Request the refund of every failed group's payment not yet requested, `BATCH` to a transaction; the refund
+    numbers requested (each order's is fixed, `GB{order_no}`, so a racing sweep cannot make it two)."""
+    requested: list[str] = []
+    after = 0
+    while len(requested) < limit:
+        with write_transaction():
+            owed = (
+                Order.select(Order.id, Order.order_no, Order.payable_fen, Order.shipped_at)
+                .where(Order.status == GROUP_FAILED, Order.id > after)
+                .where(~fn.EXISTS(  # the fixed refund number: one index probe per order
+                    Refund.select(Refund.id).where(Refund.refund_no == Value(REFUND_PREFIX).concat(Order.order_no))
+                ))
+                .order_by(Order.id)
+                .limit(min(BATCH, limit - len(requested)))
+            )  # fmt: skip
+            orders = list(owed if is_sqlite() else owed.for_update("FOR UPDATE SKIP LOCKED"))
+            if not orders:
+                break
+            requested.extend(request_full_refunds(orders, REFUND_REASON, now, refund_no_for))
+        after = orders[-1].id  # an order left as it is (refunded by hand) is not asked about again this run
     return requested
 
 

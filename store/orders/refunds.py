@@ -23,7 +23,7 @@ the refund's status, so a retried job, a second operator click or the sweep neve
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import peewee
@@ -31,6 +31,7 @@ import peewee
 from store.catalog.inventory import UnknownSku, release_stock
 from store.commission import ledger as commission
 from store.core.db import write_transaction
+from store.core.hot_sql import Insert
 from store.members import accounts as members
 from store.members.accounts import MemberRules
 from store.orders.checkout import (
@@ -150,6 +151,44 @@ def _restock_plan(order: Order, full: bool, restock: Mapping[int, int] | None) -
             raise RefundError(f"line {line_id}: can restock 0..{line.quantity - line.restocked_qty}, not {qty!r}")
         plan[line.id] = qty
     return plan
+
+
+_INSERT_REFUNDS = Insert(
+    Refund, ("refund_no", "order_no", "kind", "amount_fen", "total_fee", "reason", "status", "restock", "attempts",
+             "created_at")
+)
+
+
+def request_full_refunds(
+    orders: Sequence[Order], reason: str, now: datetime, refund_no: Callable[[str], str]
+) -> list[str]:
+    """Inside a write transaction that holds `orders` (read with `id`, `order_no`, `payable_fen`, `shipped_at`):
+    request the whole of each unshipped order back, its lines restocked when it succeeds, as `request_refund`
+    would one by one, in a few statements for a sweep's batch. An order with a refund committed already is left
+    (an operator refunded it by hand; nothing is owed). The refund numbers requested."""
+    if not orders:
+        return []
+    numbers = [o.order_no for o in orders]
+    refunded = Refund.select(Refund.order_no).where(
+        Refund.order_no.in_(numbers), Refund.kind == REQUEST, Refund.status != FAILED
+    )
+    committed = {row[0] for row in refunded.tuples()}
+    owed = [o for o in orders if o.order_no not in committed]
+    plans: dict[int, dict[int, int]] = {o.id: {} for o in owed if o.shipped_at is None}
+    lines = OrderLine.select(OrderLine.id, OrderLine.order, OrderLine.quantity, OrderLine.restocked_qty)
+    for line in lines.where(OrderLine.order.in_(list(plans))) if plans else ():
+        plans[line.order_id][line.id] = line.quantity - line.restocked_qty
+    rows = [
+        {"refund_no": refund_no(o.order_no), "order_no": o.order_no, "kind": REQUEST, "amount_fen": o.payable_fen,
+         "total_fee": o.payable_fen, "reason": reason[:80], "status": PENDING, "restock": _encode(plans.get(o.id, {})),
+         "attempts": 0, "created_at": now}
+        for o in owed if o.payable_fen > 0
+    ]  # fmt: skip
+    if not rows:
+        return []
+    _INSERT_REFUNDS.execute_new(rows)
+    Order.update(status=REFUNDING).where(Order.order_no.in_([r["order_no"] for r in rows])).execute()
+    return [r["refund_no"] for r in rows]
 
 
 # ---- talking to WeChat Pay ---------------------------------------------------------------------------------------

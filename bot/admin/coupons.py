@@ -3,12 +3,14 @@
 * `GET /admin/api/coupon-templates` — every template, newest first, with its coupons counted: `issued`,
   `available`, `locked` (held by an unpaid order), `used`, `expired`, `use_rate` (used / issued).
 * `POST /admin/api/coupon-templates` — body `{"code", "kind": "fixed" | "percent" | "threshold", "value",
-  "threshold_fen", "valid_days", "title"}` (value: fen off, or the percentage paid for `percent`): 201 with the
-  template; 409 when the code is taken; 422 listing every problem.
+  "threshold_fen", "valid_days", "title", "stock"}` (value: fen off, or the percentage paid for `percent`;
+  stock: how many coupons it may give out, left out for no limit): 201 with the template; 409 when the code is
+  taken; 422 listing every problem.
 * `PATCH /admin/api/coupon-templates/{code}` — body `{"active": true | false}`: a switched-off template issues no
   more coupons (those issued stay usable).
 * `POST /admin/api/coupon-templates/{code}/issue` — body `{"openid"}`: give one follower one coupon (an
-  operator's goodwill gesture); 201 with it; 404 for an unknown follower; 409 when the template is switched off.
+  operator's goodwill gesture); 201 with it; 404 for an unknown follower; 409 when the template is switched off
+  or its stock is used up.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ from bot.admin.api import dumps, error
 from bot.web.runtime import RESOURCES, run_blocking
 from store.members.followers import Follower
 from store.promotions.coupon_report import set_template_active, template_report
-from store.promotions.coupons import TemplateExists, TemplateInvalid, UnknownTemplate, create_template, issue_coupon
+from store.promotions.coupons import (
+    CouponsGone,
+    TemplateExists,
+    TemplateInvalid,
+    UnknownTemplate,
+    create_template,
+    issue_coupon,
+)
 
-FIELDS = {"code": str, "kind": str, "value": int, "threshold_fen": int, "valid_days": int, "title": str}
+FIELDS = {"code": str, "kind": str, "value": int, "threshold_fen": int, "valid_days": int, "title": str, "stock": int}
 ISSUED_BY_OPERATOR = "operator"
 
 
@@ -52,7 +61,7 @@ def _fields(body: Any) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(body, dict):
         return {}, ["the body must be a JSON object"]
     problems = [f"{key}: unknown field" for key in sorted(set(body) - set(FIELDS))]
-    fields: dict[str, Any] = {"threshold_fen": 0, "valid_days": 30, "title": ""}
+    fields: dict[str, Any] = {"threshold_fen": 0, "valid_days": 30, "title": "", "stock": None}
     for key, kind in FIELDS.items():
         if key not in body:
             if key not in fields:
@@ -111,6 +120,8 @@ async def issue_view(request: web.Request) -> web.Response:
                                     app[RESOURCES].clock.now())  # fmt: skip
     except UnknownTemplate:
         return error(409, "no active coupon template with that code")
+    except CouponsGone:
+        return error(409, "the coupon template has no coupons left")
     if issued is None:
         return error(404, "no such follower")
     return web.json_response(issued, status=201, dumps=dumps)

@@ -19,6 +19,7 @@ from store.after_sales.compensation import Compensation
 from store.after_sales.tickets import Ticket
 from store.catalog.inventory import StockAlert
 from store.catalog.products import Category, Product, Sku
+from store.catalog.watches import ProductWatch
 from store.chat.keywords import KeywordRule, RulesVersion, StandingReply
 from store.chat.nlu import NluExample, NluVersion, UnansweredUtterance
 from store.core.db import BaseModel, ShanghaiDateTimeField, database, is_sqlite, write_transaction
@@ -42,6 +43,7 @@ from store.profiles.models import CAMPAIGN_MODELS, CLUSTER_MODELS, Campaign, Mem
 from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
+from store.promotions.keyword_coupons import KeywordCouponGrant
 
 
 class SchemaVersion(BaseModel):
@@ -135,6 +137,11 @@ def _campaigns_and_early_access() -> None:
         add_column_if_missing(Product, column)
 
 
+def _perks() -> None:
+    database.create_tables([ProductWatch, KeywordCouponGrant], safe=True)
+    add_column_if_missing(CouponTemplate, "stock")
+
+
 def _profiles_clusters() -> None:
     """The spend ledger's (openid, at) index becomes (openid, at, amount_fen); profiles count behaviour events
     (B score); the night's clusters."""
@@ -168,6 +175,7 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(17, "到货提醒 / 降价提醒 watches; keyword coupon grants; coupon template stock", _perks),
     Step(21, "profiles: ledger index covering amount_fen, behaviour (B) score, clusters", _profiles_clusters),
     Step(
         22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks; 优先购 on products",

@@ -22,6 +22,7 @@ from bot.features import (
     orders,
     profiles,
     tracking,
+    watches,
 )
 from bot.features.base import Chat, ChatContext, Feature
 from bot.process.config import Config
@@ -30,6 +31,7 @@ FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
     for module in (
         browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
+        watches,
     )
 )
 

@@ -303,11 +303,12 @@ class ShopConfig:
 @dataclass(frozen=True)
 class MarketingConfig:
     """Growth tools: 拼团 defaults for offers that do not set their own size or window; campaigns' default
-    attribution window."""
+    attribution window; how many 到货/降价提醒 notices a follower gets a day."""
 
     group_size: int = field(default=3, metadata=_check(lambda v: 2 <= v <= 100, "2..100"))
     group_window_hours: int = field(default=48, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
     attribution_days: int = field(default=7, metadata=_check(lambda v: 1 <= v <= 90, "1..90"))
+    alerts_per_day: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 50, "1..50"))
 
 
 @dataclass(frozen=True)

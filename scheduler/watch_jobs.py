@@ -1,12 +1,12 @@
 """到货提醒 / 降价提醒: a minute sweep that queues a notice for every watch whose moment came (a restock, a lower
-price), at most `per_day` a follower a Shanghai day. The store's conditional claim makes it once per watch,
-however many workers run it; the outbox sends it (customer-service message inside the window, template outside)."""
+price), at most `[marketing] alerts_per_day` (`JobDeps.alerts_per_day`) a follower a Shanghai day. The store's
+conditional claim makes it once per watch however many workers run it; the outbox sends it (customer-service
+message inside the window, template outside)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from arq.cron import CronJob, cron
@@ -19,17 +19,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("wxshop.jobs.watches")
 
 
-def watch_job(per_day: int) -> Callable[[dict[str, Any]], Coroutine[Any, Any, int]]:
-    async def notify_watches(ctx: dict[str, Any]) -> int:
-        """Cron, every minute: see the module docstring. Returns how many notices it queued."""
-        deps: JobDeps = ctx["deps"]
-        queued = await asyncio.to_thread(notify_due, deps.clock.now(), per_day)
-        if queued:
-            log.info("product alerts queued", extra={"queued": queued})
-        return queued
-
-    return notify_watches
+async def notify_watches(ctx: dict[str, Any]) -> int:
+    """Cron, every minute: see the module docstring. Returns how many notices it queued."""
+    deps: JobDeps = ctx["deps"]
+    queued = await asyncio.to_thread(notify_due, deps.clock.now(), deps.alerts_per_day)
+    if queued:
+        log.info("product alerts queued", extra={"queued": queued})
+    return queued
 
 
-def watch_cron(per_day: int) -> list[CronJob]:
-    return [cron(watch_job(per_day), name="product-alerts", second=40, unique=True, keep_result=60)]
+WATCH_FUNCTIONS = [notify_watches]
+
+
+def watch_cron() -> list[CronJob]:
+    return [cron(notify_watches, name="product-alerts", second=40, unique=True, keep_result=60)]

@@ -12,7 +12,7 @@ import pytest
 
 from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
-from scheduler.watch_jobs import watch_job
+from scheduler.watch_jobs import notify_watches
 from store.catalog.csv_format import export_text
 from store.catalog.products import Sku
 from store.catalog.watches import ProductWatch, notify_due, watch
@@ -41,7 +41,7 @@ def follower(w: PayWorld) -> FollowerSimulator:
 
 async def sweep(w: PayWorld) -> int:
     """The worker's cron job, as it runs it."""
-    return await watch_job(w.config.marketing.alerts_per_day)({"deps": w.deps()})
+    return await notify_watches({"deps": w.deps(alerts_per_day=w.config.marketing.alerts_per_day)})
 
 
 async def view(chat: FollowerSimulator, openid: str, text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.features.base import Chat, ChatContext, Feature
 from dialogs.watch_answers import INTENTS, answers
-from scheduler.watch_jobs import watch_cron
+from scheduler.watch_jobs import WATCH_FUNCTIONS, watch_cron
 
 
 def chat(ctx: ChatContext) -> Chat:
@@ -14,5 +14,5 @@ def chat(ctx: ChatContext) -> Chat:
 
 FEATURE = Feature(
     "watches", help="到货/降价提醒：看商品时回复“到货通知我”或“降价提醒”，“我的提醒”查看", chat=chat,
-    cron=lambda config: watch_cron(config.marketing.alerts_per_day),
+    jobs=tuple(WATCH_FUNCTIONS), cron=lambda config: watch_cron(),
 )  # fmt: skip

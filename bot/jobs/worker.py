@@ -56,6 +56,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         after_sales=AfterSalesRules.from_settings(config.after_sales, config.shop),
         metrics=MetricRules.from_settings(config.shop),
         profiles=profiles.job_deps(config),
+        alerts_per_day=config.marketing.alerts_per_day,
     )
     outbox = OutboxService(config, resources, deps.worker_name)
 

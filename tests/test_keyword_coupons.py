@@ -4,12 +4,16 @@ when; templates with a stock through the admin API; races in the store."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
-from bot.process.config import Config
+import pytest
+
+from bot.process.config import Config, ConfigError, load
 from store.core.clock import ManualClock
 from store.core.db import open_database
+from store.promotions.configured_templates import ConfiguredTemplate, seed_configured_templates
 from store.promotions.coupons import Coupon, CouponTemplate, create_template
 from store.promotions.keyword_coupons import ALREADY, GONE, ISSUED, KeywordCouponGrant, grant_coupon
 from tests.gateway_support import running
@@ -84,3 +88,39 @@ def test_a_template_stock_is_never_overdrawn(migrated: Config) -> None:
     assert Coupon.select().count() == 3 and CouponTemplate.get(CouponTemplate.code == "FEW3").stock == 0
     assert grant_coupon("o_many_0", "另一条规则", "FEW3", START).outcome == GONE
     assert KeywordCouponGrant.select().count() == 3, "a follower turned away holds no grant: they may try again"
+
+
+def test_configured_templates_are_checked_whole_and_seeded_once(migrated: Config, tmp_path: Any) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[coupons]]\ncode = "D11"\nkind = "threshold"\nvalue = 1500\nstock = -3\n\n'
+                   '[[coupons]]\ncode = "X"\nkind = "fixed"\nvalu = 5\n', encoding="utf-8")  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        load(bad, env={})
+    message = str(caught.value)
+    assert "coupons[1] (D11): a threshold coupon needs threshold_fen > 0" in message, message
+    assert "coupons[1] (D11): stock must be >= 0" in message and "coupons[2] (X): valu: unknown field" in message
+
+    good = tmp_path / "good.toml"
+    good.write_text('[[coupons]]\ncode = "D11"\ntitle = "双十一 满100减15"\nkind = "threshold"\nvalue = 1500\n'
+                    'threshold_fen = 10000\nvalid_days = 3\nstock = 2\n', encoding="utf-8")  # fmt: skip
+    config = load(good, env={})
+    assert config.coupons[0].code == "D11" and config.coupons[0].stock == 2
+    open_database(migrated.database.url, migrated.var_dir)
+    assert seed_configured_templates(config.coupons, START) == ["D11"]
+    CouponTemplate.update(stock=0).where(CouponTemplate.code == "D11").execute()
+    assert seed_configured_templates(config.coupons, START) == [], "an existing template is left as it is"
+    template = CouponTemplate.get(CouponTemplate.code == "D11")
+    kept = (template.title, template.value, template.threshold_fen, template.stock)
+    assert kept == ("双十一 满100减15", 1500, 10000, 0)
+
+
+async def test_the_server_seeds_configured_templates_at_start_up(migrated: Config) -> None:
+    template = ConfiguredTemplate(code="START8", kind="fixed", value=800, valid_days=2, stock=5)
+    async with running(with_admin(dataclasses.replace(migrated, coupons=(template,)))) as shop:
+        open_database(migrated.database.url, migrated.var_dir)
+        assert CouponTemplate.get(CouponTemplate.code == "START8").stock == 5
+        rule = {"name": "开业", "keywords": ["开业大吉"], "reply": {"type": "coupon", "code": "START8"}}
+        assert (await call(shop, "POST", "/admin/api/keywords", {"rules": [rule]}))[0] == 200
+        said = (await shop.follower().send_text("o_open", "开业大吉")).shown
+        assert said.startswith("🎁 送您一张优惠券：无门槛减8元"), said
+        assert CouponTemplate.get(CouponTemplate.code == "START8").stock == 4

@@ -1,5 +1,7 @@
 """Coupon templates in the admin API, for the console's coupons page (auth and errors from the admin sub-app).
 
+At start-up the `[[coupons]]` templates of the config are created when missing (an existing one is left as it is).
+
 * `GET /admin/api/coupon-templates` — every template, newest first, with its coupons counted: `issued`,
   `available`, `locked` (held by an unpaid order), `used`, `expired`, `use_rate` (used / issued).
 * `POST /admin/api/coupon-templates` — body `{"code", "kind": "fixed" | "percent" | "threshold", "value",
@@ -16,13 +18,16 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from bot.admin.api import dumps, error
-from bot.web.runtime import RESOURCES, run_blocking
+from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.members.followers import Follower
+from store.promotions.configured_templates import seed_configured_templates
 from store.promotions.coupon_report import set_template_active, template_report
 from store.promotions.coupons import (
     CouponsGone,
@@ -35,13 +40,23 @@ from store.promotions.coupons import (
 
 FIELDS = {"code": str, "kind": str, "value": int, "threshold_fen": int, "valid_days": int, "title": str, "stock": int}
 ISSUED_BY_OPERATOR = "operator"
+log = logging.getLogger("wxshop.admin.coupons")
 
 
 def setup(app: web.Application, admin: web.Application) -> None:
+    app.cleanup_ctx.append(_seed_configured)
     admin.router.add_get("/api/coupon-templates", list_view)
     admin.router.add_post("/api/coupon-templates", create_view)
     admin.router.add_patch("/api/coupon-templates/{code}", active_view)
     admin.router.add_post("/api/coupon-templates/{code}/issue", issue_view)
+
+
+async def _seed_configured(app: web.Application) -> AsyncIterator[None]:
+    """At start-up: the `[[coupons]]` templates of the config that the store does not have yet."""
+    created = await run_blocking(app, seed_configured_templates, app[CONFIG].coupons, app[RESOURCES].clock.now())
+    if created:
+        log.info("coupon templates created from config", extra={"codes": created})
+    yield
 
 
 async def _json(request: web.Request) -> Any:

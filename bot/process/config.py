@@ -21,6 +21,8 @@ from bot.web.forwarded import valid_networks
 from store.after_sales.sla import parse_holidays
 from store.orders.pricing import parse_stacking
 from store.outbox.templates import TemplateConfigError, parse_templates
+from store.promotions.configured_templates import ConfiguredTemplate, parse_configured_templates
+from store.promotions.coupons import TemplateInvalid
 
 ENV_PREFIX = "WXSHOP_"
 DEFAULT_PATH = Path("config.toml")
@@ -360,6 +362,7 @@ class Config:
     marketing: MarketingConfig = MarketingConfig()
     menu: tuple[Mapping[str, Any], ...] = ()
     templates: Mapping[str, Any] = field(default_factory=dict)
+    coupons: tuple[ConfiguredTemplate, ...] = ()  # [[coupons]]: coupon templates created at start-up when missing
     var_dir: Path = Path("var")
 
     @property
@@ -367,7 +370,7 @@ class Config:
         return bool(self.wechat.encoding_aes_key)
 
 
-_FREEFORM = {"menu", "templates"}
+_FREEFORM = {"menu", "templates", "coupons"}
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -432,6 +435,8 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
             except TemplateConfigError as exc:
                 raise ConfigError(f"config: {exc}") from None
             values["templates"] = raw["templates"]
+        elif name == "coupons":
+            values["coupons"] = _coupons(raw["coupons"])
         elif name == "var_dir":
             values["var_dir"] = Path(str(raw["var_dir"]))
         else:
@@ -448,6 +453,15 @@ def _menu(value: Any) -> tuple[Mapping[str, Any], ...]:
     if not isinstance(value, dict) or not isinstance(value.get("button", []), list):
         raise ConfigError("config: [menu]: expected [[menu.button]] tables")
     return tuple(value.get("button", []))
+
+
+def _coupons(value: Any) -> tuple[ConfiguredTemplate, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("config: [[coupons]]: expected [[coupons]] tables")
+    try:
+        return parse_configured_templates(value)
+    except TemplateInvalid as exc:
+        raise ConfigError(f"config: [[coupons]]: {'; '.join(exc.problems)}") from None
 
 
 def _section(name: str, table: Any) -> Any:

@@ -85,7 +85,7 @@ async def test_a_restock_tells_each_watcher_once(world: PayWorld) -> None:
     assert await sweep(world) == 2
     assert await sweep(world) == 0, "told once"
     await world.deliver_notices()
-    alice = [text for kind, text in delivered(world, ALICE) if kind == "custom" and "到货" in text]
+    alice = [text for kind, text in delivered(world, ALICE) if kind == "custom" and text.startswith("您关注的")]
     assert alice == ["您关注的“法式碎花连衣裙”已到货，现价¥159.00。回复商品名即可选购，回复“我的提醒”查看其他提醒。"]
     assert ("template", "已到货") in delivered(world, BOB), delivered(world, BOB)
     assert Notice.select().where(Notice.kind == "product_alert").count() == 2
@@ -106,8 +106,28 @@ async def test_in_stock_goods_need_no_restock_watch_but_take_a_price_watch(world
         assert response.status == 200, await response.text()
     assert await sweep(world) == 1
     await world.deliver_notices()
-    texts = [text for kind, text in delivered(world, CAROL) if "降价" in text]
+    texts = [text for kind, text in delivered(world, CAROL) if text.startswith("您关注的")]
     assert texts == ["您关注的“法式碎花连衣裙”已降价，现价¥139.00。回复商品名即可选购，回复“我的提醒”查看其他提醒。"]
+
+
+async def test_a_sold_out_spec_is_watched_from_the_spec_list(world: PayWorld) -> None:
+    from store.catalog.products import Product
+
+    dresses = Product.get(Product.code == "P1")
+    Sku.create(code="P1-L", product=dresses, spec="颜色:红色;尺码:L", price_fen=15900, stock=0)
+    chat = follower(world)
+    card = await view(chat, CAROL, "法式碎花连衣裙")
+    assert "法式碎花连衣裙" in card
+    sold_out = (await chat.send_text(CAROL, "红色 L")).shown
+    assert "红色 L 已售罄" in sold_out and "到货通知我 红色 L" in sold_out, sold_out
+    assert "“法式碎花连衣裙”红色 M有货" in (await chat.send_text(CAROL, "到货通知我 红色 M")).shown
+    said = (await chat.send_text(CAROL, "到货通知我 红色 L")).shown
+    assert "好的，“法式碎花连衣裙”红色 L到货后第一时间通知您" in said, said
+    assert "到货提醒：法式碎花连衣裙 红色 L" in (await chat.send_text(CAROL, "我的提醒")).shown
+    await world.admin("POST", "/admin/api/skus/P1-M/restock", json={"quantity": 5})
+    assert await sweep(world) == 0, "another spec's restock is not the one watched"
+    await world.admin("POST", "/admin/api/skus/P1-L/restock", json={"quantity": 2})
+    assert await sweep(world) == 1
 
 
 async def test_cancelling_watches(world: PayWorld) -> None:

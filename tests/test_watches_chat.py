@@ -16,6 +16,7 @@ from scheduler.watch_jobs import notify_watches
 from store.catalog.csv_format import export_text
 from store.catalog.products import Sku
 from store.catalog.watches import ProductWatch, notify_due, watch
+from store.members.privacy import forget_follower
 from store.outbox.notices import Notice
 from tests.gateway_support import account_for
 from tests.order_support import START
@@ -156,3 +157,12 @@ def test_a_follower_is_told_at_most_per_day(world: PayWorld) -> None:
     assert notify_due(START + timedelta(hours=1), per_day=2) == 0, "the third waits for the next day"
     assert notify_due(START + timedelta(days=1), per_day=2) == 1
     assert ProductWatch.select().where(ProductWatch.notified_at.is_null()).count() == 0
+
+
+def test_an_unfollow_forgets_the_watches(world: PayWorld) -> None:
+    Sku.update(stock=0).where(Sku.id == world.shop.dress).execute()
+    product_id = Sku.get_by_id(world.shop.dress).product_id
+    watch(BOB, product_id, "restock", START)
+    watch(BOB, product_id, "price_drop", START)
+    assert forget_follower(BOB, START)["watches"] == 2
+    assert ProductWatch.select().where(ProductWatch.openid == BOB).count() == 0

@@ -4,10 +4,9 @@
 What goes: saved addresses, the birthday, the shipping address on orders that are finished (completed,
 cancelled, refunded), the openid on the new-follower gift ledger (its one-way digest stays, so the gift is still
 given once per openid forever: store.promotions.gifts), their 到货/降价提醒 watches. What stays: the
-pseudonymous openid on orders, amounts and lines
-(accounting), and the addresses of orders still in progress (paid or shipped parcels must still arrive; they are
-cleared when the follower's orders finish and this runs again, or by an operator). Conversation state in Redis is
-dropped by the dialog engine.
+pseudonymous openid on orders, amounts and lines (accounting), and the addresses of orders still in progress (paid
+or shipped parcels must still arrive; they are cleared when the follower's orders finish and this runs again, or
+by an operator). Conversation state in Redis is dropped by the dialog engine.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ async def to_month_card(follower, openid: str) -> str:
     await follower.send_text(openid, "1")
     chosen = await follower.send_text(openid, "月卡")
     assert "¥25" in chosen.shown, chosen.shown
-    await follower.send_text(openid, "1")
+    added = await follower.send_text(openid, "1")
+    assert "已加入购物车" in added.shown, added.shown
     return (await follower.send_text(openid, "结算")).shown
 
 

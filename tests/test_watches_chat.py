@@ -19,7 +19,7 @@ from store.catalog.watches import ProductWatch, notify_due, watch
 from store.members.privacy import forget_follower
 from store.outbox.notices import Notice
 from tests.gateway_support import account_for
-from tests.order_support import START
+from tests.order_support import START, race
 from tests.pay_support import PayWorld, pay_world
 
 ALICE, BOB, CAROL = "o_w_alice", "o_w_bob", "o_w_carol"
@@ -166,3 +166,16 @@ def test_an_unfollow_forgets_the_watches(world: PayWorld) -> None:
     watch(BOB, product_id, "price_drop", START)
     assert forget_follower(BOB, START)["watches"] == 2
     assert ProductWatch.select().where(ProductWatch.openid == BOB).count() == 0
+
+
+def test_racing_sweeps_tell_each_watcher_once(world: PayWorld) -> None:
+    Sku.update(stock=0).where(Sku.id == world.shop.dress).execute()
+    product_id = Sku.get_by_id(world.shop.dress).product_id
+    watchers = [f"o_w_race_{i}" for i in range(12)]
+    for openid in watchers:
+        watch(openid, product_id, "restock", START)
+    Sku.update(stock=5).where(Sku.id == world.shop.dress).execute()
+    results = race(4, 4, lambda i: notify_due(START, per_day=3))
+    assert sum(r for r in results if isinstance(r, int)) == 12, results
+    told = [n.openid for n in Notice.select().where(Notice.kind == "product_alert")]
+    assert sorted(told) == sorted(watchers)

@@ -120,7 +120,7 @@ def notify_due(now: datetime, per_day: int, limit: int = 500) -> int:
     waiting = list(
         ProductWatch.select(ProductWatch, Product)
         .join(Product)
-        .where(ProductWatch.notified_at.is_null(), Product.on_sale == True)  # noqa: E712
+        .where(ProductWatch.notified_at.is_null(), Product.on_sale == True, _moment_came())  # noqa: E712
         .order_by(ProductWatch.created_at, ProductWatch.id)
         .limit(limit)
     )
@@ -144,6 +144,17 @@ def notify_due(now: datetime, per_day: int, limit: int = 500) -> int:
         told_today[w.openid] += 1
         queued += 1
     return queued
+
+
+def _moment_came() -> peewee.Expression:
+    """In SQL, so waiting watches whose moment has not come never crowd out those whose has: a restock watch with
+    its SKU (any SKU) on sale and in stock, a price watch with an on-sale SKU cheaper than the watched price."""
+    on_sale = Sku.select(Sku.id).where(Sku.product == ProductWatch.product, Sku.on_sale == True)  # noqa: E712
+    in_stock = on_sale.where(Sku.stock > 0, ProductWatch.sku_id.is_null() | (Sku.id == ProductWatch.sku_id))
+    cheaper = on_sale.where(Sku.price_fen < ProductWatch.baseline_fen)
+    return ((ProductWatch.kind == RESTOCK) & peewee.fn.EXISTS(in_stock)) | (
+        (ProductWatch.kind == PRICE_DROP) & peewee.fn.EXISTS(cheaper)
+    )
 
 
 def _due_fields(w: ProductWatch, now: datetime) -> dict[str, str] | None:

@@ -18,6 +18,7 @@ from store.promotions.coupons import Coupon, CouponTemplate, create_template
 from store.promotions.keyword_coupons import ALREADY, GONE, ISSUED, KeywordCouponGrant, grant_coupon
 from tests.gateway_support import running
 from tests.order_support import START, race
+from tests.support import wxshop
 from tests.test_engine import TOKEN, with_admin
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -124,3 +125,15 @@ async def test_the_server_seeds_configured_templates_at_start_up(migrated: Confi
         said = (await shop.follower().send_text("o_open", "开业大吉")).shown
         assert said.startswith("🎁 送您一张优惠券：无门槛减8元"), said
         assert CouponTemplate.get(CouponTemplate.code == "START8").stock == 4
+
+
+def test_db_upgrade_creates_configured_templates(migrated: Config, env: dict[str, str], tmp_path: Any) -> None:
+    path = tmp_path / "coupons.toml"
+    path.write_text('[[coupons]]\ncode = "UP9"\nkind = "fixed"\nvalue = 900\nstock = 7\n', encoding="utf-8")
+    first = wxshop("--config", str(path), "db", "upgrade", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "coupon templates created from [[coupons]]: UP9" in first.stdout, first.stdout
+    again = wxshop("--config", str(path), "db", "upgrade", env=env)
+    assert again.returncode == 0 and "UP9" not in again.stdout, again.stdout
+    open_database(migrated.database.url, migrated.var_dir)
+    assert CouponTemplate.get(CouponTemplate.code == "UP9").stock == 7

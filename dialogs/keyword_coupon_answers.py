@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from store.promotions.coupons import CouponTemplate
 from store.promotions.keyword_coupons import ALREADY, GONE, ISSUED, grant_coupon
 
 
@@ -20,10 +19,9 @@ class Recipient:
 
 
 def coupon_text(template_code: str, to: Recipient | None) -> str:
-    """Without a recipient (a preview) it only says what the coupon is."""
+    """Without a recipient (a standing reply, a preview) it only names the template: nothing is given."""
     if to is None:
-        template = CouponTemplate.get_or_none(CouponTemplate.code == template_code)
-        return f"送您一张优惠券：{template.describe() if template else template_code}。回复“我的优惠券”查看。"
+        return f"送您一张优惠券：{template_code}。回复“我的优惠券”查看。"
     grant = grant_coupon(to.openid, to.rule, template_code, to.now)
     if grant.outcome == ISSUED and grant.coupon is not None:
         return (

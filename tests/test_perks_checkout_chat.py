@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.chat.conversation import SEARCH_BUILT
 from bot.process.config import Config
 from store.core.clock import ManualClock
 from store.core.db import open_database
@@ -32,6 +33,7 @@ async def test_points_are_offered_applied_and_spent(shop_config: Config) -> None
     open_database(shop_config.database.url, shop_config.var_dir)
     give_points("o_pts", 2000, clock.now())
     async with running(shop_config, clock) as shop:
+        await shop.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
         follower = shop.follower()
         confirm = await to_month_card(follower, "o_pts")
         assert "应付 ¥25.00" in confirm
@@ -59,6 +61,7 @@ async def test_points_changed_before_confirming_are_asked_again(shop_config: Con
     open_database(shop_config.database.url, shop_config.var_dir)
     give_points("o_pts2", 600, clock.now())
     async with running(shop_config, clock) as shop:
+        await shop.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
         follower = shop.follower()
         await to_month_card(follower, "o_pts2")
         assert "应付 ¥19.00" in (await follower.send_text("o_pts2", "用积分")).shown
@@ -71,6 +74,7 @@ async def test_points_changed_before_confirming_are_asked_again(shop_config: Con
 
 async def test_a_buyer_without_points_is_not_offered_them(shop_config: Config) -> None:  # noqa: F811
     async with running(shop_config) as shop:
+        await shop.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
         follower = shop.follower()
         confirm = await to_month_card(follower, "o_nopts")
         assert "积分" not in confirm.split("应付")[1], confirm
@@ -96,6 +100,7 @@ async def test_the_best_coupon_combination_is_offered_first(shop_config: Config)
     off3 = _coupon("o_cc", "M20J3", "threshold", 300, 2000, clock, days=2)  # 满减 ...
     rate = _coupon("o_cc", "P90", "percent", 90, 0, clock, days=3)  # ... + 折扣 stack: ¥2.50 + ¥3
     async with running(shop_config, clock) as shop:
+        await shop.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
         follower = shop.follower()
         offered = await to_month_card(follower, "o_cc")
         assert "1. 无门槛减5元" in offered and "2. 满20减3" in offered and "3. 9折" in offered, offered
@@ -117,6 +122,7 @@ async def test_the_buyer_may_choose_coupons_themselves(shop_config: Config) -> N
     _coupon("o_cs", "OFF5", "fixed", 500, 0, clock, days=1)
     _coupon("o_cs", "P90", "percent", 90, 0, clock, days=3)
     async with running(shop_config, clock) as shop:
+        await shop.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
         follower = shop.follower()
         offered = await to_month_card(follower, "o_cs")
         assert "推荐：第1张，优惠¥5。" in offered, offered

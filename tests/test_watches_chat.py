@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.chat.conversation import SEARCH_BUILT
 from bot.process.config import Config
 from bot.sandbox.follower import FollowerSimulator
 from scheduler.watch_jobs import notify_watches
@@ -32,6 +33,7 @@ async def world(migrated: Config) -> AsyncIterator[PayWorld]:
     async with pay_world(dataclasses.replace(migrated, templates=TEMPLATES)) as w:
         for openid in (ALICE, BOB, CAROL):
             w.sandbox.world.follow(openid)
+        await w.app[SEARCH_BUILT]  # the index builds in the background at start-up; a slow machine misses 5 s
         yield w
 
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from dialogs.flows import END, Flow, Step, Turn
 from dialogs.intents import GLOBAL, MENU_KEYS, OWN_DATA, Intent, IntentDetector
+from dialogs.keyword_coupon_answers import Recipient
 from dialogs.normalize import normalize
 from dialogs.recent import after_turn, live
 from dialogs.replies import Answer, ReplyRenderer, Text
@@ -241,7 +242,8 @@ class Engine:
         rule = self.rules.current.match(turn.text, turn.now)
         if rule is not None and not (self._means_own_data(intent, seen) and not rule[1].overrides):
             _, record = rule
-            answer = self.renderer.answer(record.replies, record.reply_mode, self.rng)
+            to = Recipient(turn.openid, record.name, turn.now)
+            answer = self.renderer.answer(record.replies, record.reply_mode, self.rng, to)
             return (self._resume(answer, flow, dialog) if flow else answer), replace(dialog, misses=0)
         if flow is None and not turn.recent:  # "便宜一点的" with no list: ask what they are looking for
             followed = self._follow_up(turn)

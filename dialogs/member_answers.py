@@ -96,7 +96,7 @@ class MemberChat:
         balance = points_balance(turn.openid)
         worth = pricing.points_to_fen(balance)
         text = (
-            f"您有{balance}积分，可抵{yuan(worth)}。{pricing.points_per_yuan}积分抵1元，下单时可用"
+            f"您有{balance}积分，可抵{yuan(worth)}。{pricing.points_per_yuan}积分抵1元，结算确认时回复“用积分”即可抵扣"
             f"（最多抵订单金额的{pricing.points_max_share:.0%}）。"
         )
         soon = expiring_within(turn.openid, turn.now, EXPIRY_HINT_DAYS) if balance > 0 else None  # none to lapse

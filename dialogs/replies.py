@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogs.keyword_coupon_answers import Recipient, coupon_text
 from store.catalog.products import product_with_skus
 
 
@@ -106,22 +107,25 @@ class ReplyRenderer:
         url = f"{self.public_url}/p/{product.code}"
         return News((Article(product.title, description, product.image, url),))
 
-    def payload(self, payload: dict[str, Any]) -> Message | None:
-        """An operator's reply payload (keyword rules, standing replies) as a message."""
+    def payload(self, payload: dict[str, Any], to: Recipient | None = None) -> Message | None:
+        """An operator's reply payload (keyword rules, standing replies) as a message; a coupon reply gives `to`
+        the coupon (once per rule), without `to` it only names it."""
         kind = payload.get("type", "text")
         if kind == "product":
             return self.product_card(payload["spu"])
         if kind == "coupon":
-            return Text(f"送您一张优惠券：{payload['code']}。回复“我的优惠券”查看。")
+            return Text(coupon_text(payload["code"], to))
         if kind in ("text", "news"):
             return message_of(payload)
         return None
 
-    def answer(self, payloads: tuple[dict[str, Any], ...], mode: str, rng: random.Random) -> Answer:
+    def answer(
+        self, payloads: tuple[dict[str, Any], ...], mode: str, rng: random.Random, to: Recipient | None = None
+    ) -> Answer:
         """`random`: one of the replies; `all`: the first as the passive reply, the rest as follow-ups."""
         if not payloads:
             return Answer()
         if mode == "random":
-            return Answer(self.payload(rng.choice(payloads)))
-        rest = (self.payload(payload) for payload in payloads[1:])
-        return Answer(self.payload(payloads[0]), tuple(message for message in rest if message is not None))
+            return Answer(self.payload(rng.choice(payloads), to))
+        rest = (self.payload(payload, to) for payload in payloads[1:])
+        return Answer(self.payload(payloads[0], to), tuple(message for message in rest if message is not None))

@@ -43,6 +43,7 @@ class JobDeps:
     metrics: MetricRules = field(default_factory=MetricRules)  # the daily check's thresholds and operators
     profiles: ProfileJobDeps = field(default_factory=ProfileJobDeps)  # RFM edges, lifecycle rules, event retention
     tags: TagJobDeps | None = None  # WeChat's tag API and the sync's batch sizes
+    alerts_per_day: int = 3  # 到货/降价提醒 notices a follower gets a day ([marketing] alerts_per_day)
 
 
 async def beat(ctx: dict[str, Any], source: str = "cron") -> str:

@@ -201,11 +201,28 @@ def _migrate(config: Config) -> list[str]:
         close_database()
 
 
+def _seed_coupons(config: Config) -> list[str]:
+    """The `[[coupons]]` templates the store does not have yet (serve creates them at start-up too)."""
+    from store.core.db import close_database, open_database
+    from store.promotions.configured_templates import seed_configured_templates
+
+    if not config.coupons:
+        return []
+    open_database(config.database.url, config.var_dir)
+    try:
+        return seed_configured_templates(config.coupons, process_clock().now())
+    finally:
+        close_database()
+
+
 def _db_upgrade(args: argparse.Namespace, config: Config) -> int:
     applied = _migrate(config)
     for line in applied:
         print(f"applied {line}")
     print("schema up to date" if applied else "schema already up to date")
+    created = _seed_coupons(config)
+    if created:
+        print(f"coupon templates created from [[coupons]]: {', '.join(created)}")
     return 0
 
 

@@ -26,6 +26,7 @@ from bot.features import (
     profiles,
     tags,
     tracking,
+    watches,
 )
 from bot.features.base import Chat, ChatContext, Feature
 from bot.process.config import Config
@@ -34,7 +35,7 @@ FEATURES: tuple[Feature, ...] = tuple(
     module.FEATURE
     for module in (
         browse, checkout, orders, tracking, after_sales, members, birthday, group_buy, knowledge, operations, profiles,
-        commission, bargain, poster, tags,
+        commission, bargain, poster, tags, watches,
     )
 )
 

@@ -58,6 +58,7 @@ def build_worker(config: Config, resources: Resources, burst: bool = False, **ov
         metrics=MetricRules.from_settings(config.shop),
         profiles=profiles.job_deps(config),
         tags=tags.job_deps(config, resources),
+        alerts_per_day=config.marketing.alerts_per_day,
     )
     outbox = OutboxService(config, resources, deps.worker_name)
 

@@ -23,6 +23,8 @@ from bot.web.forwarded import valid_networks
 from store.after_sales.sla import parse_holidays
 from store.orders.pricing import parse_stacking
 from store.outbox.templates import TemplateConfigError, parse_templates
+from store.promotions.configured_templates import ConfiguredTemplate, parse_configured_templates
+from store.promotions.coupons import TemplateInvalid
 
 ENV_PREFIX = "WXSHOP_"
 DEFAULT_PATH = Path("config.toml")
@@ -312,13 +314,14 @@ class ShopConfig:
 @dataclass(frozen=True)
 class MarketingConfig:
     """Growth tools: 拼团 defaults for offers that do not set their own size or window; campaigns' default
-    attribution window."""
+    attribution window; how many 到货/降价提醒 notices a follower gets a day."""
 
     group_size: int = field(default=3, metadata=_check(lambda v: 2 <= v <= 100, "2..100"))
     group_window_hours: int = field(default=48, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
     attribution_days: int = field(default=7, metadata=_check(lambda v: 1 <= v <= 90, "1..90"))
     bargain_helpers: int = field(default=5, metadata=_check(lambda v: 1 <= v <= 100, "1..100"))
     bargain_window_hours: int = field(default=24, metadata=_check(lambda v: 1 <= v <= 720, "1..720"))
+    alerts_per_day: int = field(default=3, metadata=_check(lambda v: 1 <= v <= 50, "1..50"))
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,7 @@ class Config:
     menu: tuple[Mapping[str, Any], ...] = ()
     tag_menus: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)  # [[menu.conditional]]
     templates: Mapping[str, Any] = field(default_factory=dict)
+    coupons: tuple[ConfiguredTemplate, ...] = ()  # [[coupons]]: coupon templates created at start-up when missing
     var_dir: Path = Path("var")
 
     @property
@@ -401,7 +405,7 @@ class Config:
         return bool(self.wechat.encoding_aes_key)
 
 
-_FREEFORM = {"menu", "templates"}
+_FREEFORM = {"menu", "templates", "coupons"}
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -467,6 +471,8 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
             except TemplateConfigError as exc:
                 raise ConfigError(f"config: {exc}") from None
             values["templates"] = raw["templates"]
+        elif name == "coupons":
+            values["coupons"] = _coupons(raw["coupons"])
         elif name == "var_dir":
             values["var_dir"] = Path(str(raw["var_dir"]))
         else:
@@ -499,6 +505,15 @@ def _tag_menus(value: dict[str, Any]) -> dict[str, tuple[Mapping[str, Any], ...]
             raise ConfigError(f"config: [[menu.conditional]]: tag {tag!r} has two menus")
         menus[tag] = tuple(buttons)
     return menus
+
+
+def _coupons(value: Any) -> tuple[ConfiguredTemplate, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("config: [[coupons]]: expected [[coupons]] tables")
+    try:
+        return parse_configured_templates(value)
+    except TemplateInvalid as exc:
+        raise ConfigError(f"config: [[coupons]]: {'; '.join(exc.problems)}") from None
 
 
 def _section(name: str, table: Any) -> Any:

@@ -37,6 +37,7 @@ from store.search.index import SearchResult
 PICK_CATEGORY = "PICK_CATEGORY"
 LIST = "LIST"
 PICK_SKU = "PICK_SKU"
+_ASKS_TO_WATCH = re.compile("到货通知|到货提醒|有货通知|有货提醒|补货通知|补货提醒|降价提醒|降价通知")
 PER_PAGE = 8
 NEXT = {"下一页", "下页", "更多", "还有吗", "继续", "next"}
 PREVIOUS = {"上一页", "上页", "prev"}
@@ -101,6 +102,8 @@ def build(deps: BrowseDeps) -> Flow:
         return _search(turn, turn.text, 1, result)
 
     def pick_sku(turn: Turn) -> Step:
+        if _ASKS_TO_WATCH.search(turn.norm):  # "到货通知我 红色 L" names a spec, but to watch it (feature watches)
+            return Step.not_understood()
         taken = follow_ups.taken(turn)
         if taken is not None:
             return _chosen(turn, taken, "")
@@ -120,7 +123,8 @@ def build(deps: BrowseDeps) -> Flow:
         if sku is None or not sku.on_sale:
             return Step(f"{spec_text(spec)} 已下架，换个规格吧～", PICK_SKU)
         if sku.stock <= 0:
-            return Step(f"{spec_text(sku.spec)} 已售罄，换个规格吧～", PICK_SKU)
+            spec = spec_text(sku.spec)
+            return Step(f"{spec} 已售罄，换个规格吧～回复“到货通知我 {spec}”，到货时通知您。", PICK_SKU)
         if deps.on_sku_chosen is not None:
             return deps.on_sku_chosen(turn, sku.id)
         logistics = "（虚拟商品，无需物流）" if sku.virtual else ""
@@ -211,7 +215,7 @@ def build(deps: BrowseDeps) -> Flow:
         turn.slots["product"] = product_id
         turn.slots.pop("offered", None)
         if view.sold_out:
-            question = "这件商品已售罄，回复数字看看其他商品。"
+            question = "这件商品已售罄，回复“到货通知我”到货时通知您，或回复数字看看其他商品。"
             return Step(Answer(card, ({"type": "text", "content": question},)), LIST)
         if len(view.skus) == 1 and deps.on_sku_chosen is not None:  # nothing to choose: straight to the quantity
             chosen = deps.on_sku_chosen(turn, view.skus[0].id)

@@ -1,5 +1,7 @@
-"""结算: quantity → cart (购物车, 删掉第2个, 继续逛) → address (remembered; skipped for virtual goods) → coupon →
-a confirmation showing every line and adjustment → "确认" creates the order and replies with the pay link.
+"""结算: quantity → cart (购物车, 删掉第2个, 继续逛) → address (remembered; skipped for virtual goods) → coupons
+(the best combination the stacking rules allow is offered first; "1 3" picks) → a confirmation showing every line
+and adjustment, and the points the buyer may use ("用积分", "用500积分", "不用积分" re-price it there) → "确认"
+creates the order and replies with the pay link.
 
 The cart lives behind `dialogs.cart.Carts` (in Redis: `bot.chat.carts`) so it survives the conversation; the
 order, stock reservation and pricing are the store's (`store.orders.checkout`): this module only asks and explains.
@@ -8,6 +10,7 @@ order, stock reservation and pricing are the store's (`store.orders.checkout`): 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +24,10 @@ from store.orders.addresses import InvalidAddress, as_input, last_address, valid
 from store.orders.checkout import (
     CartLine,
     CheckoutError,
+    NotEnoughPoints,
     OutOfStock,
     PriceChanged,
+    Quote,
     ShopRules,
     create_order,
     new_order_no,
@@ -44,6 +49,10 @@ UNUSUAL_QUANTITY = 20
 """Above it a quantity is asked back before it goes in the cart: "一百" is more often a slip than an order."""
 _REMOVE = re.compile(r"^(?:删掉|删除|去掉|不要|移除)第?(\d{1,2})(?:个|件|项)?$")
 _PHONE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
+_PICKS = re.compile(r"^\d{1,2}(?:[,，、和+/\s]+\d{1,2})*$")
+_USE_POINTS = re.compile(r"^(?:用|使用)(?:全部)?(?:(\d{1,7})个?)?积分(?:抵扣|抵现)?$")
+NO_POINTS = {"不用积分", "不使用积分", "积分不用", "不抵扣", "不用积分抵扣"}
+BEST = {"好", "好的", "用推荐", "推荐", "就这样", "可以", "ok", "是", "嗯"}
 _REGION = re.compile(r"^(.{2,}?(?:省|自治区|特别行政区|市))?(.{2,}?(?:市|州|盟|地区))?(.{1,}?(?:区|县|市|旗))")
 
 
@@ -83,6 +92,26 @@ def parse_address(text: str):  # -> AddressInput
     region = "".join(g for g in region_match.groups() if g) if region_match else ""
     detail = rest[len(region) :] if region_match else rest
     return validate_address(name, phone, region, detail)
+
+
+def parse_points(norm: str) -> int | None:
+    """"用积分" → -1 (all that may be used), "用500积分" / "使用500个积分" → 500, "不用积分" → 0, else None."""
+    if norm in NO_POINTS:
+        return 0
+    if norm in {"积分抵扣", "抵扣积分", "积分抵现"}:
+        return -1
+    found = _USE_POINTS.match(norm)
+    if not found:
+        return None
+    return int(found[1]) if found[1] else -1
+
+
+def parse_picks(text: str, count: int) -> list[int] | None:
+    """"1" / "1 3" / "1,3" / "1和3" → the 0-based choices among `count` listed; None when not that or out of range."""
+    if not _PICKS.match(text):
+        return None
+    picks = list(dict.fromkeys(int(n) - 1 for n in re.findall(r"\d{1,2}", text)))
+    return picks if all(0 <= i < count for i in picks) else None
 
 
 def build(deps: CheckoutDeps) -> Flow:
@@ -156,13 +185,20 @@ def build(deps: CheckoutDeps) -> Flow:
         if turn.norm in NONE:
             turn.slots["coupons"] = []
             return _confirm(turn)
-        found = re.match(r"^(\d{1,2})$", turn.norm)
-        if not found or not 1 <= int(found[1]) <= len(options):
+        best: list[str] = turn.slots.get("coupon_best", [])
+        if best and turn.norm in BEST:
+            turn.slots["coupons"] = best
+            return _confirm(turn)
+        picks = parse_picks(unicodedata.normalize("NFKC", turn.text).strip(), len(options))
+        if picks is None:
             return Step.not_understood()
-        turn.slots["coupons"] = [options[int(found[1]) - 1]]
+        turn.slots["coupons"] = [options[i] for i in picks]
         return _confirm(turn)
 
     def confirm(turn: Turn) -> Step:
+        wanted = parse_points(turn.norm)
+        if wanted is not None:
+            return _confirm(turn, points=wanted)
         if turn.norm not in YES and turn.norm not in CHECKOUT:
             return Step.not_understood()
         lines = deps.carts.lines(turn.openid)
@@ -174,7 +210,7 @@ def build(deps: CheckoutDeps) -> Flow:
                 [CartLine(sku, qty) for sku, qty in lines],
                 validate_address(**address_fields) if address_fields else None,
                 turn.slots.get("coupons", []),
-                0,
+                turn.slots.get("points", 0),
                 now,
                 rules=deps.rules,
                 expected_payable_fen=turn.slots.get("payable"),
@@ -182,6 +218,8 @@ def build(deps: CheckoutDeps) -> Flow:
             )
         except PriceChanged:
             return _confirm(turn, prefix="价格有变动，请重新确认：\n")
+        except NotEnoughPoints as exc:
+            return _confirm(turn, prefix=f"积分有变动，当前只有{exc.balance}积分，请重新确认：\n", points=0)
         except OutOfStock as exc:
             return Step(f"{exc}\n{_cart_text(lines)}", CART)
         except CheckoutError as exc:
@@ -213,18 +251,56 @@ def build(deps: CheckoutDeps) -> Flow:
         if not coupons:
             turn.slots["coupons"] = []
             return _confirm(turn)
-        turn.slots["coupon_options"] = [c.code for c in coupons[:5]]
+        codes = [c.code for c in coupons[:5]]
+        turn.slots["coupon_options"] = codes
         listed = "\n".join(
             f"{i}. {c.template.describe()}（{c.expires_at:%m月%d日}到期）" for i, c in enumerate(coupons[:5], start=1)
         )
-        return Step(f"您有可用优惠券：\n{listed}\n回复数字使用，或回复“不用”。", COUPON)
+        best = _best_coupons(turn, codes) if len(codes) > 1 else None
+        if best is None:
+            turn.slots["coupon_best"] = []
+            return Step(f"您有可用优惠券：\n{listed}\n回复数字使用，或回复“不用”。", COUPON)
+        used, saved = best
+        turn.slots["coupon_best"] = used
+        names = "＋".join(str(codes.index(code) + 1) for code in used)
+        advice = f"推荐组合：第{names}张一起用，共优惠" if len(used) > 1 else f"推荐：第{names}张，优惠"
+        return Step(
+            f"您有可用优惠券：\n{listed}\n{advice}¥{yuan(saved)}。\n"
+            "回复“好”使用推荐，回复数字自选（可多张，如“1 2”），或回复“不用”。",
+            COUPON,
+        )
 
-    def _confirm(turn: Turn, prefix: str = "") -> Step:
-        lines = deps.carts.lines(turn.openid)
-        result = quote(
-            turn.openid, [CartLine(s, q) for s, q in lines], turn.slots.get("coupons", []), 0, deps.now(),
-            rules=deps.rules,
-        )  # fmt: skip
+    def _best_coupons(turn: Turn, codes: list[str]) -> tuple[list[str], int] | None:
+        """The coupons pricing picks when offered all of them (the stacking rules decide), and what they save
+        beyond the promotions that apply anyway; None when no coupon helps."""
+        lines = [CartLine(s, q) for s, q in deps.carts.lines(turn.openid)]
+        with_all = quote(turn.openid, lines, codes, 0, deps.now(), rules=deps.rules).priced
+        used = list(with_all.coupon_codes_used)
+        if not used:
+            return None
+        without = quote(turn.openid, lines, [], 0, deps.now(), rules=deps.rules).priced
+        return used, without.payable_fen - with_all.payable_fen
+
+    def _confirm(turn: Turn, prefix: str = "", points: int | None = None) -> Step:
+        """The confirmation; `points` re-prices it with that many (-1: as many as may be used, 0: none)."""
+        lines = [CartLine(s, q) for s, q in deps.carts.lines(turn.openid)]
+        coupons = turn.slots.get("coupons", [])
+        requested = turn.slots.get("points", 0) if points is None else points
+        most = quote(turn.openid, lines, coupons, _ALL_POINTS, deps.now(), rules=deps.rules)
+        usable = most.priced.points_used
+        if requested and not usable:
+            prefix += f"本单暂不能使用积分（您有{most.points_balance}积分）。\n"
+            requested = 0
+        elif requested > usable:
+            have = f"您只有{most.points_balance}积分，" if requested > most.points_balance else ""
+            prefix += f"{have}本单最多可用{usable}积分，已为您使用{usable}积分。\n"
+            requested = usable
+        elif requested < 0:
+            requested = usable
+        result = most if requested == usable else quote(
+            turn.openid, lines, coupons, requested, deps.now(), rules=deps.rules
+        )
+        turn.slots["points"] = result.priced.points_used
         turn.slots["payable"] = result.priced.payable_fen
         # Drawn before "确认": a confirmation handled again (its process died before answering) finds its order.
         turn.slots["order_no"] = new_order_no(deps.now())
@@ -233,8 +309,22 @@ def build(deps: CheckoutDeps) -> Flow:
         ship = "虚拟商品，无需收货地址"
         if address:
             ship = f"收货：{address['name']} {address['region']}{address['detail']}"
-        text = "\n".join([*items, *result.priced.explanation(), ship, "回复“确认”下单，或“取消”。"])
+        offer = _points_offer(result.priced.points_used, usable, most)
+        text = "\n".join([*items, *result.priced.explanation(), ship, *offer, "回复“确认”下单，或“取消”。"])
         return Step(prefix + text, CONFIRM)
+
+    def _points_offer(used: int, usable: int, most: Quote) -> list[str]:
+        """What the confirmation says about points: how many may be used, what they save, the cap, how to ask."""
+        if used:
+            return ["回复“不用积分”取消积分抵扣。"]
+        if usable <= 0:
+            return []
+        share = f"{(deps.rules.pricing.points_max_share * 100).normalize():f}%"
+        capped = "" if usable >= most.points_balance else f"（积分最多抵扣订单金额的{share}）"
+        return [
+            f"您有{most.points_balance}积分，本单最多可用{usable}积分抵¥{yuan(most.priced.points_fen)}{capped}。"
+            "回复“用积分”抵扣，或“用100积分”指定数量。"
+        ]
 
     return Flow(
         name="checkout",
@@ -254,9 +344,13 @@ def build(deps: CheckoutDeps) -> Flow:
             ADDRESS_CONFIRM: lambda slots: "回复“是”寄到上次的地址，或发送新地址。",
             ADDRESS: lambda slots: _ask_address(),
             COUPON: lambda slots: "回复数字使用优惠券，或回复“不用”。",
-            CONFIRM: lambda slots: "回复“确认”下单，或“取消”。",
+            CONFIRM: lambda slots: "回复“确认”下单，“用积分”/“不用积分”，或“取消”。",
         },
     )
+
+
+_ALL_POINTS = 10**9
+"""Offered to the quote to learn the most points usable: the quote caps it by the balance and pricing's share."""
 
 
 def ask_quantity(turn: Turn, sku_id: int) -> Step:

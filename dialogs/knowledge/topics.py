@@ -188,7 +188,7 @@ def points(s: KnowledgeSettings, balance: int | None) -> str:
     lines = [
         "💰 积分规则：",
         f"· 获得：{earn}，付款后到账。",
-        f"· 使用：{p.points_per_yuan}积分抵1元，下单时抵扣，最多抵订单金额的{p.points_max_share:.0%}。",
+        f"· 使用：{p.points_per_yuan}积分抵1元，结算确认时回复“用积分”抵扣，最多抵订单金额的{p.points_max_share:.0%}。",
         f"· 有效期：获得后{s.points_valid_days}天，到期前{s.points_reminder_days}天提醒您。",
     ]
     if balance:

@@ -3,10 +3,10 @@
 
 What goes: saved addresses, the birthday, the shipping address on orders that are finished (completed,
 cancelled, refunded), the openid on the new-follower gift ledger (its one-way digest stays, so the gift is still
-given once per openid forever: store.promotions.gifts). What stays: the pseudonymous openid on orders, amounts and lines
-(accounting), and the addresses of orders still in progress (paid or shipped parcels must still arrive; they are
-cleared when the follower's orders finish and this runs again, or by an operator). Conversation state in Redis is
-dropped by the dialog engine.
+given once per openid forever: store.promotions.gifts), their 到货/降价提醒 watches. What stays: the
+pseudonymous openid on orders, amounts and lines (accounting), and the addresses of orders still in progress (paid
+or shipped parcels must still arrive; they are cleared when the follower's orders finish and this runs again, or
+by an operator). Conversation state in Redis is dropped by the dialog engine.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from store.after_sales import tickets as after_sales
+from store.catalog.watches import unwatch
 from store.core.db import write_transaction
 from store.members.followers import Follower
 from store.orders.addresses import Address
@@ -42,6 +43,7 @@ def forget_follower(openid: str, now: datetime) -> dict[str, int]:
             .execute()
         )
         gifts = forget_gift_openid(openid, now)
+        watches = unwatch(openid)
         forget_payment_window(openid)
         tickets = (
             after_sales.Ticket.update(reason="（已删除）", photos="[]")
@@ -54,4 +56,5 @@ def forget_follower(openid: str, now: datetime) -> dict[str, int]:
         "orders_anonymised": orders,
         "gift_unlinked": gifts,
         "tickets": tickets,
+        "watches": watches,
     }

@@ -13,9 +13,10 @@ the refund's status, so a retried job, a second operator click or the sweep neve
   receipt. Each line's `restocked_qty` caps what can ever be put back. Late-payment refunds restock nothing
   (the cancellation already did).
 * On success: the order's `refunded_fen` grows and its status settles (`refunded` / `partially_refunded`);
-  the member's spend goes down and earned points are clawed back in proportion; a **full** refund also returns
-  the points used and the coupons (while still valid). A partial refund returns neither. The promoter's
-  commission on the order is reversed in the same proportion (`store.commission.ledger`).
+  the member's spend goes down and earned points are clawed back in proportion; the points used come back in
+  proportion too (`points_returned`: rounded down per refund, all of them once the order is fully refunded), and
+  a **full** refund also returns the coupons (while still valid). A partial refund returns no coupon. The
+  promoter's commission on the order is reversed in the same proportion (`store.commission.ledger`).
 * On a permanent refusal the refund is `failed` (with WeChat's code) and the order settles back; transient
   errors leave it `pending` for the sweep (`refunds_to_submit`).
 """
@@ -268,11 +269,24 @@ def refund_succeeded(refund_no: str, now: datetime, rules: MemberRules) -> bool:
             refunded_before_fen=before,
         )  # fmt: skip
         commission.reverse_for_refund(order.order_no, before + refund.amount_fen, order.payable_fen, now)
+        returned = points_returned(order.points_used, order.payable_fen, before, before + refund.amount_fen)
+        members.return_points(order.openid, returned, order.order_no, now)
         if before + refund.amount_fen >= order.payable_fen:
-            members.return_points(order.openid, order.points_used, order.order_no, now)
             coupon_store.restore_used_coupons(order.order_no, now)
         _settle(order.order_no)
     return True
+
+
+def points_returned(points_used: int, paid_fen: int, refunded_before_fen: int, refunded_after_fen: int) -> int:
+    """The points one refund gives back: the share of the points used that the refunded share of the payment
+    stands for, counted on the running total so that rounding never loses or doubles a point across refunds."""
+    if points_used <= 0 or paid_fen <= 0:
+        return 0
+
+    def owed(refunded: int) -> int:
+        return points_used * min(refunded, paid_fen) // paid_fen
+
+    return owed(refunded_after_fen) - owed(refunded_before_fen)
 
 
 def refund_failed(refund_no: str, error: str, now: datetime, rules: MemberRules) -> bool:

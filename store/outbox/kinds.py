@@ -163,6 +163,11 @@ KINDS: dict[str, NoticeKind] = {
             ),
             tracked=True,
         ),
+        _kind(  # 到货提醒 / 降价提醒 the follower asked for (store.catalog.watches)
+            "product_alert", Priority.MEMBER_CARE, True,
+            "您关注的“{goods}”{status}，现价{price}。回复商品名即可选购，回复“我的提醒”查看其他提醒。",
+            goods="thing", status="thing", price="amount", at="time",
+        ),
         _kind(
             "gift_reminder", Priority.MEMBER_CARE, False, "您的新人礼包将于{expires_at}到期，回复“礼包”即可领取。",
             expires_at="time",

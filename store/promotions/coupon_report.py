@@ -23,6 +23,7 @@ class TemplateReport:
     valid_days: int
     active: bool
     created_at: datetime
+    stock: int | None  # coupons still to give out; None: no limit
     issued: int
     available: int  # usable now
     locked: int  # held by an unpaid order
@@ -50,7 +51,7 @@ def template_report(now: datetime) -> list[TemplateReport]:
         issued = sum(mine.values())
         report = TemplateReport(
             code=t.code, title=t.describe(), kind=t.kind, value=t.value, threshold_fen=t.threshold_fen,
-            valid_days=t.valid_days, active=t.active, created_at=t.created_at, issued=issued,
+            valid_days=t.valid_days, active=t.active, created_at=t.created_at, stock=t.stock, issued=issued,
             available=mine.get(AVAILABLE, 0), locked=mine.get(LOCKED, 0), used=mine.get(USED, 0),
             expired=mine.get(EXPIRED, 0), use_rate=mine.get(USED, 0) / issued if issued else None,
         )  # fmt: skip

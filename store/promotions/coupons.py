@@ -35,6 +35,7 @@ class CouponTemplate(BaseModel):
     valid_days = peewee.IntegerField(default=30)
     active = peewee.BooleanField(default=True)
     created_at = ShanghaiDateTimeField()
+    stock = peewee.IntegerField(null=True)  # coupons still to give out; None: as many as asked for
 
     @property
     def coupon_kind(self) -> CouponKind:
@@ -86,11 +87,19 @@ class TemplateExists(CouponError):
     pass
 
 
+class CouponsGone(CouponError):
+    """The template's stock is used up."""
+
+
 TEMPLATE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 
-def validate_template(kind: str, value: int, threshold_fen: int, valid_days: int) -> list[str]:
+def validate_template(
+    kind: str, value: int, threshold_fen: int, valid_days: int, stock: int | None = None
+) -> list[str]:
     problems = []
+    if stock is not None and stock < 0:
+        problems.append("stock must be >= 0 (or left out for no limit)")
     if kind not in {k.value for k in CouponKind}:
         problems.append(f"kind must be one of {', '.join(k.value for k in CouponKind)}")
     elif kind == CouponKind.PERCENT and not 0 < value < 100:
@@ -109,11 +118,12 @@ def validate_template(kind: str, value: int, threshold_fen: int, valid_days: int
 
 
 def create_template(
-    code: str, kind: str, value: int, now: datetime, *, threshold_fen: int = 0, valid_days: int = 30, title: str = ""
+    code: str, kind: str, value: int, now: datetime, *, threshold_fen: int = 0, valid_days: int = 30, title: str = "",
+    stock: int | None = None,
 ) -> CouponTemplate:
     """A new template; `TemplateInvalid` listing every problem, `TemplateExists` when the code is taken (the unique
-    code decides a race)."""
-    problems = validate_template(kind, value, threshold_fen, valid_days)
+    code decides a race). `stock`: how many coupons it may give out (None: no limit)."""
+    problems = validate_template(kind, value, threshold_fen, valid_days, stock)
     if not TEMPLATE_CODE.fullmatch(code):
         problems.insert(0, "code must be 1-32 letters, digits, '_' or '-', starting with a letter or digit")
     if len(title) > 64:
@@ -124,18 +134,26 @@ def create_template(
         with write_transaction():
             return CouponTemplate.create(
                 code=code, title=title, kind=kind, value=value, threshold_fen=threshold_fen, valid_days=valid_days,
-                created_at=now,
+                created_at=now, stock=stock,
             )  # fmt: skip
     except peewee.IntegrityError:
         raise TemplateExists(f"coupon template {code!r} exists already") from None
 
 
 def issue_coupon(openid: str, template_code: str, now: datetime, source: str = "") -> Coupon:
-    """Give `openid` one coupon of the template, valid `valid_days` from now."""
+    """Give `openid` one coupon of the template, valid `valid_days` from now; `CouponsGone` when its stock is out."""
     template = CouponTemplate.get_or_none(CouponTemplate.code == template_code, CouponTemplate.active == True)  # noqa: E712
     if template is None:
         raise UnknownTemplate(f"no active coupon template {template_code!r}")
     with write_transaction():
+        if template.stock is not None:
+            taken = (
+                CouponTemplate.update(stock=CouponTemplate.stock - 1)
+                .where(CouponTemplate.id == template.id, CouponTemplate.stock > 0)
+                .execute()
+            )
+            if not taken:
+                raise CouponsGone(f"coupon template {template_code!r} has no coupons left")
         return Coupon.create(
             code=f"C{secrets.token_hex(6).upper()}", template=template, openid=openid, source=source, issued_at=now,
             expires_at=now + timedelta(days=template.valid_days),

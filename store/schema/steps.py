@@ -20,6 +20,7 @@ from store.after_sales.tickets import Ticket
 from store.bargain.models import Bargain, BargainCut, BargainOffer
 from store.catalog.inventory import StockAlert
 from store.catalog.products import Category, Product, Sku
+from store.catalog.watches import ProductWatch
 from store.chat.keywords import KeywordRule, RulesVersion, StandingReply
 from store.chat.nlu import NluExample, NluVersion, UnansweredUtterance
 from store.commission.models import Commission, Promoter
@@ -44,6 +45,7 @@ from store.profiles.models import CAMPAIGN_MODELS, CLUSTER_MODELS, Campaign, Mem
 from store.profiles.models import MODELS as PROFILE_MODELS
 from store.promotions.coupons import Coupon, CouponTemplate
 from store.promotions.gifts import GiftGrant
+from store.promotions.keyword_coupons import KeywordCouponGrant
 from store.tags.models import TAG_MODELS
 
 
@@ -138,6 +140,11 @@ def _campaigns_and_early_access() -> None:
         add_column_if_missing(Product, column)
 
 
+def _perks() -> None:
+    database.create_tables([ProductWatch, KeywordCouponGrant], safe=True)
+    add_column_if_missing(CouponTemplate, "stock")
+
+
 def _profiles_clusters() -> None:
     """The spend ledger's (openid, at) index becomes (openid, at, amount_fen); profiles count behaviour events
     (B score); the night's clusters."""
@@ -171,6 +178,7 @@ STEPS: list[Step] = [
     Step(14, "outbox: payments' customer-service windows in the database; in-doubt notices", _windows_and_doubt),
     Step(15, "profiles: member profiles (RFM, lifecycle), behaviour events, segments, campaigns", _profiles),
     Step(16, "拼团: group offers, groups and their members", _create(GroupOffer, Group, GroupMember)),
+    Step(17, "到货提醒 / 降价提醒 watches; keyword coupon grants; coupon template stock", _perks),
     Step(18, "砍价: bargain offers, bargains and friends' cuts", _create(BargainOffer, Bargain, BargainCut)),
     Step(19, "分销: promoters and their commissions", _create(Promoter, Commission)),
     Step(20, "WeChat user tags for segments and tiers, who carries them, menus per tag", _create(*TAG_MODELS)),

@@ -12,7 +12,7 @@ from typing import Any
 from dialogs.flows import Turn
 from dialogs.flows.checkout import parse_address
 from dialogs.intents import Intent
-from dialogs.recent import live
+from dialogs.offers import offered_sku
 from dialogs.replies import Article, News, ReplyLike, yuan
 from store.bargain.models import COMPLETE, OPEN, Bargain, BargainOffer
 from store.bargain.operations import SCENE_PREFIX, BargainError, buy, cut, offer_for, share_link, start_bargain
@@ -21,7 +21,6 @@ from store.orders.addresses import Address, AddressInput, InvalidAddress, last_a
 from store.orders.checkout import CheckoutError, ShopRules, pay_link
 
 _BARGAIN_NO = re.compile(r"K\d{18}")
-_SKU_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 NO_ADDRESS = (
     "砍价商品需要收货地址：请在“砍价下单”后面写上收货信息，"
     "例如“砍价下单 张三 13800000000 广东省深圳市南山区科技园1号”。"
@@ -29,23 +28,7 @@ NO_ADDRESS = (
 
 
 def _offered_sku(turn: Turn) -> int | None:
-    """The SKU to bargain on: a code after 砍价, else the product just shown (its first SKU with an offer)."""
-    for word in turn.text.replace("砍价", " ").split():
-        if _SKU_CODE.fullmatch(word):
-            sku = Sku.get_or_none(Sku.code == word)
-            if sku is not None and offer_for(sku.id):
-                return sku.id
-    product = live(turn.recent, turn.now).get("product")
-    if product is None:
-        return None
-    offered = (
-        BargainOffer.select(BargainOffer.sku_id)
-        .join(Sku, on=(Sku.id == BargainOffer.sku_id))
-        .where(Sku.product == int(product), BargainOffer.active == True)  # noqa: E712
-        .order_by(BargainOffer.sku_id)
-        .first()
-    )
-    return offered.sku_id if offered else None
+    return offered_sku(turn, "砍价", BargainOffer, offer_for)
 
 
 def _address(turn: Turn) -> Address | AddressInput | str:

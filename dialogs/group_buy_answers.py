@@ -12,7 +12,7 @@ from typing import Any
 from dialogs.flows import Turn
 from dialogs.flows.checkout import parse_address
 from dialogs.intents import Intent
-from dialogs.recent import live
+from dialogs.offers import offered_sku
 from dialogs.replies import Article, News, ReplyLike
 from store.catalog.products import Sku
 from store.core.money import yuan
@@ -31,7 +31,6 @@ from store.orders.addresses import Address, AddressInput, InvalidAddress, last_a
 from store.orders.checkout import CheckoutError, ShopRules, pay_link
 
 _GROUP_NO = re.compile(r"G\d{18}")
-_SKU_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 NO_ADDRESS = (
     "拼团商品需要收货地址：请在{verb}后面写上收货信息，"
     "例如“{verb} {ref} 张三 13800000000 广东省深圳市南山区科技园1号”。"
@@ -39,24 +38,7 @@ NO_ADDRESS = (
 
 
 def _offered_sku(turn: Turn) -> int | None:
-    """The SKU to open a group on: a code after 开团, else the product just shown (its first SKU with an offer)."""
-    words = turn.text.replace("开团", " ").split()
-    for word in words:
-        if _SKU_CODE.fullmatch(word):
-            sku = Sku.get_or_none(Sku.code == word)
-            if sku is not None and offer_for(sku.id):
-                return sku.id
-    product = live(turn.recent, turn.now).get("product")
-    if product is None:
-        return None
-    offered = (
-        GroupOffer.select(GroupOffer.sku_id)
-        .join(Sku, on=(Sku.id == GroupOffer.sku_id))
-        .where(Sku.product == int(product), GroupOffer.active == True)  # noqa: E712
-        .order_by(GroupOffer.sku_id)
-        .first()
-    )
-    return offered.sku_id if offered else None
+    return offered_sku(turn, "开团", GroupOffer, offer_for)
 
 
 def _address(turn: Turn, command: str, ref: str) -> Address | AddressInput | str:

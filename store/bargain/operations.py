@@ -19,6 +19,7 @@ import peewee
 from store.bargain.models import COMPLETE, OPEN, ORDERED, Bargain, BargainCut, BargainOffer
 from store.bargain.notices import notify_complete, notify_cut
 from store.bargain.split import cut_amount
+from store.catalog.offers import active_offer, replace_offer, sale_number
 from store.catalog.products import Sku
 from store.core.db import write_transaction
 from store.members.followers import Follower
@@ -118,18 +119,15 @@ def set_offer(offer: OfferInput, now: datetime) -> BargainOffer:
         raise ValueError("; ".join(problems))
     fields = dict(floor_fen=offer.floor_fen, helpers=offer.helpers, window_hours=offer.window_hours,
                   limit_per_follower=offer.limit_per_follower, active=offer.active, updated_at=now)  # fmt: skip
-    with write_transaction():
-        if not BargainOffer.update(**fields).where(BargainOffer.sku_id == offer.sku_id).execute():
-            BargainOffer.create(sku_id=offer.sku_id, **fields)
-    return BargainOffer.get(BargainOffer.sku_id == offer.sku_id)
+    return replace_offer(BargainOffer, offer.sku_id, fields)
 
 
 def offer_for(sku_id: int) -> BargainOffer | None:
-    return BargainOffer.get_or_none(BargainOffer.sku_id == sku_id, BargainOffer.active == True)  # noqa: E712
+    return active_offer(BargainOffer, sku_id)
 
 
 def new_bargain_no(now: datetime) -> str:
-    return "K" + now.strftime("%y%m%d%H%M") + f"{secrets.randbelow(10**8):08d}"
+    return sale_number("K", now)
 
 
 def share_link(public_url: str, bargain_no: str) -> str:

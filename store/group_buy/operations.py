@@ -15,13 +15,13 @@ the group's row, so concurrent joiners and payments queue on that row and the on
 from __future__ import annotations
 
 import contextlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import peewee
 
 from store.catalog.inventory import UnknownSku, release_stock
+from store.catalog.offers import active_offer, replace_offer, sale_number
 from store.catalog.products import Sku
 from store.core.db import write_transaction
 from store.group_buy.models import (
@@ -101,18 +101,15 @@ def set_offer(offer: OfferInput, now: datetime) -> GroupOffer:
         raise ValueError(f"no SKU {offer.sku_id}")
     fields = dict(size=offer.size, window_hours=offer.window_hours, price_fen=offer.price_fen,
                   limit_per_follower=offer.limit_per_follower, active=offer.active, updated_at=now)  # fmt: skip
-    with write_transaction():
-        if not GroupOffer.update(**fields).where(GroupOffer.sku_id == offer.sku_id).execute():
-            GroupOffer.create(sku_id=offer.sku_id, **fields)
-    return GroupOffer.get(GroupOffer.sku_id == offer.sku_id)
+    return replace_offer(GroupOffer, offer.sku_id, fields)
 
 
 def offer_for(sku_id: int) -> GroupOffer | None:
-    return GroupOffer.get_or_none(GroupOffer.sku_id == sku_id, GroupOffer.active == True)  # noqa: E712
+    return active_offer(GroupOffer, sku_id)
 
 
 def new_group_no(now: datetime) -> str:
-    return "G" + now.strftime("%y%m%d%H%M") + f"{secrets.randbelow(10**8):08d}"
+    return sale_number("G", now)
 
 
 def share_link(public_url: str, group_no: str) -> str:

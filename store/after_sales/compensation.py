@@ -27,10 +27,8 @@ from store.core.db import BaseModel, ShanghaiDateTimeField, database, write_tran
 from store.members.accounts import award_points
 from store.monitoring.ops_alerts import alert_operators
 from store.orders.checkout import Order
-from store.orders.payments import FAILED as REFUND_FAILED
-from store.orders.payments import SUCCEEDED, Refund
 from store.orders.pricing import CouponKind
-from store.orders.refunds import REFUNDABLE, RefundError, committed_refunds, request_refund
+from store.orders.refunds import REFUNDABLE, RefundError, committed_refunds, request_refund, settled_by_refund
 from store.outbox.kinds import Priority, format_fen, format_time
 from store.outbox.notices import enqueue_notice
 from store.outbox.template_lint import thing_value
@@ -170,15 +168,8 @@ def refundable_fen(order_no: str) -> int:
 
 def settle_compensation_refunds(now: datetime, operators: Sequence[str], limit: int = 200) -> int:
     """Compensations whose refund WeChat settled: `refunded`, or `failed` (operators alerted). Returns how many."""
-    query = (
-        Compensation.select(Compensation, Refund.status.alias("refund_status"))
-        .join(Refund, on=(Refund.refund_no == Compensation.refund_no))
-        .where(Compensation.status == REFUNDING, Refund.status.in_([SUCCEEDED, REFUND_FAILED]))
-        .limit(limit)
-    )
     settled = 0
-    for row in list(query.objects()):
-        ok = row.refund_status == SUCCEEDED
+    for row, ok in settled_by_refund(Compensation, REFUNDING, limit):
         with write_transaction():
             moved = (
                 Compensation.update(status=REFUNDED if ok else FAILED, settled_at=now)

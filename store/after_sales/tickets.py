@@ -48,9 +48,7 @@ from store.core.db import BaseModel, ShanghaiDateTimeField, database, write_tran
 from store.core.money import yuan
 from store.monitoring.ops_alerts import alert_operators
 from store.orders.checkout import COMPLETED, PAID, PARTIALLY_REFUNDED, SHIPPED, Order
-from store.orders.payments import FAILED as REFUND_FAILED_STATUS
-from store.orders.payments import SUCCEEDED, Refund
-from store.orders.refunds import RefundError, committed_refunds, request_refund
+from store.orders.refunds import RefundError, committed_refunds, request_refund, settled_by_refund
 from store.outbox.kinds import Priority, format_fen, format_time
 from store.outbox.notices import enqueue_notice
 from store.outbox.template_lint import value_problems
@@ -410,15 +408,8 @@ def _decide(ticket: Ticket, status: str, now: datetime, note: str, by: str, *, c
 def settle_refunds(now: datetime, rules: AfterSalesRules, limit: int = 200) -> int:
     """Tickets whose refund WeChat has settled: `refunded` (the buyer is told) or `refund_failed` (operators
     are). Run by the after-sales sweep and right after an approval; returns tickets settled."""
-    query = (
-        Ticket.select(Ticket, Refund.status.alias("refund_status"))
-        .join(Refund, on=(Refund.refund_no == Ticket.refund_no))
-        .where(Ticket.status == REFUNDING, Refund.status.in_([SUCCEEDED, REFUND_FAILED_STATUS]))
-        .limit(limit)
-    )
     settled = 0
-    for row in list(query.objects()):
-        ok = row.refund_status == SUCCEEDED
+    for row, ok in settled_by_refund(Ticket, REFUNDING, limit):
         with write_transaction():
             moved = (
                 Ticket.update(status=REFUNDED if ok else REFUND_FAILED, closed_at=now, open_key=None)

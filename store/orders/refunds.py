@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import peewee
 
@@ -160,6 +161,9 @@ _INSERT_REFUNDS = Insert(
 )
 
 
+M = TypeVar("M", bound=peewee.Model)
+
+
 def request_full_refunds(
     orders: Sequence[Order], reason: str, now: datetime, refund_no: Callable[[str], str]
 ) -> list[str]:
@@ -190,6 +194,18 @@ def request_full_refunds(
     _INSERT_REFUNDS.execute_new(rows)
     Order.update(status=REFUNDING).where(Order.order_no.in_([r["order_no"] for r in rows])).execute()
     return [r["refund_no"] for r in rows]
+
+
+def settled_by_refund(model: type[M], refunding: str, limit: int) -> list[tuple[M, bool]]:
+    """Rows of `model` (an after-sales ticket or compensation: `status`, `refund_no`) still `refunding` whose
+    refund WeChat has settled, each with whether the money went back."""
+    query = (
+        model.select(model, Refund.status.alias("refund_status"))
+        .join(Refund, on=(Refund.refund_no == model.refund_no))
+        .where(model.status == refunding, Refund.status.in_([SUCCEEDED, FAILED]))
+        .limit(limit)
+    )
+    return [(row, row.refund_status == SUCCEEDED) for row in list(query.objects())]
 
 
 # ---- talking to WeChat Pay ---------------------------------------------------------------------------------------

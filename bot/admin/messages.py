@@ -31,7 +31,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"catalog CSV too large", "商品 CSV 文件太大"),
     (r"(\w+) must be a whole number between (-?\d+) and (\d+)", "参数 {0} 必须是 {1} 到 {2} 之间的整数"),
     (r"(\w+) must be 1\.\.(\d+)", "参数 {0} 必须在 1 到 {1} 之间"),
-    (r"day must be a date", "日期格式应为 2026-11-24"),
+    (r"(\w+) must be a date like", "日期格式应为 2026-11-24（参数 {0}）"),
     (r"unknown status", "未知的状态"),
     (r"unknown kind", "未知的类型"),
     (r"query parameter text is required", "请填写要测试的文字"),
@@ -79,7 +79,8 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"nothing to refund", "这个订单没有可退的金额"),
     (r"unpaid", "订单尚未支付"),
     (r"cancelled", "已取消，不能再操作"),
-    (r"WeChat refused[^:]*: (.*)", "微信接口拒绝了这次调用（{0}）"),
+    (r"WeChat refused.*?\b(-?\d{1,6})\b", "微信接口拒绝了这次调用（错误码 {0}），请稍后再试"),
+    (r"WeChat refused", "微信接口拒绝了这次调用，请稍后再试"),
     (r"has problems|have problems|breaks WeChat's limits|was not taught|was not issued|expected ", ""),
     (r"a dependency \(Redis or the database\) is unavailable", "服务暂时不可用，请稍后再试"),
     (r"internal error", "服务器出错了，问题已记录，请稍后再试"),
@@ -88,6 +89,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 _COMPILED = tuple((re.compile(pattern, re.IGNORECASE), text) for pattern, text in PATTERNS)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_ENGLISH = re.compile(r"[A-Za-z]{2,}[ ,;:'][ ]?[A-Za-z]{2,}")  # two English words: a sentence, not a field name
 
 
 def chinese(status: int, detail: str) -> str:
@@ -101,15 +103,49 @@ def chinese(status: int, detail: str) -> str:
     return BY_STATUS.get(status, BY_STATUS[500] if status >= 500 else BY_STATUS[400])
 
 
+FIELD_NAMES = {"name": "名称", "key": "key 值", "url": "链接"}
+WHERE = (
+    (re.compile(r"sub_button (\d+) \(([^)]*)\)"), "第{0}个子按钮「{1}」"),
+    (re.compile(r"button (\d+) \(([^)]*)\)"), "第{0}个按钮「{1}」"),
+)
+PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), text)
+    for pattern, text in (
+        (r"(name|key|url) is (\d+) bytes, WeChat allows (\d+)", "{0}长 {1} 字节，微信最多 {2} 字节"),
+        (r"expected 1 to (\d+) (?:sub_)?buttons?, got (\d+)", "按钮应为 1 到 {0} 个，现在是 {1} 个"),
+        (r"needs a key", "需要填写 key 值"),
+        (r"needs an http\(s\) url", "需要填写 http(s) 链接"),
+        (r"unknown type", "按钮类型不正确"),
+        (r"required|missing|must not be empty|is empty", "必填"),
+        (r"too long|at most (\d+)", "太长了"),
+        (r"must be (?:a |an )?(?:whole number|integer|number)", "必须是数字"),
+        (r"unknown|expected one of|must be one of", "取值不在允许的范围内"),
+    )
+)
+
+
 def chinese_problem(problem: object) -> str:
-    """One line of a 422's problems for the console: Chinese already, a known English sentence, or a prefix that
-    keeps the field's name (the console labels it)."""
+    """One line of a 422's problems for the console: kept when it has no English sentence, else the button or
+    field it names and what is wrong with it, in Chinese."""
     text = str(problem)
-    if _HAN.search(text):
+    if not _ENGLISH.search(text):
         return text
+    where, _, what = text.rpartition(": ") if ": " in text else ("", "", text)
     for pattern, zh in _COMPILED:
-        found = pattern.search(text)
+        found = pattern.search(what)
         if found and zh:
-            return zh.format(*found.groups())
-    field = re.match(r"([\w.\[\]]+)\s*:", text)
-    return f"字段 {field.group(1)} 的值不符合要求" if field else "有一项内容不符合要求"
+            said = zh.format(*found.groups())
+            break
+    else:
+        said = next((zh.format(*(FIELD_NAMES.get(g, g) for g in m.groups()))
+                     for pattern, zh in PROBLEMS if (m := pattern.search(what))), "内容不符合要求")  # fmt: skip
+    if not where:
+        return said
+    place = where
+    for pattern, zh in WHERE:
+        place = pattern.sub(lambda m, zh=zh: zh.format(*m.groups()), place)
+    if _ENGLISH.search(place):
+        place = "有一项内容"
+    elif place == where and re.fullmatch(r"[\w.\[\]]+", where):
+        place = f"字段 {where}"
+    return f"{place}：{said}"

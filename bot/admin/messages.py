@@ -130,7 +130,10 @@ def chinese_problem(problem: object) -> str:
     text = str(problem)
     if not _ENGLISH.search(text):
         return text
-    where, _, what = text.rpartition(": ") if ": " in text else ("", "", text)
+    whole = next(((pattern, zh) for pattern, zh in _COMPILED if zh and pattern.search(text)), None)
+    if whole is not None:  # a sentence the table knows, field and all
+        return whole[1].format(*whole[0].search(text).groups())  # type: ignore[union-attr]
+    where, _, what = text.partition(": ") if ": " in text else ("", "", text)
     for pattern, zh in _COMPILED:
         found = pattern.search(what)
         if found and zh:

@@ -195,3 +195,14 @@ def test_roles_are_ordered(role: str) -> None:
 
     assert allows(role, "viewer") and allows("admin", role)
     assert not allows("nobody", "viewer")
+
+
+def test_every_change_has_a_chinese_name_for_the_audit_page() -> None:
+    import json
+    from pathlib import Path
+
+    import bot.admin
+
+    labels = json.loads((Path(bot.admin.__file__).parent / "static" / "labels.json").read_text(encoding="utf-8"))
+    changes = {f"{method} {route}" for method, route in ROUTE_ROLES if method != "GET"}
+    assert not sorted(changes - labels["actions"].keys()), "name these changes in labels.json's actions"

@@ -42,7 +42,8 @@ async def test_viewer_is_read_only_admin_makes_an_operator_who_changes_password_
         base = console.url("").rstrip("/")
         async with signed_in(base, "vera") as ui:
             page = ui.page
-            await expect(page.locator("#user")).to_have_text("vera（只读）")
+            await expect(page.locator("#user")).to_have_text("vera")
+            await expect(page.locator("#role")).to_have_text("（只读）")
             await expect(page.locator("#nav a[data-view=accounts]")).to_be_hidden()
             await expect(page.locator("#nav a[data-view=audit]")).to_be_hidden()
             await page.goto(f"{base}/admin/#order/{order_no}")

@@ -1360,7 +1360,8 @@
     state.role = session.role;
     state.mustChange = session.must_change_password;
     document.body.dataset.role = session.role || "";
-    document.getElementById("user").textContent = `${state.user || ""}${session.role_label ? `（${session.role_label}）` : ""}`;
+    document.getElementById("user").textContent = state.user || "";
+    document.getElementById("role").textContent = session.role_label ? `（${session.role_label}）` : "";
     for (const link of document.querySelectorAll("#nav a[data-role=admin]")) link.hidden = session.role !== "admin";
     if (state.role === "viewer") new MutationObserver(() => readOnly(main)).observe(main, { childList: true, subtree: true });
     document.getElementById("logout").addEventListener("click", async () => {

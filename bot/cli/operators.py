@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from bot.cli.admin import _fail, _open, _read_password
 from bot.cli.groups import Common, command_group
@@ -86,13 +87,14 @@ def _list(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _change(username: str, config: Config, work: object) -> int | bool:
+def _change(username: str, config: Config, work: Callable[[], bool]) -> int | bool:
+    """`work()`'s answer (whether it changed anything), or the exit code of the failure it reported."""
     from store.core.db import close_database
     from store.operators.users import AdminUserError, UserNotFound
 
     _open(config)
     try:
-        return work()  # type: ignore[operator]
+        return work()
     except UserNotFound as exc:
         return _fail(str(exc), 1)
     except AdminUserError as exc:

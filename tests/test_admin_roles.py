@@ -206,3 +206,20 @@ def test_every_change_has_a_chinese_name_for_the_audit_page() -> None:
     labels = json.loads((Path(bot.admin.__file__).parent / "static" / "labels.json").read_text(encoding="utf-8"))
     changes = {f"{method} {route}" for method, route in ROUTE_ROLES if method != "GET"}
     assert not sorted(changes - labels["actions"].keys()), "name these changes in labels.json's actions"
+
+
+async def test_disabling_or_demoting_takes_effect_on_open_sessions(migrated: Config, env: dict[str, str]) -> None:
+    add_operator(env, OPERATOR_USER, "operator")
+    async with console_running(with_token(migrated)) as console:
+        csrf = await signed_in_as(console, OPERATOR_USER)
+        account = console.url(f"/admin/api/operators/{OPERATOR_USER}")
+        rule = {"name": "营业时间", "keywords": ["营业时间"], "reply": "每天 9:00-21:00"}
+        demoted = await console.shop.session.patch(account, json={"role": "viewer"}, headers=BEARER)
+        assert demoted.status == 200 and (await demoted.json())["role"] == "viewer"
+        refused = await console.browser.post(console.url("/admin/api/keywords/rules"), json=rule,
+                                             headers={"X-CSRF-Token": csrf})  # fmt: skip
+        assert refused.status == 403, "the new role applies to the open session at once"
+        disabled = await console.shop.session.patch(account, json={"disabled": True}, headers=BEARER)
+        assert disabled.status == 200
+        ended = await console.browser.get(console.url("/admin/api/orders"))
+        assert ended.status == 401 and (await ended.json())["message"] == "登录已过期，请重新登录"

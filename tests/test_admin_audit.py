@@ -112,11 +112,34 @@ async def test_every_error_the_console_shows_is_chinese(world: PayWorld) -> None
         ("POST", "/admin/api/menu", {"button": [{"name": "名字太长了" * 3, "type": "click", "key": "A"}]}, 422),
         ("POST", "/admin/api/operators", {"username": "x y", "password": "p", "role": "viewer"}, 422),
         ("POST", "/admin/api/password", {"old_password": "a", "new_password": "b"}, 409),
+        ("GET", "/admin/api/after-sales/AS000", None, 404),
+        ("POST", "/admin/api/after-sales/AS000/refuse", {"reason": "不符合"}, 404),
+        ("GET", "/admin/api/campaigns/nothing", None, 404),
+        ("POST", "/admin/api/campaigns", {"name": "x"}, 422),
+        ("PATCH", "/admin/api/coupon-templates/NOPE", {"active": False}, 404),
+        ("POST", "/admin/api/outbox/999/retry", None, 404),
+        ("DELETE", "/admin/api/nlu/examples/999", None, 404),
+        ("POST", "/admin/api/nlu/examples", {"text": "", "intent": "nothing"}, 422),
+        ("PUT", "/admin/api/segments/s1", {"tier": "gold-ish"}, 422),
+        ("POST", "/admin/api/skus/NOPE/restock", {"quantity": 0}, 400),
+        ("PUT", "/admin/api/group-offers/NOPE", {"price_fen": 100}, 404),
+        ("POST", "/admin/api/qrcodes", {"purpose": "nothing"}, 422),
+        ("GET", "/admin/api/members/o_nobody", None, 404),
+        ("POST", "/admin/api/orders/WX0/ship", {"carrier": "yuantong", "tracking_no": "YT1234567890"}, 404),
+        ("POST", "/admin/api/orders/WX0/ship", {"carrier": "yuantong", "tracking_no": "YT1"}, 400),
     ]
+    leaks = []
     for method, path, body, expected in calls:
         kwargs = {"data": body} if isinstance(body, str) else {"json": body} if body is not None else {}
         status, answer = await world.admin(method, path, **kwargs)
-        assert_chinese(status, answer, expected)
+        try:
+            assert_chinese(status, answer, expected)
+        except AssertionError:
+            leaks.append((method, path, status, answer))
+    assert not leaks, leaks
+    status, answer = await world.admin("POST", "/admin/api/orders/WX0/ship", json={"carrier": "yuantong",
+                                                                                    "tracking_no": "YT1"})  # fmt: skip
+    assert answer["message"] == "运单号应为 6 到 32 位字母、数字或 -"
     rule = {"name": "营业时间", "keywords": ["营业时间"], "reply": "每天 9:00-21:00"}
     assert (await world.admin("POST", "/admin/api/keywords/rules", json=rule))[0] == 201
     status, answer = await world.admin("POST", "/admin/api/keywords/rules", json=rule)

@@ -41,6 +41,8 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"method must be points, coupon, refund or transfer", "补偿方式只能是积分、优惠券、退款或转账"),
     (r"reason \(a string for the buyer\) is required", "请填写给买家的拒绝理由"),
     (r"carrier and tracking_no are required", "请填写快递公司和运单号"),
+    (r"tracking number must be", "运单号应为 6 到 32 位字母、数字或 -"),
+    (r"unknown carrier", "不认识这家快递公司"),
     (r"missing or wrong X-CSRF-Token", "页面已过期，请刷新后再试"),
     (r"the console session has ended", "登录已过期，请重新登录"),
     (r"the admin API is disabled", "管理接口未启用：请登录管理后台"),

@@ -84,6 +84,15 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/admin/api/segments/preview"): _RUN,
     ("PUT", "/admin/api/segments/{name}"): _RUN,
     ("POST", "/admin/api/skus/{code}/restock"): _RUN,
+    ("GET", "/admin/api/commission/report"): VIEWER,
+    ("GET", "/admin/api/commission/promoters"): VIEWER,
+    ("GET", "/admin/api/bargain-offers"): VIEWER,
+    ("PUT", "/admin/api/bargain-offers/{sku_code}"): _RUN,
+    ("GET", "/admin/api/bargains"): VIEWER,
+    ("GET", "/admin/api/tags"): VIEWER,
+    ("POST", "/admin/api/tags/sync"): _RUN,
+    ("PUT", "/admin/api/segments/{name}/sync-tag"): _RUN,
+    ("POST", "/admin/api/segments/{name}/sync-tag"): _RUN,
     ("PUT", "/admin/api/skus/{code}/stock"): _RUN,
 }
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.admin.api import principal
+from bot.admin.api import error, principal
 from bot.admin.login_limit import LOGIN_LIMIT, setup_login_limit
 from bot.admin.sessions import SESSIONS, csrf_ok, request_session
 from bot.web.runtime import run_blocking
@@ -118,7 +118,7 @@ async def logout(request: web.Request) -> web.Response:
     if session is not None:
         form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
         if not csrf_ok(request, session, str(form.get("csrf_token", ""))):
-            return web.json_response({"error": "missing or wrong X-CSRF-Token header"}, status=403)
+            return error(403, "missing or wrong X-CSRF-Token header")
         await request.config_dict[SESSIONS].close(session)
     response = _redirect("/admin/login")
     request.config_dict[SESSIONS].clear_cookie(response)

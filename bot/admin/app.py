@@ -1,8 +1,9 @@
 """The admin sub-app mounted at /admin: the JSON API and the console behind their own auth and error middleware.
 
-Errors are answered by what went wrong, never as a bare 500: a bad parameter → 400, a validation problem → 422,
-WeChat refusing a call → 502, Redis or the database away → 503, anything else → 500 with a JSON body (API) or a
-Chinese page (console), logged with its traceback.
+Every change through the API is recorded in the audit log (bot.admin.audit, the outermost middleware, so it sees
+the status answered). Errors are answered by what went wrong, never as a bare 500: a bad parameter → 400, a
+validation problem → 422, WeChat refusing a call → 502, Redis or the database away → 503, anything else → 500
+with a JSON body (API) or a Chinese page (console), logged with its traceback.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import redis
 from aiohttp import web
 
 from bot.admin import (
+    accounts,
     after_sales,
     api,
+    audit,
     bargain,
     campaigns,
     catalog,
@@ -44,7 +47,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECTIONS = (
     api, console, keywords, catalog, members, orders, outbox, shipping, after_sales, metrics, nlu, menu, segments,
     campaigns, group_buy, coupons, commission,
-    bargain, tags,
+    bargain, tags, accounts, audit,
 )
 """Each section has `setup(app, admin)`: its app-wide state on the main app, its routes on the admin sub-app."""
 
@@ -54,7 +57,7 @@ FAILED_PAGE = "<!doctype html><meta charset=utf-8><title>出错了</title><p>页
 
 def setup_admin_app(app: web.Application) -> None:
     """Mount the admin sub-app; call after `setup_resources` (its start-up hooks use the resources)."""
-    admin = web.Application(middlewares=[admin_errors, admin_auth])
+    admin = web.Application(middlewares=[audit.audit_changes, admin_errors, admin_auth])
     for section in SECTIONS:
         section.setup(app, admin)
     app.router.add_get("/admin", console.to_console)
@@ -66,7 +69,9 @@ async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResp
     api_call = request.path.startswith(PREFIX)
     try:
         return await handler(request)
-    except web.HTTPException:
+    except web.HTTPException as exc:
+        if api_call and exc.status >= 400:  # the router's 404 / 405 as JSON the console can show
+            return error(exc.status, exc.reason.lower())
         raise
     except BadParameter as exc:
         return error(400, str(exc))

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.admin.api import error, principal
 from bot.admin.login_limit import LOGIN_LIMIT, setup_login_limit
 from bot.admin.sessions import SESSIONS, csrf_ok, request_session
 from bot.web.runtime import run_blocking
+from store.operators.roles import ROLE_NAMES
 from store.operators.users import authenticate
 
 STATIC = Path(__file__).parent / "static"
@@ -116,7 +118,7 @@ async def logout(request: web.Request) -> web.Response:
     if session is not None:
         form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
         if not csrf_ok(request, session, str(form.get("csrf_token", ""))):
-            return web.json_response({"error": "missing or wrong X-CSRF-Token header"}, status=403)
+            return error(403, "missing or wrong X-CSRF-Token header")
         await request.config_dict[SESSIONS].close(session)
     response = _redirect("/admin/login")
     request.config_dict[SESSIONS].clear_cookie(response)
@@ -124,12 +126,17 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def session_view(request: web.Request) -> web.Response:
-    """Who is signed in and the CSRF token the page must send; nulls for a bearer-token client."""
+    """Who is signed in, with which role, and the CSRF token the page must send; nulls for a bearer-token client
+    (whose role is still given)."""
     session = None if request.headers.get("Authorization") else await request_session(request)
     ttl = request.config_dict[SESSIONS].ttl
+    who = principal(request)
     body = {
         "username": session.username if session else None,
         "csrf_token": session.csrf if session else None,
+        "role": who.role if who else None,
+        "role_label": ROLE_NAMES.get(who.role) if who else None,
+        "must_change_password": bool(who and who.must_change_password),
         "idle_timeout_s": int(ttl.total_seconds()),
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})

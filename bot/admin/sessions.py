@@ -110,6 +110,14 @@ class AdminSessions:
             pipe.srem(user_sessions_key(self.prefix, session.username), session.key_id)
             await pipe.execute()
 
+    async def end_all(self, username: str) -> int:
+        """End every session of `username` (disabled, or their password reset); the number ended."""
+        owned = user_sessions_key(self.prefix, username)
+        ids = [i.decode() if isinstance(i, bytes) else i for i in await self.redis.smembers(owned)]
+        ended = await self.redis.delete(*[session_key(self.prefix, i) for i in ids]) if ids else 0
+        await self.redis.delete(owned)
+        return int(ended)
+
     def set_cookie(self, response: web.StreamResponse, token: str) -> None:
         response.set_cookie(COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=self.secure)
 

@@ -19,6 +19,7 @@ from bot.cli import commission as cli_commission
 from bot.cli import keywords as cli_keywords
 from bot.cli import members as cli_members
 from bot.cli import nlu as cli_nlu
+from bot.cli import operators as cli_operators
 from bot.cli import orders as cli_orders
 from bot.cli import tags as cli_tags
 from bot.process.config import Config, ConfigError, load
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_orders.register(sub, _common)
     cli_chat.register(sub, _common)
     cli_admin.register(sub, _common)
+    cli_operators.register(sub, _common)
     cli_nlu.register(sub, _common)
     cli_members.register(sub, _common)
     cli_after_sales.register(sub, _common)

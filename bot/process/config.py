@@ -173,6 +173,9 @@ class RedisConfig:
 @dataclass(frozen=True)
 class AdminConfig:
     api_token: str = ""
+    # The role a bearer-token call has (admin / operator / viewer); the audit log names it "api-token".
+    api_token_role: str = field(default="admin", metadata=_check(lambda v: v in ("admin", "operator", "viewer"),
+                                                                   "admin, operator or viewer"))  # fmt: skip
     # Console sessions end after this long without a request (each request starts the time again).
     session_ttl_minutes: int = field(default=480, metadata=_check(lambda v: 5 <= v <= 43200, "5..43200"))
     # Sign-in attempts that may fail per username, and per client address, within the window.

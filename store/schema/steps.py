@@ -35,6 +35,7 @@ from store.members.qrcodes import QrCode
 from store.monitoring.funnel import FunnelEvent
 from store.monitoring.heartbeat import Heartbeat
 from store.monitoring.watch import FigureReading, MetricAlert
+from store.operators.audit import AuditEntry
 from store.operators.users import AdminUser
 from store.orders.addresses import Address
 from store.orders.checkout import Order, OrderLine
@@ -145,6 +146,12 @@ def _perks() -> None:
     add_column_if_missing(CouponTemplate, "stock")
 
 
+def _operator_roles_and_audit() -> None:
+    for column in ("role", "must_change_password", "password_changed_at"):
+        add_column_if_missing(AdminUser, column)
+    database.create_tables([AuditEntry], safe=True)
+
+
 def _profiles_clusters() -> None:
     """The spend ledger's (openid, at) index becomes (openid, at, amount_fen); profiles count behaviour events
     (B score); the night's clusters."""
@@ -187,6 +194,7 @@ STEPS: list[Step] = [
         22, "campaigns: channel, coupon, link, throttle, schedule, cancel; 退订; link clicks; 优先购 on products",
         _campaigns_and_early_access,
     ),
+    Step(23, "console: operators' roles and forced password changes; the audit log", _operator_roles_and_audit),
     Step(25, "monitoring: the figures' last readings and their alerts", _create(FigureReading, MetricAlert)),
     Step(26, "after-sales: compensations, who decided, ratings; reshipments' source order", _after_sales_care),
 ]

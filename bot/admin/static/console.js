@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const state = { csrf: null, user: null };
+  const state = { csrf: null, user: null, role: null };
   const main = document.getElementById("main");
 
   // Every word the page shows for a key or a code comes from one table, labels.json (loaded before the first view).
@@ -32,9 +32,10 @@
 
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.error) || `HTTP ${status}`);
+      // `message` is the server's Chinese for the console (the English `error` is for API clients)
+      super((body && (body.message || body.error)) || `HTTP ${status}`);
       this.status = status;
-      this.problems = (body && body.problems) || [];
+      this.problems = (body && (body.problems_zh || body.problems)) || [];
     }
   }
 
@@ -1195,16 +1196,137 @@
       el("div", { class: "menu-layout" }, panel("编辑", editor, summary, el("div", { class: "row" }, publish), out), panel("手机预览", phone))];
   }
 
+  // ---- accounts (admins), the audit log (admins), one's own password (everyone) ----------------------------
+
+  const ROLES = () => L.values.role;
+
+  async function accounts() {
+    const data = await api("GET", "operators");
+    const out = el("div", { class: "out" });
+    const create = el("form", { class: "inline", id: "account-form", onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { username: create.username.value.trim(), password: create.password.value, role: create.role.value };
+      out.replaceChildren();
+      try {
+        await act(create.querySelector("button"), () => api("POST", "operators", body), (r) => `账号 ${r.username} 已创建，首次登录需修改密码`);
+        route();
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+    } }, "账号", input("username", { required: true, size: 12, autocomplete: "off" }),
+    "初始密码", input("password", { type: "password", required: true, size: 14, autocomplete: "new-password" }),
+    "角色", select("role", ROLES(), "operator"), el("button", {}, "新建账号"), out);
+    const change = (row, body, done) => async (event) => {
+      await act(event.target, () => api("PATCH", `operators/${encodeURIComponent(row.username)}`, body), done);
+      route();
+    };
+    const reset = (row) => {
+      const box = el("form", { class: "inline reset-form", onsubmit: async (event) => {
+        event.preventDefault();
+        await act(box.querySelector("button"), () => api("POST", `operators/${encodeURIComponent(row.username)}/reset-password`,
+          { password: box.password.value }), `${row.username} 的密码已重置，下次登录需修改`);
+        route();
+      } }, input("password", { type: "password", required: true, size: 14, placeholder: "新的临时密码", autocomplete: "new-password" }),
+      el("button", { class: "secondary" }, "确认重置"));
+      return box;
+    };
+    const rows = data.operators.map((u) => ({ username: u.username, role: u.role, disabled: u.disabled,
+      must_change_password: u.must_change_password, created_at: u.created_at }));
+    return [el("h2", {}, "账号管理"),
+      el("p", { class: "muted" }, "管理员可管理账号和查看操作记录；运营可处理订单、商品和营销；只读账号只能查看。"),
+      panel("新建账号", create),
+      panel(`账号（${rows.length} 个）`, table(rows, { columns: ["username", "role", "disabled", "must_change_password", "created_at"],
+        rowKey: "username", empty: "还没有账号：用上面的表单新建",
+        actions: (row) => row.username === state.user ? el("span", { class: "muted" }, "当前登录") : [
+          el("select", { class: "role-select", "aria-label": "角色", onchange: async (event) => {
+            await act(event.target, () => api("PATCH", `operators/${encodeURIComponent(row.username)}`, { role: event.target.value }),
+              `${row.username} 的角色已改为${ROLES()[event.target.value]}`);
+            route();
+          } }, Object.entries(ROLES()).map(([key, text]) => el("option", { value: key, selected: key === row.role }, text))), " ",
+          row.disabled ? el("button", { type: "button", onclick: change(row, { disabled: false }, `${row.username} 已启用`) }, "启用")
+            : el("button", { type: "button", class: "danger", onclick: change(row, { disabled: true }, `${row.username} 已停用`) }, "停用"),
+          " ", reset(row)] }))];
+  }
+
+  function auditRows(entries) {
+    return entries.map((e) => ({ at: e.at, username: e.username, role: e.role,
+      action: L.actions[`${e.method} ${e.route}`] || "其他操作", target: e.target.replace(/([\w]+)=/g, (_, key) => `${label(key)} `),
+      summary: e.summary.replace(/(^|, )([\w]+)=/g, (_, sep, key) => `${sep}${label(key)}：`), result: e.status < 400 ? "成功" : `失败（${e.status}）` }));
+  }
+
+  async function audit(params) {
+    const filters = { user: params.get("user") || "", since: params.get("since") || "", until: params.get("until") || "" };
+    const form = el("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      location.hash = `audit${query({ user: form.user.value.trim(), since: form.since.value, until: form.until.value })}`;
+    } }, "账号", input("user", { value: filters.user, size: 12 }), "从", input("since", { type: "date", value: filters.since }),
+    "到", input("until", { type: "date", value: filters.until }), el("button", {}, "筛选"));
+    const columns = ["at", "username", "role", "action", "target", "summary", "result"];
+    const first = await api("GET", `audit${query({ ...filters, limit: 50 })}`);
+    let entries = first.entries;
+    let next = first.next_before_id;
+    const holder = el("div", { id: "audit-list" });
+    const more = el("button", { type: "button", class: "secondary", onclick: async () => {
+      const page = await act(more, () => api("GET", `audit${query({ ...filters, limit: 50, before_id: next })}`));
+      entries = entries.concat(page.entries);
+      next = page.next_before_id;
+      draw();
+    } }, "更多");
+    const draw = () => {
+      holder.replaceChildren(table(auditRows(entries), { columns, empty: "还没有操作记录：后台的每次修改都会记在这里" }));
+      more.hidden = next === null;
+    };
+    draw();
+    return [el("h2", {}, "操作记录"), el("p", { class: "muted" }, "后台每一次修改（谁、什么角色、做了什么、何时、结果）；密码等敏感内容不记录。"),
+      panel(null, form), holder, more];
+  }
+
+  async function password() {
+    const out = el("div", { class: "out" });
+    const form = el("form", { class: "inline", id: "password-form", onsubmit: async (event) => {
+      event.preventDefault();
+      if (form.new_password.value !== form.repeat.value) return flash("两次输入的新密码不一致", true);
+      out.replaceChildren();
+      try {
+        await act(form.querySelector("button"), () => api("POST", "password",
+          { old_password: form.old_password.value, new_password: form.new_password.value }), "密码已修改");
+        state.mustChange = false;
+        location.hash = "dashboard";
+      } catch (error) {
+        out.append(problems(error) || "");
+      }
+    } }, "当前密码", input("old_password", { type: "password", required: true, autocomplete: "current-password" }),
+    "新密码", input("new_password", { type: "password", required: true, autocomplete: "new-password" }),
+    "再输一次", input("repeat", { type: "password", required: true, autocomplete: "new-password" }),
+    el("button", {}, "修改密码"), out);
+    return [el("h2", {}, "修改密码"),
+      state.mustChange ? el("p", { class: "warn", id: "must-change" }, "管理员重置了您的密码：请先设置自己的新密码，之后才能使用后台。") : null,
+      el("p", { class: "muted" }, "新密码至少 10 个字符，至少 4 种不同的字符，不能包含账号名。"), panel(null, form)];
+  }
+
+  // A viewer (只读) sees no button or form that would change something: the server refuses those anyway.
+  const READ_BUTTONS = new Set(["更多", "筛选", "查询", "测试", "取消", "修改密码"]);
+  function readOnly(root) {
+    if (state.role !== "viewer") return;
+    for (const button of root.querySelectorAll("button")) {
+      if (READ_BUTTONS.has(button.textContent.trim())) continue;
+      const holder = button.closest("form") || button;
+      if (holder.querySelector && [...holder.querySelectorAll("button")].some((b) => READ_BUTTONS.has(b.textContent.trim()))) button.hidden = true;
+      else holder.hidden = true;
+    }
+  }
+
   // ---- routing ----------------------------------------------------------------------------------------------
 
-  const VIEWS = { dashboard, orders, products, keywords, inbox, "after-sales": afterSales, members, coupons, segments, campaigns, outbox, menu };
+  const VIEWS = { dashboard, orders, products, keywords, inbox, "after-sales": afterSales, members, coupons, segments, campaigns, outbox, menu,
+    accounts, audit, password };
   const DETAILS = { order, product };
 
   let routing = 0;  // a view still loading when the operator moves on must not replace the newer one
 
   async function route() {
     const turn = ++routing;
-    const hash = location.hash.replace(/^#/, "") || "dashboard";
+    const hash = state.mustChange ? "password" : location.hash.replace(/^#/, "") || "dashboard";
     const [path, search] = hash.split("?");
     const [name, ...rest] = path.split("/");
     const params = new URLSearchParams(search || "");
@@ -1219,6 +1341,7 @@
       if (turn !== routing) return;
       for (const box of main.querySelectorAll(".chart")) if (window.echarts) window.echarts.dispose(box);
       main.replaceChildren(...[content].flat(Infinity).filter(Boolean));
+      readOnly(main);
       drawCharts();
     } catch (error) {
       if (turn !== routing) return;
@@ -1234,7 +1357,13 @@
     const session = await api("GET", "session");
     state.csrf = session.csrf_token;
     state.user = session.username;
+    state.role = session.role;
+    state.mustChange = session.must_change_password;
+    document.body.dataset.role = session.role || "";
     document.getElementById("user").textContent = state.user || "";
+    document.getElementById("role").textContent = session.role_label ? `（${session.role_label}）` : "";
+    for (const link of document.querySelectorAll("#nav a[data-role=admin]")) link.hidden = session.role !== "admin";
+    if (state.role === "viewer") new MutationObserver(() => readOnly(main)).observe(main, { childList: true, subtree: true });
     document.getElementById("logout").addEventListener("click", async () => {
       await fetch("/admin/logout", { method: "POST", headers: { "X-CSRF-Token": state.csrf }, credentials: "same-origin" });
       location.assign("/admin/login");

@@ -1,0 +1,182 @@
+"""A campaign of a few thousand followers sent by two real `wxshop worker` processes, one of them SIGKILLed
+mid-campaign and started again: every targeted follower gets the message once (the emulator's deliveries
+counted per openid), nobody outside the audience gets it, and `wxshop campaigns show` adds up to what the
+emulator delivered. Customer-service sends in flight at the kill are the only ones allowed to be in doubt
+(WeChat has no idempotency key for them): at most one delivery each, and counted as failed, never as sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.process.config import Config
+from bot.process.resources import open_resources
+from bot.sandbox import World
+from bot.sandbox.mp_api import create_mp_app
+from bot.sandbox.world import Delivered
+from scheduler.outbox import OutboxSettings
+from store.core.clock import ManualClock, SystemClock
+from store.core.db import write_transaction
+from store.members.followers import Follower
+from store.outbox.notices import CUSTOM, DELIVERED, IN_DOUBT, PENDING, SENDING, SENT, TEMPLATE, Notice
+from store.outbox.windows import CsWindows
+from store.profiles.compute import rebuild_profiles
+from store.profiles.models import Campaign
+from store.profiles.rules import ProfileRules
+from store.profiles.segments import parse_rule, save_segment
+from tests.support import ROOT, child_env, start_app_server, wxshop
+
+pytestmark = pytest.mark.slow
+
+FOLLOWERS = 3000  # in the segment and following
+LEFT = 100  # in the segment's profiles but no longer following: not targeted
+SUBJECT, DETAIL = "冬季新品上架", "回复上新查看本周新款"
+CONFIG = """
+[templates.campaign]
+template_id = "TPL_CAMPAIGN"
+fields = { subject = "thing1", detail = "thing2", sent_at = "time3" }
+"""
+
+
+def _spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`wxshop worker` with its output in a file (a pipe nobody reads would block it)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"], env=child_env(env), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def _poll(condition, timeout: float, what: str, procs: list[subprocess.Popen[bytes]], log: Path) -> None:
+    """Wait for the workers' progress, with a deadline (never for a timer)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            output = log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{what}: workers {[p.poll() for p in procs]}; output:\n{output}")
+        await asyncio.sleep(0.02)
+
+
+def _seed_followers(world: World, windows: CsWindows, now) -> set[str]:  # type: ignore[no-untyped-def]
+    """Followers in the shop and the emulator, profiled, in the segment 全员; every fourth has written to us (a
+    customer-service window). Returns the openids that follow."""
+    following = {f"o_c{i:05d}" for i in range(FOLLOWERS)}
+    gone = [f"o_gone{i}" for i in range(LEFT)]
+    rows = [{"openid": o, "subscribed": True, "first_followed_at": now, "followed_at": now, "created_at": now}
+            for o in sorted(following)]  # fmt: skip
+    rows += [{"openid": o, "subscribed": False, "first_followed_at": now, "unfollowed_at": now, "created_at": now}
+             for o in gone]  # fmt: skip
+    with write_transaction():
+        for start in range(0, len(rows), 500):
+            Follower.insert_many(rows[start : start + 500]).execute()
+    rebuild_profiles(ProfileRules(), now)
+    save_segment("全员", parse_rule({}), now)
+    for i, openid in enumerate(sorted(following)):
+        world.follow(openid)
+        if i % 4 == 0:
+            world.record_interaction(openid, "message")
+            windows.record_interaction(openid, "message", now)
+    return following
+
+
+async def test_a_campaign_survives_a_worker_killed_mid_send(migrated: Config, env: dict[str, str], tmp_path: Path):
+    world = World(migrated.wechat.app_id, migrated.wechat.app_secret, ManualClock(SystemClock().now()))
+    deliveries: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def seen(openid: str, delivered: Delivered) -> None:
+        payload = delivered.payload
+        ours = (
+            payload.get("template_id") == "TPL_CAMPAIGN"
+            if delivered.kind == "template"
+            else SUBJECT in payload["text"]["content"]
+        )
+        if ours:
+            with lock:
+                deliveries[openid] += 1
+                channels[TEMPLATE if delivered.kind == "template" else CUSTOM] += 1
+
+    world.subscribe_deliveries(seen)
+    server = TestServer(create_mp_app(world, latency_ms=20), host="127.0.0.1")
+    await start_app_server(server)
+    config_file = tmp_path / "campaign.toml"
+    config_file.write_text(CONFIG, encoding="utf-8")
+    base = str(server.make_url("")).rstrip("/")
+    # the send rate is held down so the campaign takes a few seconds: long enough to kill a worker inside it
+    child = {**env, "WXSHOP_CONFIG": str(config_file), "WXSHOP_WECHAT__API_BASE_URL": base,
+             "WXSHOP_SHOP__OUTBOX_RATE_PER_SECOND": "800"}  # fmt: skip
+    resources = open_resources(migrated)
+    workers: list[subprocess.Popen[bytes]] = []
+    log = tmp_path / "workers.log"
+    try:
+        now = SystemClock().now()
+        following = await asyncio.to_thread(_seed_followers, world, CsWindows(resources.redis, resources.key), now)
+        made = wxshop("campaigns", "create", "冬季上新", "--segment", "全员", "--subject", SUBJECT, "--detail", DETAIL,
+                      env=child)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        started = wxshop("campaigns", "start", "冬季上新", env=child)
+        assert started.returncode == 0, started.stderr
+        cid = Campaign.get(Campaign.name == "冬季上新").id
+        mine = Notice.dedup_key.startswith(f"campaign:{cid}:")
+        assert Notice.select().where(mine).count() == FOLLOWERS
+
+        workers = [_spawn(child, log), _spawn(child, log)]
+        total = lambda: sum(deliveries.values())  # noqa: E731
+        await _poll(lambda: total() >= FOLLOWERS // 3, 60, "the campaign to be under way", workers, log)
+        os.kill(workers[0].pid, signal.SIGKILL)
+        await asyncio.to_thread(workers[0].wait, 10)
+        at_kill = total()
+        held = Notice.select().where(mine, Notice.lease_owner.contains(f":{workers[0].pid}:")).count()
+        assert at_kill < FOLLOWERS and held > 0, "killed mid-campaign, holding batches of it"
+        workers[0] = _spawn(child, log)
+
+        def settled() -> bool:
+            return not Notice.select().where(mine, Notice.status.in_([PENDING, SENDING])).exists()
+
+        await _poll(settled, 120, "the campaign to be sent", workers, log)
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            assert await asyncio.to_thread(proc.wait, 30) == 0, log.read_text(errors="replace")[-3000:]
+        shown = wxshop("campaigns", "show", "冬季上新", env=child)
+        assert shown.returncode == 0, shown.stderr
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        resources.close_sync()
+        await server.close()
+
+    notices = {n.openid: n for n in Notice.select().where(mine)}
+    assert set(notices) == following and set(deliveries) <= following, "the audience, and only the audience"
+    assert max(deliveries.values()) == 1, f"sent twice: {[o for o, n in deliveries.items() if n > 1][:5]}"
+    statuses = Counter(n.status for n in notices.values())
+    assert set(statuses) <= {SENT, DELIVERED, IN_DOUBT}, statuses
+    sent = [o for o, n in notices.items() if n.status in (SENT, DELIVERED)]
+    assert all(deliveries[o] == 1 for o in sent), "every notice on record as sent reached its follower once"
+    in_doubt = [n for n in notices.values() if n.status == IN_DOUBT]
+    settings = OutboxSettings()
+    assert all(n.channel == CUSTOM for n in in_doubt), "template sends are repeated safely, never left in doubt"
+    assert len(in_doubt) <= settings.lanes * settings.custom_chunk, "only sends in flight at the kill"
+    assert sum(deliveries.values()) == len(sent) + sum(deliveries[n.openid] for n in in_doubt)
+
+    print(f"killed at {at_kill} deliveries holding {held}; in doubt {len(in_doubt)}; {dict(channels)}")
+    result = json.loads(shown.stdout)
+    assert (result["targeted"], result["queued"], result["pending"]) == (FOLLOWERS, FOLLOWERS, 0)
+    assert result["sent"] == len(sent) and result["failed"] == len(in_doubt) and result["cancelled"] == 0
+    by_channel = Counter(n.channel for n in notices.values() if n.status in (SENT, DELIVERED))
+    assert result["by_channel"] == {CUSTOM: by_channel[CUSTOM], TEMPLATE: by_channel[TEMPLATE]}
+    assert by_channel[CUSTOM] + len(in_doubt) == FOLLOWERS // 4, "the followers with a window got a CS message"
+    assert channels[TEMPLATE] == by_channel[TEMPLATE]

@@ -7,6 +7,8 @@ emulator delivered. Customer-service sends in flight at the kill are the only on
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bot.jobs.outbox_service import build_dispatcher
 from bot.process.config import Config
 from bot.process.resources import open_resources
 from bot.sandbox import World
@@ -35,6 +38,7 @@ from store.profiles.compute import rebuild_profiles
 from store.profiles.models import Campaign
 from store.profiles.rules import ProfileRules
 from store.profiles.segments import parse_rule, save_segment
+from tests.outbox_support import outbox_config, outbox_rig, queue
 from tests.support import ROOT, child_env, start_app_server, wxshop
 
 pytestmark = pytest.mark.slow
@@ -181,3 +185,38 @@ async def test_a_campaign_survives_a_worker_killed_mid_send(migrated: Config, en
     assert result["by_channel"] == {CUSTOM: by_channel[CUSTOM], TEMPLATE: by_channel[TEMPLATE]}
     assert by_channel[CUSTOM] + len(in_doubt) == FOLLOWERS // 4, "the followers with a window got a CS message"
     assert channels[TEMPLATE] == by_channel[TEMPLATE]
+
+
+async def test_a_dispatcher_killed_waiting_for_the_send_rate_leaves_no_quota_spent_for_nothing(
+    migrated: Config,
+) -> None:
+    """A campaign at full speed waits for the send rate after reserving the day's template quota. A worker killed
+    in that wait must leave its reservations on record, so the batch's new owner sends those notices without
+    reserving again: else the shop counts quota WeChat never saw, and at the cap today's notices wait for
+    tomorrow."""
+    config = outbox_config(migrated, template_daily_quota=3)
+    async with outbox_rig(config) as rig:
+        for openid in ("o_a", "o_b", "o_c"):
+            rig.world.follow(openid)
+        rig.clock.advance(minutes=2)  # the follows' windows are over: template messages
+        ids = [queue(openid, "paid", rig.clock.now()) for openid in ("o_a", "o_b", "o_c")]
+        slow = dataclasses.replace(config, shop=dataclasses.replace(config.shop, outbox_rate_per_second=1))
+        dying = build_dispatcher(slow, rig.resources, rig.dispatcher.sender, "dying", OutboxSettings(lanes=1))
+        await dying.rate.acquire(1)  # the second's token is spent: the next batch waits for the rate
+        bucket = dying.rate.key
+        taken_at = rig.resources.redis.hget(bucket, "at")
+        batch = asyncio.create_task(dying.process_once())
+        deadline = time.monotonic() + 10
+        while rig.resources.redis.hget(bucket, "at") == taken_at:  # until the batch asks for the rate
+            assert not batch.done() and time.monotonic() < deadline, "the batch never reached the send rate"
+            await asyncio.sleep(0.01)
+        batch.cancel()  # the worker dies while it waits
+        with contextlib.suppress(asyncio.CancelledError):
+            await batch
+        assert rig.world.delivered("o_a") == [] and await dying.quota.used(rig.clock.now()) == 3
+
+        rig.clock.advance(minutes=6)  # its lease is over: the batch is taken over
+        await rig.drain()
+        assert [rig.notice(i).status for i in ids] == [SENT, SENT, SENT], "sent today, not deferred"
+        assert all(len(rig.world.delivered(o)) == 1 for o in ("o_a", "o_b", "o_c"))
+        assert await rig.dispatcher.quota.used(rig.clock.now()) == rig.state.templates.sent_today(rig.clock.now())

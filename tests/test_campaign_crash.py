@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import json
 import os
 import signal
@@ -17,16 +18,18 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.jobs.outbox_service import build_dispatcher
+from bot.jobs.outbox_service import build_dispatcher, template_quota
 from bot.process.config import Config
-from bot.process.resources import open_resources
+from bot.process.resources import Resources, open_resources
 from bot.sandbox import World
 from bot.sandbox.mp_api import create_mp_app
+from bot.sandbox.mp_state import mp_state
 from bot.sandbox.world import Delivered
 from scheduler.outbox import OutboxSettings
 from store.core.clock import ManualClock, SystemClock
@@ -61,14 +64,32 @@ def _spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def _poll(condition, timeout: float, what: str, procs: list[subprocess.Popen[bytes]], log: Path) -> None:
+Condition = Callable[[], bool | Awaitable[bool]]
+
+
+async def _poll(condition: Condition, timeout: float, what: str, procs: list[subprocess.Popen], log: Path) -> None:
     """Wait for the workers' progress, with a deadline (never for a timer)."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not await _holds(condition):
         if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
             output = log.read_text(errors="replace")[-3000:]
             raise AssertionError(f"{what}: workers {[p.poll() for p in procs]}; output:\n{output}")
         await asyncio.sleep(0.02)
+
+
+async def _holds(condition: Condition) -> bool:
+    outcome = condition()
+    return await outcome if inspect.isawaitable(outcome) else outcome
+
+
+def _dispatchers_up(log: Path) -> int:
+    """Workers (started or restarted) whose dispatcher is running, from their log."""
+    return log.read_text(errors="replace").count("outbox dispatcher started")
+
+
+async def rig_quota_used(config: Config, resources: Resources) -> int:
+    """Today's template sends as the dispatchers counted them (the quota they reserve from)."""
+    return await template_quota(config, resources).used(SystemClock().now())
 
 
 def _seed_followers(world: World, windows: CsWindows, now) -> set[str]:  # type: ignore[no-untyped-def]
@@ -129,30 +150,41 @@ async def test_a_campaign_survives_a_worker_killed_mid_send(migrated: Config, en
         made = wxshop("campaigns", "create", "冬季上新", "--segment", "全员", "--subject", SUBJECT, "--detail", DETAIL,
                       env=child)  # fmt: skip
         assert made.returncode == 0, made.stderr
-        started = wxshop("campaigns", "start", "冬季上新", env=child)
+        workers = [_spawn(child, log), _spawn(child, log)]
+        await _poll(lambda: _dispatchers_up(log) >= 2, 60, "both workers to be up", workers, log)
+        started = await asyncio.to_thread(wxshop, "campaigns", "start", "冬季上新", env=child)
         assert started.returncode == 0, started.stderr
         cid = Campaign.get(Campaign.name == "冬季上新").id
         mine = Notice.dedup_key.startswith(f"campaign:{cid}:")
         assert Notice.select().where(mine).count() == FOLLOWERS
 
-        workers = [_spawn(child, log), _spawn(child, log)]
         total = lambda: sum(deliveries.values())  # noqa: E731
-        await _poll(lambda: total() >= FOLLOWERS // 3, 60, "the campaign to be under way", workers, log)
+        held_by = lambda pid: Notice.select().where(mine, Notice.lease_owner.contains(f":{pid}:")).count()  # noqa: E731
+
+        async def under_way() -> bool:  # the queries in a thread: the emulator shares this event loop
+            return total() >= FOLLOWERS // 3 and await asyncio.to_thread(held_by, workers[0].pid) > 0
+
+        await _poll(under_way, 60, "the campaign to be under way in both workers", workers, log)
         os.kill(workers[0].pid, signal.SIGKILL)
         await asyncio.to_thread(workers[0].wait, 10)
         at_kill = total()
-        held = Notice.select().where(mine, Notice.lease_owner.contains(f":{workers[0].pid}:")).count()
+        held = held_by(workers[0].pid)
         assert at_kill < FOLLOWERS and held > 0, "killed mid-campaign, holding batches of it"
         workers[0] = _spawn(child, log)
 
-        def settled() -> bool:
-            return not Notice.select().where(mine, Notice.status.in_([PENDING, SENDING])).exists()
+        async def settled() -> bool:
+            busy = Notice.select().where(mine, Notice.status.in_([PENDING, SENDING]))
+            return not await asyncio.to_thread(busy.exists)
 
         await _poll(settled, 120, "the campaign to be sent", workers, log)
+        up = lambda: _dispatchers_up(log) >= 3  # noqa: E731
+        await _poll(up, 60, "the restarted worker to be up (a SIGTERM before it is kills it)", workers, log)
         for proc in workers:
             proc.send_signal(signal.SIGTERM)
         for proc in workers:
             assert await asyncio.to_thread(proc.wait, 30) == 0, log.read_text(errors="replace")[-3000:]
+        quota_used = await rig_quota_used(migrated, resources)
+        wechat_count = mp_state(server.app).templates.sent_today(world.clock.now())
         shown = wxshop("campaigns", "show", "冬季上新", env=child)
         assert shown.returncode == 0, shown.stderr
     finally:
@@ -160,7 +192,7 @@ async def test_a_campaign_survives_a_worker_killed_mid_send(migrated: Config, en
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        resources.close_sync()
+        await resources.aclose()
         await server.close()
 
     notices = {n.openid: n for n in Notice.select().where(mine)}
@@ -184,7 +216,8 @@ async def test_a_campaign_survives_a_worker_killed_mid_send(migrated: Config, en
     by_channel = Counter(n.channel for n in notices.values() if n.status in (SENT, DELIVERED))
     assert result["by_channel"] == {CUSTOM: by_channel[CUSTOM], TEMPLATE: by_channel[TEMPLATE]}
     assert by_channel[CUSTOM] + len(in_doubt) == FOLLOWERS // 4, "the followers with a window got a CS message"
-    assert channels[TEMPLATE] == by_channel[TEMPLATE]
+    assert channels[TEMPLATE] == by_channel[TEMPLATE] == wechat_count
+    assert quota_used >= wechat_count, "the shop never counts fewer template sends than WeChat (its cap)"
 
 
 async def test_a_dispatcher_killed_waiting_for_the_send_rate_leaves_no_quota_spent_for_nothing(

@@ -1,10 +1,10 @@
 """The outbox dispatcher: claims due notices in batches and sends them concurrently over aiohttp.
 
 One dispatcher runs in each `wxshop worker` process as a long-running task with a few lanes; each lane loops
-claim → choose channels → reserve quota and rate → write ahead → send → record. Several workers (any hosts)
-share the work through the database: a claim is a conditional update under row locks, so a notice belongs to
-one batch at a time, and a batch whose worker died (no heartbeat) or overran its lease is taken over. The daily
-template quota and the send rate live in Redis and are shared by all of them (scheduler/outbox_limits.py).
+claim → choose channels → reserve quota → write ahead → wait for the send rate → send → record. Several workers
+(any hosts) share the work through the database: a claim is a conditional update under row locks, so a notice
+belongs to one batch at a time, and a batch whose worker died (no heartbeat) or overran its lease is taken over.
+The daily template quota and the send rate live in Redis and are shared by all of them (scheduler/outbox_limits.py).
 
 Nothing goes out twice: template sends carry `client_msg_id` = outbox id, so one that got no answer, or was under
 way when its worker died, is sent again while WeChat remembers the id (a repeat is answered 45065); a

@@ -308,7 +308,7 @@ async def baseline(followers: int, latency_ms: int, requests: int) -> float:
         await runner.cleanup()
 
 
-def _print(run: Run, bare: float, database_kind: str) -> None:
+def _print(run: Run, bare: float, database_kind: str, counts: dict[str, int]) -> None:
     print_machine_info()
     ceiling = QuotaShares().ceiling(KINDS["campaign"].priority, run.quota)
     print(f"# database: {database_kind}; latency {run.latency_ms} ms per API call; rate cap {RATE_PER_S}/s")
@@ -326,6 +326,7 @@ def _print(run: Run, bare: float, database_kind: str) -> None:
         f"campaign's share {ceiling}; {run.deferred} campaign notices wait for tomorrow"
     )
     print(f"# duplicates = {run.duplicates}, lost = {run.lost}, in doubt = {run.in_doubt}, other = {dict(run.other)}")
+    print(f"# outbox statuses: {counts}")
     print_figures(
         {
             "campaign_followers": run.followers,
@@ -381,8 +382,7 @@ async def main_async(args: argparse.Namespace, followers: int, var: Path) -> int
     finally:
         if embedded is not None:
             embedded.release()
-    _print(run, bare, "PostgreSQL" if args.database_url else "SQLite")
-    print(f"# outbox statuses: {counts}")
+    _print(run, bare, "PostgreSQL" if args.database_url else "SQLite", counts)
     settled = run.sent + run.deferred + run.in_doubt == followers
     bad = run.duplicates or run.lost or run.quota_used > run.quota or not settled
     return 1 if bad else 0

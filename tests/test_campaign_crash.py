@@ -2,7 +2,8 @@
 mid-campaign and started again: every targeted follower gets the message once (the emulator's deliveries
 counted per openid), nobody outside the audience gets it, and `wxshop campaigns show` adds up to what the
 emulator delivered. Customer-service sends in flight at the kill are the only ones allowed to be in doubt
-(WeChat has no idempotency key for them): at most one delivery each, and counted as failed, never as sent."""
+(WeChat has no idempotency key for them): at most one delivery each, and counted as failed, never as sent.
+And the day's template quota: a worker killed while it waits for the send rate leaves nothing counted twice."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -87,12 +89,12 @@ def _dispatchers_up(log: Path) -> int:
     return log.read_text(errors="replace").count("outbox dispatcher started")
 
 
-async def rig_quota_used(config: Config, resources: Resources) -> int:
+async def _quota_used(config: Config, resources: Resources) -> int:
     """Today's template sends as the dispatchers counted them (the quota they reserve from)."""
     return await template_quota(config, resources).used(SystemClock().now())
 
 
-def _seed_followers(world: World, windows: CsWindows, now) -> set[str]:  # type: ignore[no-untyped-def]
+def _seed_followers(world: World, windows: CsWindows, now: datetime) -> set[str]:
     """Followers in the shop and the emulator, profiled, in the segment 全员; every fourth has written to us (a
     customer-service window). Returns the openids that follow."""
     following = {f"o_c{i:05d}" for i in range(FOLLOWERS)}
@@ -183,7 +185,7 @@ async def test_a_campaign_survives_a_worker_killed_mid_send(migrated: Config, en
             proc.send_signal(signal.SIGTERM)
         for proc in workers:
             assert await asyncio.to_thread(proc.wait, 30) == 0, log.read_text(errors="replace")[-3000:]
-        quota_used = await rig_quota_used(migrated, resources)
+        quota_used = await _quota_used(migrated, resources)
         wechat_count = mp_state(server.app).templates.sent_today(world.clock.now())
         shown = wxshop("campaigns", "show", "冬季上新", env=child)
         assert shown.returncode == 0, shown.stderr
@@ -208,7 +210,6 @@ async def test_a_campaign_survives_a_worker_killed_mid_send(migrated: Config, en
     assert len(in_doubt) <= settings.lanes * settings.custom_chunk, "only sends in flight at the kill"
     assert sum(deliveries.values()) == len(sent) + sum(deliveries[n.openid] for n in in_doubt)
 
-    print(f"killed at {at_kill} deliveries holding {held}; in doubt {len(in_doubt)}; {dict(channels)}")
     result = json.loads(shown.stdout)
     assert (result["targeted"], result["queued"], result["pending"]) == (FOLLOWERS, FOLLOWERS, 0)
     assert result["sent"] == len(sent) and result["cancelled"] == 0

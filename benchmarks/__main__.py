@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("inbound", "matcher", "understanding", "search", "stock", "outbox", "sweeps")
+BENCHMARKS = ("inbound", "matcher", "understanding", "search", "stock", "outbox", "campaign", "sweeps")
 
 
 def main() -> int:

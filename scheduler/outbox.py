@@ -1,10 +1,10 @@
 """The outbox dispatcher: claims due notices in batches and sends them concurrently over aiohttp.
 
 One dispatcher runs in each `wxshop worker` process as a long-running task with a few lanes; each lane loops
-claim → choose channels → reserve quota and rate → write ahead → send → record. Several workers (any hosts)
-share the work through the database: a claim is a conditional update under row locks, so a notice belongs to
-one batch at a time, and a batch whose worker died (no heartbeat) or overran its lease is taken over. The daily
-template quota and the send rate live in Redis and are shared by all of them (scheduler/outbox_limits.py).
+claim → choose channels → reserve quota → write ahead → wait for the send rate → send → record. Several workers
+(any hosts) share the work through the database: a claim is a conditional update under row locks, so a notice
+belongs to one batch at a time, and a batch whose worker died (no heartbeat) or overran its lease is taken over.
+The daily template quota and the send rate live in Redis and are shared by all of them (scheduler/outbox_limits.py).
 
 Nothing goes out twice: template sends carry `client_msg_id` = outbox id, so one that got no answer, or was under
 way when its worker died, is sent again while WeChat remembers the id (a repeat is answered 45065); a
@@ -272,12 +272,15 @@ class Dispatcher:
         first = await self._reserve_quota(wanted, now, out)
         templates = resend + first
 
-        await self.rate.acquire(len(customs) + len(templates))
         # a resend keeps its first start: WeChat remembers the client_msg_id from the first send on
         started = {CUSTOM: [n.id for n, _ in customs], TEMPLATE: [t.notice.id for t in first]}
         if customs:  # before the write-ahead: Redis away here leaves nothing marked started, so nothing in doubt
             await self.send_log.begin(token)
         await asyncio.to_thread(mark_started, token, started, now)
+        # the wait for the send rate comes after the write-ahead: a worker killed while it waits leaves its quota
+        # reservations on record as template sends started, which the batch's next owner sends without reserving
+        # again (customer-service ones the send log shows unsent are sent as usual)
+        await self.rate.acquire(len(customs) + len(templates))
         custom_sends = asyncio.ensure_future(self._send_customs(token, customs))
         template_sends = asyncio.gather(*(self._send_template(t) for t in templates))
         custom_results = await custom_sends
@@ -361,8 +364,8 @@ class Dispatcher:
         templates = await self._reserve_quota(wanted, now, out)
         if not templates:
             return
-        await self.rate.acquire(len(templates))
         await asyncio.to_thread(mark_started, token, {TEMPLATE: [t.notice.id for t in templates]}, now)
+        await self.rate.acquire(len(templates))  # after the write-ahead: see `_dispatch`
         results = await asyncio.gather(*(self._send_template(t) for t in templates))
         self.stats.fallbacks += len(templates)
         await self._template_outcomes(templates, list(results), now, out)

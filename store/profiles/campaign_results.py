@@ -39,6 +39,7 @@ class CampaignResult:
     sent: int  # sent or delivered
     delivered: int  # template messages WeChat reported delivered (TEMPLATESENDJOBFINISH)
     failed: int  # failed, dropped (no window, not following…) or in doubt
+    in_doubt: int  # of those failed, the sends cut off by a crash: they may have arrived (never sent again alone)
     cancelled: int  # dropped by a cancel or by the member's 退订
     by_channel: dict[str, int]  # sent, by channel: custom (customer-service) / template
     clicked: int  # members who tapped the message's link
@@ -71,7 +72,8 @@ def campaign_result(name: str) -> CampaignResult:
         row.name, row.segment, row.status, row.channel, row.coupon, row.starts_at, row.targeted, row.queued,
         by_status.get(PENDING, 0) + by_status.get(SENDING, 0), by_status.get(SENT, 0) + by_status.get(DELIVERED, 0),
         by_status.get(DELIVERED, 0),
-        by_status.get(FAILED, 0) + by_status.get(DROPPED, 0) + by_status.get(IN_DOUBT, 0), stopped,
+        by_status.get(FAILED, 0) + by_status.get(DROPPED, 0) + by_status.get(IN_DOUBT, 0), by_status.get(IN_DOUBT, 0),
+        stopped,
         {CUSTOM: by_channel.get(CUSTOM, 0), "template": by_channel.get("template", 0)}, clicked, converted, orders,
         revenue, row.attribution_days,
     )  # fmt: skip

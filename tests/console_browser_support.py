@@ -3,6 +3,7 @@ no English key, no raw JSON, times to the minute."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,14 @@ class ConsolePage:
         assert not RAW_TIME.search(text), RAW_TIME.search(text)
         assert await self.page.locator("main .error").count() == 0, text
         return text
+
+
+async def keep_screenshot(page: Any, name: str) -> None:
+    """With WXSHOP_CONSOLE_SCREENSHOTS=DIR, keep a picture of the page as DIR/name.png (README's pictures of the
+    console are taken this way)."""
+    folder = os.environ.get("WXSHOP_CONSOLE_SCREENSHOTS")
+    if folder:
+        await page.screenshot(path=os.path.join(folder, f"{name}.png"))
 
 
 @asynccontextmanager

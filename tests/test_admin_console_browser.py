@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from store.catalog.products import Product
 from store.core.db import close_database, open_database
 from store.orders.checkout import SHIPPED, Order
 from store.outbox.notices import IN_DOUBT, PENDING
+from tests.console_browser_support import ENGLISH_KEY, RAW_TIME, keep_screenshot
 from tests.console_support import PASSWORD, USER, console_running, create_user, with_token
 from tests.logistics_support import START, paid_order
 from tests.order_support import BUYER, make_shop
@@ -27,9 +27,6 @@ from tests.test_preview_browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 async_api = pytest.importorskip("playwright.async_api", reason="the test extra (playwright) is not installed")
 expect = async_api.expect
 
-# an API key or code shown raw (orders_paid, dispute); openid and the rule's URL are allowed
-ENGLISH_KEY = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?!openid\b|https\b|shop\b|example\b)[a-z]{3,}\b")
-RAW_TIME = re.compile(r"\d\d:\d\d:\d\d|T\d\d:\d\d")  # seconds or an ISO "T": times show to the minute
 RULES = """[[rules]]
 name = "双十一"
 keywords = ["双十一"]
@@ -98,6 +95,7 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
             assert await chart_series(page, "chart-payment") == [[100.0, 100.0]]
             assert await page.evaluate(ALERT_LINE, "chart-payment") == 90, "[shop] payment_success_alert_rate"
             assert await page.evaluate(ALERT_LINE, "chart-cancel") == 8, "[shop] cancellation_alert_rate"
+            await keep_screenshot(page, "console-dashboard")
             assert await chart_series(page, "chart-gift") == [[None]], "no gift issued: no rate, not 0 %"
             assert await chart_series(page, "chart-complaint") == [[0]]
             await expect(page.locator("#alerts")).to_contain_text("暂无告警")
@@ -151,10 +149,10 @@ async def test_sign_in_see_the_order_and_ship_it(migrated: Config, env: dict[str
             assert banner["y"] + banner["height"] <= rules_table["y"], "the banner covers the rules"
 
             for view in ("dashboard", "orders", "products", "keywords", "inbox", "after-sales", "members", "coupons",
-                         "segments", "campaigns", "outbox"):
+                         "segments", "campaigns", "accounts", "audit", "outbox"):  # menu: with WeChat, below
                 await page.click(f"#nav a[data-view={view}]")
                 await page.wait_for_selector(f"body[data-view={view}][data-ready=true]")
-                text = (await page.locator("main").inner_text()).replace(HOSTILE, "")
+                text = (await page.locator("main").inner_text()).replace(HOSTILE, "").replace(USER, "")
                 assert await page.locator("main .error").count() == 0, text
                 assert not ENGLISH_KEY.findall(text), (view, ENGLISH_KEY.findall(text))
                 assert '{"' not in text and "[object" not in text, (view, text)
@@ -259,6 +257,9 @@ async def test_the_menu_editor_refuses_an_over_long_name_and_publishes_to_wechat
             publish = page.locator("#menu-publish")
             await expect(page.locator("#menu-summary")).to_have_text("检查通过，可以发布")
             await expect(publish).to_be_enabled()
+            await keep_screenshot(page, "console-menu")
+            text = await page.locator("main").inner_text()
+            assert not ENGLISH_KEY.findall(text.replace("click", "").replace("view", "")), ENGLISH_KEY.findall(text)
 
             first = page.locator("#menu-editor fieldset[data-index='0'] > .row input[name=name]")
             await first.fill("这是一个很长的菜单")  # 27 bytes: WeChat allows 16 on top

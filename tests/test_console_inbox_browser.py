@@ -5,7 +5,7 @@ message, and a dismissed group leaves the page."""
 from __future__ import annotations
 
 from bot.process.config import Config
-from tests.console_browser_support import expect, signed_in
+from tests.console_browser_support import expect, keep_screenshot, signed_in
 from tests.console_support import console_running, create_user, with_token
 
 FALLBACK = "没太明白"
@@ -34,6 +34,7 @@ async def test_an_operator_teaches_answers_and_dismisses_groups_of_unanswered_qu
         await expect(groups.nth(0)).to_contain_text("兜底回复")
         await expect(groups.nth(1).locator("h3")).to_have_text("“怎么开发票” 等 2 种说法，共 2 次")
         await expect(groups.nth(2).locator("h3")).to_have_text("“黑洞是什么”，共 1 次")
+        await keep_screenshot(page, "console-inbox")
         await ui.assert_readable()
 
         first = groups.nth(0)

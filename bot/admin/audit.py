@@ -20,6 +20,7 @@ from bot.admin.params import BadParameter, page_size, parse_int
 from bot.admin.permissions import route_of
 from bot.web.runtime import RESOURCES, run_blocking
 from store.core.clock import SHANGHAI
+from store.logistics.shipments import CARRIERS
 from store.operators.audit import AuditFilter, entries, record
 
 log = logging.getLogger("wxshop.admin.audit")
@@ -60,6 +61,9 @@ async def _record(request: web.Request, status: int) -> None:
         log.exception("audit entry not recorded", extra={"path": request.path, "user": who.username})
 
 
+FILE_KINDS = {"application/toml": "TOML 文件", "text/csv": "CSV 文件", "text/plain": "文本"}  # an upload, by type
+
+
 async def _summary(request: web.Request) -> str:
     if not request.can_read_body and not request.body_exists:
         return ""
@@ -79,13 +83,16 @@ async def _summary(request: web.Request) -> str:
         return "表单 " + ", ".join(
             f"{k}=***" if SECRET_FIELD.search(k) else f"{k}={_short(v)}" for k, v in (await request.post()).items()
         )
-    return f"{request.content_type} {len(raw)} 字节"
+    return f"{FILE_KINDS.get(request.content_type, '文件')} {len(raw)} 字节"
 
 
 def _describe(body: Any) -> str:
     if not isinstance(body, dict):
         return _short(dumps(body))
-    return ", ".join(f"{k}=***" if SECRET_FIELD.search(str(k)) else f"{k}={_short(v)}" for k, v in body.items())
+    return ", ".join(
+        f"{k}=***" if SECRET_FIELD.search(str(k)) else f"{k}={_short(CARRIERS.get(v, v) if k == 'carrier' else v)}"
+        for k, v in body.items()
+    )
 
 
 def _short(value: Any) -> str:

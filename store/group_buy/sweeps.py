@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from peewee import Value, fn
-
 from store.core.db import is_sqlite, write_transaction
 from store.group_buy.models import CANCELLED, FAILED, OPEN, PENDING, RESERVED, VOID, Group, GroupMember
 from store.group_buy.models import PAID as MEMBER_PAID
@@ -61,8 +59,8 @@ def _close(groups: list[Group], now: datetime) -> None:
     ids = list(numbers)
     Group.update(status=FAILED, closed_at=now).where(Group.id.in_(ids)).execute()
     paid = (GroupMember.group.in_(ids)) & (GroupMember.status == MEMBER_PAID)
-    members = (
-        GroupMember.select(GroupMember.group, GroupMember.openid, Order.title, Order.payable_fen)
+    members = list(
+        GroupMember.select(GroupMember.group, GroupMember.openid, Order.title, Order.payable_fen, Order.order_no)
         .join(Order, on=(Order.order_no == GroupMember.order_no))
         .where(paid)
         .tuples()
@@ -76,12 +74,12 @@ def _close(groups: list[Group], now: datetime) -> None:
                  "closed_at": closed_at},
                 Priority.TRANSACTIONAL, f"group_failed:{numbers[group_id]}:{openid}",
             )
-            for group_id, openid, title, payable in members
+            for group_id, openid, title, payable, _ in members
         ],
         now,
     )  # fmt: skip
     Order.update(status=GROUP_FAILED, cancelled_at=now, cancel_reason=GROUP_FAILED_REASON).where(
-        Order.order_no.in_(GroupMember.select(GroupMember.order_no).where(paid)), Order.status == GROUPING
+        Order.order_no.in_([m[4] for m in members]), Order.status == GROUPING
     ).execute()
 
 
@@ -95,16 +93,16 @@ def refunds_owed(now: datetime, limit: int = 100_000) -> list[str]:
             owed = (
                 Order.select(Order.id, Order.order_no, Order.payable_fen, Order.shipped_at)
                 .where(Order.status == GROUP_FAILED, Order.id > after)
-                .where(~fn.EXISTS(  # the fixed refund number: one index probe per order
-                    Refund.select(Refund.id).where(Refund.refund_no == Value(REFUND_PREFIX).concat(Order.order_no))
-                ))
                 .order_by(Order.id)
                 .limit(min(BATCH, limit - len(requested)))
             )  # fmt: skip
             orders = list(owed if is_sqlite() else owed.for_update("FOR UPDATE SKIP LOCKED"))
             if not orders:
                 break
-            requested.extend(request_full_refunds(orders, REFUND_REASON, now, refund_no_for))
+            asked = {r[0] for r in Refund.select(Refund.refund_no).where(  # refused by WeChat once: an operator's now
+                Refund.refund_no.in_([refund_no_for(o.order_no) for o in orders])).tuples()}  # fmt: skip
+            owed = [o for o in orders if refund_no_for(o.order_no) not in asked]
+            requested.extend(request_full_refunds(owed, REFUND_REASON, now, refund_no_for))
         after = orders[-1].id  # an order left as it is (refunded by hand) is not asked about again this run
     return requested
 

@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from bot.admin.api import dumps, error
-from bot.admin.params import query_int
+from bot.admin.params import int_field, json_object, query_int
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.bargain.models import Bargain, BargainOffer
 from store.bargain.operations import OfferInput, set_offer
@@ -38,32 +37,19 @@ def _offer_json(offer: BargainOffer) -> dict[str, Any]:
             "updated_at": offer.updated_at}  # fmt: skip
 
 
-def _int_field(body: dict[str, Any], name: str, default: int | None, problems: list[str]) -> int:
-    value = body.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        problems.append(f"{name} must be an integer")
-        return 0
-    return value
-
-
 async def put_offer_view(request: web.Request) -> web.Response:
     app = request.config_dict
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "body is not JSON")
-    if not isinstance(body, dict):
-        return error(400, "body must be a JSON object")
+    body = await json_object(request)
     sku = await run_blocking(app, Sku.get_or_none, Sku.code == request.match_info["sku_code"])
     if sku is None:
         return error(404, "no such SKU")
     marketing = app[CONFIG].marketing
     problems: list[str] = []
     wanted = OfferInput(
-        sku.id, floor_fen=_int_field(body, "floor_fen", None, problems),
-        helpers=_int_field(body, "helpers", marketing.bargain_helpers, problems),
-        window_hours=_int_field(body, "window_hours", marketing.bargain_window_hours, problems),
-        limit_per_follower=_int_field(body, "limit_per_follower", 1, problems),
+        sku.id, floor_fen=int_field(body, "floor_fen", None, problems),
+        helpers=int_field(body, "helpers", marketing.bargain_helpers, problems),
+        window_hours=int_field(body, "window_hours", marketing.bargain_window_hours, problems),
+        limit_per_follower=int_field(body, "limit_per_follower", 1, problems),
         active=body.get("active", True) is True,
     )  # fmt: skip
     if not problems:

@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from bot.admin.api import dumps, error
-from bot.admin.params import query_int
+from bot.admin.params import int_field, json_object, query_int
 from bot.web.runtime import CONFIG, RESOURCES, run_blocking
 from store.catalog.products import Sku
 from store.group_buy.models import Group, GroupOffer
@@ -36,32 +35,19 @@ def _offer_json(offer: GroupOffer) -> dict[str, Any]:
             "updated_at": offer.updated_at}  # fmt: skip
 
 
-def _int_field(body: dict[str, Any], name: str, default: int | None, problems: list[str]) -> int:
-    value = body.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        problems.append(f"{name} must be an integer")
-        return 0
-    return value
-
-
 async def put_offer_view(request: web.Request) -> web.Response:
     app = request.config_dict
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error(400, "body is not JSON")
-    if not isinstance(body, dict):
-        return error(400, "body must be a JSON object")
+    body = await json_object(request)
     sku = await run_blocking(app, Sku.get_or_none, Sku.code == request.match_info["sku_code"])
     if sku is None:
         return error(404, "no such SKU")
     marketing = app[CONFIG].marketing
     problems: list[str] = []
     wanted = OfferInput(
-        sku.id, size=_int_field(body, "size", marketing.group_size, problems),
-        window_hours=_int_field(body, "window_hours", marketing.group_window_hours, problems),
-        price_fen=_int_field(body, "price_fen", None, problems),
-        limit_per_follower=_int_field(body, "limit_per_follower", 1, problems), active=body.get("active", True) is True,
+        sku.id, size=int_field(body, "size", marketing.group_size, problems),
+        window_hours=int_field(body, "window_hours", marketing.group_window_hours, problems),
+        price_fen=int_field(body, "price_fen", None, problems),
+        limit_per_follower=int_field(body, "limit_per_follower", 1, problems), active=body.get("active", True) is True,
     )  # fmt: skip
     problems += wanted.problems()
     if problems:

@@ -1,4 +1,5 @@
-"""Reading the admin API's query and path parameters: one place that turns a bad value into a 400, never a 500.
+"""Reading the admin API's query and path parameters and JSON bodies: one place that turns a bad value into a 400
+(or a problem for a 422), never a 500.
 
 Integers are bounded to what a database column holds (a signed 64-bit integer), so an id of twenty-three digits is
 a client's mistake answered as one, not an overflow deep in the driver.
@@ -7,6 +8,9 @@ a client's mistake answered as one, not an overflow deep in the driver.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
 
 INT64_MAX = 2**63 - 1
 
@@ -41,3 +45,23 @@ def query_int(query: Mapping[str, str], name: str, default: int, *, low: int = 0
 def page_size(query: Mapping[str, str], name: str, default: int, most: int) -> int:
     """A page size: at least 1, and `most` when the client asks for more."""
     return min(query_int(query, name, default, low=1, high=INT64_MAX), most)
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object, else `BadParameter` (400)."""
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise BadParameter("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadParameter("body must be a JSON object")
+    return body
+
+
+def int_field(body: Mapping[str, Any], name: str, default: int | None, problems: list[str]) -> int:
+    """An integer field of a JSON body (`default` when absent); anything else is noted in `problems` (a 422)."""
+    value = body.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        problems.append(f"{name} must be an integer")
+        return 0
+    return value

@@ -158,7 +158,7 @@ class Select(Generic[R]):
         sql, params = query.sql()
         if list(params) != list(args):
             raise ValueError(f"arguments {args!r} are not the query's parameters {params!r}")
-        columns = query._returning
+        columns = query.selected_columns
         if len(columns) != len(self.row._fields) or not all(isinstance(c, peewee.Field) for c in columns):
             raise ValueError(f"select exactly the fields of {self.row.__name__}: {self.row._fields}")
         converters = tuple(None if type(c) in _AS_STORED else c.python_value for c in columns)
